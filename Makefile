@@ -1,0 +1,45 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+
+.PHONY: demo test lint typecheck unit bench system-deps clean
+
+$(VENV)/.runtime: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	@touch $@
+
+$(VENV)/.test: pyproject.toml $(VENV)/.runtime
+	$(PIP) install -q -e '.[test,bench]'
+	@touch $@
+
+## make demo: the device on the bundled clip, with an embedded broker and hub
+demo: $(VENV)/.runtime
+	$(VENV)/bin/camaudit demo
+
+## system packages the integration tests use (mosquitto, chromium); needs root or sudo
+system-deps:
+	@bash scripts/system-deps.sh
+
+lint: $(VENV)/.test
+	$(VENV)/bin/ruff check device tests bench models
+
+typecheck: $(VENV)/.test
+	$(VENV)/bin/mypy device/camaudit/core
+
+## make test: installs what the tests need, starts the real services they use, runs them
+test: $(VENV)/.test system-deps lint typecheck
+	$(VENV)/bin/pytest -q -ra
+
+unit: $(VENV)/.test
+	$(VENV)/bin/pytest -q tests/core
+
+bench: $(VENV)/.test
+	$(PY) bench/pipeline.py
+	$(PY) bench/accuracy.py --set ../shared/data/wider_dev
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache artifacts demo-data

@@ -1,0 +1,15 @@
+"""`capture:` section: how detections become tracks and captures."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from camaudit.config.base import Section
+
+
+class CaptureConfig(Section):
+    idle_s: float = Field(default=3.0, gt=0, description="A capture ends this long after its last track.")
+    update_s: float = Field(default=10.0, gt=0, description="At most one capture.update per this many seconds.")
+    track_iou: float = Field(default=0.3, gt=0, lt=1, description="Box overlap that continues a track.")
+    track_max_age_s: float = Field(default=1.0, gt=0, description="A track unseen this long has ended.")
+    track_min_hits: int = Field(default=2, ge=1, description="Detections before a track counts (filters one-frame blips).")

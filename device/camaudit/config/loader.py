@@ -1,0 +1,88 @@
+"""YAML loading with errors that name the file, line and key (never a traceback)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from camaudit.config.model import Config
+from camaudit.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+KeyPath = tuple[str | int, ...]
+
+
+def _line_map(node: yaml.Node, path: KeyPath, out: dict[KeyPath, int]) -> None:
+    """Record the 1-based line of every key / item in a composed YAML node tree."""
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[(*path, key)] = key_node.start_mark.line + 1
+            _line_map(value_node, (*path, key), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_map(item, (*path, i), out)
+
+
+def _nearest_line(lines: dict[KeyPath, int], loc: KeyPath) -> int | None:
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return None
+
+
+def format_validation_error(exc: ValidationError, source: str, lines: dict[KeyPath, int]) -> str:
+    """One line per problem: `FILE:LINE: key.path: message`."""
+    out: list[tuple[int, str]] = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        line = _nearest_line(lines, loc)
+        where = f"{source}:{line}" if line else source
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check spelling; see `camaudit config-schema`)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        out.append((line or 0, f"{where}: {key}: {msg}"))
+    return "\n".join(text for _, text in sorted(out, key=lambda p: p[0]))
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}:1: the config must be a mapping of sections (device, feeds, ...)")
+    lines: dict[KeyPath, int] = {}
+    if node is not None:
+        _line_map(node, (), lines)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source, lines)) from None
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    cfg = parse_config(text, str(path))
+    log.info("config loaded from %s: %d feed(s), %d notice(s)", path, len(cfg.feeds), len(cfg.notices))
+    return cfg

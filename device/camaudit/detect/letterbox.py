@@ -1,0 +1,60 @@
+"""Letterboxing: fit a frame into a fixed model input without changing its aspect ratio."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Letterbox:
+    """How a frame was placed on the model canvas: scaled by `scale`, then padded right/bottom.
+
+    The frame's top-left corner stays at canvas (0, 0), so mapping back is a division.
+    """
+
+    scale: float
+    frame_w: int
+    frame_h: int
+    canvas_w: int
+    canvas_h: int
+
+    def to_frame(self, boxes: np.ndarray) -> np.ndarray:
+        """Map N x 4 (x, y, w, h) canvas boxes to frame pixels, clipped to the frame."""
+        out = boxes.astype(np.float64, copy=True) / self.scale
+        if len(out) == 0:
+            return out
+        x1 = np.clip(out[:, 0], 0, self.frame_w)
+        y1 = np.clip(out[:, 1], 0, self.frame_h)
+        x2 = np.clip(out[:, 0] + out[:, 2], 0, self.frame_w)
+        y2 = np.clip(out[:, 1] + out[:, 3], 0, self.frame_h)
+        return np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)
+
+
+def fit_scale(frame_w: int, frame_h: int, canvas_w: int, canvas_h: int) -> float:
+    """The largest scale at which the whole frame fits the canvas."""
+    return min(canvas_w / frame_w, canvas_h / frame_h)
+
+
+def letterbox(frame: np.ndarray, canvas_w: int, canvas_h: int) -> tuple[np.ndarray, Letterbox]:
+    """Resize `frame` (H x W x C uint8) to fit canvas_w x canvas_h keeping aspect; pad with 0.
+
+    Returns the canvas (canvas_h x canvas_w x C, same dtype) and the mapping back.
+    """
+    import cv2
+
+    if frame.ndim != 3 or frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ValueError(f"expected an H x W x C image, got shape {frame.shape}")
+    fh, fw = frame.shape[:2]
+    scale = fit_scale(fw, fh, canvas_w, canvas_h)
+    nw = min(canvas_w, max(1, round(fw * scale)))
+    nh = min(canvas_h, max(1, round(fh * scale)))
+    if (nw, nh) == (fw, fh):
+        resized = frame
+    else:
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        resized = cv2.resize(frame, (nw, nh), interpolation=interp)
+    canvas = np.zeros((canvas_h, canvas_w, frame.shape[2]), dtype=frame.dtype)
+    canvas[:nh, :nw] = resized
+    return canvas, Letterbox(scale=scale, frame_w=fw, frame_h=fh, canvas_w=canvas_w, canvas_h=canvas_h)

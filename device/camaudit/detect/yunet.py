@@ -1,0 +1,57 @@
+"""YuNet (OpenCV Zoo face detector) output decoding.
+
+The model has anchor-free heads at strides 8, 16 and 32. For each stride s and each cell
+(row r, column c) of the (H/s) x (W/s) grid, in row-major order, it gives cls and obj
+probabilities, a box (dx, dy, dw, dh) and 5 landmarks. Decoding as in OpenCV's
+FaceDetectorYN: score = sqrt(cls * obj); centre = ((c, r) + (dx, dy)) * s;
+size = exp((dw, dh)) * s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+STRIDES = (8, 16, 32)
+
+
+def grid(width: int, height: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column and row index of every cell, row-major, for a stride on a W x H input."""
+    cols, rows = width // stride, height // stride
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    return c.astype(np.float32), r.astype(np.float32)
+
+
+def decode(
+    heads: Mapping[str, np.ndarray], width: int, height: int, min_score: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (N x 4, x y w h in input pixels) and scores (N) at or above `min_score`.
+
+    `heads` maps "cls_8", "obj_8", "bbox_8", ... (any leading batch dims) to float arrays.
+    """
+    all_boxes: list[np.ndarray] = []
+    all_scores: list[np.ndarray] = []
+    for s in STRIDES:
+        cls = np.clip(heads[f"cls_{s}"].reshape(-1), 0.0, 1.0)
+        obj = np.clip(heads[f"obj_{s}"].reshape(-1), 0.0, 1.0)
+        bbox = heads[f"bbox_{s}"].reshape(-1, 4)
+        c, r = grid(width, height, s)
+        if len(c) != len(cls) or len(bbox) != len(cls):
+            raise ValueError(
+                f"stride {s}: {len(cls)} scores, {len(bbox)} boxes, {len(c)} cells for {width}x{height}"
+            )
+        score = np.sqrt(cls * obj)
+        sel = np.nonzero(score >= min_score)[0]
+        if sel.size == 0:
+            continue
+        b = bbox[sel].astype(np.float64)
+        cx = (c[sel] + b[:, 0]) * s
+        cy = (r[sel] + b[:, 1]) * s
+        w = np.exp(b[:, 2]) * s
+        h = np.exp(b[:, 3]) * s
+        all_boxes.append(np.stack([cx - w / 2, cy - h / 2, w, h], axis=1))
+        all_scores.append(score[sel].astype(np.float64))
+    if not all_boxes:
+        return np.zeros((0, 4)), np.zeros(0)
+    return np.concatenate(all_boxes), np.concatenate(all_scores)

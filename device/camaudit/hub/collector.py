@@ -1,0 +1,334 @@
+"""The hub's collector: receive events over MQTT, verify, store, ack, ask for replay, witness.
+
+paho's network thread only queues raw messages; one worker thread drains the queue in
+batches, checks every message (hub/verify.py), links each event to the stored chain head
+(events that arrive early wait in a bounded per-device buffer while the hub asks for
+replay of the gap), writes a batch in one SQLite transaction, then publishes the new
+contiguous head on `<p>/<device>/ack` (retained, QoS1).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from camaudit.core.record import GENESIS_PREV, Event, RecordError, check_sig_of
+from camaudit.hub import witness
+from camaudit.hub.store import HubStore, alert_view
+from camaudit.hub.verify import Reject, check_message
+from camaudit.mqtt import topics
+from camaudit.mqtt.client import connect_in_background, make_client
+
+if TYPE_CHECKING:
+    from camaudit.config.mqtt import MqttConfig
+    from camaudit.store.keys import DeviceKey
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 2000
+PENDING_LIMIT = 10_000  # early events buffered per device
+RECENT = 4096  # recent hashes kept per device (checkpoint checks)
+REPLAY_EVERY_S = 1.0
+REACK_EVERY_S = 0.5
+
+
+@dataclass
+class _Chain:
+    head: Event | None
+    head_seq: int
+    head_hash: str
+    pending: dict[int, tuple[Event, str]] = field(default_factory=dict)
+    recent: OrderedDict[int, str] = field(default_factory=OrderedDict)
+    last_replay: float = 0.0
+    last_ack: float = 0.0
+
+
+@dataclass
+class _Batch:
+    new: list[tuple[Event, str, int]] = field(default_factory=list)
+    seen: dict[str, tuple[int, int]] = field(default_factory=dict)
+    dups: dict[str, int] = field(default_factory=dict)
+    rejects: dict[str, tuple[int, str]] = field(default_factory=dict)
+    witnesses: list[dict[str, Any]] = field(default_factory=list)
+    ack: set[str] = field(default_factory=set)
+    replay: dict[str, int] = field(default_factory=dict)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+    def reject(self, reason: str, detail: str) -> None:
+        n = self.rejects.get(reason, (0, ""))[0]
+        self.rejects[reason] = (n + 1, detail)
+
+
+class Collector:
+    def __init__(
+        self,
+        store: HubStore,
+        mqtt: MqttConfig,
+        witness_key: DeviceKey,
+        *,
+        tofu: bool = False,
+        max_bytes: int = 64 * 1024,
+        client_id: str = "camaudit-hub",
+        on_alerts: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.cfg = mqtt
+        self.p = mqtt.prefix
+        self.tofu = tofu
+        self.max_bytes = max_bytes
+        self.client_id = client_id
+        self.on_alerts = on_alerts
+        self._wkey = witness_key
+        self._q: queue.Queue[tuple[str, bytes, int, bool]] = queue.Queue(maxsize=200_000)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client: Any = None
+        self._keys = store.keys()
+        self._chains: dict[str, _Chain] = {}
+        self._dropped = 0
+        self.connected = threading.Event()
+        self.stats = {"messages": 0, "stored": 0, "rejected": 0, "duplicates": 0}
+
+    # ---- lifecycle --------------------------------------------------------------------
+    def start(self) -> None:
+        client = make_client(self.cfg, self.client_id, clean_session=False)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self._client = client
+        self._thread = threading.Thread(target=self._run, name="hub-collector", daemon=True)
+        self._thread.start()
+        connect_in_background(client, self.cfg)
+        log.info("hub collector started on %s (prefix %s)", self.cfg.url, self.p)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        log.info("hub collector stopped")
+
+    def reload_keys(self) -> None:
+        self._keys = self.store.keys()
+
+    # ---- paho callbacks ---------------------------------------------------------------
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
+        if rc.is_failure:
+            log.warning("hub MQTT connect to %s refused: %s", self.cfg.url, rc)
+            return
+        p = self.p
+        client.subscribe([
+            (topics.all_events(p), 1), (topics.all_checkpoints(p), 1),
+            (topics.all_status(p), 1), (topics.all_keys(p), 1),
+        ])
+        self.connected.set()
+        log.info("hub connected to %s", self.cfg.url)
+
+    def _on_disconnect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
+        if self.connected.is_set():
+            log.warning("hub lost its broker connection (%s); retrying", rc)
+        self.connected.clear()
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        try:
+            self._q.put_nowait((msg.topic, msg.payload, int(time.time() * 1000), msg.retain))
+        except queue.Full:
+            self._dropped += 1  # the device re-sends: nothing is acked that was not stored
+
+    def submit(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        """Feed one message as if it came from the broker (used by bench and tests)."""
+        self._q.put((topic, payload, int(time.time() * 1000), retain))
+
+    # ---- worker -----------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                first = self._q.get(timeout=0.2)
+            except queue.Empty:
+                self._idle()
+                continue
+            msgs = [first]
+            while len(msgs) < MAX_BATCH:
+                try:
+                    msgs.append(self._q.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._process(msgs)
+            except Exception:
+                log.exception("hub batch of %d message(s) failed; reloading chain state", len(msgs))
+                self._chains.clear()
+
+    def _idle(self) -> None:
+        now = time.monotonic()
+        client = self._client
+        for dev, ch in self._chains.items():
+            if ch.pending and client is not None and now - ch.last_replay >= REPLAY_EVERY_S:
+                ch.last_replay = now
+                client.publish(topics.replay(self.p, dev), str(ch.head_seq + 1).encode(), qos=1)
+        if self._dropped:
+            n, self._dropped = self._dropped, 0
+            b = _Batch()
+            b.rejects["overload"] = (n, "hub queue full")
+            self.store.write_batch([], {}, {}, b.rejects, [])
+
+    def _process(self, msgs: list[tuple[str, bytes, int, bool]]) -> None:
+        b = _Batch()
+        for topic, payload, received, retain in msgs:
+            self.stats["messages"] += 1
+            if topic.endswith("/status") or topic.endswith("/key"):
+                self._control(topic, payload, received)
+                continue
+            try:
+                ev, _text = check_message(self.p, topic, payload, self._keys.get, self.max_bytes)
+            except Reject as r:
+                if r.reason == "unknown_device" and self.tofu:
+                    log.info("message from unknown device before its key: %s", r.detail)
+                b.reject(r.reason, r.detail)
+                continue
+            dev = ev.device
+            max_seen, _ = b.seen.get(dev, (0, 0))
+            b.seen[dev] = (max(max_seen, ev.seq), received)
+            self._accept(ev, received, b)
+        if self._dropped:
+            n, self._dropped = self._dropped, 0
+            b.reject("overload", f"{n} message(s) dropped: hub queue full")
+        self.store.write_batch(b.new, b.seen, b.dups, b.rejects, b.witnesses)
+        self.stats["stored"] += len(b.new)
+        self.stats["rejected"] += sum(n for n, _ in b.rejects.values())
+        for reason, (n, detail) in b.rejects.items():
+            log.info("rejected %d message(s): %s (%s)", n, reason, detail[:120])
+        self._publish_after(b)
+
+    def _chain(self, dev: str) -> _Chain:
+        ch = self._chains.get(dev)
+        if ch is None:
+            head = self.store.head_event(dev)
+            if head is None:
+                ch = _Chain(None, 0, GENESIS_PREV)
+            else:
+                ch = _Chain(head, head.seq, head.hash)
+            self._chains[dev] = ch
+        return ch
+
+    def _accept(self, ev: Event, received: int, b: _Batch) -> None:
+        ch = self._chain(ev.device)
+        if ev.seq <= ch.head_seq:
+            known = ch.recent.get(ev.seq) or self.store.hash_at(ev.device, ev.seq)
+            if known is not None and known != ev.hash:
+                b.reject("conflict", f"{ev.device} seq {ev.seq}: differs from the stored record")
+                return
+            b.dups[ev.device] = b.dups.get(ev.device, 0) + 1
+            self.stats["duplicates"] += 1
+            b.ack.add(ev.device)  # the device missed our ack
+            return
+        if ev.seq > ch.head_seq + 1:
+            if len(ch.pending) < PENDING_LIMIT or ev.seq in ch.pending:
+                ch.pending.setdefault(ev.seq, (ev, ""))
+            b.replay[ev.device] = ch.head_seq + 1
+            return
+        self._link(ch, ev, received, b)
+        while ch.head_seq + 1 in ch.pending:
+            nxt, _ = ch.pending.pop(ch.head_seq + 1)
+            if not self._link(ch, nxt, received, b):
+                break
+        if ch.pending:
+            # drop what is now stale; ask again for a gap that remains
+            for s in [s for s in ch.pending if s <= ch.head_seq]:
+                del ch.pending[s]
+            if ch.pending:
+                b.replay[ev.device] = ch.head_seq + 1
+
+    def _link(self, ch: _Chain, ev: Event, received: int, b: _Batch) -> bool:
+        if ev.prev != ch.head_hash:
+            b.reject("bad_link", f"{ev.device} seq {ev.seq}: prev is not the hash of seq {ch.head_seq}")
+            return False
+        if ev.type == "checkpoint":
+            try:
+                w = self._witness(ch, ev)
+            except RecordError as exc:
+                b.reject("bad_checkpoint", f"{ev.device} {exc}")
+                return False
+            b.witnesses.append(w)
+        ch.head, ch.head_seq, ch.head_hash = ev, ev.seq, ev.hash
+        ch.recent[ev.seq] = ev.hash
+        if len(ch.recent) > RECENT:
+            ch.recent.popitem(last=False)
+        b.new.append((ev, ev.to_json().decode("utf-8"), received))
+        b.ack.add(ev.device)
+        if ev.type == "alert":
+            b.alerts.append(alert_view(ev))
+        return True
+
+    def _witness(self, ch: _Chain, ev: Event) -> dict[str, Any]:
+        body = ev.body
+        cp_seq, cp_hash, cp_sig = body.get("seq"), body.get("hash"), body.get("sig")
+        if not isinstance(cp_seq, int) or not isinstance(cp_hash, str) or not isinstance(cp_sig, str):
+            raise RecordError(f"seq {ev.seq}: checkpoint body lacks seq/hash/sig")
+        if not 0 <= cp_seq < ev.seq:
+            raise RecordError(f"seq {ev.seq}: checkpoint vouches for seq {cp_seq}")
+        known = GENESIS_PREV if cp_seq == 0 else (
+            ch.recent.get(cp_seq) or self.store.hash_at(ev.device, cp_seq)
+        )
+        if known != cp_hash:
+            raise RecordError(f"seq {ev.seq}: checkpoint hash does not match seq {cp_seq}")
+        check_sig_of(cp_hash, cp_sig, self._keys[ev.device], what=f"seq {ev.seq}: checkpoint")
+        ts = int(time.time() * 1000)
+        sig = self._wkey.sign(witness.statement(ev.device, ev.seq, cp_seq, cp_hash, ts)).hex()
+        return {"device": ev.device, "seq": ev.seq, "cp_seq": cp_seq, "cp_hash": cp_hash,
+                "ts": ts, "hub_key": self._wkey.public_hex, "hub_sig": sig}
+
+    def _control(self, topic: str, payload: bytes, received: int) -> None:
+        where = topics.split(self.p, topic)
+        if where is None or len(payload) > 256:
+            return
+        dev, kind = where
+        if kind == "status":
+            if dev in self._keys:
+                self.store.set_online(dev, payload == topics.ONLINE, received)
+        elif kind == "key":
+            try:
+                raw = bytes.fromhex(payload.decode("ascii").strip())
+            except (UnicodeDecodeError, ValueError):
+                return
+            known = self._keys.get(dev)
+            if known is None and self.tofu and len(raw) == 32:
+                self.store.enroll(dev, raw.hex(), how="tofu")
+                self.reload_keys()
+                log.warning("device %s enrolled on first use (key %s...)", dev, raw.hex()[:16])
+            elif known is not None and known != raw:
+                self.store.write_batch([], {}, {}, {"key_mismatch": (1, dev)}, [])
+
+    def _publish_after(self, b: _Batch) -> None:
+        client = self._client
+        if client is None:
+            return
+        now = time.monotonic()
+        for dev in b.ack:
+            ch = self._chains[dev]
+            new_head = any(ev.device == dev for ev, _, _ in b.new)
+            if not new_head and now - ch.last_ack < REACK_EVERY_S:
+                continue
+            ch.last_ack = now
+            client.publish(topics.ack(self.p, dev), str(ch.head_seq).encode(), qos=1, retain=True)
+        for dev, frm in b.replay.items():
+            ch = self._chains[dev]
+            if now - ch.last_replay < REPLAY_EVERY_S:
+                continue
+            ch.last_replay = now
+            log.info("asking %s to replay from seq %d", dev, frm)
+            client.publish(topics.replay(self.p, dev), str(frm).encode(), qos=1)
+        if b.alerts and self.on_alerts is not None:
+            try:
+                self.on_alerts(b.alerts)
+            except Exception:
+                log.exception("alert listener failed")

@@ -1,0 +1,363 @@
+"""The hub's SQLite store (sqlite-utils): enrolled devices, verified events, rejects, witnesses.
+
+Events are stored with PRIMARY KEY (device, seq): a re-sent event can never be stored
+twice. Only events that passed every check are written here; rejected messages are only
+counted (by reason) in `rejects`. One HubStore per thread (WAL lets readers run while the
+collector writes); every method takes the store's own lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from camaudit.core.record import GENESIS_PREV, Event
+from camaudit.errors import CamauditError
+
+log = logging.getLogger(__name__)
+
+
+class HubError(CamauditError):
+    """The hub cannot run (store unusable, bad enrollment, broker failure)."""
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    device: str
+    public_key: str
+    how: str
+    enrolled_ms: int
+    head_seq: int
+    max_seen: int
+    last_seen_ms: int | None
+    online: bool
+    duplicates: int
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.max_seen - self.head_seq)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class HubStore:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout = 10000")
+            self.db = Database(conn, execute_plugins=False)
+            self.db.enable_wal()
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise HubError(f"hub store {self.path}: {exc}") from None
+        self.conn = conn
+        self._lock = threading.RLock()
+
+    def _migrate(self) -> None:
+        db = self.db
+        db["devices"].create(
+            {"device": str, "public_key": str, "how": str, "enrolled_ms": int},
+            pk="device", if_not_exists=True,
+        )
+        db["heads"].create(
+            {"device": str, "seq": int, "hash": str, "max_seen": int, "last_seen_ms": int,
+             "online": int, "duplicates": int},
+            pk="device", if_not_exists=True, defaults={"seq": 0, "max_seen": 0, "online": 0, "duplicates": 0},
+        )
+        db["events"].create(
+            {"device": str, "seq": int, "ts": int, "type": str, "feed": str, "capture": str,
+             "verdict": str, "reasons": str, "hash": str, "received_ms": int, "json": str},
+            pk=("device", "seq"), if_not_exists=True,
+        )
+        db["events"].create_index(["type", "ts"], if_not_exists=True)
+        db["events"].create_index(["device", "ts"], if_not_exists=True)
+        db["rejects"].create(
+            {"reason": str, "count": int, "last_ms": int, "last_detail": str},
+            pk="reason", if_not_exists=True,
+        )
+        db["witness"].create(
+            {"device": str, "seq": int, "cp_seq": int, "cp_hash": str, "ts": int,
+             "hub_key": str, "hub_sig": str},
+            pk=("device", "seq"), if_not_exists=True,
+        )
+        db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    # ---- enrollment -------------------------------------------------------------------
+    def enroll(self, device: str, public_key_hex: str, how: str = "enroll") -> None:
+        try:
+            raw = bytes.fromhex(public_key_hex)
+        except ValueError:
+            raise HubError(f"enroll {device}: public key is not hex") from None
+        if len(raw) != 32:
+            raise HubError(f"enroll {device}: an Ed25519 public key is 32 bytes (64 hex digits)")
+        if not device or len(device) > 64 or "/" in device or "+" in device or "#" in device:
+            raise HubError(f"enroll: bad device id {device!r}")
+        with self._lock:
+            old = self.public_key(device)
+            if old is not None and old != raw:
+                raise HubError(
+                    f"enroll {device}: already enrolled with another key; remove it first"
+                )
+            self.conn.execute(
+                "INSERT OR IGNORE INTO devices (device, public_key, how, enrolled_ms) VALUES (?,?,?,?)",
+                (device, raw.hex(), how, _now_ms()),
+            )
+            self.conn.execute(
+                "INSERT OR IGNORE INTO heads (device, seq, hash, max_seen, online, duplicates) "
+                "VALUES (?, 0, ?, 0, 0, 0)",
+                (device, GENESIS_PREV),
+            )
+        log.info("device %s enrolled (%s)", device, how)
+
+    def public_key(self, device: str) -> bytes | None:
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT public_key FROM devices WHERE device = ?", (device,)
+            ).fetchone()
+        return bytes.fromhex(row[0]) if row else None
+
+    def keys(self) -> dict[str, bytes]:
+        with self._lock:
+            rows = self.conn.execute("SELECT device, public_key FROM devices").fetchall()
+        return {d: bytes.fromhex(k) for d, k in rows}
+
+    # ---- chain heads ------------------------------------------------------------------
+    def head_event(self, device: str) -> Event | None:
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT e.json FROM heads h JOIN events e ON e.device = h.device AND e.seq = h.seq "
+                "WHERE h.device = ?",
+                (device,),
+            ).fetchone()
+        return Event.from_json(row[0]) if row else None
+
+    def hash_at(self, device: str, seq: int) -> str | None:
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT hash FROM events WHERE device = ? AND seq = ?", (device, seq)
+            ).fetchone()
+        return row[0] if row else None
+
+    # ---- writing (collector thread) ------------------------------------------------------
+    def write_batch(
+        self,
+        events: Iterable[tuple[Event, str, int]],
+        seen: dict[str, tuple[int, int]],
+        duplicates: dict[str, int],
+        rejects: dict[str, tuple[int, str]],
+        witnesses: Iterable[dict[str, Any]],
+    ) -> None:
+        """One transaction: new verified events (event, json, received_ms), device activity
+        (device -> (max seq seen, last seen ms)), duplicate counts, reject counts, witnesses."""
+        with self._lock:
+            c = self.conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                heads: dict[str, tuple[int, str]] = {}
+                rows = []
+                for ev, text, received in events:
+                    body = ev.body
+                    reasons = body.get("reasons")
+                    rows.append((
+                        ev.device, ev.seq, ev.ts, ev.type, ev.feed,
+                        body.get("capture") if isinstance(body.get("capture"), str) else None,
+                        body.get("verdict") if isinstance(body.get("verdict"), str) else None,
+                        ("," + ",".join(str(r) for r in reasons) + ",") if isinstance(reasons, list) else None,
+                        ev.hash, received, text,
+                    ))
+                    if ev.seq > heads.get(ev.device, (0, ""))[0]:
+                        heads[ev.device] = (ev.seq, ev.hash)
+                c.executemany(
+                    "INSERT OR IGNORE INTO events (device, seq, ts, type, feed, capture, verdict, "
+                    "reasons, hash, received_ms, json) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    rows,
+                )
+                for dev, (seq, h) in heads.items():
+                    c.execute("UPDATE heads SET seq = ?, hash = ? WHERE device = ? AND seq < ?",
+                              (seq, h, dev, seq))
+                for dev, (max_seen, last) in seen.items():
+                    c.execute(
+                        "UPDATE heads SET max_seen = MAX(max_seen, ?), last_seen_ms = ? WHERE device = ?",
+                        (max_seen, last, dev),
+                    )
+                for dev, n in duplicates.items():
+                    c.execute("UPDATE heads SET duplicates = duplicates + ? WHERE device = ?", (n, dev))
+                now = _now_ms()
+                for reason, (n, detail) in rejects.items():
+                    c.execute(
+                        "INSERT INTO rejects (reason, count, last_ms, last_detail) VALUES (?,?,?,?) "
+                        "ON CONFLICT(reason) DO UPDATE SET count = count + excluded.count, "
+                        "last_ms = excluded.last_ms, last_detail = excluded.last_detail",
+                        (reason, n, now, detail[:300]),
+                    )
+                for w in witnesses:
+                    c.execute(
+                        "INSERT OR IGNORE INTO witness (device, seq, cp_seq, cp_hash, ts, hub_key, hub_sig) "
+                        "VALUES (:device, :seq, :cp_seq, :cp_hash, :ts, :hub_key, :hub_sig)",
+                        w,
+                    )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    def set_online(self, device: str, online: bool, when_ms: int) -> None:
+        with self._lock:
+            self.conn.execute(
+                "UPDATE heads SET online = ?, last_seen_ms = ? WHERE device = ?",
+                (int(online), when_ms, device),
+            )
+
+    def meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # ---- reading (web, tests, bench) -----------------------------------------------------
+    def devices(self) -> list[DeviceRow]:
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT d.device, d.public_key, d.how, d.enrolled_ms, h.seq, h.max_seen, "
+                "h.last_seen_ms, h.online, h.duplicates FROM devices d "
+                "LEFT JOIN heads h ON h.device = d.device ORDER BY d.device"
+            ).fetchall()
+        return [
+            DeviceRow(r[0], r[1], r[2], r[3], r[4] or 0, max(r[5] or 0, r[4] or 0), r[6],
+                      bool(r[7]), r[8] or 0)
+            for r in rows
+        ]
+
+    def seqs(self, device: str) -> list[int]:
+        with self._lock:
+            return [r[0] for r in self.conn.execute(
+                "SELECT seq FROM events WHERE device = ? ORDER BY seq", (device,))]
+
+    def count_events(self, device: str | None = None) -> int:
+        with self._lock:
+            if device is None:
+                return int(self.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+            return int(self.conn.execute(
+                "SELECT COUNT(*) FROM events WHERE device = ?", (device,)).fetchone()[0])
+
+    def rejects(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.conn.execute("SELECT reason, count FROM rejects ORDER BY reason").fetchall())
+
+    def witnesses(self, device: str) -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self.conn.execute(
+                "SELECT device, seq, cp_seq, cp_hash, ts, hub_key, hub_sig FROM witness "
+                "WHERE device = ? ORDER BY seq", (device,))
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def alerts(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT json FROM events WHERE type = 'alert' ORDER BY ts DESC, device, seq DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [alert_view(Event.from_json(r[0])) for r in rows]
+
+    def captures(
+        self,
+        *,
+        device: str | None = None,
+        feed: str | None = None,
+        verdict: str | None = None,
+        reason: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 200,
+    ) -> list[dict[str, Any]]:
+        where, params = _capture_filter(device, feed, verdict, reason, since_ms, until_ms)
+        with self._lock:
+            rows = self.conn.execute(
+                f"SELECT json FROM events WHERE {where} ORDER BY ts DESC LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        out = []
+        for (text,) in rows:
+            d = json.loads(text)
+            body = d.get("body", {})
+            out.append({"device": d["device"], "seq": d["seq"], "ts": d["ts"], "feed": d["feed"],
+                        "capture": body.get("capture"), "verdict": body.get("verdict"),
+                        "reasons": body.get("reasons") or [], "start": body.get("start"),
+                        "end": body.get("end"), "max_faces": body.get("max_faces"),
+                        "identifiable": body.get("identifiable_tracks")})
+        return out
+
+    def hourly(
+        self, *, device: str | None = None, feed: str | None = None, verdict: str | None = None,
+        reason: str | None = None, since_ms: int | None = None, until_ms: int | None = None,
+    ) -> list[tuple[str, int, str, int]]:
+        """(feed, hour start ms, verdict, count) of capture.end events."""
+        where, params = _capture_filter(device, feed, verdict, reason, since_ms, until_ms)
+        with self._lock:
+            rows = self.conn.execute(
+                f"SELECT COALESCE(feed, ''), (ts / 3600000) * 3600000 AS hour, "
+                f"COALESCE(verdict, 'unknown'), COUNT(*) FROM events WHERE {where} "
+                "GROUP BY 1, 2, 3 ORDER BY 1, 2",
+                params,
+            ).fetchall()
+        return [(r[0], int(r[1]), r[2], int(r[3])) for r in rows]
+
+    def feeds(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self.conn.execute(
+                "SELECT DISTINCT feed FROM events WHERE type = 'capture.end' AND feed IS NOT NULL "
+                "ORDER BY feed")]
+
+
+def _capture_filter(
+    device: str | None, feed: str | None, verdict: str | None, reason: str | None,
+    since_ms: int | None, until_ms: int | None,
+) -> tuple[str, tuple[Any, ...]]:
+    where = ["type = 'capture.end'"]
+    params: list[Any] = []
+    for col, val in (("device", device), ("feed", feed), ("verdict", verdict)):
+        if val:
+            where.append(f"{col} = ?")
+            params.append(val)
+    if reason:
+        where.append("reasons LIKE ?")
+        params.append(f"%,{reason},%")
+    if since_ms is not None:
+        where.append("ts >= ?")
+        params.append(since_ms)
+    if until_ms is not None:
+        where.append("ts < ?")
+        params.append(until_ms)
+    return " AND ".join(where), tuple(params)
+
+
+def alert_view(ev: Event) -> dict[str, Any]:
+    """What the web page shows of a verified alert event."""
+    b = ev.body
+    return {
+        "device": ev.device, "seq": ev.seq, "ts": ev.ts, "feed": ev.feed,
+        "text": str(b.get("text", "")), "capture": b.get("capture"),
+        "reasons": list(b.get("reasons") or []), "ref_seq": b.get("ref_seq"),
+    }

@@ -1,0 +1,74 @@
+"""Check one incoming MQTT message at the hub, before any chain state is involved.
+
+Order matters: size first (a 10 MB payload is never parsed), then topic, JSON, schema,
+device named by topic vs body, enrollment, hash, signature. Each failure has a short
+reason code that the hub counts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from camaudit.core.record import Event, RecordError, check_hash, check_signature
+from camaudit.mqtt import topics
+
+#: Reason codes (rejects table).
+REASONS = (
+    "oversize", "wrong_topic", "bad_json", "bad_schema", "device_mismatch", "unknown_device",
+    "bad_hash", "missing_signature", "bad_signature", "not_checkpoint", "conflict", "bad_link",
+    "bad_checkpoint", "key_mismatch", "overload",
+)
+
+
+class Reject(Exception):
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def check_message(
+    prefix: str,
+    topic: str,
+    payload: bytes,
+    key_of: Callable[[str], bytes | None],
+    max_bytes: int,
+) -> tuple[Event, str]:
+    """Return (event, its JSON text) of a well-formed, enrolled, correctly signed event.
+
+    Raises Reject(reason) otherwise. `key_of(device)` gives an enrolled device's raw key.
+    """
+    if len(payload) > max_bytes:
+        raise Reject("oversize", f"{len(payload)} bytes on {topic[:80]}")
+    where = topics.split(prefix, topic)
+    if where is None or where[1] not in ("events", "checkpoints"):
+        raise Reject("wrong_topic", topic[:120])
+    topic_device, kind = where
+    try:
+        text = payload.decode("utf-8")
+        obj = json.loads(text)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Reject("bad_json", str(exc)[:120]) from None
+    try:
+        ev = Event.from_dict(obj)
+    except RecordError as exc:
+        raise Reject("bad_schema", str(exc)) from None
+    if ev.device != topic_device:
+        raise Reject("device_mismatch", f"topic names {topic_device!r}, record {ev.device!r}")
+    if kind == "checkpoints" and ev.type != "checkpoint":
+        raise Reject("not_checkpoint", f"{ev.type} on {topic[:80]}")
+    key = key_of(ev.device)
+    if key is None:
+        raise Reject("unknown_device", ev.device)
+    try:
+        check_hash(ev)
+    except RecordError as exc:
+        raise Reject("bad_hash", str(exc)) from None
+    if not ev.sig:
+        raise Reject("missing_signature", f"{ev.device} seq {ev.seq}")
+    try:
+        check_signature(ev, key)
+    except RecordError as exc:
+        raise Reject("bad_signature", f"{ev.device} {exc}") from None
+    return ev, text

@@ -1,0 +1,1 @@
+"""The running device: feeds -> motion gate -> detector -> tracker -> captures -> journal."""

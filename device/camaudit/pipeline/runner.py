@@ -1,0 +1,240 @@
+"""Runs every configured feed until the feeds end or a stop is requested.
+
+One reader thread per feed fills a queue of two frames that drops the oldest; one
+pipeline thread per feed consumes it; a single stop event (SIGTERM / SIGINT) ends them
+all, and each open capture is closed with its true end before the journal is checkpointed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from camaudit import __version__
+from camaudit.config.model import Config
+from camaudit.core.capture import capture_ids
+from camaudit.core.record import Event
+from camaudit.pipeline.feed_loop import FeedLoop, FeedStats
+from camaudit.pipeline.recovery import close_interrupted_captures
+
+log = logging.getLogger(__name__)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Reporter(Protocol):
+    def event(self, ev: Event) -> None: ...
+
+    def progress(self, feeds: Mapping[str, FeedStats]) -> None: ...
+
+    def warning(self, text: str) -> None: ...
+
+
+class QuietReporter:
+    def event(self, ev: Event) -> None:
+        pass
+
+    def progress(self, feeds: Mapping[str, FeedStats]) -> None:
+        pass
+
+    def warning(self, text: str) -> None:
+        log.warning("%s", text)
+
+
+@dataclass
+class RunSummary:
+    db: Path
+    feeds: dict[str, FeedStats] = field(default_factory=dict)
+    undecodable: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    events: int = 0
+    interrupted: bool = False
+
+
+def journal_path(cfg: Config, db: Path | None) -> Path:
+    return db if db is not None else cfg.device.data_dir / "journal.db"
+
+
+class _Sink:
+    """Appends to the journal, then tells whoever listens (publisher, terminal)."""
+
+    def __init__(self, journal: Any, reporter: Reporter, listeners: list[Callable[[Event], None]]):
+        self.journal = journal
+        self.reporter = reporter
+        self.listeners = listeners
+        self.count = 0
+
+    def __call__(self, type: str, feed: str | None, body: Mapping[str, Any], ts_ms: int) -> Event:
+        ev: Event = self.journal.append(type, feed, body, ts_ms)
+        self.count += 1
+        self.reporter.event(ev)
+        for fn in self.listeners:
+            fn(ev)
+        return ev
+
+
+def _feed_thread(
+    loop: FeedLoop, reader: Any, stop: threading.Event, errors: list[BaseException]
+) -> None:
+    try:
+        while not stop.is_set():
+            item = reader.get(timeout=0.2)
+            if item is None:
+                if reader.finished:
+                    break
+                continue
+            loop.handle(item)
+    except BaseException as exc:  # surfaced by the main thread
+        log.exception("feed %s: pipeline failed", loop.name)
+        errors.append(exc)
+        stop.set()
+    finally:
+        reader.stop()
+        try:
+            loop.finish()
+        except BaseException as exc:
+            errors.append(exc)
+
+
+def run(
+    cfg: Config,
+    *,
+    db: Path | None = None,
+    stop: threading.Event | None = None,
+    reporter: Reporter | None = None,
+    install_signals: bool = True,
+    listeners: list[Callable[[Event], None]] | None = None,
+) -> RunSummary:
+    from camaudit.detect import load_detector
+    from camaudit.sources import open_source
+    from camaudit.sources.reader import FeedReader
+    from camaudit.store.journal import Journal
+
+    reporter = reporter or QuietReporter()
+    stop = stop or threading.Event()
+    path = journal_path(cfg, db)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    policy = build_policy(cfg)
+    detectors = {
+        name: load_detector(
+            cfg.detector.model, threads=cfg.detector.threads, min_score=cfg.detector.min_score
+        )
+        for name in cfg.feeds
+    }
+    sources = {}
+    try:
+        for name, feed in cfg.feeds.items():
+            sources[name] = open_source(
+                feed.source, fps=feed.fps, loop=feed.loop, pace=feed.pace, stop=stop
+            )
+    except BaseException:
+        for src in sources.values():
+            src.close()
+        raise
+
+    journal = Journal.open(
+        path,
+        cfg.device.id,
+        checkpoint_every=cfg.device.checkpoint_every,
+        checkpoint_s=cfg.device.checkpoint_s,
+    )
+    summary = RunSummary(db=path)
+    sink = _Sink(journal, reporter, listeners or [])
+    restore = _install_signals(stop) if install_signals else None
+    try:
+        next_number = close_interrupted_captures(journal, path, sink, now_ms())
+        sink(
+            "device.online",
+            None,
+            {"version": __version__, "feeds": sorted(cfg.feeds), "model": cfg.detector.model},
+            now_ms(),
+        )
+        ids: Iterator[str] = capture_ids(next_number)
+        loops: dict[str, FeedLoop] = {}
+        readers: dict[str, Any] = {}
+        threads: list[threading.Thread] = []
+        errors: list[BaseException] = []
+        for name, feed in cfg.feeds.items():
+            loops[name] = FeedLoop(
+                name,
+                feed,
+                cfg.capture,
+                detector=detectors[name],
+                policy=policy,
+                sink=sink,
+                min_face_px=cfg.detector.min_face_px,
+                ids=ids,
+                evidence_dir=path.parent / "evidence",
+            )
+            src = sources[name]
+            live = not (feed.source and Path(feed.source).exists() and not feed.pace)
+            readers[name] = FeedReader(src, lossless=not live)
+            readers[name].start()
+            t = threading.Thread(
+                target=_feed_thread,
+                args=(loops[name], readers[name], stop, errors),
+                name=f"pipeline-{name}",
+                daemon=True,
+            )
+            threads.append(t)
+            t.start()
+            log.info("feed %s: started on %s", name, src.description)
+        stats = {n: lp.stats for n, lp in loops.items()}
+        summary.feeds = stats
+        while any(t.is_alive() for t in threads):
+            for t in threads:
+                t.join(timeout=0.5)
+            reporter.progress(stats)
+        reporter.progress(stats)
+        summary.interrupted = stop.is_set()
+        for name, src in sources.items():
+            summary.undecodable[name] = int(getattr(src, "skipped_frames", 0))
+            summary.dropped[name] = int(getattr(readers[name], "dropped", 0))
+            if summary.undecodable[name]:
+                reporter.warning(
+                    f"feed {name}: {summary.undecodable[name]} frame(s) could not be decoded "
+                    f"and were skipped ({src.description})"
+                )
+        if errors:
+            raise errors[0]
+        journal.checkpoint(now_ms())
+    finally:
+        summary.events = sink.count
+        for src in sources.values():
+            src.close()
+        journal.close()
+        if restore is not None:
+            restore()
+    return summary
+
+
+def build_policy(cfg: Config) -> Any:
+    from camaudit.core.policy import Policy
+
+    from_config = getattr(Policy, "from_config", None)
+    return from_config(cfg) if from_config is not None else Policy()
+
+
+def _install_signals(stop: threading.Event) -> Callable[[], None] | None:
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, _frame: object) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+    return restore

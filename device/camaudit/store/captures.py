@@ -1,0 +1,175 @@
+"""The capture log (`camaudit log`): one row per capture, from its latest journal event."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from camaudit.core.record import Event, RecordError
+from camaudit.errors import JournalError
+from camaudit.store.db import journal_error, open_readonly
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CaptureRow:
+    """A capture as the journal last described it (open until its capture.end)."""
+
+    device: str
+    feed: str | None
+    capture: str
+    state: str  # "open" | "closed"
+    start: int | None  # UTC ms
+    end: int | None  # UTC ms, None while open
+    frames: int
+    max_faces: int
+    distinct_tracks: int
+    identifiable_tracks: int
+    face_px: Mapping[str, int] | None  # {min, median, max}
+    verdict: str | None
+    reasons: tuple[str, ...]
+    basis: str | None
+    evidence: tuple[Any, ...]
+    seq: int  # seq of the event this row comes from
+    ts: int  # ts of that event
+
+    def to_dict(self) -> dict[str, Any]:
+        """Stable keys for `camaudit log --json`."""
+        return {
+            "device": self.device,
+            "feed": self.feed,
+            "capture": self.capture,
+            "state": self.state,
+            "start": self.start,
+            "end": self.end,
+            "frames": self.frames,
+            "max_faces": self.max_faces,
+            "distinct_tracks": self.distinct_tracks,
+            "identifiable_tracks": self.identifiable_tracks,
+            "face_px": dict(self.face_px) if self.face_px is not None else None,
+            "verdict": self.verdict,
+            "reasons": list(self.reasons),
+            "basis": self.basis,
+            "evidence": list(self.evidence),
+            "seq": self.seq,
+            "ts": self.ts,
+        }
+
+    @classmethod
+    def from_event(cls, ev: Event) -> CaptureRow:
+        b = ev.body
+        face_px = b.get("face_px")
+        return cls(
+            device=ev.device,
+            feed=ev.feed,
+            capture=str(b.get("capture", "")),
+            state="closed" if ev.type == "capture.end" else "open",
+            start=_opt_int(b.get("start")),
+            end=_opt_int(b.get("end")),
+            frames=_int(b.get("frames")),
+            max_faces=_int(b.get("max_faces")),
+            distinct_tracks=_int(b.get("distinct_tracks")),
+            identifiable_tracks=_int(b.get("identifiable_tracks")),
+            face_px=dict(face_px) if isinstance(face_px, Mapping) else None,
+            verdict=b.get("verdict") if isinstance(b.get("verdict"), str) else None,
+            reasons=tuple(str(r) for r in b.get("reasons") or ()),
+            basis=b.get("basis") if isinstance(b.get("basis"), str) else None,
+            evidence=tuple(b.get("evidence") or ()),
+            seq=ev.seq,
+            ts=ev.ts,
+        )
+
+
+def _int(x: Any) -> int:
+    return int(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else 0
+
+
+def _opt_int(x: Any) -> int | None:
+    return int(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
+def list_captures(path: Path) -> list[CaptureRow]:
+    """All captures in the journal at `path` (read-only), oldest first."""
+    path = Path(path)
+    conn = open_readonly(path)
+    try:
+        rows = conn.execute(
+            "SELECT json FROM events WHERE seq IN ("
+            " SELECT MAX(seq) FROM events WHERE capture IS NOT NULL GROUP BY feed, capture"
+            ") ORDER BY seq"
+        ).fetchall()
+    except sqlite3.Error as exc:
+        raise journal_error(path, exc, "listing captures") from None
+    finally:
+        conn.close()
+    out: list[CaptureRow] = []
+    for (text,) in rows:
+        try:
+            out.append(CaptureRow.from_event(Event.from_json(text)))
+        except RecordError as exc:
+            raise JournalError(f"journal {path}: unreadable capture record: {exc}") from None
+    out.sort(key=lambda r: (r.start if r.start is not None else r.ts, r.seq))
+    return out
+
+
+def _local(ms: int | None, with_date: bool) -> str:
+    if ms is None:
+        return "-"
+    t = datetime.fromtimestamp(ms / 1000).astimezone()
+    return t.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+
+
+def _duration(ms: int) -> str:
+    s = max(0, ms) // 1000
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    if h:
+        return f"{h}h{m:02d}m{sec:02d}s"
+    if m:
+        return f"{m}m{sec:02d}s"
+    return f"{sec}s"
+
+
+def format_table(rows: Sequence[CaptureRow]) -> str:
+    """A fixed-width table for a terminal (times in local time)."""
+    if not rows:
+        return "no captures"
+    header = ("CAPTURE", "FEED", "START", "END", "DURATION", "FACES", "TRACKS", "IDENT",
+              "VERDICT", "REASONS")
+    table: list[tuple[str, ...]] = [header]
+    for r in rows:
+        start = r.start if r.start is not None else r.ts
+        end_ms = r.end if r.end is not None else r.ts
+        start_day = _local(start, True)[:10]
+        end_txt = "open" if r.state == "open" else _local(r.end, _local(end_ms, True)[:10] != start_day)
+        dur = _duration(end_ms - start) + ("+" if r.state == "open" else "")
+        reasons = ",".join(r.reasons) or (r.basis or "-")
+        table.append(
+            (
+                r.capture,
+                r.feed or "-",
+                _local(start, True),
+                end_txt,
+                dur,
+                str(r.max_faces),
+                str(r.distinct_tracks),
+                str(r.identifiable_tracks),
+                r.verdict or "-",
+                reasons,
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    right = {4, 5, 6, 7}
+    lines = []
+    for row in table:
+        cells = [
+            c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(row)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)

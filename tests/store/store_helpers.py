@@ -1,0 +1,38 @@
+"""Helpers for the journal tests: capture bodies and raw access to a journal file."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+T0 = 1_795_651_200_000  # 2026-11-26 00:00:00 UTC, in ms
+
+
+def capture_body(cid: str = "c-000001", *, frames: int = 1, end: int | None = None) -> dict[str, Any]:
+    return {
+        "capture": cid,
+        "start": T0,
+        "end": end,
+        "frames": frames,
+        "max_faces": 2,
+        "distinct_tracks": 3,
+        "identifiable_tracks": 1,
+        "face_px": {"min": 18, "median": 41, "max": 96},
+        "verdict": "unconsented",
+        "reasons": ["no_notice"],
+        "basis": None,
+        "evidence": [],
+    }
+
+
+@contextmanager
+def raw(path: Path) -> Iterator[sqlite3.Connection]:
+    """A plain read-write connection, as an attacker with file access would have."""
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        yield conn
+    finally:
+        conn.close()
