@@ -29,10 +29,12 @@ def close_interrupted_captures(
     for row in rows:
         if row.state != "open":
             continue
-        body = dict(row.to_dict())
-        last_ts = int(body.pop("last_ts", None) or body.get("start") or ts_ms)
-        body = {k: v for k, v in body.items() if k not in ("state", "feed", "device")}
-        body["end"] = last_ts
+        body = {
+            k: v
+            for k, v in row.to_dict().items()
+            if k not in ("state", "feed", "device", "seq", "ts")
+        }
+        body["end"] = row.ts
         body["interrupted"] = True
         log.warning("capture %s on %s was left open by a crash: closing it", row.capture, row.feed)
         sink("capture.end", row.feed, body, ts_ms)

@@ -175,8 +175,7 @@ def run(
                 evidence_dir=path.parent / "evidence",
             )
             src = sources[name]
-            live = not (feed.source and Path(feed.source).exists() and not feed.pace)
-            readers[name] = FeedReader(src, lossless=not live)
+            readers[name] = FeedReader(src, name=name, stop=stop)
             readers[name].start()
             t = threading.Thread(
                 target=_feed_thread,
@@ -197,7 +196,7 @@ def run(
         summary.interrupted = stop.is_set()
         for name, src in sources.items():
             summary.undecodable[name] = int(getattr(src, "skipped_frames", 0))
-            summary.dropped[name] = int(getattr(readers[name], "dropped", 0))
+            summary.dropped[name] = int(readers[name].dropped_frames)
             if summary.undecodable[name]:
                 reporter.warning(
                     f"feed {name}: {summary.undecodable[name]} frame(s) could not be decoded "

@@ -1,0 +1,88 @@
+"""Config of `camaudit hub` (a YAML file of its own, separate from the device config)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+
+from camaudit.config.base import Section
+from camaudit.config.mqtt import MqttConfig
+from camaudit.errors import ConfigError
+
+
+class HubConfig(Section):
+    data_dir: Path = Field(
+        default=Path("/var/lib/camaudit-hub"),
+        description="Hub database, hub witness key, broker password file and secrets live here.",
+    )
+    db: Path | None = Field(default=None, description="Hub SQLite file (default data_dir/hub.db).")
+    broker: str | None = Field(
+        default=None,
+        description="External broker mqtt(s)://host:port; omit to start the embedded broker.",
+    )
+    broker_listen: str = Field(
+        default="127.0.0.1:1883", description="host:port of the embedded broker (port 0: any free)."
+    )
+    broker_users: list[str] = Field(
+        default_factory=list,
+        description="MQTT users (devices) to create in the embedded broker's password file; "
+        "each gets data_dir/secrets/<user>.pass.",
+    )
+    broker_anonymous: bool = Field(
+        default=False, description="Embedded broker without password file (tests only)."
+    )
+    broker_certfile: Path | None = Field(default=None, description="TLS cert for the embedded broker.")
+    broker_keyfile: Path | None = None
+    mqtt: MqttConfig = Field(
+        default_factory=lambda: MqttConfig(homeassistant=False),
+        description="How the hub connects to an external broker (prefix, user, TLS).",
+    )
+    client_id: str = Field(default="camaudit-hub")
+    listen: str = Field(default="127.0.0.1:8080", description="host:port of the web page.")
+    token: str | None = Field(
+        default=None, min_length=8, description="Web login token (default: generated, kept in data_dir)."
+    )
+    trust_on_first_use: bool = Field(
+        default=False, description="Enroll an unknown device by the key it announces (not by default)."
+    )
+    max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    web: bool = Field(default=True, description="Serve the web page.")
+
+    @field_validator("listen", "broker_listen")
+    @classmethod
+    def _hostport(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError("use host:port, e.g. 127.0.0.1:8080")
+        return v
+
+    @property
+    def db_path(self) -> Path:
+        return self.db or self.data_dir / "hub.db"
+
+
+def split_hostport(v: str) -> tuple[str, int]:
+    host, _, port = v.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def load_hub_config(path: Path) -> HubConfig:
+    from camaudit.config.loader import format_validation_error
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: the hub config must be a mapping")
+    data = data.get("hub", data)
+    try:
+        return HubConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(path), {})) from None
