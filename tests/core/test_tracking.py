@@ -67,3 +67,13 @@ def test_finish_ends_confirmed_tracks():
     tr.update([det(10), det(200)], 0)
     assert sorted(e.id for e in tr.finish(50).ended) == [1, 2]
     assert tr.tracks == ()
+
+
+def test_track_counts_only_after_a_confident_detection():
+    tr = Tracker(min_hits=2, confirm_score=0.75)
+    for ts in range(0, 500, 100):  # a hand-like look-alike: many weak hits
+        assert tr.update([det(10, score=0.62)], ts).active == ()
+    u = tr.update([det(10, score=0.9)], 500)
+    assert [t.id for t in u.active] == [1] and u.started == (1,)
+    # once confirmed, weaker detections keep it going
+    assert [t.id for t in tr.update([det(11, score=0.61)], 600).active] == [1]

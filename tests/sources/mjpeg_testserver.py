@@ -23,6 +23,7 @@ class MjpegServer:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._halt = threading.Event()
+        self.frozen = threading.Event()  # set: keep connections open but send nothing
         self._handlers: list[threading.Thread] = []
 
     @property
@@ -49,13 +50,14 @@ class MjpegServer:
             def do_GET(self) -> None:
                 owner._handlers.append(threading.current_thread())
                 self.send_response(200)
-                self.send_header(
-                    "Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}"
-                )
+                self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
                 self.end_headers()
                 n = 0
                 try:
                     while not owner._halt.is_set():
+                        if owner.frozen.is_set():
+                            owner._halt.wait(0.05)
+                            continue
                         data = owner.jpeg(n)
                         self.wfile.write(
                             f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,10 +12,12 @@ from typing import Any
 T0 = 1_795_651_200_000  # 2026-11-26 00:00:00 UTC, in ms
 
 
-def capture_body(cid: str = "c-000001", *, frames: int = 1, end: int | None = None) -> dict[str, Any]:
+def capture_body(
+    cid: str = "c-000001", *, frames: int = 1, start: int = T0, end: int | None = None
+) -> dict[str, Any]:
     return {
         "capture": cid,
-        "start": T0,
+        "start": start,
         "end": end,
         "frames": frames,
         "max_faces": 2,
@@ -36,3 +39,10 @@ def raw(path: Path) -> Iterator[sqlite3.Connection]:
         yield conn
     finally:
         conn.close()
+
+
+def clone(template: Path, dest_dir: Path) -> Path:
+    """Copy a closed journal and its key (mode kept) into dest_dir; returns the new db path."""
+    for name in (template.name, "device.key"):
+        shutil.copy2(template.parent / name, dest_dir / name)
+    return dest_dir / template.name

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from camaudit.core.chain import HASH_WINDOW, ChainVerifier, verify_chain
 from camaudit.core.record import GENESIS_PREV, Event, checkpoint_body, seal
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 KEY = Ed25519PrivateKey.generate()
 PUB = KEY.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def chain(n: int, *, device: str = "cafe-01", checkpoint_at: dict[int, int] | None = None) -> list[Event]:
+def chain(
+    n: int, *, device: str = "cafe-01", checkpoint_at: dict[int, int] | None = None
+) -> list[Event]:
     """n records; checkpoint_at maps a seq to the earlier seq its checkpoint vouches for."""
     out: list[Event] = []
     prev = GENESIS_PREV
@@ -21,11 +22,27 @@ def chain(n: int, *, device: str = "cafe-01", checkpoint_at: dict[int, int] | No
         if checkpoint_at and seq in checkpoint_at:
             target = checkpoint_at[seq]
             h = out[target - 1].hash if target else GENESIS_PREV
-            ev = seal(device=device, seq=seq, ts=seq, type="checkpoint", feed=None,
-                      body=checkpoint_body(target, h, KEY.sign), prev=prev, sign=KEY.sign)
+            ev = seal(
+                device=device,
+                seq=seq,
+                ts=seq,
+                type="checkpoint",
+                feed=None,
+                body=checkpoint_body(target, h, KEY.sign),
+                prev=prev,
+                sign=KEY.sign,
+            )
         else:
-            ev = seal(device=device, seq=seq, ts=seq, type="feed.up", feed="f", body={"i": seq},
-                      prev=prev, sign=KEY.sign)
+            ev = seal(
+                device=device,
+                seq=seq,
+                ts=seq,
+                type="feed.up",
+                feed="f",
+                body={"i": seq},
+                prev=prev,
+                sign=KEY.sign,
+            )
         out.append(ev)
         prev = ev.hash
     return out
@@ -62,19 +79,36 @@ def test_duplicate_record_is_out_of_order() -> None:
     assert r.first_bad == "seq 2: out of order after seq 2" and r.head_seq == 2
 
 
+def _run(v: ChainVerifier, evs: list[Event]) -> None:
+    for ev in evs:
+        if not v.add(ev):
+            break
+
+
 def test_old_checkpoint_target_needs_a_lookup() -> None:
-    n = HASH_WINDOW + 10
-    evs = chain(n, checkpoint_at={n: 2})
-    r = verify_chain(evs, PUB)
-    assert r.first_bad == f"seq {n}: checkpoint vouches for seq 2, which is not in the chain checked"
-    r = verify_chain(evs, PUB, hash_of=lambda s: evs[s - 1].hash)
-    assert r.ok and r.checkpoints == 1
+    evs = chain(20, checkpoint_at={20: 2})
+    v = ChainVerifier(PUB, window=8)
+    _run(v, evs)
+    assert v.first_bad == "seq 20: checkpoint vouches for seq 2, which is not in the chain checked"
+    v = ChainVerifier(PUB, window=8, hash_of=lambda s: evs[s - 1].hash)
+    _run(v, evs)
+    assert v.ok and v.report().checkpoints == 1
+    assert HASH_WINDOW >= 1000  # the default covers far more than a checkpoint interval
+    assert verify_chain(evs, PUB).ok
 
 
 def test_malformed_checkpoint_body() -> None:
     evs = chain(2)
-    cp = seal(device="cafe-01", seq=3, ts=3, type="checkpoint", feed=None, body={"seq": 2},
-              prev=evs[-1].hash, sign=KEY.sign)
+    cp = seal(
+        device="cafe-01",
+        seq=3,
+        ts=3,
+        type="checkpoint",
+        feed=None,
+        body={"seq": 2},
+        prev=evs[-1].hash,
+        sign=KEY.sign,
+    )
     assert verify_chain([*evs, cp], PUB).first_bad == "seq 3: checkpoint body lacks seq/hash/sig"
 
 

@@ -11,11 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from store_helpers import T0, capture_body, raw
-
 from camaudit.errors import JournalError
 from camaudit.store.journal import Journal
 from camaudit.store.verify import verify_journal
+from store_helpers import T0, capture_body, raw
 
 
 def test_full_disk_fails_cleanly_and_recovers_gapless(tmp_path: Path) -> None:
@@ -78,7 +77,7 @@ def test_kill_9_mid_stream_leaves_a_verified_gapless_journal(tmp_path: Path) -> 
     try:
         assert proc.stdout is not None
         deadline = time.monotonic() + 30
-        while last_returned < 300 and time.monotonic() < deadline:
+        while last_returned < 200 and time.monotonic() < deadline:
             line = proc.stdout.readline()
             if not line:
                 break
@@ -89,7 +88,7 @@ def test_kill_9_mid_stream_leaves_a_verified_gapless_journal(tmp_path: Path) -> 
             proc.kill()
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == -signal.SIGKILL
-    assert last_returned >= 300, f"writer did not get going: {err[-500:]}"
+    assert last_returned >= 200, f"writer did not get going: {err[-500:]}"
     r = verify_journal(db)
     assert r.ok, r.first_bad
     assert r.head_seq >= last_returned  # every append that returned is durable

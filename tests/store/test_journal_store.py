@@ -7,13 +7,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from store_helpers import T0, capture_body, raw
-
 from camaudit.core.record import GENESIS_PREV, check_hash, check_link, check_signature
 from camaudit.errors import JournalError
 from camaudit.store.journal import Journal
 from camaudit.store.keys import load_or_create_key
 from camaudit.store.verify import verify_journal
+from store_helpers import T0, capture_body, raw
 
 
 def _fill(j: Journal, n: int, start_ts: int = T0, step_ms: int = 1000) -> None:
@@ -90,6 +89,8 @@ def test_unknown_event_type_writes_nothing(tmp_path: Path) -> None:
             j.append("capture.bogus", "counter", {}, T0)
         with pytest.raises(JournalError, match="cannot record"):
             j.append("alert", None, {"x": float("nan")}, T0)
+        with pytest.raises(JournalError, match="feed must be a string"):
+            j.append("alert", 3, {}, T0)  # type: ignore[arg-type]
         assert j.head[0] == 1 and j.outbox_size() == 1
         assert j.append("alert", None, {"text": "ok"}, T0).seq == 2
 
@@ -97,7 +98,9 @@ def test_unknown_event_type_writes_nothing(tmp_path: Path) -> None:
 def test_checkpoint_every_n_events(tmp_path: Path) -> None:
     db = tmp_path / "j.db"
     with Journal.open(db, "cafe-01", checkpoint_every=5, checkpoint_s=10_000) as j:
-        returned = [j.append("capture.update", "f", capture_body(frames=i), T0 + i) for i in range(12)]
+        returned = [
+            j.append("capture.update", "f", capture_body(frames=i), T0 + i) for i in range(12)
+        ]
         assert all(ev.type == "capture.update" for ev in returned)  # caller gets its own event
         cps = [ev for ev in j.events() if ev.type == "checkpoint"]
     assert [cp.seq for cp in cps] == [6, 12]
@@ -176,8 +179,8 @@ def test_prune_only_acked_and_old_and_keeps_verification(tmp_path: Path) -> None
 
 def test_concurrent_appends_make_one_gapless_chain(tmp_path: Path) -> None:
     db = tmp_path / "j.db"
-    n_threads, per = 4, 60
-    with Journal.open(db, "cafe-01", checkpoint_every=25) as j:
+    n_threads, per = 4, 40
+    with Journal.open(db, "cafe-01", checkpoint_every=20) as j:
         errors: list[BaseException] = []
         start = threading.Barrier(n_threads + 1)
 
@@ -185,14 +188,16 @@ def test_concurrent_appends_make_one_gapless_chain(tmp_path: Path) -> None:
             try:
                 start.wait()
                 for i in range(per):
-                    j.append("capture.update", f"feed{t}", {"capture": f"c-{t}", "frames": i}, T0 + i)
+                    j.append(
+                        "capture.update", f"feed{t}", {"capture": f"c-{t}", "frames": i}, T0 + i
+                    )
             except BaseException as exc:  # pragma: no cover - reported below
                 errors.append(exc)
 
         def publisher() -> None:  # the MQTT thread reads and acks meanwhile
             try:
                 start.wait()
-                for _ in range(40):
+                for _ in range(30):
                     batch = j.unacked(limit=20)
                     if batch:
                         j.ack(batch[-1].seq)
@@ -213,7 +218,7 @@ def test_concurrent_appends_make_one_gapless_chain(tmp_path: Path) -> None:
         frames = [e.body["frames"] for e in evs if e.feed == f"feed{t}"]
         assert frames == list(range(per))  # each thread's events, all there, in its order
     r = verify_journal(db)
-    assert r.ok and r.events == len(evs) and r.checkpoints >= (n_threads * per) // 25
+    assert r.ok and r.events == len(evs) and r.checkpoints >= (n_threads * per) // 20
 
 
 def test_closed_journal_refuses_use(tmp_path: Path) -> None:
@@ -242,3 +247,26 @@ def test_second_writer_process_cannot_fork_the_chain(tmp_path: Path) -> None:
     assert r.ok and r.head_seq == 3
     with sqlite3.connect(db) as c:
         assert c.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 3
+
+
+def test_schema_version_and_newer_schema_refused(tmp_path: Path) -> None:
+    db = tmp_path / "j.db"
+    with Journal.open(db, "cafe-01") as j:
+        j.append("feed.up", "f", {}, T0)
+    with raw(db) as c:
+        assert c.execute("PRAGMA user_version").fetchone()[0] == 1
+        names = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"events_ts", "events_type", "events_capture"} <= names
+        c.execute("PRAGMA user_version = 99")
+    with pytest.raises(JournalError, match="schema version 99 is newer"):
+        Journal.open(db, "cafe-01")
+
+
+def test_returned_event_is_independent_of_the_callers_dict(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "j.db", "cafe-01") as j:
+        body = {"capture": "c-000001", "reasons": ("no_notice",), "frames": 1}
+        ev = j.append("capture.start", "counter", body, T0)
+        body["frames"] = 2  # the pipeline reuses its dict
+        check_hash(ev)
+        assert ev.body["frames"] == 1 and ev.body["reasons"] == ["no_notice"]
+        assert j.events() == [ev]

@@ -6,22 +6,28 @@ import json
 from pathlib import Path
 
 import pytest
-from store_helpers import T0, capture_body, raw
-
 from camaudit.core.record import Event, checkpoint_body, digest, seal
 from camaudit.errors import JournalError
 from camaudit.store.journal import Journal
 from camaudit.store.keys import DeviceKey, load_or_create_key
 from camaudit.store.verify import verify_journal
+from store_helpers import T0, capture_body, clone, raw
 
 
-@pytest.fixture()
-def journal_db(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """12 capture updates with a checkpoint every 5: seq 1..14 (checkpoints at 6 and 12)."""
-    db = tmp_path / "j.db"
+    db = tmp_path_factory.mktemp("template") / "j.db"
     with Journal.open(db, "cafe-01", checkpoint_every=5, checkpoint_s=10**6) as j:
         for i in range(12):
             j.append("capture.update", "counter", capture_body(frames=i), T0 + i * 1000)
+    return db
+
+
+@pytest.fixture()
+def journal_db(template: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the template journal for each tampering."""
+    db = clone(template, tmp_path)
     r = verify_journal(db)
     assert r.ok and r.events == 14 and r.checkpoints == 2 and r.head_seq == 14
     assert r.first_bad is None
@@ -85,7 +91,9 @@ def test_deleted_first_row_is_a_gap(journal_db: Path) -> None:
 
 def test_reordered_rows_are_caught(journal_db: Path) -> None:
     with raw(journal_db) as c:
-        j3, j4 = (c.execute("SELECT json FROM events WHERE seq = ?", (s,)).fetchone()[0] for s in (3, 4))
+        j3, j4 = (
+            c.execute("SELECT json FROM events WHERE seq = ?", (s,)).fetchone()[0] for s in (3, 4)
+        )
         c.execute("UPDATE events SET json = ? WHERE seq = 3", (j4,))
         c.execute("UPDATE events SET json = ? WHERE seq = 4", (j3,))
     assert _bad(journal_db) == "seq 3: row holds the record of seq 4 (rows moved or reordered)"
@@ -126,8 +134,16 @@ def test_forged_checkpoint_hash_is_caught(journal_db: Path) -> None:
     key = _device_key(journal_db)
     last = Event.from_json(json.dumps(_record(journal_db, 14)))
     body = checkpoint_body(10, "ab" * 32, key.sign)  # vouches for a hash seq 10 never had
-    ev = seal(device="cafe-01", seq=15, ts=T0 + 20_000, type="checkpoint", feed=None,
-              body=body, prev=last.hash, sign=key.sign)
+    ev = seal(
+        device="cafe-01",
+        seq=15,
+        ts=T0 + 20_000,
+        type="checkpoint",
+        feed=None,
+        body=body,
+        prev=last.hash,
+        sign=key.sign,
+    )
     _insert(journal_db, ev)
     assert _bad(journal_db) == "seq 15: checkpoint hash does not match the chain at seq 10"
 
@@ -137,8 +153,16 @@ def test_checkpoint_signed_by_another_key_is_caught(journal_db: Path, tmp_path: 
     other = load_or_create_key(tmp_path / "other.key")
     last = Event.from_json(json.dumps(_record(journal_db, 14)))
     body = checkpoint_body(14, last.hash, other.sign)
-    ev = seal(device="cafe-01", seq=15, ts=T0 + 20_000, type="checkpoint", feed=None,
-              body=body, prev=last.hash, sign=key.sign)
+    ev = seal(
+        device="cafe-01",
+        seq=15,
+        ts=T0 + 20_000,
+        type="checkpoint",
+        feed=None,
+        body=body,
+        prev=last.hash,
+        sign=key.sign,
+    )
     _insert(journal_db, ev)
     assert _bad(journal_db) == "seq 15: checkpoint: bad signature"
 
@@ -147,8 +171,16 @@ def test_checkpoint_vouching_for_the_future_is_caught(journal_db: Path) -> None:
     key = _device_key(journal_db)
     last = Event.from_json(json.dumps(_record(journal_db, 14)))
     body = checkpoint_body(99, last.hash, key.sign)
-    ev = seal(device="cafe-01", seq=15, ts=T0, type="checkpoint", feed=None,
-              body=body, prev=last.hash, sign=key.sign)
+    ev = seal(
+        device="cafe-01",
+        seq=15,
+        ts=T0,
+        type="checkpoint",
+        feed=None,
+        body=body,
+        prev=last.hash,
+        sign=key.sign,
+    )
     _insert(journal_db, ev)
     assert _bad(journal_db) == "seq 15: checkpoint vouches for seq 99, not an earlier one"
 
@@ -156,7 +188,9 @@ def test_checkpoint_vouching_for_the_future_is_caught(journal_db: Path) -> None:
 def test_index_columns_must_match_the_record(journal_db: Path) -> None:
     with raw(journal_db) as c:
         c.execute("UPDATE events SET type = 'capture.end' WHERE seq = 8")
-    assert _bad(journal_db) == "seq 8: row columns (ts/type/feed/hash) differ from the signed record"
+    assert (
+        _bad(journal_db) == "seq 8: row columns (ts/type/feed/hash) differ from the signed record"
+    )
 
 
 def test_edited_pruned_point_is_caught(journal_db: Path) -> None:
@@ -183,3 +217,10 @@ def test_missing_or_foreign_files_are_errors_and_nothing_is_created(tmp_path: Pa
     junk.write_bytes(b"\x00garbage" * 512)
     with pytest.raises(JournalError, match="not a"):
         verify_journal(junk)
+
+
+def test_altered_signature_alone_is_caught(journal_db: Path) -> None:
+    rec = _record(journal_db, 11)
+    rec["sig"] = rec["sig"][:-2] + ("00" if rec["sig"][-2:] != "00" else "11")
+    _put(journal_db, 11, rec)  # hash and links untouched: only the signature is wrong
+    assert _bad(journal_db) == "seq 11: bad signature"

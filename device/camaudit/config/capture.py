@@ -12,4 +12,5 @@ class CaptureConfig(Section):
     update_s: float = Field(default=10.0, gt=0, description="At most one capture.update per this many seconds.")
     track_iou: float = Field(default=0.3, gt=0, lt=1, description="Box overlap that continues a track.")
     track_max_age_s: float = Field(default=1.0, gt=0, description="A track unseen this long has ended.")
+    track_confirm_score: float = Field(default=0.75, ge=0, le=1, description="A track counts only once one of its detections scored this high (weak look-alikes such as hands never do).")
     track_min_hits: int = Field(default=2, ge=1, description="Detections before a track counts (filters one-frame blips).")

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from camaudit.config.base import Section
+from camaudit.core.motion import DEFAULT_THRESHOLD
 
 Point = tuple[float, float]
 Polygon = list[Point]
@@ -23,7 +24,7 @@ class FeedConfig(Section):
         default="none", description="'blurred': keep one frame per capture with every face blurred."
     )
     max_skip_s: float = Field(default=2.0, gt=0, description="Motion gate: detect at least this often.")
-    motion_threshold: float = Field(default=2.0, ge=0, description="Motion gate: mean abs pixel change that wakes the detector (0: always detect).")
+    motion_threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0, description="Motion gate: mean abs pixel change that wakes the detector (0: always detect).")
     privacy_zones: list[Polygon] = Field(
         default_factory=list,
         description="Polygons in relative frame coordinates (0..1) where capture is never acceptable.",

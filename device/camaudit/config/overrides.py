@@ -16,6 +16,7 @@ def apply_run_overrides(
     db: Path | None = None,
     device_id: str | None = None,
     model: str | None = None,
+    min_face_px: int | None = None,
     fps: float | None = None,
     loop: bool | None = None,
     pace: bool | None = None,
@@ -48,9 +49,12 @@ def apply_run_overrides(
         data["device"]["id"] = device_id
     if model is not None:
         data["detector"]["model"] = model
+    if min_face_px is not None:
+        data["detector"]["min_face_px"] = min_face_px
+    from pydantic import ValidationError
+
     from camaudit.config.loader import format_validation_error
     from camaudit.errors import ConfigError
-    from pydantic import ValidationError
 
     try:
         return Config.model_validate(data)

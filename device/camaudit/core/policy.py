@@ -294,7 +294,19 @@ class Policy:
 
     @classmethod
     def from_config(cls, cfg: Config) -> Policy:
-        """Build from a validated Config (no I/O; time zone data comes from the system)."""
+        """Build from a validated Config (no I/O; time zone data comes from the system).
+
+        ConfigError for references the config model does not check itself: the venue time
+        zone, the feeds a notice is watched from and the feeds a release covers."""
+        from camaudit.errors import ConfigError
+
+        for nid, n in cfg.notices.items():
+            if n.watch is not None and n.watch.feed not in cfg.feeds:
+                raise ConfigError(f"notices.{nid}.watch.feed: unknown feed {n.watch.feed!r}")
+        for i, r in enumerate(cfg.releases):
+            for feed in r.feeds:
+                if feed not in cfg.feeds:
+                    raise ConfigError(f"releases.{i}.feeds: unknown feed {feed!r}")
         rules = [
             NoticeRule(
                 id=nid,
@@ -304,8 +316,11 @@ class Policy:
             for nid, n in cfg.notices.items()
         ]
         zones = {name: [list(p) for p in f.privacy_zones] for name, f in cfg.feeds.items()}
-        releases = [r.to_release() for r in getattr(cfg, "releases", [])]
-        return cls(rules, zones, cfg.device.timezone, releases)
+        releases = [r.to_release() for r in cfg.releases]
+        try:
+            return cls(rules, zones, cfg.device.timezone, releases)
+        except ValueError as exc:
+            raise ConfigError(f"device.timezone: {exc}") from None
 
     def notices_for(self, feed: str) -> tuple[NoticeRule, ...]:
         return tuple(n for n in self.notices if feed in n.covers)

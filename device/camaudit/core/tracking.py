@@ -1,7 +1,8 @@
 """Tracker (pure): follows faces across frames by box overlap. No identity, no embedding.
 
-Tracks are matched greedily by IoU. A track is *confirmed* after `min_hits` detections
-(single-frame blips never count) and *ends* when it has been missed in at least
+Tracks are matched greedily by IoU. A track is *confirmed* after `min_hits` detections of
+which at least one scored `confirm_score` or more (single-frame blips and weak look-alikes,
+such as a hand, never count; a confirmed track then continues on weaker detections), and *ends* when it has been missed in at least
 `max_missed` detection runs and not seen for `max_age_ms`. Frames on which detection was
 skipped (motion gate) call `hold()`: tracks neither age nor move.
 """
@@ -23,6 +24,7 @@ class Track:
     hits: int = 1
     missed: int = 0
     max_px: int = 0
+    best_score: float = 0.0
     heights: list[int] = field(default_factory=list)
 
 
@@ -64,13 +66,18 @@ class Tracker:
         max_age_ms: int = 1000,
         max_missed: int = 2,
         min_hits: int = 2,
+        confirm_score: float = 0.0,
     ) -> None:
         self.iou_threshold = iou_threshold
         self.max_age_ms = max_age_ms
         self.max_missed = max_missed
         self.min_hits = min_hits
+        self.confirm_score = confirm_score
         self._tracks: list[Track] = []
         self._next_id = 1
+
+    def _confirmed(self, t: Track) -> bool:
+        return t.hits >= self.min_hits and t.best_score >= self.confirm_score
 
     @property
     def tracks(self) -> tuple[Track, ...]:
@@ -80,7 +87,7 @@ class Tracker:
         return tuple(
             TrackView(t.id, t.box, t.first_ts, t.last_ts, t.max_px)
             for t in self._tracks
-            if t.hits >= self.min_hits and t.last_ts == ts_ms
+            if self._confirmed(t) and t.last_ts == ts_ms
         )
 
     def hold(self, ts_ms: int) -> TrackUpdate:
@@ -88,7 +95,7 @@ class Tracker:
         views = tuple(
             TrackView(t.id, t.box, t.first_ts, t.last_ts, t.max_px)
             for t in self._tracks
-            if t.hits >= self.min_hits and t.missed == 0
+            if self._confirmed(t) and t.missed == 0
         )
         return TrackUpdate(ts_ms=ts_ms, active=views)
 
@@ -114,10 +121,11 @@ class Tracker:
             used_d.add(di)
             t = self._tracks[ti]
             d = detections[di]
-            was_confirmed = t.hits >= self.min_hits
+            was_confirmed = self._confirmed(t)
             t.box, t.last_ts, t.hits, t.missed = d, ts_ms, t.hits + 1, 0
             t.max_px = max(t.max_px, d.face_px)
-            if t.hits >= self.min_hits:
+            t.best_score = max(t.best_score, d.score)
+            if self._confirmed(t):
                 if not was_confirmed:
                     started.append(t.id)
                     heights.extend(t.heights)
@@ -128,10 +136,13 @@ class Tracker:
         for di, d in enumerate(detections):
             if di in used_d:
                 continue
-            t = Track(self._next_id, d, ts_ms, ts_ms, max_px=d.face_px, heights=[d.face_px])
+            t = Track(
+                self._next_id, d, ts_ms, ts_ms, max_px=d.face_px, best_score=d.score,
+                heights=[d.face_px],
+            )
             self._next_id += 1
             self._tracks.append(t)
-            if self.min_hits <= 1:
+            if self._confirmed(t):
                 started.append(t.id)
                 heights.append(d.face_px)
                 t.heights.clear()
@@ -143,7 +154,7 @@ class Tracker:
                 continue
             t.missed += 1
             if t.missed >= self.max_missed and ts_ms - t.last_ts >= self.max_age_ms:
-                if t.hits >= self.min_hits:
+                if self._confirmed(t):
                     ended.append(EndedTrack(t.id, t.first_ts, t.last_ts, t.max_px))
             else:
                 keep.append(t)
@@ -161,7 +172,7 @@ class Tracker:
         ended = tuple(
             EndedTrack(t.id, t.first_ts, t.last_ts, t.max_px)
             for t in self._tracks
-            if t.hits >= self.min_hits
+            if self._confirmed(t)
         )
         self._tracks = []
         return TrackUpdate(ts_ms=ts_ms, ended=ended)

@@ -87,3 +87,7 @@ register(
     "yunet-fp32-640",
     _yunet("yunet-fp32-640", "yunet_fp32_640x480.tflite", "yunet_fp32_480x640.tflite"),
 )
+register(
+    "accurate",
+    _yunet("accurate", "yunet_int8_1024x768.tflite", "yunet_int8_768x1024.tflite"),
+)

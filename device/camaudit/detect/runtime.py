@@ -36,24 +36,26 @@ def _interpreter_class() -> Any:
 
 
 def _quantize(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
-    dtype = detail["dtype"]
+    dtype = np.dtype(detail["dtype"])
     if dtype == np.float32:
         return x.astype(np.float32, copy=False)
-    scale, zero = detail["quantization"]
+    scale, zero = (float(v) for v in detail["quantization"])
     info = np.iinfo(dtype)
-    if scale == 0:
-        return np.clip(x, info.min, info.max).astype(dtype)
-    q = np.round(x.astype(np.float32) / scale + zero)
-    return np.clip(q, info.min, info.max).astype(dtype)
+    q: np.ndarray = x.astype(np.float32)
+    if scale != 0:
+        q = np.round(q / np.float32(scale) + np.float32(zero))
+    out: np.ndarray = np.clip(q, info.min, info.max).astype(dtype)
+    return out
 
 
 def _dequantize(q: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
     if q.dtype == np.float32:
         return q
-    scale, zero = detail["quantization"]
-    if scale == 0:
-        return q.astype(np.float32)
-    return (q.astype(np.float32) - zero) * np.float32(scale)
+    scale, zero = (float(v) for v in detail["quantization"])
+    out: np.ndarray = q.astype(np.float32)
+    if scale != 0:
+        out = (out - np.float32(zero)) * np.float32(scale)
+    return out
 
 
 class TFLiteModel:
@@ -75,6 +77,7 @@ class TFLiteModel:
             raise ModelError(f"{path}: expected one NHWC image input, got {len(inputs)} inputs")
         self._input = inputs[0]
         self._outputs = self._interp.get_output_details()
+        self._names = self._signature_names()
         self.path = path
         _, self.height, self.width, self.channels = (int(v) for v in self._input["shape"])
         self.input_dtype = np.dtype(self._input["dtype"])
@@ -88,16 +91,38 @@ class TFLiteModel:
             interpreter_class.__module__,
         )
 
+    def _signature_names(self) -> list[str]:
+        """Output names from the model's signature (e.g. "cls_8"), else the tensor names."""
+        by_index: dict[int, str] = {}
+        try:
+            signatures = self._interp._get_full_signature_list()
+            if len(signatures) == 1:
+                (sig,) = signatures.values()
+                by_index = {int(i): str(n) for n, i in sig["outputs"].items()}
+        except (AttributeError, KeyError, TypeError, ValueError):
+            by_index = {}
+        return [by_index.get(int(d["index"]), str(d["name"])) for d in self._outputs]
+
     @property
     def output_names(self) -> list[str]:
-        return [str(d["name"]) for d in self._outputs]
+        """One name per output of run(), in the same order."""
+        return list(self._names)
 
     def output_shapes(self) -> list[tuple[int, ...]]:
         return [tuple(int(v) for v in d["shape"]) for d in self._outputs]
 
-    def run(self, image: np.ndarray) -> list[np.ndarray]:
-        """Run on one H x W x C float-valued image (model input scale); outputs as float32."""
-        x = _quantize(image[np.newaxis], self._input)
+    def run(self, image: np.ndarray, only: list[int] | None = None) -> list[np.ndarray]:
+        """Run on one H x W x C image (uint8 pixels or float values); outputs as float32.
+
+        `only`: positions (in output_names) of the outputs wanted; default all.
+        """
+        if image.dtype == np.uint8 and self._input["dtype"] == np.int8 and self._input[
+            "quantization"
+        ] == (1.0, -128):
+            x = np.bitwise_xor(image, np.uint8(0x80)).view(np.int8)[np.newaxis]  # v - 128
+        else:
+            x = _quantize(image[np.newaxis], self._input)
         self._interp.set_tensor(self._input["index"], x)
         self._interp.invoke()
-        return [_dequantize(self._interp.get_tensor(d["index"]), d) for d in self._outputs]
+        wanted = self._outputs if only is None else [self._outputs[i] for i in only]
+        return [_dequantize(self._interp.get_tensor(d["index"]), d) for d in wanted]

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 import numpy as np
 
 STRIDES = (8, 16, 32)
+# The output order of the upstream ONNX graph (face_detection_yunet_2023mar).
+ONNX_OUTPUTS = tuple(f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps") for s in STRIDES)
 
 
 def grid(width: int, height: int, stride: int) -> tuple[np.ndarray, np.ndarray]:

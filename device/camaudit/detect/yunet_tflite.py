@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +24,19 @@ TOP_K = 750
 def _head_names(model: TFLiteModel) -> list[str]:
     """Map each output tensor to its YuNet head name (cls_8, obj_16, bbox_32, kps_8, ...).
 
-    onnx2tf keeps the ONNX output names, possibly with a prefix or a ':0' suffix.
+    onnx2tf keeps the ONNX output names in the signature of a float model; its full-int8
+    models name them output_<i>, i being the position in the ONNX graph's output list.
     """
-    heads = [f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps") for s in yunet.STRIDES]
     names: list[str] = []
     for raw in model.output_names:
         base = raw.split(":")[0]
-        match = [h for h in heads if base == h or base.endswith("/" + h) or base.endswith("_" + h)]
-        if len(match) != 1:
+        if base in yunet.ONNX_OUTPUTS:
+            names.append(base)
+            continue
+        m = re.fullmatch(r"output_(\d+)", base)
+        if m is None or int(m.group(1)) >= len(yunet.ONNX_OUTPUTS):
             raise ModelError(f"{model.path}: output {raw!r} is not a YuNet head")
-        names.append(match[0])
+        names.append(yunet.ONNX_OUTPUTS[int(m.group(1))])
     missing = {f"{k}_{s}" for k in ("cls", "obj", "bbox") for s in yunet.STRIDES} - set(names)
     if missing:
         raise ModelError(f"{model.path}: missing YuNet outputs {sorted(missing)}")
@@ -88,9 +92,13 @@ class YuNetTFLite:
             raise ValueError(f"expected a BGR H x W x 3 frame, got shape {frame.shape}")
         model, heads = self._model_for(frame.shape[1], frame.shape[0])
         canvas, box = letterbox(frame, model.width, model.height)
-        outputs = model.run(canvas.astype(np.float32))
+        used = [i for i, h in enumerate(heads) if not h.startswith("kps_")]  # no landmarks
+        outputs = model.run(canvas, only=used)
         boxes, scores = yunet.decode(
-            dict(zip(heads, outputs, strict=True)), model.width, model.height, self.min_score
+            {heads[i]: o for i, o in zip(used, outputs, strict=True)},
+            model.width,
+            model.height,
+            self.min_score,
         )
         if len(scores) > TOP_K:
             top = np.argsort(-scores)[:TOP_K]

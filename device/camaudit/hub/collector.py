@@ -4,7 +4,8 @@ paho's network thread only queues raw messages; one worker thread drains the que
 batches, checks every message (hub/verify.py), links each event to the stored chain head
 (events that arrive early wait in a bounded per-device buffer while the hub asks for
 replay of the gap), writes a batch in one SQLite transaction, then publishes the new
-contiguous head on `<p>/<device>/ack` (retained, QoS1).
+contiguous head on `<p>/<device>/ack` (QoS1, not retained: a stale retained ack could
+clear a re-created journal's outbox; a device that missed an ack re-sends and is re-acked).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class Collector:
         max_bytes: int = 64 * 1024,
         client_id: str = "camaudit-hub",
         on_alerts: Callable[[list[dict[str, Any]]], None] | None = None,
+        on_stored: Callable[[list[Event]], None] | None = None,
     ) -> None:
         self.store = store
         self.cfg = mqtt
@@ -84,12 +86,14 @@ class Collector:
         self.max_bytes = max_bytes
         self.client_id = client_id
         self.on_alerts = on_alerts
+        self.on_stored = on_stored
         self._wkey = witness_key
         self._q: queue.Queue[tuple[str, bytes, int, bool]] = queue.Queue(maxsize=200_000)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: Any = None
         self._keys = store.keys()
+        self._keys_loaded = time.monotonic()
         self._chains: dict[str, _Chain] = {}
         self._dropped = 0
         self.connected = threading.Event()
@@ -119,6 +123,14 @@ class Collector:
 
     def reload_keys(self) -> None:
         self._keys = self.store.keys()
+        self._keys_loaded = time.monotonic()
+
+    def _key_of(self, device: str) -> bytes | None:
+        key = self._keys.get(device)
+        if key is None and time.monotonic() - self._keys_loaded > 2.0:
+            self.reload_keys()  # enrolled by `camaudit hub enroll` while running
+            key = self._keys.get(device)
+        return key
 
     # ---- paho callbacks ---------------------------------------------------------------
     def _on_connect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
@@ -183,16 +195,14 @@ class Collector:
 
     def _process(self, msgs: list[tuple[str, bytes, int, bool]]) -> None:
         b = _Batch()
-        for topic, payload, received, retain in msgs:
+        for topic, payload, received, _retain in msgs:
             self.stats["messages"] += 1
             if topic.endswith("/status") or topic.endswith("/key"):
                 self._control(topic, payload, received)
                 continue
             try:
-                ev, _text = check_message(self.p, topic, payload, self._keys.get, self.max_bytes)
+                ev, _text = check_message(self.p, topic, payload, self._key_of, self.max_bytes)
             except Reject as r:
-                if r.reason == "unknown_device" and self.tofu:
-                    log.info("message from unknown device before its key: %s", r.detail)
                 b.reject(r.reason, r.detail)
                 continue
             dev = ev.device
@@ -319,7 +329,7 @@ class Collector:
             if not new_head and now - ch.last_ack < REACK_EVERY_S:
                 continue
             ch.last_ack = now
-            client.publish(topics.ack(self.p, dev), str(ch.head_seq).encode(), qos=1, retain=True)
+            client.publish(topics.ack(self.p, dev), str(ch.head_seq).encode(), qos=1)
         for dev, frm in b.replay.items():
             ch = self._chains[dev]
             if now - ch.last_replay < REPLAY_EVERY_S:
@@ -327,6 +337,8 @@ class Collector:
             ch.last_replay = now
             log.info("asking %s to replay from seq %d", dev, frm)
             client.publish(topics.replay(self.p, dev), str(frm).encode(), qos=1)
+        if b.new and self.on_stored is not None:
+            self.on_stored([ev for ev, _, _ in b.new])
         if b.alerts and self.on_alerts is not None:
             try:
                 self.on_alerts(b.alerts)

@@ -21,6 +21,9 @@ REASONS = (
 )
 
 
+MAX_INT = 2**53
+
+
 class Reject(Exception):
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}")
@@ -48,12 +51,14 @@ def check_message(
     try:
         text = payload.decode("utf-8")
         obj = json.loads(text)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise Reject("bad_json", str(exc)[:120]) from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise Reject("bad_json", str(exc)[:120] or type(exc).__name__) from None
     try:
         ev = Event.from_dict(obj)
     except RecordError as exc:
         raise Reject("bad_schema", str(exc)) from None
+    if ev.seq > MAX_INT or abs(ev.ts) > MAX_INT:
+        raise Reject("bad_schema", "seq or ts out of range")
     if ev.device != topic_device:
         raise Reject("device_mismatch", f"topic names {topic_device!r}, record {ev.device!r}")
     if kind == "checkpoints" and ev.type != "checkpoint":
@@ -63,7 +68,7 @@ def check_message(
         raise Reject("unknown_device", ev.device)
     try:
         check_hash(ev)
-    except RecordError as exc:
+    except (RecordError, ValueError, TypeError) as exc:  # NaN / non-JSON values cannot be hashed
         raise Reject("bad_hash", str(exc)) from None
     if not ev.sig:
         raise Reject("missing_signature", f"{ev.device} seq {ev.seq}")

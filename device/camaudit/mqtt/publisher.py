@@ -230,7 +230,7 @@ class Publisher:
         with self._cv:
             was = self._connected
             self._connected = False
-        if was:
+        if was and not self._stop.is_set():
             log.warning("MQTT connection to %s lost (%s); will retry", self._cfg.url, rc)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
@@ -238,8 +238,12 @@ class Publisher:
         if seq is None:
             log.warning("ignoring bad payload on %s", msg.topic)
             return
+        is_ack = msg.topic.endswith("/ack")
+        if is_ack and seq > self._journal.head[0]:
+            log.warning("ignoring ack of seq %d beyond the journal head", seq)
+            return
         with self._cv:
-            if msg.topic.endswith("/ack"):
+            if is_ack:
                 if seq > self._hub_acked:
                     self._hub_acked = seq
                     self._t_wait = time.monotonic()

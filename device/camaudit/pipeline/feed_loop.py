@@ -74,6 +74,7 @@ class FeedLoop:
             iou_threshold=capture.track_iou,
             max_age_ms=int(capture.track_max_age_s * 1000),
             min_hits=capture.track_min_hits,
+            confirm_score=capture.track_confirm_score,
         )
         self.builder = CaptureBuilder(
             idle_ms=int(capture.idle_s * 1000),

@@ -129,11 +129,14 @@ def run(
         )
         for name in cfg.feeds
     }
+    # one stop event per feed, so a feed that ends does not stop the others; the run's
+    # `stop` (SIGTERM) is passed on to all of them by the main loop below
+    feed_stops = {name: threading.Event() for name in cfg.feeds}
     sources = {}
     try:
         for name, feed in cfg.feeds.items():
             sources[name] = open_source(
-                feed.source, fps=feed.fps, loop=feed.loop, pace=feed.pace, stop=stop
+                feed.source, fps=feed.fps, loop=feed.loop, pace=feed.pace, stop=feed_stops[name]
             )
     except BaseException:
         for src in sources.values():
@@ -175,11 +178,11 @@ def run(
                 evidence_dir=path.parent / "evidence",
             )
             src = sources[name]
-            readers[name] = FeedReader(src, name=name, stop=stop)
+            readers[name] = FeedReader(src, name=name, stop=feed_stops[name])
             readers[name].start()
             t = threading.Thread(
                 target=_feed_thread,
-                args=(loops[name], readers[name], stop, errors),
+                args=(loops[name], readers[name], feed_stops[name], errors),
                 name=f"pipeline-{name}",
                 daemon=True,
             )
@@ -189,6 +192,9 @@ def run(
         stats = {n: lp.stats for n, lp in loops.items()}
         summary.feeds = stats
         while any(t.is_alive() for t in threads):
+            if stop.is_set() or errors:
+                for ev in feed_stops.values():
+                    ev.set()
             for t in threads:
                 t.join(timeout=0.5)
             reporter.progress(stats)

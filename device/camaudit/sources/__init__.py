@@ -1,9 +1,9 @@
 """Feeds: open_source() turns a source string from the config or the CLI into a FrameSource.
 
-    video file / GIF   path to a file                    -> VideoFileSource (file.py)
-    folder of stills   path to a directory               -> StillsFolderSource (stills.py)
-    network / USB      rtsp://, http(s)://, ..., /dev/videoN, "0"  -> OpenCVStreamSource
-    Pi camera          "picamera2"                       -> PiCameraSource (picamera.py)
+video file / GIF   path to a file                    -> VideoFileSource (file.py)
+folder of stills   path to a directory               -> StillsFolderSource (stills.py)
+network / USB      rtsp://, http(s)://, ..., /dev/videoN, "0"  -> OpenCVStreamSource
+Pi camera          "picamera2"                       -> PiCameraSource (picamera.py)
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ class VideoFileSource:
         self.fps = native / self.step  # rate of the frames this source yields
         self.t0 = clock()
         self.description = f"file {self.path.name} ({self._pending.name}, {native:.3g} fps" + (
-            f", every {self.step}th frame)" if self.step > 1 else ")"
+            f", 1 frame in {self.step})" if self.step > 1 else ")"
         )
 
     @property

@@ -8,6 +8,7 @@ FeedStatus("feed.up") when frames flow again.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -35,7 +36,8 @@ class OpenCVStreamSource:
     faster are read and dropped (grab without decode), so at most ~fps frames per second are
     yielded. Frame.index counts the frames yielded.
 
-    Not reachable at start, or a failed read: FeedStatus("feed.down") is yielded once, then
+    A camera that stops sending without closing the connection fails a read after
+    read_timeout_s. Not reachable at start, or a failed read: FeedStatus("feed.down") is yielded once, then
     the source reopens after 0.5 s, 1 s, 2 s, ... up to reconnect_max_s (each wait
     interrupted by `stop`), and yields FeedStatus("feed.up") before the first frame that
     flows again. Until stop is set the source never ends by itself.
@@ -83,6 +85,10 @@ class OpenCVStreamSource:
         elif self.target.startswith("/dev/"):
             cap = cv2.VideoCapture(self.target, cv2.CAP_V4L2)
         else:
+            if self.target.lower().startswith("rtsp"):
+                # RTSP over TCP: UDP loses packets on Wi-Fi and smears frames. An explicit
+                # OPENCV_FFMPEG_CAPTURE_OPTIONS set by the operator wins.
+                os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
             cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, timeouts)
         if not cap.isOpened():
             cap.release()

@@ -140,14 +140,26 @@ def format_table(rows: Sequence[CaptureRow]) -> str:
     """A fixed-width table for a terminal (times in local time)."""
     if not rows:
         return "no captures"
-    header = ("CAPTURE", "FEED", "START", "END", "DURATION", "FACES", "TRACKS", "IDENT",
-              "VERDICT", "REASONS")
+    header = (
+        "CAPTURE",
+        "FEED",
+        "START",
+        "END",
+        "DURATION",
+        "FACES",
+        "TRACKS",
+        "IDENT",
+        "VERDICT",
+        "REASONS",
+    )
     table: list[tuple[str, ...]] = [header]
     for r in rows:
         start = r.start if r.start is not None else r.ts
         end_ms = r.end if r.end is not None else r.ts
         start_day = _local(start, True)[:10]
-        end_txt = "open" if r.state == "open" else _local(r.end, _local(end_ms, True)[:10] != start_day)
+        end_txt = (
+            "open" if r.state == "open" else _local(r.end, _local(end_ms, True)[:10] != start_day)
+        )
         dur = _duration(end_ms - start) + ("+" if r.state == "open" else "")
         reasons = ",".join(r.reasons) or (r.basis or "-")
         table.append(

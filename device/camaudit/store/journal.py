@@ -8,6 +8,7 @@ a full disk or kill -9).
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -17,7 +18,14 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from camaudit.core.record import GENESIS_PREV, Event, RecordError, checkpoint_body, seal
+from camaudit.core.record import (
+    GENESIS_PREV,
+    Event,
+    RecordError,
+    canonical_json,
+    checkpoint_body,
+    seal,
+)
 from camaudit.errors import JournalError
 from camaudit.store.db import APP_ID, SCHEMA_VERSION, journal_error, migrate
 from camaudit.store.keys import DeviceKey, load_or_create_key
@@ -50,6 +58,8 @@ class Journal:
         self._checkpoint_every = checkpoint_every
         self._checkpoint_ms = checkpoint_s * 1000
         self._head = self._read_head()
+        self._cp_seq: int
+        self._cp_ts: int | None
         row = self._conn.execute(
             "SELECT seq, ts FROM events WHERE type = 'checkpoint' ORDER BY seq DESC LIMIT 1"
         ).fetchone()
@@ -86,7 +96,9 @@ class Journal:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise JournalError(f"journal {path}: cannot create its folder: {exc.strerror}") from None
+            raise JournalError(
+                f"journal {path}: cannot create its folder: {exc.strerror}"
+            ) from None
         key = load_or_create_key(Path(key_path) if key_path else path.parent / "device.key")
         try:
             conn = sqlite3.connect(str(path), check_same_thread=False)
@@ -121,7 +133,9 @@ class Journal:
             return self._head
 
     def _read_head(self) -> tuple[int, str]:
-        row = self._conn.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        row = self._conn.execute(
+            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
         if row is not None:
             return int(row[0]), str(row[1])
         return self._pruned()
@@ -138,9 +152,7 @@ class Journal:
 
     # -- writing ------------------------------------------------------------------------
 
-    def append(
-        self, type: str, feed: str | None, body: Mapping[str, Any], ts_ms: int
-    ) -> Event:
+    def append(self, type: str, feed: str | None, body: Mapping[str, Any], ts_ms: int) -> Event:
         """Seal, sign and durably store one event (and its outbox row); returns it.
 
         Afterwards writes a checkpoint if one is due (every `checkpoint_every` events or
@@ -182,6 +194,11 @@ class Journal:
             # can never fork the chain (seq is also the PRIMARY KEY)
             seq, prev = self._read_head()
             try:
+                # a private JSON copy: the caller may reuse its dict, tuples become lists
+                # exactly as they will read back from the journal
+                if feed is not None and not isinstance(feed, str):
+                    raise TypeError(f"feed must be a string or None, not {feed!r}")
+                body = json.loads(canonical_json(dict(body)))
                 ev = seal(
                     device=self.device,
                     seq=seq + 1,
@@ -199,8 +216,15 @@ class Journal:
             conn.execute(
                 "INSERT INTO events (seq, ts, type, feed, capture, hash, json) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (ev.seq, ev.ts, ev.type, ev.feed, capture if isinstance(capture, str) else None,
-                 ev.hash, text),
+                (
+                    ev.seq,
+                    ev.ts,
+                    ev.type,
+                    ev.feed,
+                    capture if isinstance(capture, str) else None,
+                    ev.hash,
+                    text,
+                ),
             )
             conn.execute("INSERT INTO outbox (seq) VALUES (?)", (ev.seq,))
             conn.execute("COMMIT")

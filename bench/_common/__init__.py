@@ -1,0 +1,1 @@
+"""Helpers shared by the benchmarks in bench/ (not part of the camaudit package)."""

@@ -1,0 +1,166 @@
+"""Start a whole hub (embedded broker or external one, collector, web page) in this process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from camaudit.config.hub import HubConfig, split_hostport
+from camaudit.config.mqtt import MqttConfig
+from camaudit.hub.broker import EmbeddedBroker, ensure_user_secret, free_port
+from camaudit.hub.collector import Collector
+from camaudit.hub.live import LiveAlerts
+from camaudit.hub.store import HubError, HubStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HubHandle:
+    """A running hub. `stop()` ends it (idempotent)."""
+
+    broker_url: str
+    web_url: str | None
+    token: str
+    store: HubStore
+    collector: Collector
+    data_dir: Path
+    hub_public_key: str
+    _broker: EmbeddedBroker | None = None
+    _web: Any = None
+    _web_thread: threading.Thread | None = None
+    _live: LiveAlerts | None = None
+    _stopped: bool = field(default=False)
+
+    def password_file(self, user: str) -> Path:
+        """The MQTT password file of an embedded-broker user (see HubConfig.broker_users)."""
+        return self.data_dir / "secrets" / f"{user}.pass"
+
+    def device_mqtt(self, user: str | None = None, prefix: str = "camaudit") -> MqttConfig:
+        """An MqttConfig a device can use against this hub's embedded broker."""
+        if user is None or not self.password_file(user).exists():
+            return MqttConfig(url=self.broker_url, prefix=prefix)
+        return MqttConfig(url=self.broker_url, prefix=prefix, username=user,
+                          password_file=str(self.password_file(user)))
+
+    def enroll(self, device: str, public_key_hex: str) -> None:
+        self.store.enroll(device, public_key_hex)
+        self.collector.reload_keys()
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        return self.collector.connected.wait(timeout)
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._live is not None:
+            self._live.close()
+        if self._web is not None:
+            self._web.should_exit = True
+            if self._web_thread is not None:
+                self._web_thread.join(5)
+                if self._web_thread.is_alive():
+                    self._web.force_exit = True
+                    self._web_thread.join(5)
+        self.collector.stop()
+        if self._broker is not None:
+            self._broker.stop()
+        self.store.close()
+        log.info("hub stopped")
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def _token(cfg: HubConfig) -> str:
+    if cfg.token:
+        return cfg.token
+    f = cfg.data_dir / "web.token"
+    if f.exists():
+        return f.read_text().strip()
+    tok = secrets.token_urlsafe(24)
+    fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(tok + "\n")
+    return tok
+
+
+def start_hub(cfg: HubConfig) -> HubHandle:
+    """Start the hub described by `cfg`; returns once the broker and web page listen."""
+    from camaudit.store.keys import load_or_create_key
+
+    _private_dir(cfg.data_dir)
+    store = HubStore(cfg.db_path)
+    wkey = load_or_create_key(cfg.data_dir / "hub.key")
+    store.set_meta("hub_public_key", wkey.public_hex)
+    token = _token(cfg)
+
+    broker: EmbeddedBroker | None = None
+    if cfg.broker is None:
+        host, port = split_hostport(cfg.broker_listen)
+        passwd = None if cfg.broker_anonymous else cfg.data_dir / "broker.passwd"
+        mqtt_update: dict[str, Any] = {}
+        if passwd is not None:
+            secret = ensure_user_secret(cfg.data_dir, passwd, "hub")
+            for user in cfg.broker_users:
+                ensure_user_secret(cfg.data_dir, passwd, user)
+            mqtt_update.update(username="hub", password_file=str(secret))
+        broker = EmbeddedBroker(host, port or free_port(host), password_file=passwd,
+                                certfile=cfg.broker_certfile, keyfile=cfg.broker_keyfile)
+        broker.start()
+        mqtt_update["url"] = broker.url
+        if cfg.broker_certfile:
+            mqtt_update.update(ca_file=str(cfg.broker_certfile), insecure=True)
+        mqtt = cfg.mqtt.model_copy(update=mqtt_update)
+        broker_url = broker.url
+    else:
+        mqtt = cfg.mqtt.model_copy(update={"url": cfg.broker})
+        MqttConfig.model_validate(mqtt.model_dump())  # re-check the URL
+        broker_url = cfg.broker
+
+    live = LiveAlerts()
+    collector = Collector(store, mqtt, wkey, tofu=cfg.trust_on_first_use,
+                          max_bytes=cfg.max_message_bytes, client_id=cfg.client_id,
+                          on_alerts=live.publish)
+    collector.start()
+    handle = HubHandle(broker_url=broker_url, web_url=None, token=token, store=HubStore(cfg.db_path),
+                       collector=collector, data_dir=cfg.data_dir, hub_public_key=wkey.public_hex,
+                       _broker=broker, _live=live)
+    if cfg.web:
+        try:
+            _start_web(handle, cfg, live)
+        except BaseException:
+            handle.stop()
+            raise
+    log.info("hub up: broker %s, web %s", broker_url, handle.web_url)
+    return handle
+
+
+def _start_web(handle: HubHandle, cfg: HubConfig, live: LiveAlerts) -> None:
+    import uvicorn
+
+    from camaudit.hub.web import create_app
+
+    host, port = split_hostport(cfg.listen)
+    port = port or free_port(host)
+    app = create_app(handle.store, handle.token, live)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                           lifespan="off", timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run, name="hub-web", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise HubError(f"hub web page could not listen on {host}:{port}")
+        time.sleep(0.02)
+    handle._web, handle._web_thread = server, thread
+    handle.web_url = f"http://{host}:{port}"

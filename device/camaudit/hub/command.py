@@ -1,0 +1,105 @@
+"""`camaudit hub`: run the hub; `camaudit hub enroll DEVICE PUBKEY`; `camaudit hub adduser USER`."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from camaudit.config.hub import HubConfig, load_hub_config
+
+
+def _config(ctx: click.Context) -> HubConfig:
+    o = ctx.obj
+    cfg = load_hub_config(o["config"]) if o["config"] else HubConfig()
+    update: dict[str, Any] = {}
+    if o["data_dir"]:
+        update["data_dir"] = o["data_dir"]
+    if o["db"]:
+        update["db"] = o["db"]
+    if o["broker"]:
+        update["broker"] = o["broker"]
+    if o["broker_listen"]:
+        update["broker_listen"] = o["broker_listen"]
+    if o["listen"]:
+        update["listen"] = o["listen"]
+    if o["token"]:
+        update["token"] = o["token"]
+    if o["tofu"]:
+        update["trust_on_first_use"] = True
+    if o["users"]:
+        update["broker_users"] = [*cfg.broker_users, *o["users"]]
+    return HubConfig.model_validate({**cfg.model_dump(), **update})
+
+
+@click.group("hub", invoke_without_command=True)
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="Hub YAML config.")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help="Hub data folder.")
+@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), help="Hub SQLite file.")
+@click.option("--broker", help="External broker mqtt(s)://host:port (default: embedded broker).")
+@click.option("--broker-listen", help="host:port of the embedded broker (default 127.0.0.1:1883).")
+@click.option("--listen", help="host:port of the web page (default 127.0.0.1:8080).")
+@click.option("--token", help="Web login token (default: generated once, kept in the data folder).")
+@click.option("--trust-on-first-use", "tofu", is_flag=True,
+              help="Enroll unknown devices by the key they announce (off by default).")
+@click.option("--user", "users", multiple=True,
+              help="Create an embedded-broker MQTT user (repeatable); its password file is printed.")
+@click.pass_context
+def hub_cmd(ctx: click.Context, **opts: Any) -> None:
+    """Collect, verify and show events from camaudit devices."""
+    ctx.obj = opts
+    if ctx.invoked_subcommand is not None:
+        return
+    from camaudit.hub.app import start_hub
+
+    cfg = _config(ctx)
+    handle = start_hub(cfg)
+    click.echo(f"broker  {handle.broker_url}")
+    for user in cfg.broker_users:
+        click.echo(f"  MQTT user {user}: password file {handle.password_file(user)}")
+    click.echo(f"web     {handle.web_url}  (token: {handle.token})")
+    click.echo(f"hub key {handle.hub_public_key}")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        handle.stop()
+
+
+@hub_cmd.command("enroll")
+@click.argument("device")
+@click.argument("pubkey")
+@click.pass_context
+def enroll_cmd(ctx: click.Context, device: str, pubkey: str) -> None:
+    """Trust DEVICE's Ed25519 public key PUBKEY (64 hex digits, shown by the device)."""
+    from camaudit.hub.store import HubStore
+
+    cfg = _config(ctx)
+    store = HubStore(cfg.db_path)
+    try:
+        store.enroll(device, pubkey.strip().lower())
+    finally:
+        store.close()
+    click.echo(f"enrolled {device} in {cfg.db_path} (a running hub picks it up within seconds)")
+
+
+@hub_cmd.command("adduser")
+@click.argument("user")
+@click.pass_context
+def adduser_cmd(ctx: click.Context, user: str) -> None:
+    """Create (or reset) an embedded-broker MQTT user; prints its password file."""
+    from camaudit.hub.broker import ensure_user_secret
+
+    cfg = _config(ctx)
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = cfg.data_dir / "secrets" / f"{user}.pass"
+    if secret.exists():
+        secret.unlink()
+    path = ensure_user_secret(cfg.data_dir, cfg.data_dir / "broker.passwd", user)
+    click.echo(f"{user}: password in {path} (restart the hub to apply)")

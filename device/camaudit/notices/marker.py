@@ -1,0 +1,70 @@
+"""The QR marker on a printed sign: notice id + a short hash of the notice's printed content.
+
+Payload: ``CA1:<NOTICE ID>:<HASH>`` (upper case, so the QR uses its compact alphanumeric
+mode and stays at version 1-2 with large modules) where HASH is the first 12 hex digits of the
+SHA-256 of the canonical JSON of everything printed on the sign (id, controller, purposes,
+rights, contact, full notice, impacts, legitimate interest, DPO, hours, retention, languages,
+translations). A sign printed for another text or another venue therefore does not match;
+changing what the notice covers or how it is watched does not require a reprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from camaudit.config.notices import NoticeConfig
+from camaudit.core.record import canonical_json
+
+PREFIX = "CA1:"
+HASH_HEX = 12
+PRINTED_FIELDS = (
+    "controller",
+    "purposes",
+    "rights",
+    "contact",
+    "full_notice",
+    "impacts",
+    "legitimate_interest",
+    "dpo",
+    "hours",
+    "retention_days",
+    "languages",
+    "translations",
+)
+
+
+def notice_hash(notice_id: str, notice: NoticeConfig) -> str:
+    content = notice.model_dump(mode="json", include=set(PRINTED_FIELDS))
+    content["id"] = notice_id
+    return hashlib.sha256(canonical_json(content)).hexdigest()[:HASH_HEX]
+
+
+def marker_payload(notice_id: str, notice: NoticeConfig) -> str:
+    return f"{PREFIX}{notice_id}:{notice_hash(notice_id, notice)}".upper()
+
+
+@dataclass(frozen=True)
+class Marker:
+    notice_id: str  # upper case, as printed
+    hash: str  # lower-case hex
+
+    def matches(self, notice_id: str, notice: NoticeConfig) -> bool:
+        """Same notice id (case-insensitive) and same printed content."""
+        return self.notice_id == notice_id.upper() and self.hash == notice_hash(notice_id, notice)
+
+
+def parse_payload(text: str) -> Marker | None:
+    """A decoded QR text -> Marker, or None when it is not a camaudit notice marker."""
+    text = text.strip().upper()
+    if not text.startswith(PREFIX):
+        return None
+    rest = text[len(PREFIX) :]
+    notice_id, sep, h = rest.rpartition(":")
+    if not sep or not notice_id or len(h) != HASH_HEX:
+        return None
+    try:
+        int(h, 16)
+    except ValueError:
+        return None
+    return Marker(notice_id, h.lower())

@@ -1,0 +1,89 @@
+"""Letterboxing, NMS and YuNet decoding on synthetic arrays (pure, fast)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from camaudit.detect import yunet
+from camaudit.detect.letterbox import letterbox
+from camaudit.detect.nms import nms
+
+
+def test_letterbox_keeps_aspect_and_maps_back_landscape() -> None:
+    frame = np.full((720, 1280, 3), 200, np.uint8)
+    canvas, box = letterbox(frame, 640, 480)
+    assert canvas.shape == (480, 640, 3)
+    assert box.scale == pytest.approx(0.5)
+    # 1280x720 -> 640x360: rows below 360 are padding
+    assert canvas[:360].min() == 200 and canvas[360:].max() == 0
+    mapped = box.to_frame(np.array([[100.0, 50.0, 20.0, 30.0]]))
+    assert mapped.tolist() == [[200.0, 100.0, 40.0, 60.0]]
+
+
+def test_letterbox_portrait_frame_is_padded_not_squashed() -> None:
+    frame = np.zeros((1000, 500, 3), np.uint8)
+    frame[:, :, 1] = 255
+    canvas, box = letterbox(frame, 640, 480)
+    filled = np.argwhere(canvas[:, :, 1] > 0)
+    h = filled[:, 0].max() + 1
+    w = filled[:, 1].max() + 1
+    assert (h, w) == (480, 240)  # 1:2 kept
+    assert box.scale == pytest.approx(0.48)
+
+
+def test_letterbox_clips_boxes_to_the_frame() -> None:
+    _, box = letterbox(np.zeros((100, 200, 3), np.uint8), 320, 256)
+    mapped = box.to_frame(np.array([[-10.0, -10.0, 400.0, 400.0]]))
+    assert mapped.tolist() == [[0.0, 0.0, 200.0, 100.0]]
+
+
+def test_letterbox_rejects_non_images() -> None:
+    with pytest.raises(ValueError):
+        letterbox(np.zeros((10, 10), np.uint8), 32, 32)
+
+
+def test_nms_suppresses_overlaps_above_threshold_only() -> None:
+    boxes = np.array(
+        [[0, 0, 10, 10], [1, 0, 10, 10], [50, 50, 10, 10], [0, 5, 10, 10]], dtype=float
+    )
+    scores = np.array([0.8, 0.9, 0.7, 0.6])
+    keep = nms(boxes, scores, 0.3)
+    # box 1 (best) removes box 0 (IoU 0.82); box 3 overlaps box 1 at IoU 0.29 -> kept
+    assert keep.tolist() == [1, 2, 3]
+    assert nms(boxes, scores, 0.25).tolist() == [1, 2]
+    assert nms(boxes, scores, 0.9).tolist() == [1, 0, 2, 3]
+    assert nms(np.zeros((0, 4)), np.zeros(0)).tolist() == []
+
+
+def _heads(width: int, height: int) -> dict[str, np.ndarray]:
+    heads: dict[str, np.ndarray] = {}
+    for s in yunet.STRIDES:
+        n = (width // s) * (height // s)
+        heads[f"cls_{s}"] = np.zeros((1, n, 1), np.float32)
+        heads[f"obj_{s}"] = np.zeros((1, n, 1), np.float32)
+        heads[f"bbox_{s}"] = np.zeros((1, n, 4), np.float32)
+        heads[f"kps_{s}"] = np.zeros((1, n, 10), np.float32)
+    return heads
+
+
+def test_decode_places_a_box_at_its_cell() -> None:
+    w, h = 64, 32  # stride 16: 4 columns, 2 rows
+    heads = _heads(w, h)
+    idx = 1 * 4 + 2  # row 1, column 2
+    heads["cls_16"][0, idx, 0] = 0.81
+    heads["obj_16"][0, idx, 0] = 1.0
+    heads["bbox_16"][0, idx] = [0.5, 0.25, np.log(2.0), np.log(3.0)]
+    heads["cls_8"][0, 0, 0] = 0.25  # sqrt(0.25 * 1.0) = 0.5: under the threshold
+    heads["obj_8"][0, 0, 0] = 1.0
+    boxes, scores = yunet.decode(heads, w, h, 0.6)
+    assert scores.tolist() == pytest.approx([0.9])
+    cx, cy = (2 + 0.5) * 16, (1 + 0.25) * 16
+    bw, bh = 2 * 16, 3 * 16
+    assert boxes[0].tolist() == pytest.approx([cx - bw / 2, cy - bh / 2, bw, bh])
+    boxes, scores = yunet.decode(heads, w, h, 0.4)
+    assert len(scores) == 2
+
+
+def test_decode_rejects_heads_of_another_size() -> None:
+    with pytest.raises(ValueError):
+        yunet.decode(_heads(64, 32), 64, 64, 0.5)

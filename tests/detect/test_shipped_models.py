@@ -1,0 +1,97 @@
+"""The shipped .tflite files: what MODEL.md says they are, full int8, and findable."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from camaudit.detect import load_detector, model_path
+from camaudit.detect.registry import REPO_MODELS_DIR, available
+from camaudit.errors import ModelError
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = ROOT / "models"
+SHIPPED = sorted(MODELS.glob("*.tflite"))
+INT8 = [p for p in SHIPPED if "int8" in p.name]
+
+
+def _listed() -> dict[str, str]:
+    text = (MODELS / "MODEL.md").read_text()
+    return dict(re.findall(r"^\| (\S+\.tflite) \| \d+ \| `([0-9a-f]{64})` \|$", text, re.M))
+
+
+def test_every_shipped_file_has_the_sha256_model_md_states() -> None:
+    listed = _listed()
+    assert SHIPPED, "no .tflite shipped in models/"
+    assert sorted(listed) == [p.name for p in SHIPPED]
+    for p in SHIPPED:
+        assert hashlib.sha256(p.read_bytes()).hexdigest() == listed[p.name], p.name
+
+
+def test_registry_models_are_all_shipped() -> None:
+    for name in ("yunet-int8-640", "yunet-int8-320", "yunet-fp32-640"):
+        assert name in available()
+    for f in ("yunet_int8_640x480", "yunet_int8_480x640", "yunet_int8_320x256", "yunet_int8_256x320"):
+        assert (MODELS / f"{f}.tflite").is_file()
+    assert REPO_MODELS_DIR == MODELS
+
+
+@pytest.mark.parametrize("path", INT8, ids=[p.name for p in INT8])
+def test_int8_models_are_full_int8(path: Path) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    assert [np.dtype(d["dtype"]) for d in it.get_input_details()] == [np.dtype(np.int8)]
+    assert {np.dtype(d["dtype"]) for d in it.get_output_details()} == {np.dtype(np.int8)}
+    tensors = it.get_tensor_details()
+    dtypes = {np.dtype(d["dtype"]).name for d in tensors}
+    assert dtypes <= {"int8", "int32"}, dtypes  # int32: biases and shapes only
+    filters = [d for d in tensors if len(d["shape"]) == 4 and d["quantization_parameters"]["scales"].size > 1]
+    assert filters, "no per-channel quantized conv filters found"
+    assert all(np.dtype(d["dtype"]) == np.int8 for d in filters)
+
+
+def test_model_path_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = "yunet_int8_640x480.tflite"
+    monkeypatch.delenv("CAMAUDIT_MODELS_DIR", raising=False)
+    assert model_path(name) == MODELS / name
+    (tmp_path / name).write_bytes((MODELS / name).read_bytes())
+    monkeypatch.setenv("CAMAUDIT_MODELS_DIR", str(tmp_path))
+    assert model_path(name) == tmp_path / name
+    with pytest.raises(ModelError) as err:
+        model_path("no_such_model.tflite")
+    msg = str(err.value)
+    assert str(tmp_path / "no_such_model.tflite") in msg
+    assert "/usr/share/camaudit/models/no_such_model.tflite" in msg
+
+
+def test_corrupt_model_is_a_model_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for f in ("yunet_int8_640x480.tflite", "yunet_int8_480x640.tflite"):
+        data = (MODELS / f).read_bytes()
+        (tmp_path / f).write_bytes(data[: len(data) // 3])
+    monkeypatch.setenv("CAMAUDIT_MODELS_DIR", str(tmp_path))
+    with pytest.raises(ModelError, match="yunet_int8_640x480"):
+        load_detector("yunet-int8-640")
+
+
+def test_unknown_model_and_bad_threads_are_model_errors() -> None:
+    with pytest.raises(ModelError, match="unknown detector model"):
+        load_detector("yolo-9000")
+    with pytest.raises(ModelError, match="threads"):
+        load_detector("yunet-int8-640", threads=0)
+
+
+def test_no_runtime_installed_is_a_model_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    # a machine with neither LiteRT nor tflite-runtime: imports fail
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    monkeypatch.setitem(sys.modules, "tflite_runtime", None)
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", None)
+    with pytest.raises(ModelError, match="no TFLite runtime"):
+        load_detector("yunet-int8-640")

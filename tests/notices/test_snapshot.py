@@ -1,0 +1,67 @@
+"""`camaudit snapshot`: grid, zones, notice regions drawn, faces blurred (real clip, real model)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from camaudit.core.types import Detection
+from camaudit.notices.command import snapshot_cmd
+from camaudit.notices.snapshot import REGION, ZONE, annotate_snapshot
+from click.testing import CliRunner
+from notice_helpers import read_frames
+
+
+def sharpness(img: np.ndarray) -> float:
+    return float(cv2.Laplacian(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var())
+
+
+def test_faces_blurred_and_overlays_drawn(shared_data):
+    frame = read_frames(shared_data / "videos" / "facenet-pytorch_video.mp4", limit=1)[0]
+    face = Detection(1440, 480, 90, 120, 0.9)  # a face in the first frame (a walking man)
+    zone = [(0.0, 0.6), (0.2, 0.6), (0.2, 1.0), (0.0, 1.0)]
+    out = annotate_snapshot(frame, [face], [zone], {"entrance": (0.3, 0.1, 0.5, 0.4)})
+    assert out.shape == frame.shape and out is not frame
+    inner = (slice(500, 590), slice(1455, 1520))  # inside the box, away from its outline
+    assert sharpness(out[inner]) < 0.2 * sharpness(frame[inner])
+    # region outline (blue) and zone fill (reddish) are drawn where the config says
+    h, w = frame.shape[:2]
+    edge = out[round(0.25 * h), round(0.3 * w)]
+    assert np.abs(edge.astype(int) - REGION).sum() < 60
+    zone_px = out[round(0.8 * h), round(0.1 * w)].astype(int)
+    orig_px = frame[round(0.8 * h), round(0.1 * w)].astype(int)
+    assert zone_px[2] - zone_px[0] > orig_px[2] - orig_px[0] + 20  # shifted towards ZONE red
+    assert ZONE == (0, 0, 255)
+    # the untouched frame is not modified
+    assert sharpness(frame[inner]) > 0
+
+
+CONFIG = """\
+device: {{id: cafe-01, data_dir: {data}}}
+feeds:
+  door:
+    source: {clip}
+    privacy_zones: [[[0.8, 0.0], [1.0, 0.0], [1.0, 0.4], [0.8, 0.4]]]
+notices:
+  entrance:
+    controller: "Example Cafe Ltd"
+    purposes: ["security"]
+    rights: "access"
+    contact: "dpo@example.org"
+    full_notice: "https://example.org/cctv"
+    covers: [door]
+    watch: {{feed: door, region: [0.1, 0.2, 0.5, 0.7]}}
+"""
+
+
+def test_cli_snapshot_on_a_real_clip(shared_data, tmp_path):
+    clip = shared_data / "videos" / "intel_face-demographics-walking.gif"
+    cfg = tmp_path / "venue.yaml"
+    cfg.write_text(CONFIG.format(data=tmp_path / "data", clip=clip), encoding="utf-8")
+    out = tmp_path / "snap.png"
+    res = CliRunner().invoke(snapshot_cmd, ["door", "-o", str(out), "-c", str(cfg)])
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    img = cv2.imread(str(out))
+    assert img is not None and img.shape[:2] == (270, 480)
+    assert "1 privacy zone(s), 1 notice region(s)" in res.output
+    res = CliRunner().invoke(snapshot_cmd, ["cellar", "-o", str(out), "-c", str(cfg)])
+    assert res.exit_code != 0 and "unknown feed 'cellar'" in str(res.exception)
