@@ -131,6 +131,7 @@ def main() -> None:
     ap.add_argument("--long-side", type=int, default=640, help="scale images to this long side (0: as is)")
     ap.add_argument("--limit", type=int, default=0, help="first N images only (0: all)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument("--json-out", type=Path, help="also write the JSON results to this file")
     args = ap.parse_args()
 
     import cv2
@@ -174,8 +175,11 @@ def main() -> None:
         "threads": 1,
         "height_bins": [b[0] for b in HEIGHT_BINS],
     }
+    doc = json.dumps({"detectors": results, "meta": meta}, indent=1)
+    if args.json_out:
+        args.json_out.write_text(doc + "\n")
     if args.json:
-        print(json.dumps({"detectors": results, "meta": meta}, indent=1))
+        print(doc)
         return
     print(f"# {meta['images']} images of {args.set_dir}, long side {args.long_side} px, 1 thread")
     bins = [b[0] for b in HEIGHT_BINS]

@@ -20,6 +20,7 @@ p99_ms, lost, duplicates_stored (read by checks outside the project: keep stable
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -140,7 +141,7 @@ def run_broker(which: str, args: argparse.Namespace, log: logging.Logger) -> dic
                             broker_listen=f"127.0.0.1:{_free_port()}", broker_anonymous=True)
             stored_at: dict[int, float] = {}
             hub = start_hub(cfg)
-            hub.collector.on_stored = lambda evs: _note(stored_at, evs)
+            hub.collector.on_stored = functools.partial(_note, stored_at)
             dev = _device(work, hub.broker_url, mode, args)
             try:
                 assert dev.stdout is not None and dev.stdin is not None
@@ -151,14 +152,14 @@ def run_broker(which: str, args: argparse.Namespace, log: logging.Logger) -> dic
                     t0 = time.perf_counter()
                     dev.stdin.write("go\n")
                     dev.stdin.flush()
-                    _wait(lambda: len(stored_at) >= head, 300)
+                    _wait(lambda s=stored_at, h=head: len(s) >= h, 300)
                     t1 = max(stored_at.values())
                     result["ingest_eps"] = round(head / (t1 - t0_wall(t0)), 1)
                 else:
                     dev.stdin.write("go\n")
                     dev.stdin.flush()
                     head = int(dev.stdout.readline().split()[1])
-                    _wait(lambda: len(stored_at) >= head, 120)
+                    _wait(lambda s=stored_at, h=head: len(s) >= h, 120)
                     events = [Event.from_json(t) for (t,) in hub.store.conn.execute(
                         "SELECT json FROM events WHERE device = ? AND type = 'capture.end'", (DEVICE,))]
                     lat = sorted((stored_at[e.seq] * 1000 - e.ts) for e in events)

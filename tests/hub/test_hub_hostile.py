@@ -12,7 +12,6 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from brokers import Watcher, wait_for
-
 from camaudit.core.record import GENESIS_PREV, Event, checkpoint_body, digest, seal
 from camaudit.store.keys import DeviceKey
 

@@ -27,12 +27,13 @@ def cover(frame: np.ndarray, quad) -> np.ndarray:
     return out
 
 
-def run(watcher: NoticeWatcher, frames, ts_step: int):
+def run(watcher: NoticeWatcher, frames, ts_step: int, make=lambda i, f: f):
+    """Feed frames at ts = i * ts_step; `make(i, frame)` builds a frame only when it is checked."""
     out = []
     for i, f in enumerate(frames):
         ts = i * ts_step
         if watcher.due(ts):
-            t = watcher.observe(f, ts)
+            t = watcher.observe(make(i, f), ts)
             if t is not None:
                 out.append(t)
     return out
@@ -43,12 +44,9 @@ def test_visible_then_covered_goes_missing_only_after_grace(arcade):
     sign = render_sign(NOTICE_ID, n, 1000)
     quad = perspective_quad(500, 560, 240, yaw_deg=25, tilt_deg=-5)
     cover_at = 50  # frames at 200 ms: covered from 10.0 s
-    frames = [
-        composite_sign(f, sign, quad) if i < cover_at else cover(f, quad) for i, f in enumerate(arcade)
-    ]
     w = NoticeWatcher(NOTICE_ID, n)
     assert w.state == "UNKNOWN" and w.feed == "door"
-    ts = run(w, frames, 200)
+    ts = run(w, arcade, 200, lambda i, f: composite_sign(f, sign, quad) if i < cover_at else cover(f, quad))
     assert [t.event_type for t in ts] == ["notice.restored", "notice.missing"]
     assert [t.state for t in ts] == ["VISIBLE", "MISSING"]
     restored, missing = ts
@@ -89,9 +87,8 @@ def test_sign_up_for_a_whole_clip_never_goes_missing(shared_data, clip, width, c
     n = notice(watch={"feed": "door", "region": [0.0, 0.0, 0.6, 1.0], "check_s": 0.2, "grace_s": 1.0})
     sign = render_sign(NOTICE_ID, n, 800)
     quad = perspective_quad(*centre, width, yaw_deg=-20)
-    frames = [composite_sign(f, sign, quad) for f in read_frames(shared_data / "videos" / clip)]
     w = NoticeWatcher(NOTICE_ID, n)
-    ts = run(w, frames, step_ms)
+    ts = run(w, read_frames(shared_data / "videos" / clip), step_ms, lambda i, f: composite_sign(f, sign, quad))
     assert [t.event_type for t in ts] == ["notice.restored"]
     assert w.state == "VISIBLE"
 
@@ -100,9 +97,9 @@ def test_sign_printed_for_other_content_does_not_count(arcade):
     posted = notice(controller="Another Venue Ltd, 9 Side St")  # same id, other text
     configured = notice(watch={"feed": "door", "region": [0.1, 0.2, 0.45, 0.85], "check_s": 1.0, "grace_s": 2.0})
     quad = perspective_quad(500, 560, 240)
-    frames = [composite_sign(f, render_sign(NOTICE_ID, posted, 1000), quad) for f in arcade[:20]]
+    sign = render_sign(NOTICE_ID, posted, 1000)
     w = NoticeWatcher(NOTICE_ID, configured)
-    ts = run(w, frames, 200)
+    ts = run(w, arcade[:20], 200, lambda i, f: composite_sign(f, sign, quad))
     assert [t.state for t in ts] == ["MISSING"]
     assert ts[0].body.get("other_content_seen") is True
 

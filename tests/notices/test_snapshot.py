@@ -16,13 +16,18 @@ def sharpness(img: np.ndarray) -> float:
 
 
 def test_faces_blurred_and_overlays_drawn(shared_data):
-    frame = read_frames(shared_data / "videos" / "facenet-pytorch_video.mp4", limit=1)[0]
-    face = Detection(1440, 480, 90, 120, 0.9)  # a face in the first frame (a walking man)
+    frame = read_frames(shared_data / "videos" / "facenet-pytorch_video.mp4", limit=1)[0].copy()
+    # fine detail where the "face" is (between grid lines at 540/648 px and 1536/1728 px)
+    detail = np.random.default_rng(1).integers(0, 256, (80, 90, 3), dtype=np.uint8)
+    frame[560:640, 1550:1640] = detail
+    face = Detection(1550, 560, 90, 80, 0.9)
     zone = [(0.0, 0.6), (0.2, 0.6), (0.2, 1.0), (0.0, 1.0)]
     out = annotate_snapshot(frame, [face], [zone], {"entrance": (0.3, 0.1, 0.5, 0.4)})
     assert out.shape == frame.shape and out is not frame
-    inner = (slice(500, 590), slice(1455, 1520))  # inside the box, away from its outline
-    assert sharpness(out[inner]) < 0.2 * sharpness(frame[inner])
+    inner = (slice(575, 625), slice(1565, 1625))  # inside the box, away from outline and label
+    assert sharpness(out[inner]) < 0.02 * sharpness(frame[inner])
+    corr = np.corrcoef(out[inner].ravel().astype(float), frame[inner].ravel().astype(float))[0, 1]
+    assert abs(corr) < 0.2  # the detail is gone, not just softened
     # region outline (blue) and zone fill (reddish) are drawn where the config says
     h, w = frame.shape[:2]
     edge = out[round(0.25 * h), round(0.3 * w)]

@@ -63,6 +63,7 @@ def test_mjpeg_feed_goes_down_and_comes_back(server: MjpegServer) -> None:
     )
     assert after_up == 5
     assert frames[0].image.shape == (120, 160, 3)
+    assert src.backend == "FFMPEG"
     assert [f.index for f in frames] == list(range(len(frames)))
     assert all(b.ts_ms >= a.ts_ms for a, b in zip(frames, frames[1:], strict=False))
     assert src.reconnects >= 1

@@ -1,18 +1,27 @@
-"""Embedded MQTT broker (amqtt) for a one-box hub: bound explicitly, password file, own thread.
+"""Embedded MQTT broker (amqtt) for a one-box hub: bound explicitly, password file.
 
 amqtt binds 0.0.0.0 unless told otherwise, so the bind address is always explicit here.
-Sessions live in memory only: devices re-send whatever the hub has not acked, so a hub
-restart loses nothing.
+By default the broker runs in a child process the hub starts and stops (its own
+interpreter, so it does not compete with signature checks for the GIL; it exits when the
+hub dies); `process=False` runs it in a thread instead. Sessions live in memory only:
+devices re-send whatever the hub has not acked, so a hub restart loses nothing.
+
+    python -m camaudit.hub.broker --bind 127.0.0.1:1883 [--password-file F] [--cert C --key K]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
 import secrets
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +80,7 @@ def ensure_user_secret(data_dir: Path, passwd_file: Path, username: str) -> Path
 
 
 class EmbeddedBroker:
-    """amqtt broker on host:port in a thread of its own."""
+    """amqtt broker on host:port, in a child process (default) or a thread of its own."""
 
     def __init__(
         self,
@@ -81,12 +90,15 @@ class EmbeddedBroker:
         password_file: Path | None = None,
         certfile: Path | None = None,
         keyfile: Path | None = None,
+        process: bool = True,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.password_file = password_file
         self.certfile = certfile
         self.keyfile = keyfile
+        self.process = process
+        self._proc: subprocess.Popen[bytes] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._broker: Any = None
         self._thread: threading.Thread | None = None
@@ -110,6 +122,9 @@ class EmbeddedBroker:
         return {"listeners": {"default": listener}, "plugins": plugins}
 
     def start(self, timeout: float = 10.0) -> None:
+        if self.process:
+            self._start_process(timeout)
+            return
         self._thread = threading.Thread(target=self._main, name="amqtt-broker", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
@@ -139,7 +154,46 @@ class EmbeddedBroker:
         finally:
             loop.close()
 
+    def _start_process(self, timeout: float) -> None:
+        cmd = [sys.executable, "-m", "camaudit.hub.broker", "--bind", f"{self.host}:{self.port}"]
+        if self.password_file is not None:
+            cmd += ["--password-file", str(self.password_file)]
+        if self.certfile:
+            cmd += ["--cert", str(self.certfile), "--key", str(self.keyfile)]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise HubError(f"embedded broker on {self.host}:{self.port} exited "
+                               f"(code {self._proc.returncode}); is the port in use?")
+            try:
+                socket.create_connection((self.host, self.port), 0.2).close()
+                log.info("embedded broker (pid %d) listening on %s (%s)", self._proc.pid, self.url,
+                         "password file" if self.password_file else "anonymous")
+                return
+            except OSError:
+                time.sleep(0.05)
+        self._proc.kill()
+        raise HubError(f"embedded broker did not start on {self.host}:{self.port}")
+
+    def kill(self) -> None:
+        """SIGKILL the broker process (fault tests)."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait(5)
+            self._proc = None
+
     def stop(self, timeout: float = 5.0) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(5)
+            self._proc = None
+            log.info("embedded broker stopped")
+            return
         loop, broker = self._loop, self._broker
         if loop is None or broker is None or self._thread is None:
             return
@@ -152,3 +206,31 @@ class EmbeddedBroker:
         self._thread.join(timeout)
         self._thread = None
         log.info("embedded broker stopped")
+
+
+def _main() -> int:
+    ap = argparse.ArgumentParser(prog="python -m camaudit.hub.broker")
+    ap.add_argument("--bind", required=True)
+    ap.add_argument("--password-file", type=Path)
+    ap.add_argument("--cert", type=Path)
+    ap.add_argument("--key", type=Path)
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="broker: %(message)s")
+    logging.getLogger("amqtt").setLevel(logging.CRITICAL)
+    host, _, port = a.bind.rpartition(":")
+    b = EmbeddedBroker(host, int(port), password_file=a.password_file, certfile=a.cert,
+                       keyfile=a.key, process=False)
+    b.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    parent = os.getppid()
+    while not stop.wait(0.5):
+        if os.getppid() != parent:  # the hub died: do not linger holding the port
+            break
+    b.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

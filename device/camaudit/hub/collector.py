@@ -146,7 +146,7 @@ class Collector:
         log.info("hub connected to %s", self.cfg.url)
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
-        if self.connected.is_set():
+        if self.connected.is_set() and not self._stop.is_set():
             log.warning("hub lost its broker connection (%s); retrying", rc)
         self.connected.clear()
 
@@ -201,14 +201,14 @@ class Collector:
                 self._control(topic, payload, received)
                 continue
             try:
-                ev, _text = check_message(self.p, topic, payload, self._key_of, self.max_bytes)
+                ev, text = check_message(self.p, topic, payload, self._key_of, self.max_bytes)
             except Reject as r:
                 b.reject(r.reason, r.detail)
                 continue
             dev = ev.device
             max_seen, _ = b.seen.get(dev, (0, 0))
             b.seen[dev] = (max(max_seen, ev.seq), received)
-            self._accept(ev, received, b)
+            self._accept(ev, text, received, b)
         if self._dropped:
             n, self._dropped = self._dropped, 0
             b.reject("overload", f"{n} message(s) dropped: hub queue full")
@@ -230,7 +230,7 @@ class Collector:
             self._chains[dev] = ch
         return ch
 
-    def _accept(self, ev: Event, received: int, b: _Batch) -> None:
+    def _accept(self, ev: Event, text: str, received: int, b: _Batch) -> None:
         ch = self._chain(ev.device)
         if ev.seq <= ch.head_seq:
             known = ch.recent.get(ev.seq) or self.store.hash_at(ev.device, ev.seq)
@@ -243,13 +243,13 @@ class Collector:
             return
         if ev.seq > ch.head_seq + 1:
             if len(ch.pending) < PENDING_LIMIT or ev.seq in ch.pending:
-                ch.pending.setdefault(ev.seq, (ev, ""))
+                ch.pending.setdefault(ev.seq, (ev, text))
             b.replay[ev.device] = ch.head_seq + 1
             return
-        self._link(ch, ev, received, b)
+        self._link(ch, ev, text, received, b)
         while ch.head_seq + 1 in ch.pending:
-            nxt, _ = ch.pending.pop(ch.head_seq + 1)
-            if not self._link(ch, nxt, received, b):
+            nxt, nxt_text = ch.pending.pop(ch.head_seq + 1)
+            if not self._link(ch, nxt, nxt_text, received, b):
                 break
         if ch.pending:
             # drop what is now stale; ask again for a gap that remains
@@ -258,7 +258,7 @@ class Collector:
             if ch.pending:
                 b.replay[ev.device] = ch.head_seq + 1
 
-    def _link(self, ch: _Chain, ev: Event, received: int, b: _Batch) -> bool:
+    def _link(self, ch: _Chain, ev: Event, text: str, received: int, b: _Batch) -> bool:
         if ev.prev != ch.head_hash:
             b.reject("bad_link", f"{ev.device} seq {ev.seq}: prev is not the hash of seq {ch.head_seq}")
             return False
@@ -273,7 +273,7 @@ class Collector:
         ch.recent[ev.seq] = ev.hash
         if len(ch.recent) > RECENT:
             ch.recent.popitem(last=False)
-        b.new.append((ev, ev.to_json().decode("utf-8"), received))
+        b.new.append((ev, text, received))  # the verified text as received
         b.ack.add(ev.device)
         if ev.type == "alert":
             b.alerts.append(alert_view(ev))
@@ -319,6 +319,13 @@ class Collector:
                 self.store.write_batch([], {}, {}, {"key_mismatch": (1, dev)}, [])
 
     def _publish_after(self, b: _Batch) -> None:
+        if b.new and self.on_stored is not None:
+            self.on_stored([ev for ev, _, _ in b.new])
+        if b.alerts and self.on_alerts is not None:
+            try:
+                self.on_alerts(b.alerts)
+            except Exception:
+                log.exception("alert listener failed")
         client = self._client
         if client is None:
             return
@@ -337,10 +344,3 @@ class Collector:
             ch.last_replay = now
             log.info("asking %s to replay from seq %d", dev, frm)
             client.publish(topics.replay(self.p, dev), str(frm).encode(), qos=1)
-        if b.new and self.on_stored is not None:
-            self.on_stored([ev for ev, _, _ in b.new])
-        if b.alerts and self.on_alerts is not None:
-            try:
-                self.on_alerts(b.alerts)
-            except Exception:
-                log.exception("alert listener failed")

@@ -54,15 +54,23 @@ def composite_sign(frame_bgr: np.ndarray, sign_bgr: np.ndarray, quad_px: Quad) -
             sign_bgr, (max(2, round(sw * scale)), max(2, round(sh * scale))), interpolation=cv2.INTER_AREA
         )
         sh, sw = sign_bgr.shape[:2]
-    src = np.array([[0, 0], [sw, 0], [sw, sh], [0, sh]], dtype=np.float32)
-    m = cv2.getPerspectiveTransform(src, quad)
     fh, fw = frame_bgr.shape[:2]
-    warped = cv2.warpPerspective(sign_bgr, m, (fw, fh), flags=cv2.INTER_LINEAR)
-    mask = cv2.warpPerspective(
-        np.full((sh, sw), 255, np.uint8), m, (fw, fh), flags=cv2.INTER_LINEAR
-    ).astype(np.float32)[:, :, None] / 255.0
-    out = frame_bgr.astype(np.float32) * (1.0 - mask) + warped.astype(np.float32) * mask
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    x0 = max(0, int(np.floor(quad[:, 0].min())) - 1)
+    y0 = max(0, int(np.floor(quad[:, 1].min())) - 1)
+    x1 = min(fw, int(np.ceil(quad[:, 0].max())) + 2)
+    y1 = min(fh, int(np.ceil(quad[:, 1].max())) + 2)
+    out = frame_bgr.copy()
+    if x1 <= x0 or y1 <= y0:
+        return out  # entirely outside the frame
+    src = np.array([[0, 0], [sw, 0], [sw, sh], [0, sh]], dtype=np.float32)
+    m = cv2.getPerspectiveTransform(src, quad - np.array([x0, y0], dtype=np.float32))
+    size = (x1 - x0, y1 - y0)
+    warped = cv2.warpPerspective(sign_bgr, m, size, flags=cv2.INTER_LINEAR)
+    mask = cv2.warpPerspective(np.full((sh, sw), 255, np.uint8), m, size, flags=cv2.INTER_LINEAR)
+    a = mask.astype(np.float32)[:, :, None] / 255.0
+    patch = out[y0:y1, x0:x1].astype(np.float32) * (1.0 - a) + warped.astype(np.float32) * a
+    out[y0:y1, x0:x1] = np.clip(patch + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def quad_bbox(quad_px: Quad, frame_shape: tuple[int, ...], margin: float = 0.5) -> tuple[float, float, float, float]:

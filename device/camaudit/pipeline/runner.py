@@ -123,12 +123,6 @@ def run(
     path = journal_path(cfg, db)
     path.parent.mkdir(parents=True, exist_ok=True)
     policy = build_policy(cfg)
-    detectors = {
-        name: load_detector(
-            cfg.detector.model, threads=cfg.detector.threads, min_score=cfg.detector.min_score
-        )
-        for name in cfg.feeds
-    }
     # one stop event per feed, so a feed that ends does not stop the others; the run's
     # `stop` (SIGTERM) is passed on to all of them by the main loop below
     feed_stops = {name: threading.Event() for name in cfg.feeds}
@@ -138,17 +132,22 @@ def run(
             sources[name] = open_source(
                 feed.source, fps=feed.fps, loop=feed.loop, pace=feed.pace, stop=feed_stops[name]
             )
+        detectors = {
+            name: load_detector(
+                cfg.detector.model, threads=cfg.detector.threads, min_score=cfg.detector.min_score
+            )
+            for name in cfg.feeds
+        }
+        journal = Journal.open(
+            path,
+            cfg.device.id,
+            checkpoint_every=cfg.device.checkpoint_every,
+            checkpoint_s=cfg.device.checkpoint_s,
+        )
     except BaseException:
         for src in sources.values():
             src.close()
         raise
-
-    journal = Journal.open(
-        path,
-        cfg.device.id,
-        checkpoint_every=cfg.device.checkpoint_every,
-        checkpoint_s=cfg.device.checkpoint_s,
-    )
     summary = RunSummary(db=path)
     sink = _Sink(journal, reporter, listeners or [])
     restore = _install_signals(stop) if install_signals else None

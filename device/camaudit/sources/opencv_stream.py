@@ -67,6 +67,7 @@ class OpenCVStreamSource:
         self._closed = False
         self.skipped_frames = 0
         self.reconnects = 0
+        self.backend = ""  # OpenCV backend of the last successful open ("FFMPEG", "V4L2", ...)
         shown = redact(target) if isinstance(target, str) else f"camera index {target}"
         self.description = f"stream {shown}"
 
@@ -93,6 +94,10 @@ class OpenCVStreamSource:
         if not cap.isOpened():
             cap.release()
             return None
+        try:
+            self.backend = str(cap.getBackendName())
+        except Exception:  # cv2.error on builds that cannot name it
+            self.backend = "?"
         return cap
 
     def items(self) -> Iterator[Frame | FeedStatus]:

@@ -1,0 +1,203 @@
+"""Whole-pipeline speed on one thread, against OpenCV's own FaceDetectorYN loop.
+
+Prints, for a 640x480 clip made from a real clip in ../shared/data/videos:
+- frames/s of the whole camaudit pipeline (decode, motion gate, detect, track, capture,
+  journal), the share of its time inside the detector call, and its peak RSS;
+- frames/s of the peer: decode + cv2.FaceDetectorYN (upstream YuNet ONNX, the faster of the
+  int8bq and dequantized fp32 files) on every frame; and the ratio;
+- the speed-up the motion gate gives on a still scene (one frame + sensor noise) against the
+  same pipeline with the gate off.
+Each measurement runs in its own child process with OpenCV and LiteRT on one thread.
+
+    .venv/bin/python bench/pipeline.py [--clip PATH] [--repeat 3] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CLIP = ROOT.parent / "shared" / "data" / "videos" / "facenet-pytorch_video.mp4"
+sys.path.insert(0, str(ROOT))
+
+
+def make_clip(src: Path, out: Path, repeat: int, still: bool = False) -> int:
+    """Centre-crop to 4:3, scale to 640x480, write `repeat` passes (or one still frame)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(src))
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        h, w = f.shape[:2]
+        cw = min(w, h * 4 // 3)
+        x0 = (w - cw) // 2
+        frames.append(cv2.resize(f[:, x0 : x0 + cw], (640, 480), interpolation=cv2.INTER_AREA))
+    cap.release()
+    if not frames:
+        raise SystemExit(f"{src}: no frames decoded")
+    if still:
+        rng = np.random.default_rng(0)
+        base = frames[len(frames) // 2].astype(np.int16)
+        frames = [
+            np.clip(base + rng.normal(0, 2.0, base.shape), 0, 255).astype(np.uint8)
+            for _ in frames
+        ]
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (640, 480))
+    n = 0
+    for _ in range(repeat):
+        for f in frames:
+            writer.write(f)
+            n += 1
+    writer.release()
+    return n
+
+
+def peak_rss_mb() -> float:
+    """VmHWM of this process (ru_maxrss would include the parent's RSS at fork time)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_pipeline(clip: str, workdir: str, gate: bool) -> dict[str, float]:
+    import cv2
+
+    cv2.setNumThreads(1)
+    from camaudit.config.model import Config
+    from camaudit.pipeline.runner import run
+
+    feed: dict[str, object] = {"source": clip}
+    if not gate:
+        feed["motion_threshold"] = 0  # detect on every frame
+    cfg = Config.model_validate(
+        {
+            "device": {"id": "bench-01", "data_dir": workdir},
+            "detector": {"threads": 1},
+            "feeds": {"cam": feed},
+        }
+    )
+    t0 = time.perf_counter()
+    summary = run(cfg, db=Path(workdir) / "journal.db", install_signals=False)
+    wall = time.perf_counter() - t0
+    st = summary.feeds["cam"]
+    return {
+        "frames": st.frames,
+        "wall_s": wall,
+        "fps": st.frames / wall,
+        "detect_s": st.detect_s,
+        "detected": st.detected,
+        "events": summary.events,
+        "rss_mb": peak_rss_mb(),
+    }
+
+
+def child_peer(clip: str, onnx: str) -> dict[str, float]:
+    import cv2
+
+    cv2.setNumThreads(1)
+    net = cv2.FaceDetectorYN.create(onnx, "", (640, 480), 0.6, 0.3, 5000)
+    cap = cv2.VideoCapture(clip)
+    n = 0
+    faces_total = 0
+    t0 = time.perf_counter()
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        _, faces = net.detect(f)
+        faces_total += 0 if faces is None else len(faces)
+        n += 1
+    wall = time.perf_counter() - t0
+    return {"frames": n, "wall_s": wall, "fps": n / wall, "faces": faces_total,
+            "rss_mb": peak_rss_mb()}
+
+
+def in_child(*args: str) -> dict[str, float]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", *args],
+        capture_output=True, text=True, env=env, check=False,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"child {args[0]} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clip", type=Path, default=DEFAULT_CLIP)
+    ap.add_argument("--repeat", type=int, default=3, help="passes of the clip (longer = steadier)")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        kind, *rest = args.child
+        res = child_pipeline(rest[0], rest[1], rest[2] == "gate") if kind == "pipeline" else child_peer(*rest)
+        print(json.dumps(res))
+        return
+
+    from bench._common.face_detectors import yunet_onnx_files
+
+    with tempfile.TemporaryDirectory(prefix="camaudit-bench-") as tmp:
+        t = Path(tmp)
+        n = make_clip(args.clip, t / "clip.avi", args.repeat)
+        make_clip(args.clip, t / "still.avi", args.repeat, still=True)
+        print(f"clip: {args.clip.name} -> 640x480, {n} frames, one thread", file=sys.stderr)
+        ours = in_child("pipeline", str(t / "clip.avi"), str(t / "a"), "gate")
+        ours_nogate = in_child("pipeline", str(t / "clip.avi"), str(t / "b"), "nogate")
+        int8bq, fp32 = yunet_onnx_files()
+        peers = {name: in_child("peer", str(t / "clip.avi"), str(p)) for name, p in
+                 (("int8bq", int8bq), ("fp32", fp32))}
+        peer_name, peer = max(peers.items(), key=lambda kv: kv[1]["fps"])
+        still_gate = in_child("pipeline", str(t / "still.avi"), str(t / "c"), "gate")
+        still_nogate = in_child("pipeline", str(t / "still.avi"), str(t / "d"), "nogate")
+
+    result = {
+        "frames": n,
+        "pipeline_fps": ours["fps"],
+        "pipeline_fps_gate_off": ours_nogate["fps"],
+        "detector_share": ours["detect_s"] / ours["wall_s"],
+        "detector_share_gate_off": ours_nogate["detect_s"] / ours_nogate["wall_s"],
+        "overhead_beyond_detect": 1 - ours_nogate["detect_s"] / ours_nogate["wall_s"],
+        "peak_rss_mb": ours["rss_mb"],
+        "peer": f"cv2.FaceDetectorYN ({peer_name})",
+        "peer_fps": peer["fps"],
+        "peer_fps_all": {k: v["fps"] for k, v in peers.items()},
+        "ratio_vs_peer": ours["fps"] / peer["fps"],
+        "ratio_vs_peer_gate_off": ours_nogate["fps"] / peer["fps"],
+        "still_scene_gate_speedup": still_gate["fps"] / still_nogate["fps"],
+        "still_fps": {"gate": still_gate["fps"], "gate_off": still_nogate["fps"]},
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"pipeline (motion gate on):  {ours['fps']:7.1f} frames/s, "
+          f"detector {100 * result['detector_share']:.0f}% of time, peak RSS {ours['rss_mb']:.0f} MB")
+    print(f"pipeline (gate off):        {ours_nogate['fps']:7.1f} frames/s, "
+          f"overhead beyond the detector call {100 * result['overhead_beyond_detect']:.0f}%")
+    for k, v in peers.items():
+        print(f"peer FaceDetectorYN {k:7s} {v['fps']:7.1f} frames/s")
+    print(f"ratio vs peer ({peer_name}): {result['ratio_vs_peer']:.2f}x "
+          f"(gate off: {result['ratio_vs_peer_gate_off']:.2f}x)   target >= 1.5x")
+    print(f"still scene: gate on {still_gate['fps']:.1f} vs off {still_nogate['fps']:.1f} frames/s "
+          f"= {result['still_scene_gate_speedup']:.1f}x speed-up")
+    print(f"targets: overhead <= 30% -> {100 * result['overhead_beyond_detect']:.0f}%; "
+          f"peak RSS <= 150 MB -> {ours['rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

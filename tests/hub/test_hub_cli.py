@@ -1,0 +1,78 @@
+"""`camaudit hub` commands: enroll, adduser, and running the hub as a process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from brokers import free_port, wait_for
+from camaudit.hub.command import hub_cmd
+from camaudit.hub.store import HubError, HubStore
+from camaudit.store.keys import DeviceKey
+from click.testing import CliRunner
+
+
+def test_enroll_stores_key_and_refuses_bad_ones(tmp_path: Path) -> None:
+    db = tmp_path / "hub.db"
+    key = DeviceKey.generate()
+    r = CliRunner().invoke(hub_cmd, ["--db", str(db), "enroll", "cafe-01", key.public_hex.upper()])
+    assert r.exit_code == 0, r.output
+    assert "enrolled cafe-01" in r.output
+    store = HubStore(db)
+    assert store.public_key("cafe-01") == key.public_bytes
+    store.close()
+    for args, msg in (
+        (["cafe-02", "abcd"], "32 bytes"),
+        (["cafe-02", "zz" * 32], "not hex"),
+        (["cafe-01", DeviceKey.generate().public_hex], "another key"),
+        (["bad/id", key.public_hex], "bad device id"),
+    ):
+        r = CliRunner().invoke(hub_cmd, ["--db", str(db), "enroll", *args])
+        assert r.exit_code != 0
+        assert isinstance(r.exception, HubError) and msg in str(r.exception)
+
+
+def test_adduser_writes_private_password_file(tmp_path: Path) -> None:
+    r = CliRunner().invoke(hub_cmd, ["--data-dir", str(tmp_path / "hub"), "adduser", "cafe-01"])
+    assert r.exit_code == 0, r.output
+    secret = tmp_path / "hub" / "secrets" / "cafe-01.pass"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    passwd = (tmp_path / "hub" / "broker.passwd").read_text()
+    assert passwd.startswith("cafe-01:$argon2")
+    assert secret.read_text().strip() not in passwd
+
+
+@pytest.mark.integration
+def test_hub_process_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+    web, mq = free_port(), free_port()
+    env = dict(os.environ)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from camaudit.hub.command import hub_cmd; hub_cmd()",
+         "--data-dir", str(tmp_path / "hub"), "--listen", f"127.0.0.1:{web}",
+         "--broker-listen", f"127.0.0.1:{mq}", "--token", "cli-token-1234", "--user", "cafe-01"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(4)]
+        assert lines[0].strip() == f"broker  mqtt://127.0.0.1:{mq}"
+        assert "cafe-01.pass" in lines[1]
+        assert lines[2].startswith(f"web     http://127.0.0.1:{web}")
+        wait_for(lambda: httpx.get(f"http://127.0.0.1:{web}/healthz").status_code == 200,
+                 timeout=10, what="web page")
+        r = httpx.get(f"http://127.0.0.1:{web}/api/devices",
+                      headers={"Authorization": "Bearer cli-token-1234"})
+        assert r.status_code == 200 and r.json() == []
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
