@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from brokers import wait_for
-
 from camaudit.core.record import RecordError
 from camaudit.hub.witness import check_witness
 from camaudit.mqtt.publisher import Publisher

@@ -12,7 +12,12 @@ ReaderKind = Literal["opencv", "aruco", "both"]
 
 
 class MarkerReader:
-    """Decodes QR texts in a BGR image. One per watcher (OpenCV detectors keep state)."""
+    """Decodes QR texts in a BGR image. One per watcher (OpenCV detectors keep state).
+
+    kind "both" (the default, measured best by bench/markers.py): cv2.QRCodeDetector at every
+    scale, then cv2.QRCodeDetectorAruco at `aruco_scales` (it rarely reads a code the first
+    one misses, so it only gets the scales where it does). "opencv"/"aruco": one detector at
+    every scale."""
 
     def __init__(
         self,
@@ -20,16 +25,20 @@ class MarkerReader:
         scales: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0),
         max_side: int = 1800,
         sharpen: bool = True,
+        aruco_scales: tuple[float, ...] = (2.0,),
     ) -> None:
         self.kind = kind
         self.scales = scales
         self.max_side = max_side
         self.sharpen = sharpen
-        self._detectors: list[cv2.QRCodeDetector | cv2.QRCodeDetectorAruco] = []
+        qr, aruco = cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco()
+        self._plan: list[tuple[float, cv2.QRCodeDetector | cv2.QRCodeDetectorAruco]] = []
         if kind in ("opencv", "both"):
-            self._detectors.append(cv2.QRCodeDetector())
-        if kind in ("aruco", "both"):
-            self._detectors.append(cv2.QRCodeDetectorAruco())
+            self._plan += [(s, qr) for s in scales]
+        if kind == "aruco":
+            self._plan += [(s, aruco) for s in scales]
+        if kind == "both":
+            self._plan += [(s, aruco) for s in aruco_scales]
 
     def read(self, image: np.ndarray, accept: object = None) -> list[str]:
         """Texts of the QR codes found; stops at the first scale where one decodes.
@@ -40,19 +49,22 @@ class MarkerReader:
         h, w = image.shape[:2]
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
         found: list[str] = []
-        for s in self.scales:
+        cache: dict[float, np.ndarray] = {}
+        for s, det in self._plan:
             if s != 1.0 and max(h, w) * s > self.max_side:
-                break
-            img = gray if s == 1.0 else _upscale(gray, s, self.sharpen)
-            for det in self._detectors:
-                try:
-                    text, _pts, _ = det.detectAndDecode(img)
-                except cv2.error:
-                    continue
-                if text:
-                    found.append(text)
-                    if accept is None or accept(text):  # type: ignore[operator]
-                        return found
+                continue
+            img = cache.get(s)
+            if img is None:
+                img = gray if s == 1.0 else _upscale(gray, s, self.sharpen)
+                cache = {s: img}  # keep one scaled image: the plan visits each scale in a row
+            try:
+                text, _pts, _ = det.detectAndDecode(img)
+            except cv2.error:
+                continue
+            if text:
+                found.append(text)
+                if accept is None or accept(text):  # type: ignore[operator]
+                    return found
         return found
 
 

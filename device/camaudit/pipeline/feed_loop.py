@@ -23,6 +23,7 @@ from camaudit.core.tracking import Tracker
 from camaudit.core.types import Detection
 from camaudit.detect.base import Detector
 from camaudit.pipeline.evidence import save_evidence
+from camaudit.pipeline.notice_board import NoticeBoard
 from camaudit.sources.base import FeedStatus, Frame
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class FeedLoop:
         min_face_px: int,
         ids: Iterator[str],
         evidence_dir: Path | None = None,
-        notice_states: Callable[[], Mapping[str, str]] = dict,
+        board: NoticeBoard | None = None,
     ) -> None:
         self.name = name
         self.feed = feed
@@ -68,7 +69,7 @@ class FeedLoop:
         self.policy = policy
         self.sink = sink
         self.evidence_dir = evidence_dir if feed.evidence == "blurred" else None
-        self.notice_states = notice_states
+        self.board = board
         self.gate = MotionGate(threshold=feed.motion_threshold, max_skip_s=feed.max_skip_s)
         self.tracker = Tracker(
             iou_threshold=capture.track_iou,
@@ -97,6 +98,8 @@ class FeedLoop:
             self._close_capture(st.ts_ms)
         log.warning("feed %s: %s (%s)", self.name, st.kind, st.detail)
         self.sink(st.kind, self.name, {"detail": st.detail}, st.ts_ms)
+        if st.kind == "feed.down" and self.board is not None:
+            self.board.feed_down(self.name, st.ts_ms)
 
     def _frame(self, fr: Frame) -> None:
         st = self.stats
@@ -113,13 +116,16 @@ class FeedLoop:
             upd = self.tracker.hold(fr.ts_ms)
         st.faces_now = len(upd.active)
         h, w = fr.image.shape[:2]
+        if self.board is not None:
+            self.board.observe(self.name, fr.image, fr.ts_ms)
         verdict = self.policy.decide(
             Moment(
                 feed=self.name,
                 ts_ms=fr.ts_ms,
                 faces=tuple(t.box for t in upd.active),
                 frame_size=(w, h),
-                notice_states=self.notice_states(),
+                notice_states=self.board.states() if self.board else {},
+                releases=self.board.releases(fr.ts_ms) if self.board else (),
             )
         )
         events = self.builder.step(upd, verdict)

@@ -21,6 +21,7 @@ from camaudit.config.model import Config
 from camaudit.core.capture import capture_ids
 from camaudit.core.record import Event
 from camaudit.pipeline.feed_loop import FeedLoop, FeedStats
+from camaudit.pipeline.notice_board import NoticeBoard
 from camaudit.pipeline.recovery import close_interrupted_captures
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ def run(
     reporter: Reporter | None = None,
     install_signals: bool = True,
     listeners: list[Callable[[Event], None]] | None = None,
+    on_notice_state: Callable[[str, str], None] | None = None,
 ) -> RunSummary:
     from camaudit.detect import load_detector
     from camaudit.sources import open_source
@@ -160,6 +162,7 @@ def run(
             now_ms(),
         )
         ids: Iterator[str] = capture_ids(next_number)
+        board = NoticeBoard(cfg, sink, data_dir=path.parent, on_state=on_notice_state)
         loops: dict[str, FeedLoop] = {}
         readers: dict[str, Any] = {}
         threads: list[threading.Thread] = []
@@ -175,6 +178,7 @@ def run(
                 min_face_px=cfg.detector.min_face_px,
                 ids=ids,
                 evidence_dir=path.parent / "evidence",
+                board=board,
             )
             src = sources[name]
             readers[name] = FeedReader(src, name=name, stop=feed_stops[name])
