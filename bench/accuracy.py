@@ -41,7 +41,7 @@ from _common.wider_eval import (  # noqa: E402
     recall_ge32_at_precision,
 )
 
-ALL = ("int8", "int8_320", "fp32", "yunet_cv2", "centerface", "haar")
+ALL = ("int8", "int8_320", "int8_1024", "fp32", "accurate", "yunet_cv2", "centerface", "haar")
 DEFAULT = ("int8", "fp32", "yunet_cv2", "centerface", "haar")
 
 
@@ -100,6 +100,8 @@ def build(names: list[str]) -> list[tuple[str, list[fd.BenchDetector]]]:
             out.append((n, [fd.ours("fp32", "yunet-fp32-640")]))
         elif n == "accurate":
             out.append((n, [fd.ours("accurate", "accurate")]))
+        elif n == "int8_1024":
+            out.append((n, [fd.ours("int8_1024", "yunet-int8-1024")]))
         elif n == "yunet_cv2":
             int8bq, fp32 = fd.yunet_onnx_files()
             out.append(
@@ -116,7 +118,7 @@ def build(names: list[str]) -> list[tuple[str, list[fd.BenchDetector]]]:
         elif n == "haar":
             out.append((n, [fd.haar()]))
         else:
-            raise SystemExit(f"unknown detector {n!r}; known: {', '.join(ALL + ('accurate',))}")
+            raise SystemExit(f"unknown detector {n!r}; known: {', '.join(ALL)}")
     return out
 
 
@@ -127,7 +129,7 @@ def fmt(v: float | None, digits: int = 3) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--set", dest="set_dir", type=Path, required=True, help="images/ + gt/boxes.json")
-    ap.add_argument("--detectors", default=",".join(DEFAULT), help=f"comma list of {', '.join(ALL)}, accurate")
+    ap.add_argument("--detectors", default=",".join(DEFAULT), help=f"comma list of {', '.join(ALL)}")
     ap.add_argument("--long-side", type=int, default=640, help="scale images to this long side (0: as is)")
     ap.add_argument("--limit", type=int, default=0, help="first N images only (0: all)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")

@@ -33,7 +33,7 @@ from camaudit.config.notices import NoticeConfig  # noqa: E402
 from camaudit.notices.composite import composite_sign, perspective_quad  # noqa: E402
 from camaudit.notices.marker import marker_payload  # noqa: E402
 from camaudit.notices.reader import MarkerReader  # noqa: E402
-from camaudit.notices.sign import QR_WIDTH, qr_matrix, render_sign  # noqa: E402
+from camaudit.notices.sign import QR_BORDER, QR_WIDTH, qr_matrix, render_sign  # noqa: E402
 
 VIDEOS = (ROOT / ".." / "shared" / "data" / "videos").resolve()
 SIZES = (80, 100, 120, 140, 160, 180, 200)
@@ -176,13 +176,13 @@ def main() -> int:
 
     t0 = time.perf_counter()
     payload = marker_payload(NOTICE_ID, NOTICE)
-    n_modules = qr_matrix(payload).shape[0] - 8
+    n_modules = qr_matrix(payload).shape[0] - 2 * QR_BORDER
     sign = render_sign(NOTICE_ID, NOTICE, 1400)
     frames = load_frames(args.per_clip)
     trials = make_trials(args.trials, len(frames), args.seed)
     print(
         f"marker {payload!r}: QR version {(n_modules - 17) // 4}, {n_modules} modules; "
-        f"QR incl. quiet zone = {QR_WIDTH:.2f} of the sign width"
+        f"QR incl. {QR_BORDER}-module quiet zone = {QR_WIDTH:.2f} of the sign width"
     )
     print(
         f"{len(frames)} frames from {len({c for c, _ in frames})} clips in {VIDEOS}; per trial at "
@@ -200,7 +200,7 @@ def main() -> int:
     sharp: dict[int, float] = {}
     naive_rates: dict[int, float] = {}
     for width in sorted(set(SIZES) | set(BLURRED_SIZES)):
-        line = f"{width:>7} {width * QR_WIDTH / (n_modules + 8):>9.2f} "
+        line = f"{width:>7} {width * QR_WIDTH / (n_modules + 2 * QR_BORDER):>9.2f} "
         if width in SIZES:
             ok = sum(table[("shipped", b, width)][0] for b in SHARP)
             nok = sum(table[("naive", b, width)][0] for b in SHARP)
@@ -241,7 +241,7 @@ def main() -> int:
             for v in peer_sizes:
                 ok, n, sec = pt[(name, 0.8, v)]
                 cells.append(f"{v}px {ok / n:>6.1%} {sec / n * 1000:>4.0f}ms")
-            print(f"{name:>20}  " + "  ".join(cells))
+            print(f"{name:>26}  " + "  ".join(cells))
     print(f"bench time {time.perf_counter() - t0:.0f} s")
     return 0
 

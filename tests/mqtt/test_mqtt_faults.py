@@ -45,20 +45,31 @@ def _stream(journal: Journal, pub: Publisher, upto: int, rate: float) -> threadi
     return t
 
 
-def test_broker_sigkill_mid_stream(tmp_path: Path, make_hub) -> None:
-    require_mosquitto()
-    broker = Mosquitto(tmp_path / "mosquitto").start()
+@pytest.mark.parametrize("which", ["mosquitto", "embedded"])
+def test_broker_sigkill_mid_stream(which: str, tmp_path: Path, make_hub) -> None:
+    broker: Mosquitto | None = None
+    if which == "mosquitto":
+        require_mosquitto()
+        broker = Mosquitto(tmp_path / "mosquitto").start()
+        hub = make_hub(broker=broker.url)
+    else:  # the embedded broker runs in a child process of the hub
+        hub = make_hub(broker_anonymous=True)
+        assert hub.embedded_broker is not None
     journal = Journal.open(tmp_path / "dev" / "journal.db", "dev1", checkpoint_every=100)
-    hub = make_hub(broker=broker.url)
     hub.enroll("dev1", journal.public_key.hex())
-    pub = Publisher(MqttConfig(url=broker.url, ack_timeout_s=2.0), journal, feeds=["counter"])
+    pub = Publisher(MqttConfig(url=hub.broker_url, ack_timeout_s=2.0), journal, feeds=["counter"])
     pub.start()
     try:
         t = _stream(journal, pub, 1500, 400)
         wait_for(lambda: hub.store.count_events("dev1") >= 300, what="first events stored")
-        broker.kill()
-        time.sleep(1.0)  # the device keeps appending meanwhile
-        broker.start()
+        if broker is not None:
+            broker.kill()
+            time.sleep(1.0)  # the device keeps appending meanwhile
+            broker.start()
+        else:
+            hub.embedded_broker.kill()
+            time.sleep(1.0)
+            hub.embedded_broker.start()
         t.join(30)
         assert not t.is_alive()
         assert_exactly_once(hub, "dev1", journal.head[0])
@@ -66,7 +77,8 @@ def test_broker_sigkill_mid_stream(tmp_path: Path, make_hub) -> None:
     finally:
         pub.stop()
         journal.close()
-        broker.stop()
+        if broker is not None:
+            broker.stop()
 
 
 @pytest.mark.parametrize("which", ["mosquitto", "embedded"])
@@ -122,15 +134,22 @@ def _read_until(proc: subprocess.Popen[str], pred, timeout: float = 30.0) -> str
     pytest.fail("device process did not report in time")
 
 
-def test_device_sigkill_mid_stream(tmp_path: Path, make_hub, mosquitto: Mosquitto) -> None:
+@pytest.mark.parametrize("which", ["mosquitto", "embedded"])
+def test_device_sigkill_mid_stream(which: str, tmp_path: Path, make_hub) -> None:
     path = tmp_path / "dev" / "journal.db"
     # enroll the device key before it starts: open the journal once to create its key
-    Journal.open(path, "dev1").close()
     with Journal.open(path, "dev1") as j:
         key = j.public_key.hex()
-    hub = make_hub(broker=mosquitto.url)
+    broker: Mosquitto | None = None
+    if which == "mosquitto":
+        require_mosquitto()
+        broker = Mosquitto(tmp_path / "mosquitto").start()
+        hub = make_hub(broker=broker.url)
+    else:
+        hub = make_hub(broker_anonymous=True)
+    url = hub.broker_url
     hub.enroll("dev1", key)
-    proc = _device_proc(path, mosquitto.url, 1500, 300)
+    proc = _device_proc(path, url, 1500, 300)
     try:
         _read_until(proc, lambda s: s.startswith("appended") and int(s.split()[1]) >= 400)
         wait_for(lambda: hub.store.count_events("dev1") >= 100, what="first events stored")
@@ -138,13 +157,15 @@ def test_device_sigkill_mid_stream(tmp_path: Path, make_hub, mosquitto: Mosquitt
         proc.wait(10)
         # the last will tells the hub the device is gone
         wait_for(lambda: not hub.store.devices()[0].online, timeout=10, what="LWT offline")
-        proc = _device_proc(path, mosquitto.url, 1500, 300)
+        proc = _device_proc(path, url, 1500, 300)
         _read_until(proc, lambda s: s == "done", timeout=60)
         assert proc.wait(15) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+        if broker is not None:
+            broker.stop()
     with Journal.open(path, "dev1") as j:
         head = j.head[0]
         assert j.outbox_size() == 0

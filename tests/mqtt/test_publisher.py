@@ -172,3 +172,23 @@ def test_bad_ack_payloads_are_ignored(mosquitto: Mosquitto, journal: Journal) ->
     finally:
         pub.stop()
         live.close()
+
+
+def test_unconsented_today_resets_at_utc_midnight(mosquitto: Mosquitto, journal: Journal) -> None:
+    day1 = 1795651200.0 + 23 * 3600  # 2026-11-26 23:00 UTC
+    now = [day1]
+    live = Watcher(mosquitto.url, "camaudit/dev1/feeds/#")
+    pub = Publisher(MqttConfig(url=mosquitto.url), journal, feeds=["counter"], clock=lambda: now[0])
+    pub.start()
+    try:
+        for i in range(2):
+            journal.append("capture.end", "counter", {"capture": f"c-{i}", "verdict": "unconsented",
+                                                       "reasons": ["no_notice"]}, int(day1 * 1000))
+        pub.notify()
+        wait_for(lambda: live.on("/unconsented_today")[-1:] == [b"2"], what="count 2")
+        now[0] = day1 + 3600  # 00:00 the next day
+        pub.notify()
+        wait_for(lambda: live.on("/unconsented_today")[-1:] == [b"0"], what="reset to 0")
+    finally:
+        pub.stop()
+        live.close()

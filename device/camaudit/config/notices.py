@@ -21,7 +21,7 @@ class WatchConfig(Section):
     feed: str = Field(description="The feed whose camera sees the posted sign.")
     region: tuple[float, float, float, float] = Field(
         default=(0.0, 0.0, 1.0, 1.0),
-        description="[x0, y0, x1, y1] of that feed's frame where the sign is, relative 0..1.",
+        description="[x0, y0, x1, y1] of that feed's frame around the sign, relative 0..1; draw it about twice the sign's size (see `camaudit snapshot`).",
     )
     check_s: float = Field(default=10.0, gt=0, description="Look for the sign this often.")
     grace_s: float = Field(

@@ -88,6 +88,17 @@ register(
     _yunet("yunet-fp32-640", "yunet_fp32_640x480.tflite", "yunet_fp32_480x640.tflite"),
 )
 register(
-    "accurate",
-    _yunet("accurate", "yunet_int8_1024x768.tflite", "yunet_int8_768x1024.tflite"),
+    "yunet-int8-1024",
+    _yunet("yunet-int8-1024", "yunet_int8_1024x768.tflite", "yunet_int8_768x1024.tflite"),
 )
+
+
+def _accurate(threads: int, min_score: float) -> Detector:
+    """Two scales: the frame letterboxed to 640 and to 1024 px, merged by NMS."""
+    from camaudit.detect.multiscale import MultiScale
+
+    parts = [_FACTORIES[n](threads, min_score) for n in ("yunet-int8-640", "yunet-int8-1024")]
+    return MultiScale("accurate", parts)
+
+
+register("accurate", _accurate)

@@ -18,7 +18,7 @@ from camaudit.errors import ModelError
 log = logging.getLogger(__name__)
 
 NMS_IOU = 0.3
-TOP_K = 750
+TOP_K = 5000
 
 
 def _head_names(model: TFLiteModel) -> list[str]:

@@ -32,7 +32,7 @@ class HubHandle:
     collector: Collector
     data_dir: Path
     hub_public_key: str
-    _broker: EmbeddedBroker | None = None
+    embedded_broker: EmbeddedBroker | None = None
     _web: Any = None
     _web_thread: threading.Thread | None = None
     _live: LiveAlerts | None = None
@@ -70,8 +70,8 @@ class HubHandle:
                     self._web.force_exit = True
                     self._web_thread.join(5)
         self.collector.stop()
-        if self._broker is not None:
-            self._broker.stop()
+        if self.embedded_broker is not None:
+            self.embedded_broker.stop()
         self.store.close()
         log.info("hub stopped")
 
@@ -134,7 +134,7 @@ def start_hub(cfg: HubConfig) -> HubHandle:
     collector.start()
     handle = HubHandle(broker_url=broker_url, web_url=None, token=token, store=HubStore(cfg.db_path),
                        collector=collector, data_dir=cfg.data_dir, hub_public_key=wkey.public_hex,
-                       _broker=broker, _live=live)
+                       embedded_broker=broker, _live=live)
     if cfg.web:
         try:
             _start_web(handle, cfg, live)

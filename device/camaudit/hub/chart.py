@@ -25,6 +25,7 @@ def _svg(feed: str, hours: dict[int, dict[str, int]]) -> str:
     slots = list(range(first, last + HOUR_MS, HOUR_MS))
     top = max(sum(hours.get(h, {}).values()) for h in slots) or 1
     w, h, pad_l, pad_b = 640, 180, 36, 28
+    y: float
     bw = min(40.0, (w - pad_l - 8) / len(slots))
     parts = [
         f'<svg class="chart" role="img" aria-label="captures per hour, feed {escape(feed)}" '

@@ -48,7 +48,7 @@ def _config(ctx: click.Context) -> HubConfig:
 @click.option("--user", "users", multiple=True,
               help="Create an embedded-broker MQTT user (repeatable); its password file is printed.")
 @click.pass_context
-def hub_cmd(ctx: click.Context, **opts: Any) -> None:
+def hub_cmd(ctx: click.Context, /, **opts: Any) -> None:
     """Collect, verify and show events from camaudit devices."""
     ctx.obj = opts
     if ctx.invoked_subcommand is not None:

@@ -69,32 +69,32 @@ class HubStore:
 
     def _migrate(self) -> None:
         db = self.db
-        db["devices"].create(
+        db.table("devices").create(
             {"device": str, "public_key": str, "how": str, "enrolled_ms": int},
             pk="device", if_not_exists=True,
         )
-        db["heads"].create(
+        db.table("heads").create(
             {"device": str, "seq": int, "hash": str, "max_seen": int, "last_seen_ms": int,
              "online": int, "duplicates": int},
             pk="device", if_not_exists=True, defaults={"seq": 0, "max_seen": 0, "online": 0, "duplicates": 0},
         )
-        db["events"].create(
+        db.table("events").create(
             {"device": str, "seq": int, "ts": int, "type": str, "feed": str, "capture": str,
              "verdict": str, "reasons": str, "hash": str, "received_ms": int, "json": str},
             pk=("device", "seq"), if_not_exists=True,
         )
-        db["events"].create_index(["type", "ts"], if_not_exists=True)
-        db["events"].create_index(["device", "ts"], if_not_exists=True)
-        db["rejects"].create(
+        db.table("events").create_index(["type", "ts"], if_not_exists=True)
+        db.table("events").create_index(["device", "ts"], if_not_exists=True)
+        db.table("rejects").create(
             {"reason": str, "count": int, "last_ms": int, "last_detail": str},
             pk="reason", if_not_exists=True,
         )
-        db["witness"].create(
+        db.table("witness").create(
             {"device": str, "seq": int, "cp_seq": int, "cp_hash": str, "ts": int,
              "hub_key": str, "hub_sig": str},
             pk=("device", "seq"), if_not_exists=True,
         )
-        db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+        db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
 
     def close(self) -> None:
         with self._lock:

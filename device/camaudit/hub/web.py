@@ -106,7 +106,7 @@ def create_app(store: HubStore, token: str, live: LiveAlerts) -> FastAPI:
         if not authed(request):
             return login_redirect()
         q = request.query_params
-        filt = {
+        filt: dict[str, Any] = {
             "device": q.get("device") or None,
             "feed": q.get("feed") or None,
             "verdict": q.get("verdict") or None,

@@ -24,9 +24,10 @@ def make_client(
 ) -> Client:
     """A paho client with TLS, credentials and (optionally) a retained QoS1 last will set."""
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
     client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
+        CallbackAPIVersion.VERSION2,
         client_id=client_id,
         clean_session=clean_session,
         protocol=mqtt.MQTTv311,

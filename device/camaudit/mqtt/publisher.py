@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH = 200  # rows read from the journal per round
+ACK_FLUSH_S = 0.2  # outbox rows are cleared at most this often (a crash only means re-sends)
 
 
 class JournalLike(Protocol):
@@ -121,6 +122,7 @@ class Publisher:
         self._cursor = 0
         self._replay_end = 0
         self._journal_acked = 0
+        self._t_flush = 0.0
         self._t_wait = 0.0
         self._unconsented: dict[str, int] = {}
         self._unconsented_day = ""
@@ -275,7 +277,7 @@ class Publisher:
             announce, self._announce = self._announce, False
             retained = self._retained_dirty
             self._retained_dirty = set()
-        self._flush_ack(acked)
+        self._flush_ack(acked, force=False)
         if not connected:
             if announce or retained:  # try again once connected
                 with self._cv:
@@ -283,6 +285,8 @@ class Publisher:
                     self._retained_dirty |= retained
             return
         now = time.monotonic()
+        if self._roll_day():  # midnight UTC: today's counts start again at 0
+            retained |= {topics.unconsented_today(self._p, self._device, f) for f in self._feeds}
         if announce:
             self._publish_announce()
         elif retained:
@@ -339,8 +343,15 @@ class Publisher:
             if self._count_capture(ev):
                 self._publish_retained({topics.unconsented_today(p, dev, ev.feed or "")})
 
-    def _flush_ack(self, acked: int | None = None) -> None:
+    def _flush_ack(self, acked: int | None = None, *, force: bool = True) -> None:
+        """Clear outbox rows up to the hub's ack (batched: one journal write per 0.2 s)."""
         acked = self._hub_acked if acked is None else acked
+        if acked <= self._journal_acked:
+            return
+        now = time.monotonic()
+        if not force and now - self._t_flush < ACK_FLUSH_S and acked - self._journal_acked < 1000:
+            return
+        self._t_flush = now
         if acked > self._journal_acked:
             n = self._journal.ack(acked)
             self._journal_acked = acked
@@ -382,11 +393,14 @@ class Publisher:
                 n = self._unconsented.get(feed, 0)
                 self._client.publish(t, str(n).encode(), qos=1, retain=True)
 
-    def _roll_day(self) -> None:
+    def _roll_day(self) -> bool:
+        """Start a new UTC day's unconsented counts; True when the day changed."""
         today = _utc_day(int(self._clock() * 1000))
-        if today != self._unconsented_day:
-            self._unconsented_day = today
-            self._unconsented = {}
+        if today == self._unconsented_day:
+            return False
+        self._unconsented_day = today
+        self._unconsented = {}
+        return True
 
     def _count_capture(self, ev: Event) -> bool:
         if ev.type != "capture.end" or ev.body.get("verdict") != "unconsented":

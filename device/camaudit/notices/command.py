@@ -164,3 +164,26 @@ def snapshot_cmd(feed: str, output: Path, timeout_s: float, config_path: Path) -
         f"{output}: feed {feed}, {img.shape[1]}x{img.shape[0]}, {len(faces)} face(s) blurred, "
         f"{len(fc.privacy_zones)} privacy zone(s), {len(regions)} notice region(s)"
     )
+    for line in marker_report(cfg, feed, frame.image):
+        click.echo(line)
+
+
+def marker_report(cfg, feed: str, image) -> list[str]:  # type: ignore[no-untyped-def]
+    """For each notice watched from `feed`: is its marker read in this frame's region?"""
+    from camaudit.notices.watcher import NoticeWatcher
+
+    out = []
+    for nid, n in sorted(cfg.notices.items()):
+        if n.watch is None or n.watch.feed != feed:
+            continue
+        valid, other = NoticeWatcher(nid, n).look(image)
+        if valid:
+            out.append(f"notice {nid}: marker read in its region")
+        elif other:
+            out.append(f"notice {nid}: a sign for this notice with OTHER content is posted: reprint it")
+        else:
+            out.append(
+                f"notice {nid}: marker NOT read in region {list(n.watch.region)} "
+                "(is the sign there, at least 140 px wide in this frame?)"
+            )
+    return out

@@ -206,3 +206,34 @@ SUPPORTED_LANGUAGES = tuple(sorted(LABELS))
 
 def label(lang: str, key: str) -> str:
     return LABELS.get(lang, LABELS["en"]).get(key, LABELS["en"][key])
+
+
+# Day names for the stated hours, mon..sun then "daily".
+DAY_NAMES: dict[str, tuple[str, ...]] = {
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "daily"),
+    "de": ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So", "täglich"),
+    "fr": ("lun", "mar", "mer", "jeu", "ven", "sam", "dim", "tous les jours"),
+    "es": ("lun", "mar", "mié", "jue", "vie", "sáb", "dom", "todos los días"),
+    "it": ("lun", "mar", "mer", "gio", "ven", "sab", "dom", "tutti i giorni"),
+    "nl": ("ma", "di", "wo", "do", "vr", "za", "zo", "dagelijks"),
+    "pl": ("pn", "wt", "śr", "cz", "pt", "sb", "nd", "codziennie"),
+    "el": ("Δευ", "Τρί", "Τετ", "Πέμ", "Παρ", "Σάβ", "Κυρ", "καθημερινά"),
+    "ru": ("пн", "вт", "ср", "чт", "пт", "сб", "вс", "ежедневно"),
+    "uk": ("пн", "вт", "ср", "чт", "пт", "сб", "нд", "щодня"),
+    "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日", "每天"),
+    "ja": ("月", "火", "水", "木", "金", "土", "日", "毎日"),
+}
+_DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def day_spec(spec: str, lang: str) -> str:
+    """'mon-fri' -> 'Mo-Fr' (de); 'daily'/'all' -> the word for every day."""
+    names = DAY_NAMES.get(lang, DAY_NAMES["en"])
+    s = spec.strip().lower()
+    if s in ("daily", "all", "mon-sun"):
+        return names[7]
+    out = []
+    for ch in s.replace(" ", "").split(","):
+        parts = ch.split("-")
+        out.append("-".join(names[_DAY_KEYS.index(p)] if p in _DAY_KEYS else p for p in parts))
+    return ", ".join(out)

@@ -15,9 +15,9 @@ class MarkerReader:
     """Decodes QR texts in a BGR image. One per watcher (OpenCV detectors keep state).
 
     kind "both" (the default, measured best by bench/markers.py): cv2.QRCodeDetector at every
-    scale, then cv2.QRCodeDetectorAruco at `aruco_scales` (it rarely reads a code the first
-    one misses, so it only gets the scales where it does). "opencv"/"aruco": one detector at
-    every scale."""
+    scale and cv2.QRCodeDetectorAruco at `aruco_scales` (it reads some steeply angled codes the
+    first one misses, but seldom needs upscaling), smallest scale first. "opencv"/"aruco": one
+    detector at every scale."""
 
     def __init__(
         self,
@@ -25,7 +25,7 @@ class MarkerReader:
         scales: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0),
         max_side: int = 1800,
         sharpen: bool = True,
-        aruco_scales: tuple[float, ...] = (2.0,),
+        aruco_scales: tuple[float, ...] = (1.0, 2.0, 3.0),
     ) -> None:
         self.kind = kind
         self.scales = scales
@@ -33,12 +33,11 @@ class MarkerReader:
         self.sharpen = sharpen
         qr, aruco = cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco()
         self._plan: list[tuple[float, cv2.QRCodeDetector | cv2.QRCodeDetectorAruco]] = []
-        if kind in ("opencv", "both"):
-            self._plan += [(s, qr) for s in scales]
-        if kind == "aruco":
-            self._plan += [(s, aruco) for s in scales]
-        if kind == "both":
-            self._plan += [(s, aruco) for s in aruco_scales]
+        for s in sorted(set(scales) | (set(aruco_scales) if kind == "both" else set())):
+            if kind in ("opencv", "both") and s in scales:
+                self._plan.append((s, qr))
+            if kind == "aruco" or (kind == "both" and s in aruco_scales):
+                self._plan.append((s, aruco))
 
     def read(self, image: np.ndarray, accept: object = None) -> list[str]:
         """Texts of the QR codes found; stops at the first scale where one decodes.
@@ -56,7 +55,7 @@ class MarkerReader:
             img = cache.get(s)
             if img is None:
                 img = gray if s == 1.0 else _upscale(gray, s, self.sharpen)
-                cache = {s: img}  # keep one scaled image: the plan visits each scale in a row
+                cache = {s: img}  # keep one scaled image: the plan visits scales in order
             try:
                 text, _pts, _ = det.detectAndDecode(img)
             except cv2.error:

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from camaudit.config.notices import NoticeConfig
 from camaudit.errors import CamauditError
 from camaudit.notices import text as tx
-from camaudit.notices.labels import label
+from camaudit.notices.labels import day_spec, label
 from camaudit.notices.marker import marker_payload
 
 log = logging.getLogger(__name__)
@@ -28,18 +28,20 @@ ASPECT = math.sqrt(2.0)
 YELLOW = (255, 212, 0)
 BLACK = (0, 0, 0)
 WHITE = (255, 255, 255)
-QR_WIDTH = 0.56  # of the sign's width (including the QR's 4-module quiet zone)
+QR_WIDTH = 0.62  # of the sign's width, including a 2-module quiet zone (the sign around it is
+# white too); bench/markers.py measures how wide the sign must appear for the marker to be read
+QR_BORDER = 2
 
 
 class SignError(CamauditError):
     """A sign cannot be rendered or written."""
 
 
-def qr_matrix(payload: str) -> np.ndarray:
-    """The QR code as a bool array (True = dark), with its 4-module quiet zone."""
+def qr_matrix(payload: str, border: int = QR_BORDER) -> np.ndarray:
+    """The QR code as a bool array (True = dark), with a quiet zone of `border` modules."""
     qr = segno.make(payload, error="m", micro=False)
     m = np.array([[bool(v) for v in row] for row in qr.matrix], dtype=bool)
-    return np.pad(m, 4, constant_values=False)
+    return np.pad(m, border, constant_values=False)
 
 
 def _camera_pictogram(draw: ImageDraw.ImageDraw, x: float, y: float, s: float) -> None:
@@ -66,10 +68,8 @@ def _camera_pictogram(draw: ImageDraw.ImageDraw, x: float, y: float, s: float) -
     draw.ellipse([x + 0.22 * s - r, y + 0.36 * s - r, x + 0.22 * s + r, y + 0.36 * s + r], fill=YELLOW)
 
 
-def _hours_text(hours: dict[str, str] | None) -> str | None:
-    if not hours:
-        return None
-    return "; ".join(f"{days} {times}" for days, times in hours.items())
+def _hours_text(hours: dict[str, str], lang: str) -> str:
+    return "; ".join(f"{day_spec(days, lang)} {times}" for days, times in hours.items())
 
 
 def _sections(notice: NoticeConfig) -> list[tuple[str, list[str]]]:
@@ -93,9 +93,13 @@ def _sections(notice: NoticeConfig) -> list[tuple[str, list[str]]]:
         ("controller", texts("controller")),
         ("purposes", texts("purposes")),
     ]
-    hours = _hours_text(notice.hours)
-    if hours:
-        secs.append(("hours", [hours]))
+    if notice.hours:
+        lines: list[str] = []
+        for lg in langs:
+            t = _hours_text(notice.hours, lg)
+            if t not in lines:
+                lines.append(t)
+        secs.append(("hours", lines))
     if notice.retention_days is not None:
         secs.append(
             ("retention", [" / ".join(f"{notice.retention_days} {label(lg, 'days')}" for lg in langs)])
@@ -140,7 +144,7 @@ def render_sign_image(
     title = _labels("title", langs)
     tx_left = m + pict + round(0.03 * w)
     tmax = w - tx_left - m
-    size = round(0.06 * w)
+    size: float = round(0.06 * w)
     while size > 6:
         lines = tx.wrap(title, size, tmax, bold=True)
         if len(lines) * size * 1.2 <= band - 0.04 * w:
@@ -171,26 +175,29 @@ def render_sign_image(
     bottom = qr_y - m * 0.3
     sections = _sections(notice)
     body_w = w - 2 * m
-    size = round(0.035 * w)
+    size = 0.035 * w
     while True:
-        label_size = size
-        layout: list[tuple[str, int, bool]] = []
+        layout: list[tuple[str, float, bool]] = []
         for key, texts in sections:
-            layout += [(ln, label_size, True) for ln in tx.wrap(_labels(key, langs), label_size, body_w, bold=True)]
+            layout += [(ln, size, True) for ln in tx.wrap(_labels(key, langs), size, body_w, bold=True)]
             for t in texts:
                 layout += [(ln, size, False) for ln in tx.wrap(t, size, body_w)]
-            layout.append(("", round(size * 0.5), False))
+            layout.append(("", size * 0.5, False))
         total = sum(s * 1.25 for _, s, _ in layout)
         if total <= bottom - top or size <= 5:
             break
-        size -= 1
+        size *= 0.96
     if total > bottom - top:
         log.warning("notice %s: text does not fit a %d px wide sign", notice_id, w)
+    # spread what is left between the sections, so the text block ends above the QR code
+    gap = max(0.0, (bottom - top - total) / max(1, len(sections)))
     y = top
     for line, s, bold in layout:
         if line:
             tx.draw_text(draw, (m, y), line, s, bold=bold)
-        y += s * 1.25
+            y += s * 1.25
+        else:
+            y += s * 1.25 + min(gap, s * 1.5)
     # thin frame so the sign's edge shows on white walls
     draw.rectangle([0, 0, w - 1, h - 1], outline=BLACK, width=max(1, round(0.004 * w)))
     return img

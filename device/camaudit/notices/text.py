@@ -31,9 +31,9 @@ def is_cjk(ch: str) -> bool:
 
 
 @lru_cache(maxsize=64)
-def font(size: int, *, bold: bool = False, cjk: bool = False) -> ImageFont.FreeTypeFont:
+def font(size: float, *, bold: bool = False, cjk: bool = False) -> ImageFont.FreeTypeFont:
     name = CJK if cjk else (BOLD if bold else REGULAR)
-    return ImageFont.truetype(str(FONT_DIR / name), size=max(1, size))
+    return ImageFont.truetype(str(FONT_DIR / name), size=max(1.0, size))
 
 
 def runs(text: str) -> list[tuple[str, bool]]:
@@ -48,7 +48,7 @@ def runs(text: str) -> list[tuple[str, bool]]:
     return out
 
 
-def text_width(text: str, size: int, *, bold: bool = False) -> float:
+def text_width(text: str, size: float, *, bold: bool = False) -> float:
     return sum(font(size, bold=bold, cjk=c).getlength(chunk) for chunk, c in runs(text))
 
 
@@ -56,7 +56,7 @@ def draw_text(
     draw: ImageDraw.ImageDraw,
     xy: tuple[float, float],
     text: str,
-    size: int,
+    size: float,
     *,
     bold: bool = False,
     fill: tuple[int, int, int] = (0, 0, 0),
@@ -88,7 +88,7 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
-def wrap(text: str, size: int, max_width: float, *, bold: bool = False) -> list[str]:
+def wrap(text: str, size: float, max_width: float, *, bold: bool = False) -> list[str]:
     lines: list[str] = []
     for para in text.split("\n"):
         line = ""
