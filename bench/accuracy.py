@@ -41,7 +41,17 @@ from _common.wider_eval import (  # noqa: E402
     recall_ge32_at_precision,
 )
 
-ALL = ("int8", "int8_320", "int8_1024", "fp32", "accurate", "yunet_cv2", "centerface", "haar")
+ALL = (
+    "int8",
+    "int8_320",
+    "int8_1024",
+    "centerface_int8",
+    "fp32",
+    "accurate",
+    "yunet_cv2",
+    "centerface",
+    "haar",
+)
 DEFAULT = ("int8", "fp32", "yunet_cv2", "centerface", "haar")
 
 
@@ -100,6 +110,8 @@ def build(names: list[str]) -> list[tuple[str, list[fd.BenchDetector]]]:
             out.append((n, [fd.ours("fp32", "yunet-fp32-640")]))
         elif n == "accurate":
             out.append((n, [fd.ours("accurate", "accurate")]))
+        elif n == "centerface_int8":
+            out.append((n, [fd.ours("centerface_int8", "centerface-int8", 0.4, low=0.05)]))
         elif n == "int8_1024":
             out.append((n, [fd.ours("int8_1024", "yunet-int8-1024")]))
         elif n == "yunet_cv2":

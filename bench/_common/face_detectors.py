@@ -76,10 +76,10 @@ def _as_array(dets: list) -> np.ndarray:
     return np.array([[d.x, d.y, d.w, d.h, d.score] for d in dets], dtype=np.float64)
 
 
-def ours(name: str, model: str, threshold: float = 0.6) -> BenchDetector:
+def ours(name: str, model: str, threshold: float = 0.6, low: float = YUNET_LOW) -> BenchDetector:
     from camaudit.detect import load_detector
 
-    det = load_detector(model, threads=1, min_score=YUNET_LOW)
+    det = load_detector(model, threads=1, min_score=low)
     return BenchDetector(name, f"camaudit {model} (LiteRT)", threshold, lambda f: _as_array(det.detect(f)))
 
 

@@ -64,3 +64,12 @@ def test_bad_device_id():
 def test_missing_file(tmp_path: Path):
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_references_to_unknown_feeds_are_errors():
+    notice = (
+        "notices:\n  sign:\n    controller: c\n    purposes: [p]\n    rights: r\n    contact: c\n"
+        "    full_notice: f\n    covers: [cam]\n    watch: {feed: door, region: [0, 0, 1, 1]}\n"
+    )
+    (line,) = errors_of("feeds: {cam: {source: x}}\n" + notice)
+    assert "notices.sign.watch.feed: unknown feed 'door'" in line

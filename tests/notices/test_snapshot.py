@@ -68,5 +68,27 @@ def test_cli_snapshot_on_a_real_clip(shared_data, tmp_path):
     img = cv2.imread(str(out))
     assert img is not None and img.shape[:2] == (270, 480)
     assert "1 privacy zone(s), 1 notice region(s)" in res.output
+    assert "notice entrance: marker NOT read" in res.output  # no sign in this clip
     res = CliRunner().invoke(snapshot_cmd, ["cellar", "-o", str(out), "-c", str(cfg)])
     assert res.exit_code != 0 and "unknown feed 'cellar'" in str(res.exception)
+
+
+def test_cli_snapshot_tells_whether_the_posted_sign_is_read(shared_data, tmp_path):
+    """A folder with one still of the walking clip where the printed sign hangs in the region."""
+    from camaudit.config import parse_config
+    from camaudit.notices.composite import composite_sign, perspective_quad
+    from camaudit.notices.sign import render_sign
+
+    stills = tmp_path / "stills"
+    stills.mkdir()
+    cfg_text = CONFIG.format(data=tmp_path / "data", clip=stills)
+    cfg = tmp_path / "venue.yaml"
+    cfg.write_text(cfg_text, encoding="utf-8")
+    notice = parse_config(cfg_text).notices["entrance"]
+    frame = read_frames(shared_data / "videos" / "intel_face-demographics-walking.gif", limit=1)[0]
+    # region [0.1, 0.2, 0.5, 0.7] of 480x270 is x 48..240, y 54..189: a 90 px sign inside it
+    sign = composite_sign(frame, render_sign("entrance", notice, 600), perspective_quad(144, 122, 90))
+    cv2.imwrite(str(stills / "0001.png"), sign)
+    res = CliRunner().invoke(snapshot_cmd, ["door", "-o", str(tmp_path / "s.png"), "-c", str(cfg)])
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    assert "notice entrance: marker read in its region" in res.output

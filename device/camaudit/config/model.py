@@ -32,4 +32,10 @@ class Config(Section):
             for feed in notice.covers:
                 if feed not in self.feeds:
                     raise ValueError(f"notices.{nid}.covers: unknown feed {feed!r}")
+            if notice.watch is not None and notice.watch.feed not in self.feeds:
+                raise ValueError(f"notices.{nid}.watch.feed: unknown feed {notice.watch.feed!r}")
+        for i, rel in enumerate(self.releases):
+            for feed in rel.feeds:
+                if feed not in self.feeds:
+                    raise ValueError(f"releases.{i}.feeds: unknown feed {feed!r}")
         return self

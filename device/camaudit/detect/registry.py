@@ -93,6 +93,21 @@ register(
 )
 
 
+def _centerface(threads: int, min_score: float) -> Detector:
+    from camaudit.detect.centerface import CenterFaceTFLite
+
+    return CenterFaceTFLite(
+        "centerface-int8",
+        model_path("centerface_int8_640x480.tflite"),
+        model_path("centerface_int8_480x640.tflite"),
+        threads=threads,
+        min_score=min_score,
+    )
+
+
+register("centerface-int8", _centerface)
+
+
 def _accurate(threads: int, min_score: float) -> Detector:
     """Two scales: the frame letterboxed to 640 and to 1024 px, merged by NMS."""
     from camaudit.detect.multiscale import MultiScale

@@ -95,3 +95,4 @@ def _signature_ok(hash_hex: str, sig_hex: str, key: bytes) -> bool:
     except (ValueError, InvalidSignature):
         return False
     return True
+
