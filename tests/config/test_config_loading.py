@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from camaudit.config import load_config, parse_config
 from camaudit.errors import ConfigError
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from camaudit.core.alerts import alert_text
 from camaudit.core.policy import Verdict
 

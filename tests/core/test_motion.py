@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from camaudit.core.motion import DEFAULT_THRESHOLD, MotionGate, downscale_gray
 
 WALKING = "intel_face-demographics-walking.gif"

@@ -4,6 +4,7 @@ the watching feed is down (never VISIBLE)."""
 from __future__ import annotations
 
 import pytest
+
 from camaudit.core.notice_state import NoticeState, NoticeStateMachine
 
 V, M, U = NoticeState.VISIBLE, NoticeState.MISSING, NoticeState.UNKNOWN

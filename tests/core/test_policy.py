@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from camaudit.core.policy import (
     HoursError,
     Moment,

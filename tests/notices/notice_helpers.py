@@ -6,6 +6,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from camaudit.config.notices import NoticeConfig
 
 NOTICE_ID = "entrance-sign"

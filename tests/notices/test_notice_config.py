@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from camaudit.config import parse_config
 from camaudit.core.policy import Moment, Policy
 from camaudit.core.types import Detection

@@ -10,12 +10,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from click.testing import CliRunner
+from notice_helpers import NOTICE_ID, notice
+
 from camaudit.notices.command import notice_cmd
 from camaudit.notices.marker import marker_payload, notice_hash, parse_payload
 from camaudit.notices.reader import MarkerReader
 from camaudit.notices.sign import SignError, render_sign, save_sign
-from click.testing import CliRunner
-from notice_helpers import NOTICE_ID, notice
 
 
 def decode_png(path: Path) -> list[str]:
@@ -102,8 +103,9 @@ def test_foreign_qr_texts_are_not_markers(text):
 def test_text_in_several_scripts_is_drawn_not_boxes():
     """The shipped fonts set accented Latin, Greek, Cyrillic and CJK: each script's text must
     produce ink, and different characters must look different (no .notdef boxes)."""
-    from camaudit.notices import text as tx
     from PIL import Image, ImageDraw
+
+    from camaudit.notices import text as tx
 
     def ink(s: str) -> np.ndarray:
         img = Image.new("RGB", (400, 60), (255, 255, 255))

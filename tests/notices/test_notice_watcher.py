@@ -7,11 +7,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from notice_helpers import NOTICE_ID, notice, read_frames
+
 from camaudit.errors import ConfigError
 from camaudit.notices.composite import composite_sign, perspective_quad, quad_bbox
 from camaudit.notices.sign import render_sign
 from camaudit.notices.watcher import NoticeWatcher
-from notice_helpers import NOTICE_ID, notice, read_frames
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from click.testing import CliRunner
+
 from camaudit.core.policy import Moment, Policy, Release
 from camaudit.notices.command import release_cmd
 from camaudit.notices.releases import (
@@ -16,7 +18,6 @@ from camaudit.notices.releases import (
     start_release,
     stop_release,
 )
-from click.testing import CliRunner
 
 T0 = 1_790_000_000_000
 MIN = 60_000

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from click.testing import CliRunner
+from notice_helpers import read_frames
+
 from camaudit.core.types import Detection
 from camaudit.notices.command import snapshot_cmd
 from camaudit.notices.snapshot import REGION, ZONE, annotate_snapshot
-from click.testing import CliRunner
-from notice_helpers import read_frames
 
 
 def sharpness(img: np.ndarray) -> float:

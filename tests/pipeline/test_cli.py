@@ -7,8 +7,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from camaudit.store.journal import Journal
 from pipeline_helpers import camaudit
+
+from camaudit.store.journal import Journal
 
 STABLE_KEYS = {"feed", "start", "end", "max_faces", "distinct_tracks", "identifiable_tracks",
                "verdict", "reasons"}

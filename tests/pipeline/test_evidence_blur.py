@@ -7,9 +7,10 @@ from pathlib import Path
 
 import cv2
 import pytest
+from pipeline_helpers import camaudit, captures
+
 from camaudit.core.types import Detection
 from camaudit.pipeline.evidence import blur_faces
-from pipeline_helpers import camaudit, captures
 
 pytestmark = pytest.mark.integration
 

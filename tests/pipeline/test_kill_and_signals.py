@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
+from pipeline_helpers import camaudit, captures, spawn
+
 from camaudit.store.captures import list_captures
 from camaudit.store.verify import verify_journal
-from pipeline_helpers import camaudit, captures, spawn
 
 pytestmark = pytest.mark.integration
 

@@ -14,10 +14,11 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from pipeline_helpers import camaudit, captures
+
 from camaudit.config.notices import NoticeConfig
 from camaudit.notices.composite import composite_sign, perspective_quad, quad_bbox
 from camaudit.notices.sign import render_sign
-from pipeline_helpers import camaudit, captures
 
 pytestmark = pytest.mark.integration
 

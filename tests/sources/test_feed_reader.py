@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from camaudit.sources import FeedStatus, Frame, open_source
 from camaudit.sources.reader import FeedReader
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from camaudit.errors import SourceError
 from camaudit.sources import FeedStatus, Frame, open_source
 from camaudit.sources.file import VideoFileSource

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from camaudit.errors import SourceError
 from camaudit.sources import FeedStatus, Frame, open_source
 from camaudit.sources.picamera import PiCameraSource

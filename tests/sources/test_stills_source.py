@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from camaudit.errors import SourceError
 from camaudit.sources import Frame, open_source
 from camaudit.sources.stills import StillsFolderSource

@@ -8,10 +8,11 @@ import socket
 import threading
 
 import pytest
+from mjpeg_testserver import MjpegServer
+
 from camaudit.errors import SourceError
 from camaudit.sources import FeedStatus, Frame, open_source
 from camaudit.sources.opencv_stream import OpenCVStreamSource, redact
-from mjpeg_testserver import MjpegServer
 
 DEADLINE_S = 60.0
 

@@ -7,10 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
+from store_helpers import T0, capture_body
+
 from camaudit.errors import JournalError
 from camaudit.store.captures import CaptureRow, format_table, list_captures
 from camaudit.store.journal import Journal
-from store_helpers import T0, capture_body
 
 STABLE_KEYS = {
     "feed",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from camaudit.core.chain import HASH_WINDOW, ChainVerifier, verify_chain
-from camaudit.core.record import GENESIS_PREV, Event, checkpoint_body, seal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from camaudit.core.chain import HASH_WINDOW, ChainVerifier, verify_chain
+from camaudit.core.record import GENESIS_PREV, Event, checkpoint_body, seal
 
 KEY = Ed25519PrivateKey.generate()
 PUB = KEY.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

@@ -7,11 +7,12 @@ import stat
 from pathlib import Path
 
 import pytest
-from camaudit.errors import CamauditError, JournalError
-from camaudit.store.keys import DeviceKeyError, load_or_create_key
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from camaudit.errors import CamauditError, JournalError
+from camaudit.store.keys import DeviceKeyError, load_or_create_key
 
 
 def test_created_with_mode_0600_in_new_parent_dirs(tmp_path: Path) -> None:

@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from store_helpers import T0, capture_body, raw
+
 from camaudit.errors import JournalError
 from camaudit.store.journal import Journal
 from camaudit.store.verify import verify_journal
-from store_helpers import T0, capture_body, raw
 
 
 def test_full_disk_fails_cleanly_and_recovers_gapless(tmp_path: Path) -> None:

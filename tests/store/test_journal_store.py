@@ -7,12 +7,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from store_helpers import T0, capture_body, raw
+
 from camaudit.core.record import GENESIS_PREV, check_hash, check_link, check_signature
 from camaudit.errors import JournalError
 from camaudit.store.journal import Journal
 from camaudit.store.keys import load_or_create_key
 from camaudit.store.verify import verify_journal
-from store_helpers import T0, capture_body, raw
 
 
 def _fill(j: Journal, n: int, start_ts: int = T0, step_ms: int = 1000) -> None:

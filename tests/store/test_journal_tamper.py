@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from store_helpers import T0, capture_body, clone, raw
+
 from camaudit.core.record import Event, checkpoint_body, digest, seal
 from camaudit.errors import JournalError
 from camaudit.store.journal import Journal
 from camaudit.store.keys import DeviceKey, load_or_create_key
 from camaudit.store.verify import verify_journal
-from store_helpers import T0, capture_body, clone, raw
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from store_helpers import T0, capture_body, raw
+
 from camaudit.store import sigcheck
 from camaudit.store.journal import Journal
 from camaudit.store.verify import verify_journal
-from store_helpers import T0, capture_body, raw
 
 
 def _break_sig(db: Path, seq: int) -> None:
