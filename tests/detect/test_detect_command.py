@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
 from camaudit.detect.command import detect_cmd
 from camaudit.errors import CamauditError, SourceError
-from click.testing import CliRunner
 
 pytestmark = pytest.mark.integration
 

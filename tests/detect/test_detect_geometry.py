@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from camaudit.detect import yunet
 from camaudit.detect.letterbox import letterbox
 from camaudit.detect.nms import nms
@@ -87,3 +88,37 @@ def test_decode_places_a_box_at_its_cell() -> None:
 def test_decode_rejects_heads_of_another_size() -> None:
     with pytest.raises(ValueError):
         yunet.decode(_heads(64, 32), 64, 64, 0.5)
+
+
+def test_centerface_decode_places_a_box_at_its_peak() -> None:
+    from camaudit.detect.centerface import decode as cf_decode
+
+    heat = np.zeros((8, 16), np.float32)
+    scale = np.zeros((8, 16, 2), np.float32)
+    offset = np.zeros((8, 16, 2), np.float32)
+    heat[3, 5] = 0.9
+    scale[3, 5] = [np.log(5.0), np.log(4.0)]  # h = 20 px, w = 16 px
+    offset[3, 5] = [0.25, -0.5]  # (dy, dx)
+    heat[0, 0] = 0.3
+    boxes, scores = cf_decode(heat, scale, offset, 64, 32, 0.5)
+    assert scores.tolist() == pytest.approx([0.9])
+    cx, cy = (5 - 0.5 + 0.5) * 4, (3 + 0.25 + 0.5) * 4
+    assert boxes[0].tolist() == pytest.approx([cx - 8, cy - 10, 16, 20])
+
+
+def test_multiscale_merges_duplicates_across_parts() -> None:
+    from camaudit.core.types import Detection
+    from camaudit.detect.multiscale import MultiScale
+
+    class Fixed:
+        def __init__(self, name: str, dets: list[Detection]) -> None:
+            self.name = name
+            self.dets = dets
+
+        def detect(self, frame: np.ndarray) -> list[Detection]:
+            return self.dets
+
+    a = Fixed("a", [Detection(10, 10, 20, 20, 0.7), Detection(100, 100, 30, 30, 0.9)])
+    b = Fixed("b", [Detection(11, 10, 20, 20, 0.8), Detection(300, 10, 8, 8, 0.65)])
+    merged = MultiScale("ab", [a, b]).detect(np.zeros((4, 4, 3), np.uint8))
+    assert [d.score for d in merged] == [0.9, 0.8, 0.65]

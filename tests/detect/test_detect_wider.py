@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from camaudit.core.types import Detection
 from camaudit.detect import load_detector
 

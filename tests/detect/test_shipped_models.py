@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from camaudit.detect import load_detector, model_path
 from camaudit.detect.registry import REPO_MODELS_DIR, available
 from camaudit.errors import ModelError

@@ -35,6 +35,7 @@ def test_load_yaml(tmp_path: Path) -> None:
         ("token: short\n", "token"),
         ("mqtt: {url: 'http://x'}\n", "mqtt.url"),
         ("[1, 2\n", "invalid YAML"),
+        ("broker: ftp://x:21\n", "broker"),
     ],
 )
 def test_bad_config_names_file_and_key(tmp_path: Path, text: str, needle: str) -> None:

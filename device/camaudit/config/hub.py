@@ -58,6 +58,13 @@ class HubConfig(Section):
             raise ValueError("use host:port, e.g. 127.0.0.1:8080")
         return v
 
+    @field_validator("broker")
+    @classmethod
+    def _broker_url(cls, v: str | None) -> str | None:
+        if v is not None:
+            MqttConfig(url=v)  # same URL rules as the device
+        return v
+
     @property
     def db_path(self) -> Path:
         return self.db or self.data_dir / "hub.db"

@@ -72,6 +72,7 @@ class HubHandle:
         self.collector.stop()
         if self.embedded_broker is not None:
             self.embedded_broker.stop()
+        self.collector.store.close()
         self.store.close()
         log.info("hub stopped")
 
@@ -124,7 +125,6 @@ def start_hub(cfg: HubConfig) -> HubHandle:
         broker_url = broker.url
     else:
         mqtt = cfg.mqtt.model_copy(update={"url": cfg.broker})
-        MqttConfig.model_validate(mqtt.model_dump())  # re-check the URL
         broker_url = cfg.broker
 
     live = LiveAlerts()

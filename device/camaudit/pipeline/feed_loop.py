@@ -62,6 +62,7 @@ class FeedLoop:
         ids: Iterator[str],
         evidence_dir: Path | None = None,
         board: NoticeBoard | None = None,
+        on_faces: Callable[[str, int], None] | None = None,
     ) -> None:
         self.name = name
         self.feed = feed
@@ -70,6 +71,7 @@ class FeedLoop:
         self.sink = sink
         self.evidence_dir = evidence_dir if feed.evidence == "blurred" else None
         self.board = board
+        self.on_faces = on_faces
         self.gate = MotionGate(threshold=feed.motion_threshold, max_skip_s=feed.max_skip_s)
         self.tracker = Tracker(
             iou_threshold=capture.track_iou,
@@ -114,6 +116,8 @@ class FeedLoop:
             upd = self.tracker.update(detections, fr.ts_ms)
         else:
             upd = self.tracker.hold(fr.ts_ms)
+        if len(upd.active) != st.faces_now and self.on_faces is not None:
+            self.on_faces(self.name, len(upd.active))
         st.faces_now = len(upd.active)
         h, w = fr.image.shape[:2]
         if self.board is not None:
@@ -155,7 +159,7 @@ class FeedLoop:
                 self.stats.unconsented += 1
                 body = {
                     "text": alert_text(
-                        Verdict(ev.body.verdict, ev.body.reasons, ev.body.basis),
+                        Verdict("unconsented", ev.body.reasons, ev.body.basis),
                         self.name,
                         ev.body.identifiable_tracks,
                     ),
@@ -173,6 +177,8 @@ class FeedLoop:
 
     def _close_capture(self, ts_ms: int) -> None:
         self.tracker.finish(ts_ms)
+        if self.stats.faces_now and self.on_faces is not None:
+            self.on_faces(self.name, 0)
         self.stats.faces_now = 0
         self._emit_all(self.builder.close(ts_ms))
 

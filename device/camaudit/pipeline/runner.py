@@ -151,9 +151,23 @@ def run(
             src.close()
         raise
     summary = RunSummary(db=path)
-    sink = _Sink(journal, reporter, listeners or [])
-    restore = _install_signals(stop) if install_signals else None
+    publisher: Any = None
+    sink: _Sink | None = None
+    restore = None
     try:
+        publisher = _start_publisher(cfg, journal)
+        listeners = list(listeners or [])
+        notice_listeners = [on_notice_state] if on_notice_state else []
+        if publisher is not None:
+            listeners.append(lambda _ev: publisher.notify())
+            notice_listeners.append(publisher.set_notice)
+
+        def notice_changed(notice_id: str, state: str) -> None:
+            for fn in notice_listeners:
+                fn(notice_id, state)
+
+        sink = _Sink(journal, reporter, listeners)
+        restore = _install_signals(stop) if install_signals else None
         next_number = close_interrupted_captures(journal, path, sink, now_ms())
         sink(
             "device.online",
@@ -162,7 +176,9 @@ def run(
             now_ms(),
         )
         ids: Iterator[str] = capture_ids(next_number)
-        board = NoticeBoard(cfg, sink, data_dir=path.parent, on_state=on_notice_state)
+        board = NoticeBoard(cfg, sink, data_dir=path.parent, on_state=notice_changed)
+        for notice_id, state in board.states().items():
+            notice_changed(notice_id, state)
         loops: dict[str, FeedLoop] = {}
         readers: dict[str, Any] = {}
         threads: list[threading.Thread] = []
@@ -179,6 +195,7 @@ def run(
                 ids=ids,
                 evidence_dir=path.parent / "evidence",
                 board=board,
+                on_faces=publisher.set_faces if publisher is not None else None,
             )
             src = sources[name]
             readers[name] = FeedReader(src, name=name, stop=feed_stops[name])
@@ -215,13 +232,40 @@ def run(
             raise errors[0]
         journal.checkpoint(now_ms())
     finally:
-        summary.events = sink.count
+        summary.events = sink.count if sink is not None else 0
         for src in sources.values():
             src.close()
+        if publisher is not None:
+            _drain(publisher, journal, timeout=3.0)
+            publisher.stop(timeout=5.0)
         journal.close()
         if restore is not None:
             restore()
     return summary
+
+
+def _start_publisher(cfg: Config, journal: Any) -> Any:
+    """The MQTT publisher when the config has an `mqtt:` section (never blocks on the broker)."""
+    if cfg.mqtt is None:
+        return None
+    from camaudit.mqtt.publisher import Publisher
+
+    pub = Publisher(cfg.mqtt, journal, feeds=list(cfg.feeds), notices=list(cfg.notices))
+    pub.start()
+    return pub
+
+
+def _drain(publisher: Any, journal: Any, timeout: float) -> None:
+    """Give a connected publisher a moment to get the last events acked by the hub.
+
+    Whatever is not acked stays in the outbox and is re-sent on the next start."""
+    deadline = time.monotonic() + timeout
+    while publisher.connected and publisher.hub_acked < journal.head[0]:
+        if time.monotonic() > deadline:
+            log.info("stopping with %d event(s) not yet acked by the hub", journal.outbox_size())
+            return
+        publisher.notify()
+        time.sleep(0.05)
 
 
 def build_policy(cfg: Config) -> Any:
