@@ -66,12 +66,15 @@ def progress(done: int, total: int, label: str) -> None:
     sys.stderr.flush()
 
 
-def load_set(root: Path, long_side: int) -> list[tuple[str, np.ndarray, GroundTruth]]:
+def load_set(
+    root: Path, long_side: int, limit: int = 0
+) -> list[tuple[str, np.ndarray, GroundTruth]]:
     import cv2
 
     boxes = json.loads((root / "gt" / "boxes.json").read_text())
+    chosen = sorted(boxes.items())[: limit or None]
     items = []
-    for i, (name, faces) in enumerate(sorted(boxes.items())):
+    for i, (name, faces) in enumerate(chosen):
         image = cv2.imread(str(root / "images" / name))
         if image is None:
             raise SystemExit(f"{root / 'images' / name}: cannot read image")
@@ -81,7 +84,7 @@ def load_set(root: Path, long_side: int) -> list[tuple[str, np.ndarray, GroundTr
             size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         items.append((name, image, ground_truth(faces, scale)))
-        progress(i + 1, len(boxes), "loading")
+        progress(i + 1, len(chosen), "loading")
     return items
 
 
@@ -151,9 +154,7 @@ def main() -> None:
     import cv2
 
     cv2.setNumThreads(1)
-    items = load_set(args.set_dir, args.long_side)
-    if args.limit:
-        items = items[: args.limit]
+    items = load_set(args.set_dir, args.long_side, args.limit)
     gts = {name: gt for name, _, gt in items}
     results: dict[str, dict] = {}
     for name, candidates in build([d.strip() for d in args.detectors.split(",") if d.strip()]):

@@ -169,6 +169,23 @@ def verify_cmd(file: Path, pubkey: str | None) -> None:
     )
 
 
+@cli.command("device-key")
+@click.option("-c", "--config", type=click.Path(path_type=Path), help="YAML config file.")
+@click.option("--db", type=click.Path(path_type=Path), help="Journal database (key lives next to it).")
+def device_key_cmd(config: Path | None, db: Path | None) -> None:
+    """Print this device's id and Ed25519 public key (created if absent), for `hub enroll`."""
+    from camaudit.store.keys import load_or_create_key
+
+    cfg = _load(config)
+    if db is None and cfg is None:
+        raise click.UsageError("give --config FILE or --db FILE")
+    folder = db.parent if db is not None else cfg.device.data_dir
+    key = load_or_create_key(folder / "device.key")
+    device = cfg.device.id if cfg is not None else "<device id>"
+    click.echo(f"{device} {key.public_hex}")
+    click.echo(f"on the hub: camaudit hub enroll {device} {key.public_hex}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="camaudit", standalone_mode=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from brokers import wait_for
+
 from camaudit.hub.app import HubHandle
 from camaudit.mqtt.publisher import Publisher
 from camaudit.store.journal import Journal

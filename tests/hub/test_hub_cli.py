@@ -12,10 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 from brokers import free_port, wait_for
+from click.testing import CliRunner
+
 from camaudit.hub.command import hub_cmd
 from camaudit.hub.store import HubError, HubStore
 from camaudit.store.keys import DeviceKey
-from click.testing import CliRunner
 
 
 def test_enroll_stores_key_and_refuses_bad_ones(tmp_path: Path) -> None:

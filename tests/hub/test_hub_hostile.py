@@ -12,6 +12,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from brokers import Watcher, wait_for
+
 from camaudit.core.record import GENESIS_PREV, Event, checkpoint_body, digest, seal
 from camaudit.store.keys import DeviceKey
 
@@ -123,7 +124,7 @@ def test_hostile_messages_rejected_counted_and_hub_keeps_serving(make_hub, tmp_p
     send("camaudit/dev1/events", ev5.to_json())
     # the hub keeps serving: valid events still land, acks flow, the web page answers
     wait_for(lambda: hub.store.seqs("dev1") == [1, 2, 3, 4, 5, 6], what="valid events after attack")
-    wait_for(lambda: m.on("dev1/ack")[-1:] == [b"6"], what="ack of 6")
+    wait_for(lambda: b"6" in m.on("dev1/ack"), what="ack of 6")  # amqtt may reorder acks
     r = httpx.get(hub.web_url + "/api/rejects", headers={"Authorization": f"Bearer {hub.token}"})
     assert r.status_code == 200 and r.json() == dict(expected)
     m.close()

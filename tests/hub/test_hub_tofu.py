@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from brokers import wait_for
+from devicesim import append_captures
+
 from camaudit.mqtt.publisher import Publisher
 from camaudit.store.journal import Journal
-from devicesim import append_captures
 
 pytestmark = pytest.mark.integration
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from brokers import wait_for
+
 from camaudit.core.record import RecordError
 from camaudit.hub.witness import check_witness
 from camaudit.mqtt.publisher import Publisher

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from brokers import Mosquitto, require_mosquitto
+
 from camaudit.config.hub import HubConfig
 from camaudit.hub.app import HubHandle, start_hub
 

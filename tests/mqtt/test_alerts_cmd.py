@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 from brokers import Mosquitto
+from click.testing import CliRunner
+
 from camaudit.config.mqtt import MqttConfig
 from camaudit.errors import CamauditError
 from camaudit.mqtt.command import alerts_cmd, format_alert
 from camaudit.mqtt.publisher import Publisher
 from camaudit.store.journal import Journal
-from click.testing import CliRunner
 
 
 def test_format_alert() -> None:

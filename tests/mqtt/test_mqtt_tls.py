@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from brokers import Mosquitto, free_port, make_certs, require_mosquitto, wait_for
+from devicesim import append_captures
+
 from camaudit.config.mqtt import MqttConfig
 from camaudit.mqtt.publisher import Publisher
 from camaudit.store.journal import Journal
-from devicesim import append_captures
 
 pytestmark = pytest.mark.integration
 

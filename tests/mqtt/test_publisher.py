@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 from brokers import Mosquitto, Watcher, require_mosquitto, wait_for
+from devicesim import append_captures
+
 from camaudit.config.mqtt import MqttConfig
 from camaudit.core.record import Event
 from camaudit.hub.broker import EmbeddedBroker
 from camaudit.mqtt.publisher import Publisher
 from camaudit.store.journal import Journal
-from devicesim import append_captures
 
 pytestmark = pytest.mark.integration
 

@@ -27,9 +27,8 @@ STRIDE = 4
 
 def _nhwc(x: np.ndarray, channels: int) -> np.ndarray:
     """[1, h, w, c] whichever layout the converter left."""
-    if x.shape[-1] == channels:
-        return x[0]
-    return np.transpose(x[0], (1, 2, 0))
+    out: np.ndarray = x[0] if x.shape[-1] == channels else np.transpose(x[0], (1, 2, 0))
+    return out
 
 
 def decode(
