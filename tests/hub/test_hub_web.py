@@ -95,3 +95,18 @@ def test_chart_bars_per_feed_hour_and_verdict(filled) -> None:
         shown = sorted((title.split(": ")[1]) for _, title in bars)
         assert shown == sorted(f"{n} {v}" for (_, v), n in groups.items())
     assert "<script src=\"http" not in html and "cdn" not in html.lower()
+
+
+def test_alert_listener_gets_verified_alerts(make_hub, tmp_path: Path) -> None:
+    hub = make_hub(broker_anonymous=True)
+    got: list[dict] = []
+    hub.on_alerts(got.extend)
+    journal, pub = fill(hub, tmp_path)
+    try:
+        texts = sorted(a["text"] for a in got)
+        assert texts == sorted(a["text"] for a in hub.store.alerts(100))
+        assert len(got) == sum(1 for c in CAPTURES if c[2] == "unconsented")
+        assert all(a["device"] == "dev1" and 0 < a["ref_seq"] < a["seq"] for a in got)
+    finally:
+        pub.stop()
+        journal.close()

@@ -6,7 +6,10 @@ interpreter is built per model instance and reused for every frame.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,26 @@ def _dequantize(q: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
     return out
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Silence what native code writes to fd 2 (not Python logging's own handlers' text
+    if they are flushed outside this block). Used only around interpreter set-up."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
 class TFLiteModel:
     """One loaded .tflite model with a single NHWC input; outputs returned by name, as float."""
 
@@ -69,7 +92,8 @@ class TFLiteModel:
         interpreter_class = _interpreter_class()
         try:
             self._interp = interpreter_class(model_path=str(path), num_threads=threads)
-            self._interp.allocate_tensors()
+            with _native_stderr_silenced():  # LiteRT prints an INFO line for XNNPACK here
+                self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"cannot load model {path}: {exc}") from exc
         inputs = self._interp.get_input_details()

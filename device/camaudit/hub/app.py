@@ -7,6 +7,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,13 @@ class HubHandle:
     def enroll(self, device: str, public_key_hex: str) -> None:
         self.store.enroll(device, public_key_hex)
         self.collector.reload_keys()
+
+    def on_alerts(self, fn: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Call `fn(alerts)` for every batch of verified, newly stored alert events; each alert
+        is {device, seq, ts, feed, text, capture, reasons, ref_seq}. Runs in the collector
+        thread: keep it quick (e.g. print)."""
+        assert self._live is not None
+        self._live.add_listener(fn)
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
         return self.collector.connected.wait(timeout)

@@ -10,6 +10,7 @@ clear a re-created journal's outbox; a device that missed an ack re-sends and is
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -78,6 +79,7 @@ class Collector:
         client_id: str = "camaudit-hub",
         on_alerts: Callable[[list[dict[str, Any]]], None] | None = None,
         on_stored: Callable[[list[Event]], None] | None = None,
+        receiver_process: bool = False,
     ) -> None:
         self.store = store
         self.cfg = mqtt
@@ -87,6 +89,11 @@ class Collector:
         self.client_id = client_id
         self.on_alerts = on_alerts
         self.on_stored = on_stored
+        self.receiver_process = receiver_process
+        self._proc: Any = None
+        self._conn: Any = None
+        self._conn_lock = threading.Lock()
+        self._rx_thread: threading.Thread | None = None
         self._wkey = witness_key
         self._q: queue.Queue[tuple[str, bytes, int, bool]] = queue.Queue(maxsize=200_000)
         self._stop = threading.Event()
@@ -101,21 +108,94 @@ class Collector:
 
     # ---- lifecycle --------------------------------------------------------------------
     def start(self) -> None:
-        client = make_client(self.cfg, self.client_id, clean_session=False)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        self._client = client
         self._thread = threading.Thread(target=self._run, name="hub-collector", daemon=True)
         self._thread.start()
-        connect_in_background(client, self.cfg)
-        log.info("hub collector started on %s (prefix %s)", self.cfg.url, self.p)
+        if self.receiver_process:
+            self._start_receiver()
+        else:
+            client = make_client(self.cfg, self.client_id, clean_session=False)
+            client.on_connect = self._on_connect
+            client.on_disconnect = self._on_disconnect
+            client.on_message = self._on_message
+            self._client = client
+            connect_in_background(client, self.cfg)
+        log.info("hub collector started on %s (prefix %s%s)", self.cfg.url, self.p,
+                 ", receiver process" if self.receiver_process else "")
+
+    def _subscriptions(self) -> list[tuple[str, int]]:
+        p = self.p
+        return [(topics.all_events(p), 1), (topics.all_checkpoints(p), 1),
+                (topics.all_status(p), 1), (topics.all_keys(p), 1)]
+
+    def _start_receiver(self) -> None:
+        import multiprocessing
+
+        from camaudit.hub.receiver import receiver_main
+
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        self._proc = ctx.Process(
+            target=receiver_main, name="hub-receiver", daemon=True,
+            args=(self.cfg.model_dump(), self.client_id, self._subscriptions(), child),
+        )
+        self._proc.start()
+        child.close()
+        self._conn = parent
+        self._rx_thread = threading.Thread(target=self._rx_loop, name="hub-rx", daemon=True)
+        self._rx_thread.start()
+
+    def _rx_loop(self) -> None:
+        conn = self._conn
+        while not self._stop.is_set():
+            try:
+                if not conn.poll(0.2):
+                    continue
+                msg = conn.recv()
+            except (EOFError, OSError):
+                if not self._stop.is_set():
+                    log.error("hub receiver process ended")
+                self.connected.clear()
+                return
+            if msg[0] == "msgs":
+                for m in msg[1]:
+                    try:
+                        self._q.put_nowait(m)
+                    except queue.Full:
+                        self._dropped += 1
+            elif msg[0] == "up":
+                self.connected.set()
+                log.info("hub connected to %s", self.cfg.url)
+            elif msg[0] == "down":
+                if self.connected.is_set() and not self._stop.is_set():
+                    log.warning("hub lost its broker connection; retrying")
+                self.connected.clear()
+
+    def _publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        if self._conn is not None:
+            with self._conn_lock:
+                try:
+                    self._conn.send(("pub", topic, payload, qos, retain))
+                except (OSError, BrokenPipeError):
+                    pass  # receiver gone: devices re-send, the hub acks later
+        elif self._client is not None:
+            self._client.publish(topic, payload, qos=qos, retain=retain)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
+        if self._proc is not None:
+            with self._conn_lock, contextlib.suppress(OSError, BrokenPipeError):
+                self._conn.send(("stop",))
+            self._proc.join(timeout)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join(2)
+            if self._rx_thread is not None:
+                self._rx_thread.join(timeout)
+            self._conn.close()
+            self._proc = self._conn = None
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -137,11 +217,7 @@ class Collector:
         if rc.is_failure:
             log.warning("hub MQTT connect to %s refused: %s", self.cfg.url, rc)
             return
-        p = self.p
-        client.subscribe([
-            (topics.all_events(p), 1), (topics.all_checkpoints(p), 1),
-            (topics.all_status(p), 1), (topics.all_keys(p), 1),
-        ])
+        client.subscribe(self._subscriptions())
         self.connected.set()
         log.info("hub connected to %s", self.cfg.url)
 
@@ -182,11 +258,10 @@ class Collector:
 
     def _idle(self) -> None:
         now = time.monotonic()
-        client = self._client
         for dev, ch in self._chains.items():
-            if ch.pending and client is not None and now - ch.last_replay >= REPLAY_EVERY_S:
+            if ch.pending and now - ch.last_replay >= REPLAY_EVERY_S:
                 ch.last_replay = now
-                client.publish(topics.replay(self.p, dev), str(ch.head_seq + 1).encode(), qos=1)
+                self._publish(topics.replay(self.p, dev), str(ch.head_seq + 1).encode())
         if self._dropped:
             n, self._dropped = self._dropped, 0
             b = _Batch()
@@ -328,9 +403,6 @@ class Collector:
                 self.on_alerts(b.alerts)
             except Exception:
                 log.exception("alert listener failed")
-        client = self._client
-        if client is None:
-            return
         now = time.monotonic()
         for dev in b.ack:
             ch = self._chains[dev]
@@ -338,11 +410,11 @@ class Collector:
             if not new_head and now - ch.last_ack < REACK_EVERY_S:
                 continue
             ch.last_ack = now
-            client.publish(topics.ack(self.p, dev), str(ch.head_seq).encode(), qos=1)
+            self._publish(topics.ack(self.p, dev), str(ch.head_seq).encode())
         for dev, frm in b.replay.items():
             ch = self._chains[dev]
             if now - ch.last_replay < REPLAY_EVERY_S:
                 continue
             ch.last_replay = now
             log.info("asking %s to replay from seq %d", dev, frm)
-            client.publish(topics.replay(self.p, dev), str(frm).encode(), qos=1)
+            self._publish(topics.replay(self.p, dev), str(frm).encode())

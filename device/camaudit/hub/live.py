@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -20,11 +20,23 @@ class LiveAlerts:
         self._lock = threading.Lock()
         self._clients: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any] | None]]] = set()
         self._max = max_queue
+        self._listeners: list[Callable[[list[dict[str, Any]]], None]] = []
         self.closed = False
+
+    def add_listener(self, fn: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Also call `fn(alerts)` (from the collector thread) for every batch of new alerts."""
+        with self._lock:
+            self._listeners.append(fn)
 
     def publish(self, alerts: list[dict[str, Any]]) -> None:
         with self._lock:
             clients = list(self._clients)
+            listeners = list(self._listeners)
+        for fn in listeners:
+            try:
+                fn(alerts)
+            except Exception:
+                log.exception("alert listener failed")
         for loop, q in clients:
             for a in alerts:
                 with contextlib.suppress(RuntimeError):  # loop closed
