@@ -172,11 +172,9 @@ class Collector:
 
     def _publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         if self._conn is not None:
-            with self._conn_lock:
-                try:
-                    self._conn.send(("pub", topic, payload, qos, retain))
-                except (OSError, BrokenPipeError):
-                    pass  # receiver gone: devices re-send, the hub acks later
+            # receiver gone: nothing to do, devices re-send and the hub acks later
+            with self._conn_lock, contextlib.suppress(OSError, BrokenPipeError):
+                self._conn.send(("pub", topic, payload, qos, retain))
         elif self._client is not None:
             self._client.publish(topic, payload, qos=qos, retain=retain)
 
