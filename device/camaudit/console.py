@@ -95,5 +95,8 @@ def summary_lines(s: RunSummary) -> list[str]:
             f"{st.captures} capture(s), {st.unconsented} alert(s), "
             f"{s.undecodable.get(name, 0)} undecodable, {s.dropped.get(name, 0)} dropped"
         )
-    lines.append(f"journal {s.db}: {s.events} event(s) written" + (" (stopped)" if s.interrupted else ""))
+    lost = f", {s.dropped_events} DROPPED (journal not writable)" if s.dropped_events else ""
+    lines.append(
+        f"journal {s.db}: {s.events} event(s) written{lost}" + (" (stopped)" if s.interrupted else "")
+    )
     return lines

@@ -1,10 +1,10 @@
 """The hub's collector: receive events over MQTT, verify, store, ack, ask for replay, witness.
 
-paho's network thread only queues raw messages; one worker thread drains the queue in
-batches, checks every message (hub/verify.py), links each event to the stored chain head
-(events that arrive early wait in a bounded per-device buffer while the hub asks for
-replay of the gap), writes a batch in one SQLite transaction, then publishes the new
-contiguous head on `<p>/<device>/ack` (QoS1, not retained: a stale retained ack could
+paho's network thread (in a child process by default, see hub/receiver.py) only queues
+raw messages; one worker thread drains the queue in batches, checks every message
+(hub/verify.py), links each event to the stored chain head (events that arrive early wait
+in a bounded per-device buffer while the hub asks for replay of the gap), writes a batch
+in one SQLite transaction, then publishes the new contiguous head on `<p>/<device>/ack` (QoS1, not retained: a stale retained ack could
 clear a re-created journal's outbox; a device that missed an ack re-sends and is re-acked).
 """
 

@@ -20,6 +20,7 @@ from camaudit import __version__
 from camaudit.config.model import Config
 from camaudit.core.capture import capture_ids
 from camaudit.core.record import Event
+from camaudit.errors import CamauditError, JournalError
 from camaudit.pipeline.feed_loop import FeedLoop, FeedStats
 from camaudit.pipeline.notice_board import NoticeBoard
 from camaudit.pipeline.recovery import close_interrupted_captures
@@ -53,6 +54,7 @@ class QuietReporter:
 @dataclass
 class RunSummary:
     db: Path
+    dropped_events: int = 0
     feeds: dict[str, FeedStats] = field(default_factory=dict)
     undecodable: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
@@ -65,21 +67,54 @@ def journal_path(cfg: Config, db: Path | None) -> Path:
 
 
 class _Sink:
-    """Appends to the journal, then tells whoever listens (publisher, terminal)."""
+    """Appends to the journal, then tells whoever listens (publisher, terminal).
+
+    If the journal cannot be written (disk full), the event is dropped and counted, the
+    audit goes on, and once writing works again a `device.fault` event records how many
+    events were lost and since when. Nothing already in the journal is touched.
+    """
 
     def __init__(self, journal: Any, reporter: Reporter, listeners: list[Callable[[Event], None]]):
         self.journal = journal
         self.reporter = reporter
         self.listeners = listeners
         self.count = 0
+        self.dropped = 0
+        self._failing_since: int | None = None
+        self._lock = threading.Lock()
 
-    def __call__(self, type: str, feed: str | None, body: Mapping[str, Any], ts_ms: int) -> Event:
-        ev: Event = self.journal.append(type, feed, body, ts_ms)
-        self.count += 1
+    def __call__(
+        self, type: str, feed: str | None, body: Mapping[str, Any], ts_ms: int
+    ) -> Event | None:
+        try:
+            ev: Event = self.journal.append(type, feed, body, ts_ms)
+        except JournalError as exc:
+            with self._lock:
+                self.dropped += 1
+                first = self._failing_since is None
+                if first:
+                    self._failing_since = ts_ms
+            if first:  # the reporter logs it (quiet) or shows it (terminal)
+                self.reporter.warning(f"journal write failed, events are being dropped: {exc}")
+            return None
+        with self._lock:
+            since, self._failing_since = self._failing_since, None
+            lost = self.dropped
+        if since is not None:
+            self.reporter.warning(f"journal writable again; {lost} event(s) were dropped")
+            self._emit(self.journal.append(
+                "device.fault", None,
+                {"fault": "journal_write_failed", "since": since, "dropped_events": lost}, ts_ms,
+            ))
+        self._emit(ev)
+        return ev
+
+    def _emit(self, ev: Event) -> None:
+        with self._lock:
+            self.count += 1
         self.reporter.event(ev)
         for fn in self.listeners:
             fn(ev)
-        return ev
 
 
 def _feed_thread(
@@ -94,7 +129,10 @@ def _feed_thread(
                 continue
             loop.handle(item)
     except BaseException as exc:  # surfaced by the main thread
-        log.exception("feed %s: pipeline failed", loop.name)
+        if isinstance(exc, CamauditError):
+            log.error("feed %s: stopped: %s", loop.name, exc)
+        else:
+            log.exception("feed %s: pipeline failed", loop.name)
         errors.append(exc)
         stop.set()
     finally:
@@ -230,9 +268,13 @@ def run(
                 )
         if errors:
             raise errors[0]
-        journal.checkpoint(now_ms())
+        try:
+            journal.checkpoint(now_ms())
+        except JournalError as exc:
+            reporter.warning(f"final checkpoint not written: {exc}")
     finally:
         summary.events = sink.count if sink is not None else 0
+        summary.dropped_events = sink.dropped if sink is not None else 0
         for src in sources.values():
             src.close()
         if publisher is not None:

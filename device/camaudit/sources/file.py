@@ -146,7 +146,7 @@ class VideoFileSource:
         result.length = max(dec.frame_count, pos)
         skipped = max(0, dec.frame_count - result.good)
         if skipped and not stopped(self._stop) and not self._closed:
-            log.warning(
+            log.info(  # the run's summary warns the person once, with the total
                 "%s: %d of %d frames could not be decoded and were skipped",
                 self.path,
                 skipped,
