@@ -249,7 +249,9 @@ def run(
             log.info("feed %s: started on %s", name, src.description)
         stats = {n: lp.stats for n, lp in loops.items()}
         summary.feeds = stats
+        retention = _Retention(journal, cfg.device.retention_days, reporter)
         while any(t.is_alive() for t in threads):
+            retention.maybe_prune()
             if stop.is_set() or errors:
                 for ev in feed_stops.values():
                     ev.set()
@@ -295,6 +297,30 @@ def _start_publisher(cfg: Config, journal: Any) -> Any:
     pub = Publisher(cfg.mqtt, journal, feeds=list(cfg.feeds), notices=list(cfg.notices))
     pub.start()
     return pub
+
+
+class _Retention:
+    """Prunes acknowledged events older than retention_days: at start, then hourly."""
+
+    EVERY_S = 3600.0
+
+    def __init__(self, journal: Any, days: int, reporter: Reporter) -> None:
+        self.journal = journal
+        self.keep_ms = days * 86_400_000
+        self.reporter = reporter
+        self._last = float("-inf")
+
+    def maybe_prune(self) -> None:
+        if time.monotonic() - self._last < self.EVERY_S:
+            return
+        self._last = time.monotonic()
+        try:
+            n = self.journal.prune(now_ms() - self.keep_ms)
+        except JournalError as exc:
+            self.reporter.warning(f"retention: prune failed: {exc}")
+            return
+        if n:
+            log.info("retention: pruned %d acknowledged event(s) older than the limit", n)
 
 
 def _drain(publisher: Any, journal: Any, timeout: float) -> None:
