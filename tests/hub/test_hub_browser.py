@@ -56,7 +56,7 @@ def test_login_device_live_alert_filter(make_hub, tmp_path: Path, browser) -> No
         assert row.locator("td").nth(1).inner_text() == "online"
         assert row.locator("td").nth(4).inner_text() == "0"  # lag
 
-        page.wait_for_selector("#live-state.on", timeout=15000)
+        page.wait_for_selector("#live-state.on", timeout=30000)
         before = page.locator("#alerts li").count()
         ts = int(time.time() * 1000)
         cap = journal.append("capture.end", "door", {"capture": "c-live", "verdict": "unconsented",
@@ -66,7 +66,7 @@ def test_login_device_live_alert_filter(make_hub, tmp_path: Path, browser) -> No
                                          "ref_seq": cap.seq}, ts)
         pub.notify()
         live = page.locator("#alerts li.new").first
-        live.wait_for(timeout=15000)
+        live.wait_for(timeout=30000)
         assert "face in privacy zone at the door" in live.inner_text()
         assert "dev1 / door" in live.inner_text()
         assert page.locator("#alerts li").count() == before + 1

@@ -72,7 +72,7 @@ def test_hub_process_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert r.status_code == 200 and r.json() == []
         time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(15) == 0
+        assert proc.wait(30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

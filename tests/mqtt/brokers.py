@@ -38,7 +38,7 @@ def wait_port(port: int, timeout: float = 10.0, up: bool = True) -> None:
     raise TimeoutError(f"port {port} did not go {'up' if up else 'down'} in {timeout} s")
 
 
-def wait_for(pred, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+def wait_for(pred, timeout: float = 45.0, interval: float = 0.1, what: str = "condition"):
     """Poll `pred` until truthy (returns its value) or fail the test after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:

@@ -157,7 +157,7 @@ def test_device_sigkill_mid_stream(which: str, tmp_path: Path, make_hub) -> None
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         # the last will tells the hub the device is gone
-        wait_for(lambda: not hub.store.devices()[0].online, timeout=10, what="LWT offline")
+        wait_for(lambda: not hub.store.devices()[0].online, timeout=20, what="LWT offline")
         proc = _device_proc(path, url, 1500, 300)
         _read_until(proc, lambda s: s == "done", timeout=60)
         assert proc.wait(15) == 0
