@@ -296,17 +296,10 @@ class Policy:
     def from_config(cls, cfg: Config) -> Policy:
         """Build from a validated Config (no I/O; time zone data comes from the system).
 
-        ConfigError for references the config model does not check itself: the venue time
-        zone, the feeds a notice is watched from and the feeds a release covers."""
+        The Config model already checks feed references; ConfigError here is for what it
+        cannot check: the venue time zone."""
         from camaudit.errors import ConfigError
 
-        for nid, n in cfg.notices.items():
-            if n.watch is not None and n.watch.feed not in cfg.feeds:
-                raise ConfigError(f"notices.{nid}.watch.feed: unknown feed {n.watch.feed!r}")
-        for i, r in enumerate(cfg.releases):
-            for feed in r.feeds:
-                if feed not in cfg.feeds:
-                    raise ConfigError(f"releases.{i}.feeds: unknown feed {feed!r}")
         rules = [
             NoticeRule(
                 id=nid,
