@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,3 +44,18 @@ def spawn(*args: str) -> subprocess.Popen[str]:
 
 def captures(db: Path) -> list[dict]:
     return json.loads(camaudit("log", "--db", str(db), "--json").stdout)
+
+
+def wait_while_running(proc: subprocess.Popen[str], done: Callable[[], bool], what: str,
+                       timeout: float = 90) -> None:
+    """Poll `done` until true; fail if `proc` exits first or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"exited before {what}: {proc.stderr.read() if proc.stderr else ''}"
+        try:
+            if done():
+                return
+        except Exception:
+            pass  # the journal is still being created
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

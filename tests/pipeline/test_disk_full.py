@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import spawn
+from pipeline_helpers import spawn, wait_while_running
 
 from camaudit.store.verify import verify_journal
 
@@ -62,10 +62,10 @@ def test_disk_full_drops_and_counts_then_recovers(shared_data: Path, small_disk:
     )
     proc = spawn("run", "--config", str(cfg), "--db", str(db))
     try:
-        deadline = time.monotonic() + 60
-        while not (db.exists() and any(e["type"] == "capture.update" for e in events(db))):
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
+        wait_while_running(
+            proc, lambda: db.exists() and any(e["type"] == "capture.update" for e in events(db)),
+            "a capture.update", timeout=60,
+        )
         before = verify_journal(db)
         filler = fill(small_disk)
         time.sleep(4)  # updates keep coming and cannot be written

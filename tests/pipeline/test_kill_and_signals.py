@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import camaudit, captures, spawn
+from pipeline_helpers import camaudit, captures, spawn, wait_while_running
 
 from camaudit.store.captures import list_captures
 from camaudit.store.verify import verify_journal
@@ -15,18 +15,11 @@ from camaudit.store.verify import verify_journal
 pytestmark = pytest.mark.integration
 
 
-def wait_for_open_capture(db: Path, proc, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read()
-        if db.exists():
-            try:
-                if any(r.state == "open" for r in list_captures(db)):
-                    return
-            except Exception:
-                pass  # journal being created
-        time.sleep(0.2)
-    raise AssertionError("no capture opened in time")
+def wait_for_open_capture(db: Path, proc) -> None:
+    wait_while_running(
+        proc, lambda: db.exists() and any(r.state == "open" for r in list_captures(db)),
+        "a capture to open",
+    )
 
 
 def test_sigkill_mid_capture_loses_nothing_recorded(shared_data: Path, tmp_path: Path):

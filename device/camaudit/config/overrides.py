@@ -29,20 +29,15 @@ def apply_run_overrides(
     data: dict[str, Any] = cfg.model_dump() if cfg is not None else {}
     data.setdefault("device", {})
     data.setdefault("detector", {})
+    feed_options = {k: v for k, v in (("fps", fps), ("loop", loop), ("pace", pace)) if v is not None}
     if source is not None:
-        feed: dict[str, Any] = {"source": source}
-        for key, value in (("fps", fps), ("loop", loop), ("pace", pace)):
-            if value is not None:
-                feed[key] = value
-        data["feeds"] = {feed_name: feed}
+        data["feeds"] = {feed_name: {"source": source, **feed_options}}
         data["notices"] = {
             nid: n for nid, n in data.get("notices", {}).items() if feed_name in n.get("covers", [])
         }
     else:
         for feed in data.get("feeds", {}).values():
-            for key, value in (("fps", fps), ("loop", loop), ("pace", pace)):
-                if value is not None:
-                    feed[key] = value
+            feed.update(feed_options)
     if db is not None:
         data["device"]["data_dir"] = db.parent
     if device_id is not None:

@@ -15,19 +15,8 @@ from camaudit.config.hub import HubConfig, load_hub_config
 def _config(ctx: click.Context) -> HubConfig:
     o = ctx.obj
     cfg = load_hub_config(o["config"]) if o["config"] else HubConfig()
-    update: dict[str, Any] = {}
-    if o["data_dir"]:
-        update["data_dir"] = o["data_dir"]
-    if o["db"]:
-        update["db"] = o["db"]
-    if o["broker"]:
-        update["broker"] = o["broker"]
-    if o["broker_listen"]:
-        update["broker_listen"] = o["broker_listen"]
-    if o["listen"]:
-        update["listen"] = o["listen"]
-    if o["token"]:
-        update["token"] = o["token"]
+    passed_through = ("data_dir", "db", "broker", "broker_listen", "listen", "token")
+    update: dict[str, Any] = {key: o[key] for key in passed_through if o[key]}
     if o["tofu"]:
         update["trust_on_first_use"] = True
     if o["users"]:
