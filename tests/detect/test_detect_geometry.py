@@ -7,7 +7,7 @@ import pytest
 
 from camaudit.detect import yunet
 from camaudit.detect.letterbox import letterbox
-from camaudit.detect.nms import nms
+from camaudit.detect.nms import nms, nms_numpy
 
 
 def test_letterbox_keeps_aspect_and_maps_back_landscape() -> None:
@@ -43,6 +43,32 @@ def test_letterbox_rejects_non_images() -> None:
         letterbox(np.zeros((10, 10), np.uint8), 32, 32)
 
 
+def test_canvas_keeps_the_long_side_and_pads_each_side_to_32() -> None:
+    from camaudit.detect.yunet_tflite import canvas_size
+
+    assert canvas_size(640, 480, 640) == (640, 480)  # 4:3 camera: no padding
+    assert canvas_size(1280, 720, 640) == (640, 384)  # 16:9: 640x360 + 24 rows
+    assert canvas_size(1920, 1080, 1024) == (1024, 576)
+    assert canvas_size(720, 1280, 640) == (384, 640)  # portrait: not squashed
+    assert canvas_size(1000, 1000, 640) == (640, 640)
+    assert canvas_size(320, 240, 640) == (640, 480)  # small frames are scaled up
+    assert canvas_size(5000, 10, 320) == (320, 32)
+    with pytest.raises(ValueError):
+        canvas_size(0, 10, 640)
+    with pytest.raises(ValueError):
+        canvas_size(10, 10, 16)
+
+
+def test_nms_matches_the_numpy_rule_on_random_boxes() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(1, 120))
+        boxes = np.concatenate([rng.uniform(0, 300, (n, 2)), rng.uniform(2, 90, (n, 2))], axis=1)
+        scores = rng.uniform(0, 1, n)
+        for thr in (0.3, 0.5):
+            assert nms(boxes, scores, thr).tolist() == nms_numpy(boxes, scores, thr).tolist()
+
+
 def test_nms_suppresses_overlaps_above_threshold_only() -> None:
     boxes = np.array(
         [[0, 0, 10, 10], [1, 0, 10, 10], [50, 50, 10, 10], [0, 5, 10, 10]], dtype=float
@@ -54,6 +80,7 @@ def test_nms_suppresses_overlaps_above_threshold_only() -> None:
     assert nms(boxes, scores, 0.25).tolist() == [1, 2]
     assert nms(boxes, scores, 0.9).tolist() == [1, 0, 2, 3]
     assert nms(np.zeros((0, 4)), np.zeros(0)).tolist() == []
+    assert nms_numpy(boxes, scores, 0.3).tolist() == [1, 2, 3]
 
 
 def _heads(width: int, height: int) -> dict[str, np.ndarray]:

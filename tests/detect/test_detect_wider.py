@@ -121,6 +121,27 @@ def test_int8_agrees_with_fp32(shared_data: Path) -> None:
     assert matched / count >= 0.9
 
 
+def test_a_16_9_frame_gives_the_same_faces_as_its_4_3_letterbox(shared_data: Path) -> None:
+    """A 16:9 frame runs at 640x384 (not padded to 640x480), with the same detections as
+    the same pixels padded to 640x480 by hand: padding changes the cost, not the faces
+    (away from the padded edge)."""
+    wider = shared_data / "wider_dev"
+    det = load_detector("yunet-int8-640", min_score=0.5)
+    compared = 0
+    for name in _pick(wider, portrait=False, n=6):
+        frame, _ = _scaled(wider / "images" / name)
+        wide = frame[: min(frame.shape[0], 360)]  # 640 x <= 360: a 640x384 canvas
+        padded = np.zeros((480, 640, 3), np.uint8)
+        padded[: wide.shape[0]] = wide
+        a = det.detect(wide)
+        # boxes reaching into the padding see different zero rows below: not compared
+        b = [d for d in det.detect(padded) if d.y2 <= wide.shape[0]]
+        compared += len(b)
+        for d in b:
+            assert any(d.iou(e) >= 0.8 and abs(d.score - e.score) < 0.1 for e in a), (name, d)
+    assert compared >= 10
+
+
 def test_no_faces_on_a_faceless_clip(shared_data: Path) -> None:
     import cv2
 

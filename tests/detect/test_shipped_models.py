@@ -35,9 +35,26 @@ def test_every_shipped_file_has_the_sha256_model_md_states() -> None:
 def test_registry_models_are_all_shipped() -> None:
     for name in ("yunet-int8-640", "yunet-int8-320", "yunet-fp32-640", "accurate"):
         assert name in available()
-    for size in ("640x480", "480x640", "320x256", "256x320", "1024x768", "768x1024"):
-        assert (MODELS / f"yunet_int8_{size}.tflite").is_file()
+    assert (MODELS / "yunet_int8.tflite").is_file()
+    assert (MODELS / "yunet_fp32.tflite").is_file()
     assert REPO_MODELS_DIR == MODELS
+
+
+@pytest.mark.parametrize("name", ["yunet_int8.tflite", "yunet_fp32.tflite"])
+def test_shipped_yunet_runs_at_any_multiple_of_32_without_landmarks(name: str) -> None:
+    """Size-free: one graph serves 320, 640 and 1024 and every aspect; the landmark heads
+    are gone (camaudit never computes facial landmarks)."""
+    from camaudit.detect.runtime import TFLiteModel
+
+    model = TFLiteModel(MODELS / name)
+    assert model.size_free
+    assert not [n for n in model.output_names if n.startswith("kps") or n in {"output_9", "output_10", "output_11"}]
+    assert len(model.output_names) == 9  # cls, obj, bbox at strides 8, 16, 32
+    for w, h in ((640, 480), (640, 384), (480, 640), (320, 256), (1024, 576)):
+        outputs = model.run(np.zeros((h, w, 3), np.uint8))
+        cells = sum((w // s) * (h // s) for s in (8, 16, 32))
+        assert sum(o.shape[1] for o in outputs) == 3 * cells, (w, h)
+    assert len(model._sized) <= model.MAX_SIZES
 
 
 @pytest.mark.parametrize("path", INT8, ids=[p.name for p in INT8])
@@ -57,7 +74,7 @@ def test_int8_models_are_full_int8(path: Path) -> None:
 
 
 def test_model_path_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    name = "yunet_int8_640x480.tflite"
+    name = "yunet_int8.tflite"
     monkeypatch.delenv("CAMAUDIT_MODELS_DIR", raising=False)
     assert model_path(name) == MODELS / name
     (tmp_path / name).write_bytes((MODELS / name).read_bytes())
@@ -71,11 +88,10 @@ def test_model_path_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_corrupt_model_is_a_model_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for f in ("yunet_int8_640x480.tflite", "yunet_int8_480x640.tflite"):
-        data = (MODELS / f).read_bytes()
-        (tmp_path / f).write_bytes(data[: len(data) // 3])
+    data = (MODELS / "yunet_int8.tflite").read_bytes()
+    (tmp_path / "yunet_int8.tflite").write_bytes(data[: len(data) // 3])
     monkeypatch.setenv("CAMAUDIT_MODELS_DIR", str(tmp_path))
-    with pytest.raises(ModelError, match="yunet_int8_640x480"):
+    with pytest.raises(ModelError, match="yunet_int8"):
         load_detector("yunet-int8-640")
 
 

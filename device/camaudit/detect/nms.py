@@ -9,8 +9,27 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.3) -> np
     """Indices of the boxes kept, best score first.
 
     A box is dropped when its IoU with an already kept, higher-scoring box exceeds
-    `iou_threshold`. `boxes` is N x 4 (x, y, w, h); `scores` is N.
+    `iou_threshold`. `boxes` is N x 4 (x, y, w, h); `scores` is N. OpenCV's NMSBoxes
+    (the same greedy rule, in C++) when OpenCV is installed, else numpy.
     """
+    n = len(boxes)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    try:
+        import cv2
+    except ImportError:
+        return nms_numpy(boxes, scores, iou_threshold)
+    b = np.asarray(boxes, dtype=np.float64).copy()
+    b[:, 2:] = np.maximum(b[:, 2:], 0.0)
+    s = np.asarray(scores, np.float32)
+    keep = cv2.dnn.NMSBoxes(b, s - min(0.0, float(s.min())), 0.0, float(iou_threshold))
+    return np.asarray(keep, dtype=np.int64).reshape(-1)
+
+
+def nms_numpy(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.3) -> np.ndarray:
+    """The same as nms(), in numpy only."""
     n = len(boxes)
     if n == 0:
         return np.zeros(0, dtype=np.int64)

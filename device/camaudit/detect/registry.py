@@ -60,37 +60,24 @@ def load_detector(
     return factory(threads, min_score)
 
 
-def _yunet(name: str, landscape: str, portrait: str) -> Factory:
+def _yunet(name: str, filename: str, long_side: int) -> Factory:
     def build(threads: int, min_score: float) -> Detector:
         from camaudit.detect.yunet_tflite import YuNetTFLite
 
         return YuNetTFLite(
-            name,
-            model_path(landscape),
-            model_path(portrait),
-            threads=threads,
-            min_score=min_score,
+            name, model_path(filename), long_side=long_side, threads=threads, min_score=min_score
         )
 
     return build
 
 
-register(
-    "yunet-int8-640",
-    _yunet("yunet-int8-640", "yunet_int8_640x480.tflite", "yunet_int8_480x640.tflite"),
-)
-register(
-    "yunet-int8-320",
-    _yunet("yunet-int8-320", "yunet_int8_320x256.tflite", "yunet_int8_256x320.tflite"),
-)
-register(
-    "yunet-fp32-640",
-    _yunet("yunet-fp32-640", "yunet_fp32_640x480.tflite", "yunet_fp32_480x640.tflite"),
-)
-register(
-    "yunet-int8-1024",
-    _yunet("yunet-int8-1024", "yunet_int8_1024x768.tflite", "yunet_int8_768x1024.tflite"),
-)
+# One size-free graph per precision; the names say the long side each frame is seen at.
+YUNET_INT8 = "yunet_int8.tflite"
+YUNET_FP32 = "yunet_fp32.tflite"
+register("yunet-int8-640", _yunet("yunet-int8-640", YUNET_INT8, 640))
+register("yunet-int8-320", _yunet("yunet-int8-320", YUNET_INT8, 320))
+register("yunet-fp32-640", _yunet("yunet-fp32-640", YUNET_FP32, 640))
+register("yunet-int8-1024", _yunet("yunet-int8-1024", YUNET_INT8, 1024))
 
 
 def _centerface(threads: int, min_score: float) -> Detector:
@@ -109,7 +96,7 @@ register("centerface-int8", _centerface)
 
 
 def _accurate(threads: int, min_score: float) -> Detector:
-    """Two scales: the frame letterboxed to 640 and to 1024 px, merged by NMS."""
+    """Two scales: the frame seen at 640 and at 1024 px on its long side, merged by NMS."""
     from camaudit.detect.multiscale import MultiScale
 
     parts = [_FACTORIES[n](threads, min_score) for n in ("yunet-int8-640", "yunet-int8-1024")]

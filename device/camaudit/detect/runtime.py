@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,38 +83,79 @@ def _native_stderr_silenced() -> Iterator[None]:
 
 
 class TFLiteModel:
-    """One loaded .tflite model with a single NHWC input; outputs returned by name, as float."""
+    """One loaded .tflite model with a single NHWC input; outputs returned by name, as float.
+
+    A size-free model (input shape_signature [1, -1, -1, C], as models/build.py ships) runs
+    at the size of each image it is given: one interpreter per input size, the most recent
+    MAX_SIZES kept (a camera feed has one size, so one interpreter).
+    """
+
+    MAX_SIZES = 32
 
     def __init__(self, path: Path, *, threads: int = 1) -> None:
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
         if threads < 1:
             raise ModelError(f"threads must be >= 1, got {threads}")
-        interpreter_class = _interpreter_class()
-        try:
-            self._interp = interpreter_class(model_path=str(path), num_threads=threads)
-            with _native_stderr_silenced():  # LiteRT prints an INFO line for XNNPACK here
-                self._interp.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"cannot load model {path}: {exc}") from exc
+        self.path = path
+        self._threads = threads
+        self._class = _interpreter_class()
+        self._content = path.read_bytes()
+        self._interp = self._build(None)
         inputs = self._interp.get_input_details()
         if len(inputs) != 1 or len(inputs[0]["shape"]) != 4:
             raise ModelError(f"{path}: expected one NHWC image input, got {len(inputs)} inputs")
         self._input = inputs[0]
         self._outputs = self._interp.get_output_details()
         self._names = self._signature_names()
-        self.path = path
         _, self.height, self.width, self.channels = (int(v) for v in self._input["shape"])
+        signature = [int(v) for v in self._input.get("shape_signature", self._input["shape"])]
+        self.size_free = signature[1] == -1 and signature[2] == -1
+        self._sized: OrderedDict[tuple[int, int], Any] = OrderedDict(
+            {(self.height, self.width): self._interp}
+        )
         self.input_dtype = np.dtype(self._input["dtype"])
         log.info(
-            "loaded %s (%dx%d, input %s, %d threads, %s)",
+            "loaded %s (%s, input %s, %d threads, %s)",
             path.name,
-            self.width,
-            self.height,
+            "any size" if self.size_free else f"{self.width}x{self.height}",
             self.input_dtype,
             threads,
-            interpreter_class.__module__,
+            self._class.__module__,
         )
+
+    def _build(self, size: tuple[int, int] | None) -> Any:
+        """A new interpreter, allocated at `size` (height, width) or at the file's size."""
+        try:
+            interp = self._class(model_content=self._content, num_threads=self._threads)
+            with _native_stderr_silenced():  # LiteRT prints an INFO line for XNNPACK here
+                if size is not None:
+                    index = interp.get_input_details()[0]["index"]
+                    interp.resize_tensor_input(index, [1, size[0], size[1], self.channels])
+                interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            where = "" if size is None else f" at {size[1]}x{size[0]}"
+            raise ModelError(f"cannot load model {self.path}{where}: {exc}") from exc
+        return interp
+
+    def _use_size(self, height: int, width: int) -> None:
+        key = (height, width)
+        interp = self._sized.get(key)
+        if interp is None:
+            if not self.size_free:
+                raise ModelError(
+                    f"{self.path.name} takes {self.width}x{self.height} input, got {width}x{height}"
+                )
+            interp = self._build(key)
+            self._sized[key] = interp
+            if len(self._sized) > self.MAX_SIZES:
+                self._sized.popitem(last=False)
+            log.info("%s: input size %dx%d", self.path.name, width, height)
+        else:
+            self._sized.move_to_end(key)
+        self._interp = interp
+        self._outputs = interp.get_output_details()
+        self.height, self.width = height, width
 
     def _signature_names(self) -> list[str]:
         """Output names from the model's signature (e.g. "cls_8"), else the tensor names."""
@@ -138,8 +180,12 @@ class TFLiteModel:
     def run(self, image: np.ndarray, only: list[int] | None = None) -> list[np.ndarray]:
         """Run on one H x W x C image (uint8 pixels or float values); outputs as float32.
 
+        A size-free model runs at the image's size; a fixed one needs its own size.
         `only`: positions (in output_names) of the outputs wanted; default all.
         """
+        h, w = image.shape[:2]
+        if (h, w) != (self.height, self.width):
+            self._use_size(h, w)
         if image.dtype == np.uint8 and self._input["dtype"] == np.int8 and self._input[
             "quantization"
         ] == (1.0, -128):

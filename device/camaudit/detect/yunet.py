@@ -10,6 +10,7 @@ size = exp((dw, dh)) * s.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 import numpy as np
 
@@ -18,11 +19,18 @@ STRIDES = (8, 16, 32)
 ONNX_OUTPUTS = tuple(f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps") for s in STRIDES)
 
 
+@lru_cache(maxsize=64)
 def grid(width: int, height: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """Column and row index of every cell, row-major, for a stride on a W x H input."""
+    """Column and row index of every cell, row-major, for a stride on a W x H input.
+
+    Cached (a feed has one input size); the arrays are read-only.
+    """
     cols, rows = width // stride, height // stride
     r, c = np.divmod(np.arange(rows * cols), cols)
-    return c.astype(np.float32), r.astype(np.float32)
+    c, r = c.astype(np.float64), r.astype(np.float64)
+    c.flags.writeable = False
+    r.flags.writeable = False
+    return c, r
 
 
 def decode(
@@ -35,25 +43,26 @@ def decode(
     all_boxes: list[np.ndarray] = []
     all_scores: list[np.ndarray] = []
     for s in STRIDES:
-        cls = np.clip(heads[f"cls_{s}"].reshape(-1), 0.0, 1.0)
-        obj = np.clip(heads[f"obj_{s}"].reshape(-1), 0.0, 1.0)
+        cls = heads[f"cls_{s}"].reshape(-1)
+        obj = heads[f"obj_{s}"].reshape(-1)
         bbox = heads[f"bbox_{s}"].reshape(-1, 4)
         c, r = grid(width, height, s)
         if len(c) != len(cls) or len(bbox) != len(cls):
             raise ValueError(
                 f"stride {s}: {len(cls)} scores, {len(bbox)} boxes, {len(c)} cells for {width}x{height}"
             )
-        score = np.sqrt(cls * obj)
-        sel = np.nonzero(score >= min_score)[0]
+        # cls, obj in [0, 1]: sqrt(cls * obj) >= t  <=>  cls * obj >= t^2 (no sqrt per cell)
+        sel = np.flatnonzero(cls * obj >= np.float32(min_score) ** 2)
         if sel.size == 0:
             continue
+        score = np.sqrt(np.clip(cls[sel], 0.0, 1.0) * np.clip(obj[sel], 0.0, 1.0))
         b = bbox[sel].astype(np.float64)
         cx = (c[sel] + b[:, 0]) * s
         cy = (r[sel] + b[:, 1]) * s
         w = np.exp(b[:, 2]) * s
         h = np.exp(b[:, 3]) * s
         all_boxes.append(np.stack([cx - w / 2, cy - h / 2, w, h], axis=1))
-        all_scores.append(score[sel].astype(np.float64))
+        all_scores.append(score.astype(np.float64))
     if not all_boxes:
         return np.zeros((0, 4)), np.zeros(0)
     return np.concatenate(all_boxes), np.concatenate(all_scores)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from pathlib import Path
 
@@ -43,62 +44,68 @@ def _head_names(model: TFLiteModel) -> list[str]:
     return names
 
 
+def canvas_size(frame_w: int, frame_h: int, long_side: int) -> tuple[int, int]:
+    """The model input for a frame: its long side scaled to `long_side`, each side rounded
+    up to a multiple of 32 (the padding goes right and bottom), aspect kept.
+
+    As OpenCV's FaceDetectorYN pads its input; a 16:9 feed at 640 runs at 640x384, a
+    portrait 3:4 one at 480x640.
+    """
+    if frame_w < 1 or frame_h < 1 or long_side < 32:
+        raise ValueError(f"bad frame {frame_w}x{frame_h} or long side {long_side}")
+    scale = long_side / max(frame_w, frame_h)
+    return (
+        max(32, math.ceil(frame_w * scale / 32 - 1e-9) * 32),
+        max(32, math.ceil(frame_h * scale / 32 - 1e-9) * 32),
+    )
+
+
 class YuNetTFLite:
     """The Detector for YuNet .tflite models.
 
-    `landscape` is a W x H model with W >= H; `portrait`, if given, its H x W twin, used for
-    frames taller than wide so they are letterboxed, never squashed nor shrunk needlessly.
+    A size-free model (what models/ ships) sees each frame at `long_side` px on its long
+    side, letterboxed to multiples of 32, so portrait and wide frames are neither squashed
+    nor padded more than 31 px. A fixed-size model letterboxes every frame into its input.
     """
 
     def __init__(
         self,
         name: str,
-        landscape: Path,
-        portrait: Path | None = None,
+        path: Path,
         *,
+        long_side: int = 640,
         threads: int = 1,
         min_score: float = 0.6,
         nms_iou: float = NMS_IOU,
     ) -> None:
         if not 0.0 < min_score <= 1.0:
             raise ModelError(f"min_score must be in (0, 1], got {min_score}")
+        if long_side < 32 or long_side % 32:
+            raise ModelError(f"long_side must be a multiple of 32, got {long_side}")
         self.name = name
         self.min_score = min_score
         self.nms_iou = nms_iou
-        self._threads = threads
-        self._landscape = TFLiteModel(landscape, threads=threads)
-        self._heads = _head_names(self._landscape)
-        self._portrait_path = portrait
-        self._portrait: TFLiteModel | None = None
-        self._portrait_heads: list[str] = []
+        self.long_side = long_side
+        self._model = TFLiteModel(path, threads=threads)
+        self._heads = _head_names(self._model)
+        self._used = [i for i, h in enumerate(self._heads) if not h.startswith("kps_")]
 
-    @property
-    def input_size(self) -> tuple[int, int]:
-        """(width, height) of the landscape model input."""
-        return self._landscape.width, self._landscape.height
-
-    def _model_for(self, frame_w: int, frame_h: int) -> tuple[TFLiteModel, list[str]]:
-        if frame_h > frame_w and self._portrait_path is not None:
-            if self._portrait is None:
-                self._portrait = TFLiteModel(self._portrait_path, threads=self._threads)
-                self._portrait_heads = _head_names(self._portrait)
-            return self._portrait, self._portrait_heads
-        return self._landscape, self._heads
+    def _canvas_for(self, frame_w: int, frame_h: int) -> tuple[int, int]:
+        if self._model.size_free:
+            return canvas_size(frame_w, frame_h, self.long_side)
+        return self._model.width, self._model.height
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
         if frame.ndim == 2:
             frame = np.repeat(frame[:, :, np.newaxis], 3, axis=2)
         if frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"expected a BGR H x W x 3 frame, got shape {frame.shape}")
-        model, heads = self._model_for(frame.shape[1], frame.shape[0])
-        canvas, box = letterbox(frame, model.width, model.height)
-        used = [i for i, h in enumerate(heads) if not h.startswith("kps_")]  # no landmarks
-        outputs = model.run(canvas, only=used)
+        width, height = self._canvas_for(frame.shape[1], frame.shape[0])
+        canvas, box = letterbox(frame, width, height)
+        heads, used = self._heads, self._used  # no landmarks
+        outputs = self._model.run(canvas, only=used)
         boxes, scores = yunet.decode(
-            {heads[i]: o for i, o in zip(used, outputs, strict=True)},
-            model.width,
-            model.height,
-            self.min_score,
+            {heads[i]: o for i, o in zip(used, outputs, strict=True)}, width, height, self.min_score
         )
         if len(scores) > TOP_K:
             top = np.argsort(-scores)[:TOP_K]
