@@ -90,7 +90,7 @@ class TFLiteModel:
     MAX_SIZES kept (a camera feed has one size, so one interpreter).
     """
 
-    MAX_SIZES = 32
+    MAX_SIZES = 4
 
     def __init__(self, path: Path, *, threads: int = 1) -> None:
         if not path.is_file():
