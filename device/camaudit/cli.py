@@ -25,6 +25,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "release": "camaudit.notices.command:release_cmd",
     "snapshot": "camaudit.notices.command:snapshot_cmd",
     "demo": "camaudit.demo:demo_cmd",
+    "export": "camaudit.store.pack_command:export_cmd",
 }
 
 
@@ -154,13 +155,22 @@ def log_cmd(db: Path, as_json: bool) -> None:
 
 @cli.command("verify")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--pubkey", help="Expected device public key (hex); default: the one in the journal.")
+@click.option("--pubkey", help="Expected device public key (hex); default: the one in the file.")
 def verify_cmd(file: Path, pubkey: str | None) -> None:
-    """Check a journal's hash chain, signatures and checkpoints."""
+    """Check a journal, or an evidence pack (.zip from `camaudit export`), offline."""
     from camaudit.errors import VerifyError
+    from camaudit.store.pack_verify import is_pack, verify_pack
     from camaudit.store.verify import verify_journal
 
-    key = bytes.fromhex(pubkey) if pubkey else None
+    try:
+        key = bytes.fromhex(pubkey) if pubkey else None
+    except ValueError:
+        raise click.BadParameter("not hex", param_hint="--pubkey") from None
+    if key is not None and len(key) != 32:
+        raise click.BadParameter("an Ed25519 public key is 32 bytes (64 hex digits)", param_hint="--pubkey")
+    if is_pack(file):
+        click.echo(f"{file}: {verify_pack(file, key).summary()}")
+        return
     report = verify_journal(file, key)
     if not report.ok:
         raise VerifyError(f"{file}: FAILED at {report.first_bad}")

@@ -63,6 +63,11 @@ def load_or_create_key(path: Path) -> DeviceKey:
     return _load(path)
 
 
+def load_key(path: Path) -> DeviceKey:
+    """Load the existing device key at `path` (DeviceKeyError if absent: never creates)."""
+    return _load(Path(path))
+
+
 def _create(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     key = DeviceKey.generate()

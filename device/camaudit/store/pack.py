@@ -1,0 +1,239 @@
+"""Evidence packs: a span of a device journal as one zip a third party can verify offline.
+
+`camaudit export --db JOURNAL --out PACK.zip [--since T] [--until T] [--feed F]` writes:
+
+- `events.jsonl`: every record of the contiguous seq range that covers the chosen time
+  span (all feeds, so every `prev` link can be checked), each line the record exactly as
+  the device signed it;
+- `evidence/<sha256>.jpg`: the blurred evidence frames those records reference (face
+  pixels never leave the device unblurred: they are blurred before they are written);
+- `device.json`: device id, Ed25519 public key, seq range and the hash the range
+  continues from;
+- `report.md`: what a person reads first (captures, verdicts, reasons; `--feed` narrows
+  the report, never the records);
+- `manifest.json` (sha256 of every file above) and `manifest.sig` (the device key's
+  signature of manifest.json).
+
+`camaudit verify PACK.zip` (store.pack_verify) checks all of it without the device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from camaudit.core.record import Event, RecordError
+from camaudit.errors import JournalError
+from camaudit.store.captures import CaptureRow
+from camaudit.store.db import journal_error, open_readonly, read_meta
+from camaudit.store.keys import DeviceKey, load_key
+from camaudit.store.pack_report import render_report
+
+log = logging.getLogger(__name__)
+
+PACK_FORMAT = "camaudit-evidence-pack"
+PACK_VERSION = 1
+EVENTS = "events.jsonl"
+DEVICE = "device.json"
+REPORT = "report.md"
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+
+
+@dataclass(frozen=True)
+class PackSummary:
+    path: Path
+    device: str
+    first_seq: int
+    last_seq: int
+    events: int
+    captures: int
+    evidence: int
+    missing_evidence: int
+
+    def summary(self) -> str:
+        missing = f", {self.missing_evidence} evidence frame(s) missing" if self.missing_evidence else ""
+        return (
+            f"{self.path}: {self.events} events (seq {self.first_seq}..{self.last_seq}) of "
+            f"device {self.device}, {self.captures} capture(s), {self.evidence} evidence "
+            f"frame(s){missing}"
+        )
+
+
+def evidence_refs(ev: Event) -> list[str]:
+    """The sha256 hex digests an event's body references as "sha256:<hex>"."""
+    out = []
+    for ref in ev.body.get("evidence") or ():
+        if isinstance(ref, str) and ref.startswith("sha256:") and len(ref) == 71:
+            out.append(ref[7:])
+    return out
+
+
+def export_pack(
+    db: Path,
+    out: Path,
+    *,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    feed: str | None = None,
+    key_path: Path | None = None,
+    evidence_dir: Path | None = None,
+    now_ms: int,
+) -> PackSummary:
+    """Write the evidence pack of the records with since_ms <= ts <= until_ms to `out`.
+
+    The key (default: next to the journal) signs the manifest; evidence frames are taken
+    from `evidence_dir` (default: <journal folder>/evidence). JournalError when the span
+    holds no record or `out` exists.
+    """
+    db, out = Path(db), Path(out)
+    if out.exists():
+        raise JournalError(f"export: {out} exists; not overwriting evidence")
+    if since_ms is not None and until_ms is not None and until_ms < since_ms:
+        raise JournalError("export: --until is before --since")
+    key = load_key(Path(key_path) if key_path else db.parent / "device.key")
+    device, public_key, lines = _read_span(db, since_ms, until_ms)
+    if key.public_bytes.hex() != public_key:
+        raise JournalError(f"export: the key at {key_path or db.parent / 'device.key'} is not this journal's")
+    events = [Event.from_json(line) for line in lines]
+    evidence_dir = Path(evidence_dir) if evidence_dir else db.parent / "evidence"
+    frames: dict[str, bytes] = {}
+    missing: list[str] = []
+    for ev in events:
+        for digest in evidence_refs(ev):
+            if digest in frames or digest in missing:
+                continue
+            try:
+                data = (evidence_dir / f"{digest}.jpg").read_bytes()
+            except OSError:
+                missing.append(digest)
+                continue
+            if hashlib.sha256(data).hexdigest() != digest:
+                missing.append(digest)  # damaged on disk: the pack must not carry it
+                continue
+            frames[digest] = data
+    captures = _latest_captures(events, feed)
+    device_doc = {
+        "device": device,
+        "public_key": public_key,
+        "first_seq": events[0].seq,
+        "last_seq": events[-1].seq,
+        "start_hash": events[0].prev,
+    }
+    report = render_report(
+        device=device,
+        public_key=public_key,
+        events=events,
+        captures=captures,
+        feed=feed,
+        since_ms=since_ms,
+        until_ms=until_ms,
+        missing_evidence=missing,
+        created_ms=now_ms,
+    )
+    files: dict[str, bytes] = {
+        EVENTS: ("\n".join(lines) + "\n").encode(),
+        DEVICE: _json(device_doc),
+        REPORT: report.encode(),
+    }
+    files.update({f"evidence/{d}.jpg": data for d, data in sorted(frames.items())})
+    manifest = _json(
+        {
+            "format": PACK_FORMAT,
+            "version": PACK_VERSION,
+            "created": now_ms,
+            "device": device,
+            "public_key": public_key,
+            "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+        }
+    )
+    _write_zip(out, {**files, MANIFEST: manifest, SIGNATURE: _sign(key, manifest)})
+    log.info("evidence pack %s written: seq %d..%d", out, events[0].seq, events[-1].seq)
+    return PackSummary(
+        path=out,
+        device=device,
+        first_seq=events[0].seq,
+        last_seq=events[-1].seq,
+        events=len(events),
+        captures=len(captures),
+        evidence=len(frames),
+        missing_evidence=len(missing),
+    )
+
+
+def _json(doc: object) -> bytes:
+    return (json.dumps(doc, sort_keys=True, indent=1) + "\n").encode()
+
+
+def _sign(key: DeviceKey, manifest: bytes) -> bytes:
+    return key.sign(manifest).hex().encode() + b"\n"
+
+
+def _read_span(
+    db: Path, since_ms: int | None, until_ms: int | None
+) -> tuple[str, str, list[str]]:
+    """(device, public key hex, the stored JSON of every record from the first to the last
+    record in the span, in seq order)."""
+    conn = open_readonly(db)
+    try:
+        conn.execute("BEGIN")
+        meta = read_meta(conn)
+        lo, hi = conn.execute(
+            "SELECT MIN(seq), MAX(seq) FROM events WHERE ts >= ? AND ts <= ?",
+            (since_ms if since_ms is not None else -(2**62), until_ms if until_ms is not None else 2**62),
+        ).fetchone()
+        if lo is None:
+            raise JournalError(f"export: journal {db} holds no record in that time span")
+        lines = [
+            text
+            for (text,) in conn.execute(
+                "SELECT json FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq", (lo, hi)
+            )
+        ]
+    except sqlite3.Error as exc:
+        raise journal_error(db, exc, "exporting") from None
+    finally:
+        conn.close()
+    if len(lines) != hi - lo + 1:
+        raise JournalError(f"export: journal {db} has a gap between seq {lo} and {hi}")
+    for text in lines:
+        try:
+            Event.from_json(text)
+        except RecordError as exc:
+            raise JournalError(f"export: journal {db}: unreadable record: {exc}") from None
+    return meta.get("device", ""), meta.get("public_key", ""), lines
+
+
+def _latest_captures(events: list[Event], feed: str | None) -> list[CaptureRow]:
+    latest: dict[tuple[str | None, str], Event] = {}
+    for ev in events:
+        wanted = feed is None or ev.feed == feed
+        if wanted and ev.type.startswith("capture.") and "capture" in ev.body:
+            latest[(ev.feed, str(ev.body["capture"]))] = ev
+    rows = [CaptureRow.from_event(ev) for ev in latest.values()]
+    rows.sort(key=lambda r: (r.start if r.start is not None else r.ts, r.seq))
+    return rows
+
+
+def _write_zip(out: Path, files: dict[str, bytes]) -> None:
+    """Write atomically: a partial pack never carries the final name."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            for name, data in files.items():
+                info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_STORED if name.endswith(".jpg") else zipfile.ZIP_DEFLATED
+                z.writestr(info, data)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise JournalError(f"export: cannot write {out}: {exc.strerror or exc}") from None
