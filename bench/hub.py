@@ -11,7 +11,7 @@ For each broker (Debian's mosquitto started here, and the hub's embedded amqtt b
 Also printed, as the peer in the same run: the hub pipeline alone (same messages fed
 without a broker), so the broker's share of the cost is visible.
 
-    .venv/bin/python bench/hub.py [--events 10000] [--seconds 10] [--json]
+    .venv/bin/python bench/hub.py [--events 10000] [--seconds 10] [--rounds 3] [--json]
 
 `--json` prints {"mosquitto": {...}, "embedded": {...}} with keys ingest_eps, p50_ms,
 p99_ms, lost, duplicates_stored (read by checks outside the project: keep stable).
@@ -244,6 +244,14 @@ def pipeline_alone(n: int) -> float:
     return n / t
 
 
+def _median_round(rs: list[dict[str, float | int]]) -> dict[str, float | int]:
+    """The round with the median ingest rate; lost / duplicates_stored summed over all rounds."""
+    r = dict(sorted(rs, key=lambda x: x["ingest_eps"])[len(rs) // 2])
+    r["lost"] = sum(int(x["lost"]) for x in rs)
+    r["duplicates_stored"] = sum(int(x["duplicates_stored"]) for x in rs)
+    return r
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=10000, help="events for the ingest run")
@@ -251,6 +259,8 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=100.0)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--brokers", default="mosquitto,embedded")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="interleaved rounds per broker; the median round is reported, all are printed")
     ap.add_argument("--device", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--journal", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
@@ -261,7 +271,12 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     logging.getLogger("amqtt").setLevel(logging.CRITICAL)
     log = logging.getLogger("bench.hub")
-    out = {b: run_broker(b, args, log) for b in args.brokers.split(",")}
+    brokers = args.brokers.split(",")
+    rounds: dict[str, list[dict[str, float | int]]] = {b: [] for b in brokers}
+    for _ in range(max(1, args.rounds)):
+        for b in brokers:
+            rounds[b].append(run_broker(b, args, log))
+    out = {b: _median_round(rs) for b, rs in rounds.items()}
     alone = pipeline_alone(args.events)
     if args.json:
         print(json.dumps({b: {k: r[k] for k in ("ingest_eps", "p50_ms", "p99_ms", "lost",
@@ -271,6 +286,10 @@ def main() -> int:
           f"loopback, {os.cpu_count()} cores")
     print(f"{'broker':<10} {'ingest ev/s':>12} {'vs target 2000':>15} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'vs target 250':>14} {'lost':>5} {'dups':>5}")
+    if args.rounds > 1:
+        for b, rs in rounds.items():
+            print(f"{b} rounds: ingest ev/s " + " ".join(f"{r['ingest_eps']:.0f}" for r in rs)
+                  + "; p99 ms " + " ".join(f"{r['p99_ms']:.1f}" for r in rs) + " (median round below)")
     for b, r in out.items():
         print(f"{b:<10} {r['ingest_eps']:>12.0f} {r['ingest_eps'] / 2000:>14.2f}x {r['p50_ms']:>8.1f} "
               f"{r['p99_ms']:>8.1f} {r['p99_ms'] / 250:>13.2f}x {r['lost']:>5} {r['duplicates_stored']:>5}")

@@ -138,7 +138,7 @@ def start_hub(cfg: HubConfig) -> HubHandle:
     live = LiveAlerts()
     collector = Collector(store, mqtt, wkey, tofu=cfg.trust_on_first_use,
                           max_bytes=cfg.max_message_bytes, client_id=cfg.client_id,
-                          on_alerts=live.publish)
+                          on_alerts=live.publish, receiver_process=True)
     collector.start()
     handle = HubHandle(broker_url=broker_url, web_url=None, token=token, store=HubStore(cfg.db_path),
                        collector=collector, data_dir=cfg.data_dir, hub_public_key=wkey.public_hex,

@@ -4,8 +4,11 @@ paho's network thread (in a child process by default, see hub/receiver.py) only 
 raw messages; one worker thread drains the queue in batches, checks every message
 (hub/verify.py), links each event to the stored chain head (events that arrive early wait
 in a bounded per-device buffer while the hub asks for replay of the gap), writes a batch
-in one SQLite transaction, then publishes the new contiguous head on `<p>/<device>/ack` (QoS1, not retained: a stale retained ack could
-clear a re-created journal's outbox; a device that missed an ack re-sends and is re-acked).
+in one SQLite transaction, then publishes the new contiguous head on `<p>/<device>/ack`
+(QoS1, not retained: a stale retained ack could clear a re-created journal's outbox; a
+device that missed an ack re-sends and is re-acked). Under load a batch waits up to FILL_S
+to fill, and a device is acked at most every ACK_EVERY_S (one ack then covers hundreds of
+events: per-batch acks cost the broker and the device as much as the events themselves).
 """
 
 from __future__ import annotations
@@ -34,10 +37,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 2000
+FILL_BATCH = 200  # below this many messages, wait up to FILL_S for more before writing
+FILL_S = 0.01
 PENDING_LIMIT = 10_000  # early events buffered per device
 RECENT = 4096  # recent hashes kept per device (checkpoint checks)
 REPLAY_EVERY_S = 1.0
 REACK_EVERY_S = 0.5
+ACK_EVERY_S = 0.05  # a device's new head is acked at most this often (one ack covers many events)
 
 
 @dataclass
@@ -49,6 +55,7 @@ class _Chain:
     recent: OrderedDict[int, str] = field(default_factory=OrderedDict)
     last_replay: float = 0.0
     last_ack: float = 0.0
+    acked_seq: int = -1  # head last acked (-1: none yet)
 
 
 @dataclass
@@ -104,7 +111,8 @@ class Collector:
         self._chains: dict[str, _Chain] = {}
         self._dropped = 0
         self.connected = threading.Event()
-        self.stats = {"messages": 0, "stored": 0, "rejected": 0, "duplicates": 0}
+        self._resync = threading.Event()
+        self.stats = {"messages": 0, "stored": 0, "rejected": 0, "duplicates": 0, "batches": 0, "acks": 0}
 
     # ---- lifecycle --------------------------------------------------------------------
     def start(self) -> None:
@@ -117,6 +125,7 @@ class Collector:
             client.on_connect = self._on_connect
             client.on_disconnect = self._on_disconnect
             client.on_message = self._on_message
+            client.on_subscribe = self._on_subscribe
             self._client = client
             connect_in_background(client, self.cfg)
         log.info("hub collector started on %s (prefix %s%s)", self.cfg.url, self.p,
@@ -164,6 +173,7 @@ class Collector:
                         self._dropped += 1
             elif msg[0] == "up":
                 self.connected.set()
+                self._resync.set()
                 log.info("hub connected to %s", self.cfg.url)
             elif msg[0] == "down":
                 if self.connected.is_set() and not self._stop.is_set():
@@ -216,8 +226,11 @@ class Collector:
             log.warning("hub MQTT connect to %s refused: %s", self.cfg.url, rc)
             return
         client.subscribe(self._subscriptions())
-        self.connected.set()
         log.info("hub connected to %s", self.cfg.url)
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: Any, rcs: Any, props: Any) -> None:
+        self.connected.set()
+        self._resync.set()
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         if self.connected.is_set() and not self._stop.is_set():
@@ -237,25 +250,68 @@ class Collector:
     # ---- worker -----------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self._resync.is_set():
+                self._resync.clear()
+                self._ask_resend()
             try:
-                first = self._q.get(timeout=0.2)
+                first = self._q.get(timeout=self._wait_s())
             except queue.Empty:
                 self._idle()
                 continue
-            msgs = [first]
-            while len(msgs) < MAX_BATCH:
-                try:
-                    msgs.append(self._q.get_nowait())
-                except queue.Empty:
-                    break
+            msgs = self._fill([first])
             try:
                 self._process(msgs)
             except Exception:
                 log.exception("hub batch of %d message(s) failed; reloading chain state", len(msgs))
                 self._chains.clear()
 
+    def _fill(self, msgs: list[tuple[str, bytes, int, bool]]) -> list[tuple[str, bytes, int, bool]]:
+        """Take what is queued, up to MAX_BATCH; while the batch is small, wait up to FILL_S
+        for more: messages that trickle in (amqtt delivers them one by one) are then checked
+        and written in one transaction and acked once, not a few at a time."""
+        deadline = time.monotonic() + FILL_S
+        while len(msgs) < MAX_BATCH:
+            try:
+                msgs.append(self._q.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            left = deadline - time.monotonic()
+            if len(msgs) >= FILL_BATCH or left <= 0:
+                break
+            try:
+                msgs.append(self._q.get(timeout=left))
+            except queue.Empty:
+                break
+        return msgs
+
+    def _ask_resend(self) -> None:
+        """Just (re)subscribed: whatever devices sent while the hub was not subscribed is gone
+        from the broker. Ask every enrolled device to re-send from its stored head now, rather
+        than each waiting out its ack timeout (a device with nothing unacked sends nothing)."""
+        now = time.monotonic()
+        self.reload_keys()
+        for dev in self._keys:
+            try:
+                ch = self._chain(dev)
+            except Exception:
+                log.exception("cannot read the stored head of %s", dev)
+                continue
+            ch.last_replay = now
+            self._publish(topics.replay(self.p, dev), str(ch.head_seq + 1).encode())
+        if self._keys:
+            log.info("asked %d enrolled device(s) to re-send what the hub has not stored", len(self._keys))
+
+    def _wait_s(self) -> float:
+        """How long the worker may wait for messages: until the next ack falls due."""
+        due = [ch.last_ack for ch in self._chains.values() if ch.acked_seq != ch.head_seq]
+        if not due:
+            return 0.2
+        return min(0.2, max(0.001, min(due) + ACK_EVERY_S - time.monotonic()))
+
     def _idle(self) -> None:
         now = time.monotonic()
+        self._send_acks(now)
         for dev, ch in self._chains.items():
             if ch.pending and now - ch.last_replay >= REPLAY_EVERY_S:
                 ch.last_replay = now
@@ -288,6 +344,7 @@ class Collector:
             n, self._dropped = self._dropped, 0
             b.reject("overload", f"{n} message(s) dropped: hub queue full")
         self.store.write_batch(b.new, b.seen, b.dups, b.rejects, b.witnesses)
+        self.stats["batches"] += 1
         self.stats["stored"] += len(b.new)
         self.stats["rejected"] += sum(n for n, _ in b.rejects.values())
         for reason, (n, detail) in b.rejects.items():
@@ -372,6 +429,16 @@ class Collector:
         return {"device": ev.device, "seq": ev.seq, "cp_seq": cp_seq, "cp_hash": cp_hash,
                 "ts": ts, "hub_key": self._wkey.public_hex, "hub_sig": sig}
 
+    def _send_acks(self, now: float) -> None:
+        """Ack each device whose stored head moved (or that re-sent), at most every ACK_EVERY_S:
+        under load one ack covers a whole window of events instead of one per batch."""
+        for dev, ch in self._chains.items():
+            if ch.acked_seq == ch.head_seq or now - ch.last_ack < ACK_EVERY_S:
+                continue
+            ch.last_ack, ch.acked_seq = now, ch.head_seq
+            self.stats["acks"] += 1
+            self._publish(topics.ack(self.p, dev), str(ch.head_seq).encode())
+
     def _control(self, topic: str, payload: bytes, received: int) -> None:
         where = topics.split(self.p, topic)
         if where is None or len(payload) > 256:
@@ -404,11 +471,9 @@ class Collector:
         now = time.monotonic()
         for dev in b.ack:
             ch = self._chains[dev]
-            new_head = any(ev.device == dev for ev, _, _ in b.new)
-            if not new_head and now - ch.last_ack < REACK_EVERY_S:
-                continue
-            ch.last_ack = now
-            self._publish(topics.ack(self.p, dev), str(ch.head_seq).encode())
+            if ch.acked_seq == ch.head_seq and now - ch.last_ack >= REACK_EVERY_S:
+                ch.acked_seq = -1  # a re-sent event: the device missed our ack, send it again
+        self._send_acks(now)
         for dev, frm in b.replay.items():
             ch = self._chains[dev]
             if now - ch.last_replay < REPLAY_EVERY_S:

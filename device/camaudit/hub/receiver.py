@@ -5,7 +5,7 @@ as checking the event's signature. In one process both share one GIL; here the c
 receives, answers PUBACKs and hands batches of raw messages to the hub over a pipe, and
 publishes what the hub asks for (acks, replay requests). It exits when the hub goes away.
 
-Messages to the hub:  ("up",) | ("down",) | ("msgs", [(topic, payload, received_ms, retain)])
+Messages to the hub:  ("up",) (connected and subscribed) | ("down",) | ("msgs", [(topic, payload, received_ms, retain)])
 Messages from the hub: ("pub", topic, payload, qos, retain) | ("stop",)
 """
 
@@ -46,7 +46,9 @@ def receiver_main(cfg: dict[str, Any], client_id: str, subs: list[tuple[str, int
             logging.warning("connect refused: %s", rc)
             return
         client.subscribe(subs)
-        send(("up",))
+
+    def on_subscribe(client: Any, userdata: Any, mid: Any, rcs: Any, props: Any) -> None:
+        send(("up",))  # subscribed: from now on the broker delivers events to the hub
 
     def on_disconnect(client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         send(("down",))
@@ -69,6 +71,7 @@ def receiver_main(cfg: dict[str, Any], client_id: str, subs: list[tuple[str, int
 
     client = make_client(mqtt, client_id, clean_session=False)
     client.on_connect, client.on_disconnect, client.on_message = on_connect, on_disconnect, on_message
+    client.on_subscribe = on_subscribe
     t = threading.Thread(target=flusher, daemon=True)
     t.start()
     connect_in_background(client, mqtt)

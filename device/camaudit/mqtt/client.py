@@ -26,7 +26,7 @@ def make_client(
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    client = mqtt.Client(
+    client = _client_class()(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         clean_session=clean_session,
@@ -49,6 +49,62 @@ def make_client(
     client.max_queued_messages_set(0)
     client.reconnect_delay_set(min_delay=1, max_delay=10)
     return client
+
+
+_CLIENT_CLASS: Any = None
+READ_CHUNK = 65536
+
+
+class BufferedSocket:
+    """A connected (TLS) socket that reads in large chunks and hands paho its small reads.
+
+    paho reads each packet with 2-3 `recv` calls (1 byte, the length bytes, the rest) and
+    runs `select` between packets: one QoS1 message costs ~5 system calls. Here one `recv`
+    takes whatever the kernel holds (often hundreds of packets); `pending()` tells paho's
+    loop that bytes are buffered, so it reads them without waiting in `select` (paho's own
+    rule for TLS sockets).
+    """
+
+    __slots__ = ("_sock", "_buf", "_pos")
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+
+    def recv(self, bufsize: int) -> bytes:
+        if self._pos >= len(self._buf):
+            data = self._sock.recv(READ_CHUNK)  # BlockingIOError / SSLWantReadError go to paho
+            if not data:
+                return data  # EOF
+            self._buf, self._pos = data, 0
+        out = self._buf[self._pos:self._pos + bufsize]
+        self._pos += len(out)
+        return out
+
+    def pending(self) -> int:
+        inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
+        return len(self._buf) - self._pos + inner
+
+    def __getattr__(self, name: str) -> Any:  # send, fileno, setblocking, close, ...
+        return getattr(self._sock, name)
+
+
+def _client_class() -> Any:
+    """paho's Client with buffered socket reads (see BufferedSocket)."""
+    global _CLIENT_CLASS
+    if _CLIENT_CLASS is None:
+        import paho.mqtt.client as mqtt
+
+        class BufferedClient(mqtt.Client):
+            def _create_socket(self) -> Any:
+                sock = super()._create_socket()
+                if self._transport == "websockets":
+                    return sock
+                return BufferedSocket(sock)
+
+        _CLIENT_CLASS = BufferedClient
+    return _CLIENT_CLASS
 
 
 def connect_in_background(client: Client, cfg: MqttConfig) -> None:

@@ -141,7 +141,10 @@ class Publisher:
         client = make_client(
             self._cfg, f"camaudit-{dev}", will=(topics.status(p, dev), topics.OFFLINE)
         )
-        client.max_inflight_messages_set(min(self._cfg.max_inflight, 1000))
+        # No paho-level limit: the hub-ack window (cfg.max_inflight) already bounds what is
+        # out. With a limit, paho walks every outstanding message on each PUBACK (O(window)
+        # per event: a third of this process's CPU behind the slower embedded broker).
+        client.max_inflight_messages_set(0)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
