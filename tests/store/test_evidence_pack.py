@@ -140,7 +140,7 @@ def test_every_kind_of_tampering_is_caught(journal: tuple[Path, list[str]], tmp_
     other = DeviceKey.generate()
     device = json.loads(_member(pack, "device.json")) | {"public_key": other.public_hex}
     device_bytes = (json.dumps(device, sort_keys=True, indent=1) + "\n").encode()
-    forged2 = dict(forged, public_key=other.public_hex, files=dict(forged["files"], **{"device.json": hashlib.sha256(device_bytes).hexdigest()}))
+    forged2 = dict(forged, public_key=other.public_hex, signer_key=other.public_hex, files=dict(forged["files"], **{"device.json": hashlib.sha256(device_bytes).hexdigest()}))
     forged2_bytes = (json.dumps(forged2, sort_keys=True, indent=1) + "\n").encode()
     cases["re-signed with another key"] = (
         {

@@ -78,6 +78,37 @@ def enroll_cmd(ctx: click.Context, device: str, pubkey: str) -> None:
     click.echo(f"enrolled {device} in {cfg.db_path} (a running hub picks it up within seconds)")
 
 
+@hub_cmd.command("export")
+@click.argument("device")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="The pack to write (.zip).")
+@click.option("--since", help="First moment (ISO 8601, local time unless a zone is given).")
+@click.option("--until", help="Last moment (a bare date means the end of that day).")
+@click.option("--feed", help="Report on this feed only (records of all feeds stay, for the chain).")
+@click.pass_context
+def export_cmd(
+    ctx: click.Context, device: str, out: Path, since: str | None, until: str | None, feed: str | None
+) -> None:
+    """Write an evidence pack of DEVICE from what the hub stored, signed by the hub."""
+    import time
+
+    from camaudit.hub.pack import export_hub_pack
+    from camaudit.store.pack_command import parse_when
+
+    cfg = _config(ctx)
+    summary = export_hub_pack(
+        cfg.db_path,
+        cfg.data_dir / "hub.key",
+        device,
+        out,
+        since_ms=parse_when(since, end=False, param="--since"),
+        until_ms=parse_when(until, end=True, param="--until"),
+        feed=feed,
+        now_ms=int(time.time() * 1000),
+    )
+    click.echo(summary.summary())
+    click.echo(f"check it anywhere with: camaudit verify {out}", err=True)
+
+
 @hub_cmd.command("adduser")
 @click.argument("user")
 @click.pass_context

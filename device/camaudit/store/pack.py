@@ -56,9 +56,11 @@ class PackSummary:
     captures: int
     evidence: int
     missing_evidence: int
+    signed_by: str = "device"
 
     def summary(self) -> str:
-        missing = f", {self.missing_evidence} evidence frame(s) missing" if self.missing_evidence else ""
+        where = "kept on the device" if self.signed_by == "hub" else "missing"
+        missing = f", {self.missing_evidence} evidence frame(s) {where}" if self.missing_evidence else ""
         return (
             f"{self.path}: {self.events} events (seq {self.first_seq}..{self.last_seq}) of "
             f"device {self.device}, {self.captures} capture(s), {self.evidence} evidence "
@@ -86,23 +88,58 @@ def export_pack(
     evidence_dir: Path | None = None,
     now_ms: int,
 ) -> PackSummary:
-    """Write the evidence pack of the records with since_ms <= ts <= until_ms to `out`.
+    """Write the evidence pack of the journal records with since_ms <= ts <= until_ms.
 
-    The key (default: next to the journal) signs the manifest; evidence frames are taken
-    from `evidence_dir` (default: <journal folder>/evidence). JournalError when the span
-    holds no record or `out` exists.
+    The device key (default: next to the journal) signs the manifest; evidence frames are
+    taken from `evidence_dir` (default: <journal folder>/evidence). JournalError when the
+    span holds no record or `out` exists.
     """
     db, out = Path(db), Path(out)
+    check_pack_args(out, since_ms, until_ms)
+    key_path = Path(key_path) if key_path else db.parent / "device.key"
+    key = load_key(key_path)
+    device, public_key, lines = _read_span(db, since_ms, until_ms)
+    if key.public_bytes.hex() != public_key:
+        raise JournalError(f"export: the key at {key_path} is not this journal's")
+    return build_pack(
+        out,
+        device=device,
+        public_key=public_key,
+        lines=lines,
+        signer=key,
+        signed_by="device",
+        evidence_dir=Path(evidence_dir) if evidence_dir else db.parent / "evidence",
+        feed=feed,
+        since_ms=since_ms,
+        until_ms=until_ms,
+        now_ms=now_ms,
+    )
+
+
+def check_pack_args(out: Path, since_ms: int | None, until_ms: int | None) -> None:
     if out.exists():
         raise JournalError(f"export: {out} exists; not overwriting evidence")
     if since_ms is not None and until_ms is not None and until_ms < since_ms:
         raise JournalError("export: --until is before --since")
-    key = load_key(Path(key_path) if key_path else db.parent / "device.key")
-    device, public_key, lines = _read_span(db, since_ms, until_ms)
-    if key.public_bytes.hex() != public_key:
-        raise JournalError(f"export: the key at {key_path or db.parent / 'device.key'} is not this journal's")
+
+
+def build_pack(
+    out: Path,
+    *,
+    device: str,
+    public_key: str,
+    lines: list[str],
+    signer: DeviceKey,
+    signed_by: str,
+    evidence_dir: Path | None,
+    feed: str | None,
+    since_ms: int | None,
+    until_ms: int | None,
+    now_ms: int,
+) -> PackSummary:
+    """Write a pack of `lines` (a contiguous run of one device's signed records, in seq
+    order). `signer` signs the manifest: the device's own key, or a hub's (`signed_by`)."""
     events = [Event.from_json(line) for line in lines]
-    evidence_dir = Path(evidence_dir) if evidence_dir else db.parent / "evidence"
     frames: dict[str, bytes] = {}
     missing: list[str] = []
     for ev in events:
@@ -110,12 +147,11 @@ def export_pack(
             if digest in frames or digest in missing:
                 continue
             try:
-                data = (evidence_dir / f"{digest}.jpg").read_bytes()
+                data = (evidence_dir / f"{digest}.jpg").read_bytes() if evidence_dir else b""
             except OSError:
-                missing.append(digest)
-                continue
+                data = b""
             if hashlib.sha256(data).hexdigest() != digest:
-                missing.append(digest)  # damaged on disk: the pack must not carry it
+                missing.append(digest)  # absent, or damaged on disk: never carried
                 continue
             frames[digest] = data
     captures = _latest_captures(events, feed)
@@ -136,6 +172,8 @@ def export_pack(
         until_ms=until_ms,
         missing_evidence=missing,
         created_ms=now_ms,
+        signed_by=signed_by,
+        evidence_on_device=evidence_dir is None,
     )
     files: dict[str, bytes] = {
         EVENTS: ("\n".join(lines) + "\n").encode(),
@@ -150,10 +188,12 @@ def export_pack(
             "created": now_ms,
             "device": device,
             "public_key": public_key,
+            "signed_by": signed_by,
+            "signer_key": signer.public_hex,
             "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
         }
     )
-    _write_zip(out, {**files, MANIFEST: manifest, SIGNATURE: _sign(key, manifest)})
+    _write_zip(out, {**files, MANIFEST: manifest, SIGNATURE: _sign(signer, manifest)})
     log.info("evidence pack %s written: seq %d..%d", out, events[0].seq, events[-1].seq)
     return PackSummary(
         path=out,
@@ -164,6 +204,7 @@ def export_pack(
         captures=len(captures),
         evidence=len(frames),
         missing_evidence=len(missing),
+        signed_by=signed_by,
     )
 
 

@@ -33,6 +33,8 @@ def render_report(
     until_ms: int | None,
     missing_evidence: Sequence[str],
     created_ms: int,
+    signed_by: str = "device",
+    evidence_on_device: bool = False,
 ) -> str:
     """The report.md of a pack: what was captured, what people were told, how to check it."""
     verdicts = Counter(r.verdict or "open" for r in captures)
@@ -42,7 +44,7 @@ def render_report(
     lines = [
         f"# Evidence pack: camera audit of device `{device}`",
         "",
-        f"- Created: {_utc(created_ms)}",
+        f"- Created: {_utc(created_ms)}, manifest signed by the {signed_by}",
         f"- Device public key (Ed25519): `{public_key}`",
         f"- Records: seq {first.seq} to {last.seq} ({len(events)} records), "
         f"{_utc(first.ts)} to {_utc(last.ts)}",
@@ -76,7 +78,17 @@ def render_report(
             )
     lines += ["", "## Records by type", ""]
     lines += [f"- {t}: {n}" for t, n in sorted(types.items())]
-    if missing_evidence:
+    if missing_evidence and evidence_on_device:
+        lines += [
+            "",
+            "## Evidence frames",
+            "",
+            "The records reference blurred evidence frames that stay on the device (the hub "
+            "never receives frames); an export made on the device carries them:",
+            "",
+        ]
+        lines += [f"- sha256:{d}" for d in missing_evidence]
+    elif missing_evidence:
         lines += [
             "",
             "## Missing evidence frames",

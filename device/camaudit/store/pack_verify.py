@@ -36,6 +36,8 @@ MAX_MEMBER = 512 * 1024 * 1024  # refuse zip bombs before reading
 class PackReport:
     device: str
     public_key: str
+    signed_by: str
+    signer_key: str
     first_seq: int
     last_seq: int
     events: int
@@ -46,7 +48,8 @@ class PackReport:
         return (
             f"OK, evidence pack of device {self.device}: {self.events} events "
             f"(seq {self.first_seq}..{self.last_seq}), {self.checkpoints} checkpoints, "
-            f"{self.evidence} evidence frame(s), key {self.public_key[:16]}..."
+            f"{self.evidence} evidence frame(s), device key {self.public_key[:16]}..."
+            + (f", packed by hub key {self.signer_key[:16]}..." if self.signed_by == "hub" else "")
         )
 
 
@@ -130,8 +133,17 @@ def verify_pack(path: Path, public_key: bytes | None = None) -> PackReport:
         raise _fail(path, f"{MANIFEST} and {DEVICE} name different keys")
     if public_key is not None and public_key != key:
         raise _fail(path, f"signed by key {key.hex()[:16]}..., not the expected {public_key.hex()[:16]}...")
-    if not _verify_sig(key, sig, manifest_bytes):
-        raise _fail(path, f"{SIGNATURE} is not the device key's signature of {MANIFEST}")
+    signed_by = manifest.get("signed_by", "device")
+    try:
+        signer = bytes.fromhex(str(manifest.get("signer_key", key.hex())))
+    except ValueError:
+        signer = b""
+    if signed_by == "device" and signer != key:
+        raise _fail(path, f"{MANIFEST}: signed_by device, but signer_key is not the device key")
+    if signed_by not in ("device", "hub") or len(signer) != 32:
+        raise _fail(path, f"{MANIFEST}: unknown signer")
+    if not _verify_sig(signer, sig, manifest_bytes):
+        raise _fail(path, f"{SIGNATURE} is not the {signed_by} key's signature of {MANIFEST}")
 
     device = str(device_doc.get("device", ""))
     first_seq, start_hash = device_doc.get("first_seq"), device_doc.get("start_hash")
@@ -163,6 +175,8 @@ def verify_pack(path: Path, public_key: bytes | None = None) -> PackReport:
     return PackReport(
         device=device,
         public_key=key.hex(),
+        signed_by=signed_by,
+        signer_key=signer.hex(),
         first_seq=first_seq,
         last_seq=report.head_seq,
         events=report.events,

@@ -1,0 +1,72 @@
+"""`camaudit hub export DEVICE`: an evidence pack of one device, built from what the hub
+stored (the records exactly as the device signed them), the manifest signed by the hub's
+own key. Evidence frames never reach the hub, so its packs list them without carrying
+them; `camaudit verify` checks such a pack like a device's."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from camaudit.errors import JournalError
+from camaudit.hub.store import HubError
+from camaudit.store.keys import load_key
+from camaudit.store.pack import PackSummary, build_pack, check_pack_args
+
+
+def export_hub_pack(
+    db: Path,
+    hub_key: Path,
+    device: str,
+    out: Path,
+    *,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    feed: str | None = None,
+    now_ms: int,
+) -> PackSummary:
+    """Write `device`'s records with since_ms <= ts <= until_ms from the hub store `db`."""
+    out = Path(out)
+    check_pack_args(out, since_ms, until_ms)
+    key = load_key(hub_key)
+    try:
+        conn = sqlite3.connect(f"file:{Path(db)}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise HubError(f"hub store {db}: {exc}") from None
+    try:
+        row = conn.execute("SELECT public_key FROM devices WHERE device = ?", (device,)).fetchone()
+        if row is None:
+            raise HubError(f"hub store {db}: no enrolled device {device!r}")
+        lo, hi = conn.execute(
+            "SELECT MIN(seq), MAX(seq) FROM events WHERE device = ? AND ts >= ? AND ts <= ?",
+            (device, -(2**62) if since_ms is None else since_ms, 2**62 if until_ms is None else until_ms),
+        ).fetchone()
+        if lo is None:
+            raise JournalError(f"export: the hub holds no record of {device} in that time span")
+        rows = conn.execute(
+            "SELECT seq, json FROM events WHERE device = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+            (device, lo, hi),
+        ).fetchall()
+    except sqlite3.Error as exc:
+        raise HubError(f"hub store {db}: {exc}") from None
+    finally:
+        conn.close()
+    for expected, (seq, _) in enumerate(rows, lo):
+        if seq != expected:
+            raise JournalError(
+                f"export: the hub is missing seq {expected}..{seq - 1} of {device} "
+                "(not replayed yet); export a span before or after it"
+            )
+    return build_pack(
+        out,
+        device=device,
+        public_key=str(row[0]),
+        lines=[text if isinstance(text, str) else bytes(text).decode() for _, text in rows],
+        signer=key,
+        signed_by="hub",
+        evidence_dir=None,
+        feed=feed,
+        since_ms=since_ms,
+        until_ms=until_ms,
+        now_ms=now_ms,
+    )
