@@ -8,6 +8,9 @@ Prints, for a 640x480 clip made from a real clip in ../shared/data/videos:
 - the speed-up the motion gate gives on a still scene (one frame + sensor noise) against the
   same pipeline with the gate off.
 Each measurement runs in its own child process with OpenCV and LiteRT on one thread.
+frames/s is timed from after set-up on both sides: the peer from after
+FaceDetectorYN.create, the pipeline from its feed loop's creation (detector loaded, journal
+open); the pipeline's set-up time is printed apart.
 
     .venv/bin/python bench/pipeline.py [--clip PATH] [--repeat 3] [--rounds 3] [--json]
 """
@@ -92,11 +95,16 @@ def child_pipeline(clip: str, workdir: str, gate: bool) -> dict[str, float]:
     )
     t0 = time.perf_counter()
     summary = run(cfg, db=Path(workdir) / "journal.db", install_signals=False)
-    wall = time.perf_counter() - t0
+    total = time.perf_counter() - t0
     st = summary.feeds["cam"]
+    # Timed from the feed loop's creation (detector loaded, journal open) to the end, as
+    # the peer is timed from after FaceDetectorYN.create: set-up is a daemon's one-time
+    # cost, reported apart (setup_s), not per-frame throughput.
+    wall = time.monotonic() - st.started
     return {
         "frames": st.frames,
         "wall_s": wall,
+        "setup_s": max(0.0, total - wall),
         "fps": st.frames / wall,
         "detect_s": st.detect_s,
         "detected": st.detected,
@@ -190,6 +198,7 @@ def main() -> None:
         "detector_share_gate_off": ours_nogate["detect_s"] / ours_nogate["wall_s"],
         "overhead_beyond_detect": 1 - ours_nogate["detect_s"] / ours_nogate["wall_s"],
         "peak_rss_mb": ours["rss_mb"],
+        "pipeline_setup_s": ours["setup_s"],
         "peer": f"cv2.FaceDetectorYN ({peer_name})",
         "peer_fps": peer["fps"],
         "peer_fps_all": {k: v["fps"] for k, v in peers.items()},
@@ -207,6 +216,7 @@ def main() -> None:
           f"detector {100 * result['detector_share']:.0f}% of time, peak RSS {ours['rss_mb']:.0f} MB")
     print(f"pipeline (gate off):        {ours_nogate['fps']:7.1f} frames/s, "
           f"overhead beyond the detector call {100 * result['overhead_beyond_detect']:.0f}%")
+    print(f"pipeline set-up before the first frame (not in frames/s): {ours['setup_s']:.2f} s")
     for k, v in peers.items():
         print(f"peer FaceDetectorYN {k:7s} {v['fps']:7.1f} frames/s")
     print(f"each round (frames/s): {result['fps_each_round']}")
