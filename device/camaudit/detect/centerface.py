@@ -96,9 +96,4 @@ class CenterFaceTFLite:
             heat, _nhwc(outputs[1], 2), _nhwc(outputs[2], 2), model.width, model.height, self.min_score
         )
         keep = nms(boxes, scores, self.nms_iou)
-        mapped = box.to_frame(boxes[keep])
-        return [
-            Detection(float(x), float(y), float(w), float(h), float(s))
-            for (x, y, w, h), s in zip(mapped, scores[keep], strict=True)
-            if w > 0 and h > 0
-        ]
+        return box.detections(boxes[keep], scores[keep])

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from camaudit.core.types import Detection
+
 
 @dataclass(frozen=True, slots=True)
 class Letterbox:
@@ -30,6 +32,16 @@ class Letterbox:
         x2 = np.clip(out[:, 0] + out[:, 2], 0, self.frame_w)
         y2 = np.clip(out[:, 1] + out[:, 3], 0, self.frame_h)
         return np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)
+
+    def detections(self, boxes: np.ndarray, scores: np.ndarray) -> list[Detection]:
+        """Canvas boxes (N x 4) and their scores as Detections in frame pixels; boxes that
+        fall wholly outside the frame (zero width or height once clipped) are dropped."""
+        mapped = self.to_frame(boxes)
+        return [
+            Detection(float(x), float(y), float(w), float(h), float(s))
+            for (x, y, w, h), s in zip(mapped, scores, strict=True)
+            if w > 0 and h > 0
+        ]
 
 
 def fit_scale(frame_w: int, frame_h: int, canvas_w: int, canvas_h: int) -> float:

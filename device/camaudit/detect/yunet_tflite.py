@@ -111,9 +111,4 @@ class YuNetTFLite:
             top = np.argsort(-scores)[:TOP_K]
             boxes, scores = boxes[top], scores[top]
         keep = nms(boxes, scores, self.nms_iou)
-        mapped = box.to_frame(boxes[keep])
-        return [
-            Detection(float(x), float(y), float(w), float(h), float(s))
-            for (x, y, w, h), s in zip(mapped, scores[keep], strict=True)
-            if w > 0 and h > 0
-        ]
+        return box.detections(boxes[keep], scores[keep])
