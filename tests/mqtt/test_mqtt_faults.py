@@ -40,6 +40,12 @@ def assert_exactly_once(hub: HubHandle, device: str, head: int) -> None:
     assert hub.store.rejects() == {}
 
 
+def assert_delivered(hub: HubHandle, journal: Journal) -> None:
+    """The hub holds every seq of the journal exactly once, and the device's outbox drained."""
+    assert_exactly_once(hub, journal.device, journal.head[0])
+    wait_for(lambda: journal.outbox_size() == 0, what="outbox drained")
+
+
 def _stream(journal: Journal, pub: Publisher, upto: int, rate: float) -> threading.Thread:
     t = threading.Thread(target=append_captures, args=(journal, upto, rate, pub), daemon=True)
     t.start()
@@ -73,8 +79,7 @@ def test_broker_sigkill_mid_stream(which: str, tmp_path: Path, make_hub) -> None
             hub.embedded_broker.start()
         t.join(30)
         assert not t.is_alive()
-        assert_exactly_once(hub, "dev1", journal.head[0])
-        wait_for(lambda: journal.outbox_size() == 0, what="outbox drained")
+        assert_delivered(hub, journal)
     finally:
         pub.stop()
         journal.close()
@@ -194,8 +199,7 @@ def test_broker_unreachable_at_device_start(which: str, tmp_path: Path, make_hub
             hub = make_hub(broker_listen=f"127.0.0.1:{port}", broker_anonymous=True)
         hub.enroll("dev1", journal.public_key.hex())
         append_captures(journal, 400, 0, pub)
-        assert_exactly_once(hub, "dev1", journal.head[0])
-        wait_for(lambda: journal.outbox_size() == 0, what="outbox drained")
+        assert_delivered(hub, journal)
     finally:
         pub.stop()
         journal.close()

@@ -131,10 +131,8 @@ def _device_key(db: Path) -> DeviceKey:
     return load_or_create_key(db.parent / "device.key")
 
 
-def test_forged_checkpoint_hash_is_caught(journal_db: Path) -> None:
-    key = _device_key(journal_db)
-    last = Event.from_json(json.dumps(_record(journal_db, 14)))
-    body = checkpoint_body(10, "ab" * 32, key.sign)  # vouches for a hash seq 10 never had
+def _append_checkpoint(journal_db: Path, body: dict, last: Event, key: DeviceKey) -> None:
+    """Write a validly linked and signed checkpoint record (seq 15) with `body` into the file."""
     ev = seal(
         device="cafe-01",
         seq=15,
@@ -146,6 +144,13 @@ def test_forged_checkpoint_hash_is_caught(journal_db: Path) -> None:
         sign=key.sign,
     )
     _insert(journal_db, ev)
+
+
+def test_forged_checkpoint_hash_is_caught(journal_db: Path) -> None:
+    key = _device_key(journal_db)
+    last = Event.from_json(json.dumps(_record(journal_db, 14)))
+    body = checkpoint_body(10, "ab" * 32, key.sign)  # vouches for a hash seq 10 never had
+    _append_checkpoint(journal_db, body, last, key)
     assert _bad(journal_db) == "seq 15: checkpoint hash does not match the chain at seq 10"
 
 
@@ -154,17 +159,7 @@ def test_checkpoint_signed_by_another_key_is_caught(journal_db: Path, tmp_path: 
     other = load_or_create_key(tmp_path / "other.key")
     last = Event.from_json(json.dumps(_record(journal_db, 14)))
     body = checkpoint_body(14, last.hash, other.sign)
-    ev = seal(
-        device="cafe-01",
-        seq=15,
-        ts=T0 + 20_000,
-        type="checkpoint",
-        feed=None,
-        body=body,
-        prev=last.hash,
-        sign=key.sign,
-    )
-    _insert(journal_db, ev)
+    _append_checkpoint(journal_db, body, last, key)
     assert _bad(journal_db) == "seq 15: checkpoint: bad signature"
 
 
