@@ -17,8 +17,10 @@ Steps (build time only; nothing here runs when camaudit runs):
    float32 .tflite and per-channel full int8 (int8 input and outputs) .tflite.
 6. Make the graphs size-free (models/size_free.py: the 2x upsamplings become
    CONCATENATION + DEPTH_TO_SPACE, the output reshapes take any length, the landmark
-   heads are dropped), check they give bit-identical outputs at the calibration size and
-   run at other sizes, check the int8 tensors, copy yunet_int8.tflite and
+   heads are dropped); the int8 graph takes pixel pairs (models/pixel_pairs.py: input
+   [1, H, W/2, 6], the first conv rewritten to match); check they give bit-identical
+   outputs at the calibration size and run at other sizes, check the int8 tensors, copy
+   yunet_int8.tflite and
    yunet_fp32.tflite to models/ and rewrite the sha256 block of models/MODEL.md.
 """
 
@@ -321,14 +323,20 @@ def check_size_free(fixed: Path, free: Path, frames: list) -> str:
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter
 
+    def paired(it: Interpreter) -> bool:  # input of pixel pairs (models/pixel_pairs.py)
+        return int(it.get_input_details()[0]["shape"][3]) == 6
+
     def interp(path: Path, size: tuple[int, int] | None = None) -> Interpreter:
         it = Interpreter(model_path=str(path))
         if size is not None:
-            it.resize_tensor_input(0, [1, size[1], size[0], 3])
+            w, h = size
+            it.resize_tensor_input(0, [1, h, w // 2, 6] if paired(it) else [1, h, w, 3])
         it.allocate_tensors()
         return it
 
     def outputs(it: Interpreter, x: np.ndarray) -> dict[str, np.ndarray]:
+        if paired(it):
+            x = x.reshape(1, x.shape[1], x.shape[2] // 2, 6)
         it.set_tensor(it.get_input_details()[0]["index"], x)
         it.invoke()
         (sig,) = it._get_full_signature_list().values()
@@ -409,6 +417,7 @@ def main() -> None:
                 shipped.append(dst)
                 print(f"shipped {dst.name} {dst.stat().st_size} bytes sha256 {sha256(dst)}")
     if not args.only_centerface:
+        from pixel_pairs import pair_pixels
         from size_free import make_size_free
 
         width, height = CALIBRATION_SIZE
@@ -424,6 +433,10 @@ def main() -> None:
         ):
             free = work / f"yunet_{kind}.tflite"
             report[f"yunet_{kind}_rewrite"] = make_size_free(fixed, free, LANDMARK_OUTPUTS)
+            if kind == "int8":  # XNNPACK's int8 first conv is slow on 3 channels (pixel_pairs.py)
+                unpaired = work / "yunet_int8_unpaired.tflite"
+                free.replace(unpaired)
+                report["yunet_int8_rewrite"].update(pair_pixels(unpaired, free))
             print(check_size_free(fixed, free, frames))
             types = tensor_types(free)
             if kind == "int8" and (types["inputs"] != ["int8"] or set(types["outputs"]) != {"int8"}):

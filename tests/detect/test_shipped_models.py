@@ -57,6 +57,47 @@ def test_shipped_yunet_runs_at_any_multiple_of_32_without_landmarks(name: str) -
     assert len(model._sized) <= model.MAX_SIZES
 
 
+def test_int8_yunet_takes_pixel_pairs_and_refuses_odd_widths() -> None:
+    """The int8 graph reads an H x W x 3 image as H x W/2 x 6 (models/pixel_pairs.py); the
+    adapter hides that, and an image it cannot pair is a clear error, not a crash."""
+    from camaudit.detect.runtime import TFLiteModel
+
+    model = TFLiteModel(MODELS / "yunet_int8.tflite")
+    assert model.pixel_pairs and model.channels == 3 and model.width % 2 == 0
+    assert not TFLiteModel(MODELS / "yunet_fp32.tflite").pixel_pairs
+    with pytest.raises(ModelError, match="even width"):
+        model.run(np.zeros((64, 63, 3), np.uint8))
+
+
+def test_pixel_pairs_keep_left_and_right_apart() -> None:
+    """A pairing that mixed up the two pixels of a pair, or a pair with its neighbour, would
+    make the int8 model see a slightly different image. On a real frame its heads must
+    track the fp32 model's more closely than they do when the int8 model is fed that frame
+    with each pair's pixels swapped, or shifted by one pixel."""
+    import cv2
+
+    from camaudit.detect.runtime import TFLiteModel
+    from camaudit.detect.yunet_tflite import _head_names
+
+    int8, fp32 = TFLiteModel(MODELS / "yunet_int8.tflite"), TFLiteModel(MODELS / "yunet_fp32.tflite")
+    gif = ROOT / "device" / "camaudit" / "data" / "demo_headpose.gif"
+    cap = cv2.VideoCapture(str(gif))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok, gif
+    frame = cv2.resize(frame, (320, 192))
+    swapped = frame.reshape(192, 160, 2, 3)[:, :, ::-1].reshape(192, 320, 3).copy()
+    shifted = np.roll(frame, 1, axis=1)
+    ref = dict(zip(_head_names(fp32), fp32.run(frame), strict=True))
+
+    def gap(image: np.ndarray) -> float:
+        got = dict(zip(_head_names(int8), int8.run(image), strict=True))
+        return float(np.mean([np.abs(got[k] - ref[k]).mean() for k in ref]))
+
+    assert gap(frame) < 0.02
+    assert gap(frame) < 0.9 * min(gap(swapped), gap(shifted))
+
+
 @pytest.mark.parametrize("path", INT8, ids=[p.name for p in INT8])
 def test_int8_models_are_full_int8(path: Path) -> None:
     from ai_edge_litert.interpreter import Interpreter

@@ -88,6 +88,10 @@ class TFLiteModel:
     A size-free model (input shape_signature [1, -1, -1, C], as models/build.py ships) runs
     at the size of each image it is given: one interpreter per input size, the most recent
     MAX_SIZES kept (a camera feed has one size, so one interpreter).
+
+    A model whose input has 6 channels takes pixel pairs (models/pixel_pairs.py): an
+    H x W x 3 image is handed over as H x W/2 x 6, the same bytes. `width`, `height` and
+    `channels` are always those of the image.
     """
 
     MAX_SIZES = 4
@@ -108,7 +112,10 @@ class TFLiteModel:
         self._input = inputs[0]
         self._outputs = self._interp.get_output_details()
         self._names = self._signature_names()
-        _, self.height, self.width, self.channels = (int(v) for v in self._input["shape"])
+        _, self.height, width, channels = (int(v) for v in self._input["shape"])
+        self.pixel_pairs = channels == 6
+        self.channels = 3 if self.pixel_pairs else channels
+        self.width = 2 * width if self.pixel_pairs else width
         signature = [int(v) for v in self._input.get("shape_signature", self._input["shape"])]
         self.size_free = signature[1] == -1 and signature[2] == -1
         self._sized: OrderedDict[tuple[int, int], Any] = OrderedDict(
@@ -131,7 +138,9 @@ class TFLiteModel:
             with _native_stderr_silenced():  # LiteRT prints an INFO line for XNNPACK here
                 if size is not None:
                     index = interp.get_input_details()[0]["index"]
-                    interp.resize_tensor_input(index, [1, size[0], size[1], self.channels])
+                    h, w = size
+                    shape = [1, h, w // 2, 6] if self.pixel_pairs else [1, h, w, self.channels]
+                    interp.resize_tensor_input(index, shape)
                 interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             where = "" if size is None else f" at {size[1]}x{size[0]}"
@@ -184,6 +193,9 @@ class TFLiteModel:
         `only`: positions (in output_names) of the outputs wanted; default all.
         """
         h, w = image.shape[:2]
+        if self.pixel_pairs and (w % 2 or image.shape[2] != 3):
+            raise ModelError(f"{self.path.name} takes pixel pairs: needs an even width and 3 "
+                             f"channels, got {w}x{h}x{image.shape[2]}")
         if (h, w) != (self.height, self.width):
             self._use_size(h, w)
         if image.dtype == np.uint8 and self._input["dtype"] == np.int8 and self._input[
@@ -192,6 +204,8 @@ class TFLiteModel:
             x = np.bitwise_xor(image, np.uint8(0x80)).view(np.int8)[np.newaxis]  # v - 128
         else:
             x = _quantize(image[np.newaxis], self._input)
+        if self.pixel_pairs:
+            x = x.reshape(1, h, w // 2, 6)
         self._interp.set_tensor(self._input["index"], x)
         self._interp.invoke()
         wanted = self._outputs if only is None else [self._outputs[i] for i in only]
