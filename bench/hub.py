@@ -1,6 +1,6 @@
 """Hub bench: sustained verified ingest and device-to-hub latency on loopback.
 
-For each broker (Debian's mosquitto started here, and the hub's embedded amqtt broker):
+For each broker (Debian's mosquitto started here, and the hub's own embedded broker):
 - ingest: a device process holds N signed events in its journal and publishes them all at
   once (hub-ack window 1,000); events/s = N / time until the hub has verified (hash,
   Ed25519 signature, chain link) and stored the last one.
@@ -269,7 +269,6 @@ def main() -> int:
     if args.device:
         return device_main(args)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    logging.getLogger("amqtt").setLevel(logging.CRITICAL)
     log = logging.getLogger("bench.hub")
     brokers = args.brokers.split(",")
     rounds: dict[str, list[dict[str, float | int]]] = {b: [] for b in brokers}

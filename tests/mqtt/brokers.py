@@ -1,4 +1,4 @@
-"""Real brokers for tests: Debian's mosquitto run by the test, and the hub's embedded amqtt.
+"""Real brokers for tests: Debian's mosquitto run by the test, and the hub's own embedded broker.
 
 Shared by tests/mqtt and tests/hub (tests/hub/conftest.py puts this folder on sys.path).
 """

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,9 +10,6 @@ from brokers import Mosquitto, require_mosquitto
 
 from camaudit.config.hub import HubConfig
 from camaudit.hub.app import HubHandle, start_hub
-
-logging.getLogger("amqtt").setLevel(logging.WARNING)
-logging.getLogger("transitions").setLevel(logging.WARNING)
 
 
 @pytest.fixture

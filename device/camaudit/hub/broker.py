@@ -1,10 +1,11 @@
-"""Embedded MQTT broker (amqtt) for a one-box hub: bound explicitly, password file.
+"""Embedded MQTT broker for a one-box hub: bound to one address, password file, TLS.
 
-amqtt binds 0.0.0.0 unless told otherwise, so the bind address is always explicit here.
-By default the broker runs in a child process the hub starts and stops (its own
-interpreter, so it does not compete with signature checks for the GIL; it exits when the
-hub dies); `process=False` runs it in a thread instead. Sessions live in memory only:
-devices re-send whatever the hub has not acked, so a hub restart loses nothing.
+The broker is the hub's own (camaudit.hub.mqttd: pure-Python asyncio, MQTT 3.1.1). It
+listens on the given host only (127.0.0.1 by default). By default it runs in a child
+process the hub starts and stops (its own interpreter, so it does not compete with
+signature checks for the GIL; it exits when the hub dies); `process=False` runs it in a
+thread instead. Sessions live in memory only: devices re-send whatever the hub has not
+acked, so a hub restart loses nothing.
 
     python -m camaudit.hub.broker --bind 127.0.0.1:1883 [--password-file F] [--cert C --key K]
 """
@@ -18,14 +19,18 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from camaudit.hub.store import HubError
+
+if TYPE_CHECKING:
+    from camaudit.hub.mqttd import Broker
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +49,8 @@ def hash_password(password: str) -> str:
 
 
 def add_user(passwd_file: Path, username: str, password: str | None = None) -> str:
-    """Add or replace `username` in an amqtt/argon2 password file; returns the password."""
+    """Add or replace `username` in the broker's password file (`user:<argon2 hash>` lines);
+    returns the password."""
     if not username or ":" in username:
         raise HubError(f"bad MQTT user name {username!r}")
     password = password or secrets.token_urlsafe(18)
@@ -80,7 +86,7 @@ def ensure_user_secret(data_dir: Path, passwd_file: Path, username: str) -> Path
 
 
 class EmbeddedBroker:
-    """amqtt broker on host:port, in a child process (default) or a thread of its own."""
+    """The hub's MQTT broker on host:port, in a child process (default) or a thread of its own."""
 
     def __init__(
         self,
@@ -100,7 +106,7 @@ class EmbeddedBroker:
         self.process = process
         self._proc: subprocess.Popen[bytes] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._broker: Any = None
+        self._broker: Broker | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -110,22 +116,28 @@ class EmbeddedBroker:
         scheme = "mqtts" if self.certfile else "mqtt"
         return f"{scheme}://{self.host}:{self.port}"
 
-    def _config(self) -> dict[str, Any]:
-        listener: dict[str, Any] = {"type": "tcp", "bind": f"{self.host}:{self.port}", "max_connections": 0}
-        if self.certfile:
-            listener.update(ssl=True, certfile=str(self.certfile), keyfile=str(self.keyfile))
-        plugins: dict[str, Any]
-        if self.password_file is not None:
-            plugins = {"amqtt.plugins.authentication.FileAuthPlugin": {"password_file": str(self.password_file)}}
-        else:
-            plugins = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
-        return {"listeners": {"default": listener}, "plugins": plugins}
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if not self.certfile:
+            return None
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(str(self.certfile), str(self.keyfile) if self.keyfile else None)
+        return ctx
+
+    async def serve(self) -> Broker:
+        """Start listening in the running event loop (the thread and the child process use this)."""
+        from camaudit.hub.mqttd import Broker
+
+        broker = Broker(password_file=self.password_file)
+        await broker.start(self.host, self.port, self._ssl_context())
+        return broker
 
     def start(self, timeout: float = 10.0) -> None:
         if self.process:
             self._start_process(timeout)
             return
-        self._thread = threading.Thread(target=self._main, name="amqtt-broker", daemon=True)
+        self._ready.clear()
+        self._error = None
+        self._thread = threading.Thread(target=self._main, name="mqtt-broker", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
             raise HubError(f"embedded broker did not start on {self.host}:{self.port}")
@@ -135,15 +147,11 @@ class EmbeddedBroker:
                  "password file" if self.password_file else "anonymous")
 
     def _main(self) -> None:
-        from amqtt.broker import Broker
-
-        _coalesce_writes()
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:
-            self._broker = Broker(self._config(), loop=loop)
-            loop.run_until_complete(self._broker.start())
+            self._broker = loop.run_until_complete(self.serve())
         except BaseException as exc:  # report to start()
             self._error = exc
             self._ready.set()
@@ -198,7 +206,7 @@ class EmbeddedBroker:
         loop, broker = self._loop, self._broker
         if loop is None or broker is None or self._thread is None:
             return
-        fut = asyncio.run_coroutine_threadsafe(broker.shutdown(), loop)
+        fut = asyncio.run_coroutine_threadsafe(broker.close(), loop)
         try:
             fut.result(timeout)
         except Exception as exc:
@@ -209,58 +217,6 @@ class EmbeddedBroker:
         log.info("embedded broker stopped")
 
 
-def _coalesce_writes() -> None:
-    """Make amqtt write each connection's packets once per event-loop pass, not one by one.
-
-    amqtt writes every packet (PUBACK to the device, PUBLISH to the hub, ...) straight to
-    its socket: one `send` system call each, ~40% of the broker's CPU under load (py-spy).
-    Here packets written in one pass of the loop leave in one `send`. Order and
-    backpressure are kept: a connection's bytes go out in write order, and `drain()` still
-    waits while the transport's own buffer is full.
-    """
-    import amqtt.adapters
-    import amqtt.broker
-
-    base = amqtt.adapters.StreamWriterAdapter
-    if getattr(amqtt.broker.StreamWriterAdapter, "coalescing", False):
-        return
-
-    class CoalescingWriter(base):  # type: ignore[misc, valid-type]
-        coalescing = True
-
-        def __init__(self, writer: asyncio.StreamWriter) -> None:
-            super().__init__(writer)
-            self._buf = bytearray()
-            self._scheduled = False
-
-        def write(self, data: bytes) -> None:
-            if self.is_closed:
-                return
-            self._buf += data
-            if len(self._buf) >= COALESCE_MAX:
-                self._flush()
-            elif not self._scheduled:
-                self._scheduled = True
-                asyncio.get_running_loop().call_soon(self._flush)
-
-        def _flush(self) -> None:
-            self._scheduled = False
-            if self._buf:
-                data = bytes(self._buf)
-                self._buf.clear()
-                if not self._writer.transport.is_closing():
-                    self._writer.write(data)
-
-        async def close(self) -> None:
-            self._flush()
-            await super().close()
-
-    amqtt.broker.StreamWriterAdapter = CoalescingWriter
-
-
-COALESCE_MAX = 256 * 1024
-
-
 def _main() -> int:
     ap = argparse.ArgumentParser(prog="python -m camaudit.hub.broker")
     ap.add_argument("--bind", required=True)
@@ -269,20 +225,34 @@ def _main() -> int:
     ap.add_argument("--key", type=Path)
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="broker: %(message)s")
-    logging.getLogger("amqtt").setLevel(logging.CRITICAL)
     host, _, port = a.bind.rpartition(":")
     b = EmbeddedBroker(host, int(port), password_file=a.password_file, certfile=a.cert,
                        keyfile=a.key, process=False)
-    b.start()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    parent = os.getppid()
-    while not stop.wait(0.5):
-        if os.getppid() != parent:  # the hub died: do not linger holding the port
-            break
-    b.stop()
+    try:
+        asyncio.run(_serve_until_stopped(b))
+    except OSError as exc:
+        log.error("cannot listen on %s: %s", a.bind, exc)
+        return 1
     return 0
+
+
+async def _serve_until_stopped(b: EmbeddedBroker) -> None:
+    """Serve until SIGTERM / SIGINT, or until the parent (the hub) is gone."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    broker = await b.serve()
+    parent = os.getppid()
+    try:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), 0.5)
+            except TimeoutError:
+                if os.getppid() != parent:  # the hub died: do not linger holding the port
+                    break
+    finally:
+        await broker.close()
 
 
 if __name__ == "__main__":

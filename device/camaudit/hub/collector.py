@@ -267,7 +267,7 @@ class Collector:
 
     def _fill(self, msgs: list[tuple[str, bytes, int, bool]]) -> list[tuple[str, bytes, int, bool]]:
         """Take what is queued, up to MAX_BATCH; while the batch is small, wait up to FILL_S
-        for more: messages that trickle in (amqtt delivers them one by one) are then checked
+        for more: messages that trickle in (a broker may deliver them one by one) are then checked
         and written in one transaction and acked once, not a few at a time."""
         deadline = time.monotonic() + FILL_S
         while len(msgs) < MAX_BATCH:
