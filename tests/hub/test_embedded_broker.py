@@ -587,3 +587,60 @@ def test_tls_connect(tmp_path: Path) -> None:
         sub.close()
     finally:
         b.stop()
+
+
+# ---- protected topics (only admins publish there) ------------------------------------------
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedBroker, str, str]]:
+    passwd = tmp_path_factory.mktemp("acl") / "broker.passwd"
+    hub_pw, dev_pw = add_user(passwd, "hub"), add_user(passwd, "dev1")
+    b = EmbeddedBroker("127.0.0.1", 0, password_file=passwd, admins=("hub",),
+                       protected=("camaudit/+/ack", "camaudit/+/cmd/#"))
+    b.start()
+    yield b, hub_pw, dev_pw
+    b.stop()
+
+
+def test_only_admin_may_publish_to_protected_topics(guarded) -> None:
+    """A device user forging another device's ack (which would make it drop unacked events
+    from its outbox) is acknowledged but not delivered; the hub's ack is delivered, and the
+    device user's own topics still work."""
+    b, hub_pw, dev_pw = guarded
+    victim = Paho(b.port, "victim", user="dev1", password=dev_pw,
+                  subs=(("camaudit/dev2/ack", 1), ("camaudit/dev2/cmd/replay", 1), ("camaudit/dev1/events", 1)))
+    rogue = Paho(b.port, "rogue", user="dev1", password=dev_pw)
+    rogue.publish("camaudit/dev2/ack", [b"999999"])  # PUBACKed: the client does not hang
+    rogue.publish("camaudit/dev2/cmd/replay", [b"0"], qos=2)
+    rogue.publish("camaudit/dev1/events", [b"own event"])
+    hub = Paho(b.port, "hub", user="hub", password=hub_pw)
+    hub.publish("camaudit/dev2/ack", [b"7"])
+    wait_for(lambda: victim.payloads("camaudit/dev2/ack") == [b"7"], what="the hub's ack")
+    assert victim.payloads("camaudit/dev1/events") == [b"own event"]
+    assert victim.payloads("camaudit/dev2/cmd/replay") == []
+    for c in (victim, rogue, hub):
+        c.close()
+
+
+def test_will_on_protected_topic_refused(guarded) -> None:
+    b, _, dev_pw = guarded
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="sly", protocol=mqtt.MQTTv311)
+    c.username_pw_set("dev1", dev_pw)
+    c.will_set("camaudit/dev2/ack", b"999999", qos=1)
+    got: list[object] = []
+    done = threading.Event()
+    c.on_connect = lambda client, userdata, flags, rc, props: (got.append(rc), done.set())
+    c.connect("127.0.0.1", b.port, keepalive=30)
+    c.loop_start()
+    try:
+        assert done.wait(10)
+        assert got[0].is_failure and str(got[0]) == "Not authorized"  # type: ignore[attr-defined]
+    finally:
+        c.loop_stop()
+
+
+def test_protected_topics_need_a_password_file() -> None:
+    from camaudit.hub.mqttd import Broker
+
+    assert Broker(protected=("camaudit/+/ack",)).protected == ()  # anonymous: no users to tell apart
+    with pytest.raises(ValueError, match="bad protected topic filter"):
+        Broker(password_file=Path("/nonexistent"), protected=("camaudit/#/ack",))

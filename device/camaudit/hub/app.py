@@ -123,8 +123,12 @@ def start_hub(cfg: HubConfig) -> HubHandle:
             for user in cfg.broker_users:
                 ensure_user_secret(cfg.data_dir, passwd, user)
             mqtt_update.update(username="hub", password_file=str(secret))
+        # Only the hub may tell a device what it stored (ack) or to replay: a device user
+        # publishing a forged ack could make another device drop events from its outbox.
+        prefix = cfg.mqtt.prefix
         broker = EmbeddedBroker(host, port or free_port(host), password_file=passwd,
-                                certfile=cfg.broker_certfile, keyfile=cfg.broker_keyfile)
+                                certfile=cfg.broker_certfile, keyfile=cfg.broker_keyfile,
+                                protected=(f"{prefix}/+/ack", f"{prefix}/+/cmd/#"), admins=("hub",))
         broker.start()
         mqtt_update["url"] = broker.url
         if cfg.broker_certfile:

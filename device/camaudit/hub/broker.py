@@ -97,13 +97,19 @@ class EmbeddedBroker:
         certfile: Path | None = None,
         keyfile: Path | None = None,
         process: bool = True,
+        protected: tuple[str, ...] = (),
+        admins: tuple[str, ...] = (),
     ) -> None:
+        """`protected`: topic filters only the `admins` users may publish to (with a
+        password file; see mqttd.Broker)."""
         self.host = host
         self.port = port or free_port(host)
         self.password_file = password_file
         self.certfile = certfile
         self.keyfile = keyfile
         self.process = process
+        self.protected = protected
+        self.admins = admins
         self._proc: subprocess.Popen[bytes] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._broker: Broker | None = None
@@ -127,7 +133,8 @@ class EmbeddedBroker:
         """Start listening in the running event loop (the thread and the child process use this)."""
         from camaudit.hub.mqttd import Broker
 
-        broker = Broker(password_file=self.password_file)
+        broker = Broker(password_file=self.password_file, protected=self.protected,
+                        admins=frozenset(self.admins))
         await broker.start(self.host, self.port, self._ssl_context())
         return broker
 
@@ -169,6 +176,10 @@ class EmbeddedBroker:
             cmd += ["--password-file", str(self.password_file)]
         if self.certfile:
             cmd += ["--cert", str(self.certfile), "--key", str(self.keyfile)]
+        for f in self.protected:
+            cmd += ["--protect", f]
+        for user in self.admins:
+            cmd += ["--admin", user]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -223,11 +234,15 @@ def _main() -> int:
     ap.add_argument("--password-file", type=Path)
     ap.add_argument("--cert", type=Path)
     ap.add_argument("--key", type=Path)
+    ap.add_argument("--protect", action="append", default=[], metavar="FILTER",
+                    help="topic filter only --admin users may publish to (repeatable)")
+    ap.add_argument("--admin", action="append", default=[], metavar="USER")
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="broker: %(message)s")
     host, _, port = a.bind.rpartition(":")
     b = EmbeddedBroker(host, int(port), password_file=a.password_file, certfile=a.cert,
-                       keyfile=a.key, process=False)
+                       keyfile=a.key, process=False, protected=tuple(a.protect),
+                       admins=tuple(a.admin))
     try:
         asyncio.run(_serve_until_stopped(b))
     except OSError as exc:

@@ -50,6 +50,8 @@ class Connection(asyncio.Protocol):
         self.timeout = CONNECT_TIMEOUT_S
         self.last_rx = 0.0
         self._connect: codec.Connect | None = None
+        self.admin = False  # may publish to the broker's protected topics
+        self.denied = 0  # publishes dropped by the protected-topic rule
         self._sock: socket.socket | None = None  # for TCP_QUICKACK
         self._ack_timer = False
         self._tx_at = self._tx_window_at = 0.0
@@ -159,6 +161,18 @@ class Connection(asyncio.Protocol):
 
     def _publish(self, b0: int, data: bytes, s: int, e: int) -> None:
         topic, qos, pid, payload = decode_publish(b0, data, s, e)
+        if self.broker.protected and not self.admin and self.broker.is_protected(codec.topic_name(topic)):
+            # As mosquitto's ACLs: acknowledged (so the client does not re-send it forever)
+            # but not delivered; MQTT 3.1.1 has no way to refuse one publish.
+            self.denied += 1
+            if self.denied == 1:
+                log.warning("client %s (user %s) may not publish to %s: dropped", self.client_id,
+                            self._connect.username if self._connect else None, codec.topic_name(topic))
+            if qos == 1:
+                self.write(bytes((0x40, 2, pid >> 8, pid & 0xFF)))
+            elif qos == 2:
+                self.write(codec.encode_ack(codec.PUBREC, pid))
+            return
         if qos == 2:
             assert self.session is not None
             if pid not in self.session.qos2_in:  # else a re-send: already routed
@@ -261,6 +275,10 @@ class Connection(asyncio.Protocol):
 
     def _accept(self, c: codec.Connect) -> None:
         broker, cid = self.broker, self.client_id
+        if (c.will is not None and broker.protected and c.username not in broker.admins
+                and broker.is_protected(c.will.topic)):
+            self._refuse(codec.NOT_AUTHORIZED, f"user {c.username!r} may not leave a will on {c.will.topic}")
+            return
         old = broker.sessions.get(cid)
         if old is not None and isinstance(old.conn, Connection):
             old.conn.close(f"taken over by {self.peer}", will=True)
@@ -275,6 +293,7 @@ class Connection(asyncio.Protocol):
                 sess.max_queued = broker.max_queued
             broker.sessions[cid] = sess
         self.session, self.will, self.state = sess, c.will, OPEN
+        self.admin = c.username in broker.admins
         self.keepalive = c.keepalive
         self.timeout = 1.5 * c.keepalive
         self.write(codec.encode_connack(old is not None, codec.ACCEPTED))

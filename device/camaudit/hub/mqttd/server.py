@@ -17,7 +17,7 @@ from camaudit.hub.mqttd.auth import PasswordFile
 from camaudit.hub.mqttd.codec import MalformedPacket, Will
 from camaudit.hub.mqttd.connection import OPEN, Connection
 from camaudit.hub.mqttd.session import Session
-from camaudit.hub.mqttd.topics import SubscriptionIndex, matches, valid_topic
+from camaudit.hub.mqttd.topics import SubscriptionIndex, matches, valid_filter, valid_topic
 
 MAX_PACKET = 16 * 1024 * 1024
 TICK_S = 0.25
@@ -28,8 +28,17 @@ class Broker:
     """An MQTT 3.1.1 broker; `await start(host, port)`, `await close()`."""
 
     def __init__(self, *, password_file: Path | None = None, max_packet: int = MAX_PACKET,
-                 max_queued: int | None = None) -> None:
+                 max_queued: int | None = None, protected: tuple[str, ...] = (),
+                 admins: frozenset[str] = frozenset()) -> None:
         self.auth = PasswordFile(password_file) if password_file is not None else None
+        # Topic filters only `admins` may publish to (or leave a will on). Needs a password
+        # file: an anonymous broker knows no users, so it protects nothing.
+        for f in protected:
+            if not valid_filter(f):
+                raise ValueError(f"bad protected topic filter {f!r}")
+        self.protected = protected if self.auth is not None else ()
+        self.admins = admins
+        self._protected_cache: dict[str, bool] = {}
         self.max_packet = max_packet
         self.max_queued = max_queued
         self.sessions: dict[str, Session] = {}
@@ -79,6 +88,16 @@ class Broker:
                 self.retained.pop(name, None)
         for sess, granted in targets:
             sess.deliver(topic, payload, qos if qos < granted else granted, False)
+
+    def is_protected(self, name: str) -> bool:
+        """Whether topic `name` is one only admins may publish to."""
+        hit = self._protected_cache.get(name)
+        if hit is None:
+            hit = any(matches(f, name) for f in self.protected)
+            if len(self._protected_cache) >= ROUTE_CACHE_MAX:
+                self._protected_cache.clear()
+            self._protected_cache[name] = hit
+        return hit
 
     def publish_will(self, will: Will) -> None:
         self.route(codec.topic_field(will.topic), will.payload, will.qos, will.retain)
