@@ -54,19 +54,32 @@ def letterbox(frame: np.ndarray, canvas_w: int, canvas_h: int) -> tuple[np.ndarr
 
     Returns the canvas (canvas_h x canvas_w x C, same dtype) and the mapping back.
     """
+    if frame.ndim != 3 or frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ValueError(f"expected an H x W x C image, got shape {frame.shape}")
+    canvas = np.empty((canvas_h, canvas_w, frame.shape[2]), dtype=frame.dtype)
+    return canvas, letterbox_into(frame, canvas)
+
+
+def letterbox_into(frame: np.ndarray, canvas: np.ndarray) -> Letterbox:
+    """As letterbox(), into the caller's `canvas` (H x W x C, the frame's dtype), e.g. a
+    model's own input buffer: no new image is allocated when the frame needs no resizing,
+    and only the resized one when it does."""
     import cv2
 
     if frame.ndim != 3 or frame.shape[0] == 0 or frame.shape[1] == 0:
         raise ValueError(f"expected an H x W x C image, got shape {frame.shape}")
+    if canvas.ndim != 3 or canvas.shape[2] != frame.shape[2] or canvas.dtype != frame.dtype:
+        raise ValueError(f"canvas {canvas.shape} {canvas.dtype} does not fit frame {frame.shape} {frame.dtype}")
     fh, fw = frame.shape[:2]
+    canvas_h, canvas_w = canvas.shape[:2]
     scale = fit_scale(fw, fh, canvas_w, canvas_h)
     nw = min(canvas_w, max(1, round(fw * scale)))
     nh = min(canvas_h, max(1, round(fh * scale)))
     if (nw, nh) == (fw, fh):
-        resized = frame
+        canvas[:nh, :nw] = frame
     else:
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        resized = cv2.resize(frame, (nw, nh), interpolation=interp)
-    canvas = np.zeros((canvas_h, canvas_w, frame.shape[2]), dtype=frame.dtype)
-    canvas[:nh, :nw] = resized
-    return canvas, Letterbox(scale=scale, frame_w=fw, frame_h=fh, canvas_w=canvas_w, canvas_h=canvas_h)
+        canvas[:nh, :nw] = cv2.resize(frame, (nw, nh), interpolation=interp)
+    canvas[nh:] = 0
+    canvas[:nh, nw:] = 0
+    return Letterbox(scale=scale, frame_w=fw, frame_h=fh, canvas_w=canvas_w, canvas_h=canvas_h)

@@ -11,7 +11,6 @@ import numpy as np
 
 from camaudit.core.types import Detection
 from camaudit.detect import yunet
-from camaudit.detect.letterbox import letterbox
 from camaudit.detect.nms import nms
 from camaudit.detect.runtime import TFLiteModel
 from camaudit.errors import ModelError
@@ -101,9 +100,8 @@ class YuNetTFLite:
         if frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"expected a BGR H x W x 3 frame, got shape {frame.shape}")
         width, height = self._canvas_for(frame.shape[1], frame.shape[0])
-        canvas, box = letterbox(frame, width, height)
         heads, used = self._heads, self._used  # no landmarks
-        outputs = self._model.run(canvas, only=used)
+        outputs, box = self._model.run_letterboxed(frame, width, height, only=used)
         boxes, scores = yunet.decode(
             {heads[i]: o for i, o in zip(used, outputs, strict=True)}, width, height, self.min_score
         )
