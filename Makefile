@@ -28,7 +28,7 @@ lint: $(VENV)/.test
 	$(VENV)/bin/ruff check device tests bench models
 
 typecheck: $(VENV)/.test
-	$(VENV)/bin/mypy device/camaudit/core
+	$(VENV)/bin/mypy device/camaudit
 
 ## make test: installs what the tests need, starts the real services they use, runs them
 test: $(VENV)/.test system-deps lint typecheck

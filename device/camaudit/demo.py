@@ -12,6 +12,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -32,7 +33,7 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def demo_config(data_dir: Path, mqtt: dict | None) -> Config:
+def demo_config(data_dir: Path, mqtt: dict[str, Any] | None) -> Config:
     return Config.model_validate(
         {
             "device": {"id": DEVICE_ID, "data_dir": str(data_dir)},

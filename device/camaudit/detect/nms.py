@@ -24,7 +24,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.3) -> np
     b = np.asarray(boxes, dtype=np.float64).copy()
     b[:, 2:] = np.maximum(b[:, 2:], 0.0)
     s = np.asarray(scores, np.float32)
-    keep = cv2.dnn.NMSBoxes(b, s - min(0.0, float(s.min())), 0.0, float(iou_threshold))
+    keep = cv2.dnn.NMSBoxes(b, s - min(0.0, float(s.min())), 0.0, float(iou_threshold))  # type: ignore[arg-type]
     return np.asarray(keep, dtype=np.int64).reshape(-1)
 
 

@@ -26,7 +26,7 @@ def make_client(
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    client = _client_class()(
+    client: Client = _client_class()(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         clean_session=clean_session,
@@ -74,7 +74,7 @@ class BufferedSocket:
 
     def recv(self, bufsize: int) -> bytes:
         if self._pos >= len(self._buf):
-            data = self._sock.recv(READ_CHUNK)  # BlockingIOError / SSLWantReadError go to paho
+            data: bytes = self._sock.recv(READ_CHUNK)  # BlockingIOError / SSLWantReadError go to paho
             if not data:
                 return data  # EOF
             self._buf, self._pos = data, 0
