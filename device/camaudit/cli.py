@@ -193,7 +193,16 @@ def device_key_cmd(config: Path | None, db: Path | None) -> None:
     key = load_or_create_key(folder / "device.key")
     device = cfg.device.id if cfg is not None else "<device id>"
     click.echo(f"{device} {key.public_hex}")
-    click.echo(f"on the hub: camaudit hub enroll {device} {key.public_hex}", err=True)
+    journal = db if db is not None else folder / "journal.db"
+    after = ""
+    if journal.is_file():
+        from camaudit.store.journal import pruned_point
+
+        seq, digest = pruned_point(journal)
+        if seq:
+            click.echo(f"journal pruned up to seq {seq} (hash {digest}): a new hub starts after it")
+            after = f" --after {seq}:{digest}"
+    click.echo(f"on the hub: camaudit hub enroll {device} {key.public_hex}{after}", err=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -44,6 +44,7 @@ RECENT = 4096  # recent hashes kept per device (checkpoint checks)
 REPLAY_EVERY_S = 1.0
 REACK_EVERY_S = 0.5
 ACK_EVERY_S = 0.05  # a device's new head is acked at most this often (one ack covers many events)
+BASE_CHECK_S = 2.0  # a device stuck on a gap: look this often for a new base (`hub enroll --after`)
 
 
 @dataclass
@@ -56,6 +57,9 @@ class _Chain:
     last_replay: float = 0.0
     last_ack: float = 0.0
     acked_seq: int = -1  # head last acked (-1: none yet)
+    base_seq: int = 0  # the hub's chain starts after this seq (`hub enroll --after`), and
+    base_hash: str = GENESIS_PREV  # ... this is that seq's hash
+    base_checked: float = 0.0
 
 
 @dataclass
@@ -355,12 +359,31 @@ class Collector:
         ch = self._chains.get(dev)
         if ch is None:
             head = self.store.head_event(dev)
-            if head is None:
-                ch = _Chain(None, 0, GENESIS_PREV)
-            else:
+            base_seq, base_hash = self.store.base(dev) or (0, GENESIS_PREV)
+            if head is not None:
                 ch = _Chain(head, head.seq, head.hash)
+            else:
+                ch = _Chain(None, base_seq, base_hash)
+            ch.base_seq, ch.base_hash, ch.base_checked = base_seq, base_hash, time.monotonic()
             self._chains[dev] = ch
         return ch
+
+    def _rebased(self, dev: str, ch: _Chain) -> bool:
+        """A device stuck on a gap may have been given a base past it since (`hub enroll
+        --after` on a running hub): move the chain there. Looks at most every BASE_CHECK_S."""
+        now = time.monotonic()
+        if now - ch.base_checked < BASE_CHECK_S:
+            return False
+        ch.base_checked = now
+        base = self.store.base(dev)
+        if base is None or base[0] <= ch.head_seq:
+            return False
+        ch.base_seq, ch.base_hash = base
+        ch.head, ch.head_seq, ch.head_hash, ch.acked_seq = None, base[0], base[1], -1
+        for s in [s for s in ch.pending if s <= ch.head_seq]:
+            del ch.pending[s]
+        log.warning("device %s: chain now starts after seq %d (pruned on the device)", dev, base[0])
+        return True
 
     def _accept(self, ev: Event, text: str, received: int, b: _Batch) -> None:
         ch = self._chain(ev.device)
@@ -374,9 +397,15 @@ class Collector:
             b.ack.add(ev.device)  # the device missed our ack
             return
         if ev.seq > ch.head_seq + 1:
+            self._rebased(ev.device, ch)
+        if ev.seq > ch.head_seq + 1:
             if len(ch.pending) < PENDING_LIMIT or ev.seq in ch.pending:
                 ch.pending.setdefault(ev.seq, (ev, text))
             b.replay[ev.device] = ch.head_seq + 1
+            return
+        if ev.seq <= ch.head_seq:  # at or before a new base
+            b.dups[ev.device] = b.dups.get(ev.device, 0) + 1
+            b.ack.add(ev.device)
             return
         self._link(ch, ev, text, received, b)
         while ch.head_seq + 1 in ch.pending:
@@ -400,7 +429,8 @@ class Collector:
             except RecordError as exc:
                 b.reject("bad_checkpoint", f"{ev.device} {exc}")
                 return False
-            b.witnesses.append(w)
+            if w is not None:
+                b.witnesses.append(w)
         ch.head, ch.head_seq, ch.head_hash = ev, ev.seq, ev.hash
         ch.recent[ev.seq] = ev.hash
         if len(ch.recent) > RECENT:
@@ -411,16 +441,19 @@ class Collector:
             b.alerts.append(alert_view(ev))
         return True
 
-    def _witness(self, ch: _Chain, ev: Event) -> dict[str, Any]:
+    def _witness(self, ch: _Chain, ev: Event) -> dict[str, Any] | None:
         body = ev.body
         cp_seq, cp_hash, cp_sig = body.get("seq"), body.get("hash"), body.get("sig")
         if not isinstance(cp_seq, int) or not isinstance(cp_hash, str) or not isinstance(cp_sig, str):
             raise RecordError(f"seq {ev.seq}: checkpoint body lacks seq/hash/sig")
         if not 0 <= cp_seq < ev.seq:
             raise RecordError(f"seq {ev.seq}: checkpoint vouches for seq {cp_seq}")
-        known = GENESIS_PREV if cp_seq == 0 else (
-            ch.recent.get(cp_seq) or self.store.hash_at(ev.device, cp_seq)
-        )
+        if cp_seq < ch.base_seq:
+            return None  # vouches for a seq pruned before the hub had it: nothing to witness
+        if cp_seq == ch.base_seq:
+            known: str | None = ch.base_hash
+        else:
+            known = ch.recent.get(cp_seq) or self.store.hash_at(ev.device, cp_seq)
         if known != cp_hash:
             raise RecordError(f"seq {ev.seq}: checkpoint hash does not match seq {cp_seq}")
         check_sig_of(cp_hash, cp_sig, self._keys[ev.device], what=f"seq {ev.seq}: checkpoint")

@@ -64,18 +64,33 @@ def hub_cmd(ctx: click.Context, /, **opts: Any) -> None:
 @hub_cmd.command("enroll")
 @click.argument("device")
 @click.argument("pubkey")
+@click.option("--after", metavar="SEQ:HASH",
+              help="The device pruned its journal up to SEQ (hash HASH) before this hub had it: "
+                   "start its chain there (`camaudit device-key` on the device prints this).")
 @click.pass_context
-def enroll_cmd(ctx: click.Context, device: str, pubkey: str) -> None:
+def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) -> None:
     """Trust DEVICE's Ed25519 public key PUBKEY (64 hex digits, shown by the device)."""
-    from camaudit.hub.store import HubStore
+    from camaudit.hub.store import HubStore, check_base
 
+    base: tuple[int, str] | None = None
+    if after is not None:
+        seq, _, digest = after.partition(":")
+        if not seq.isdigit() or not digest:
+            raise click.BadParameter("expected SEQ:HASH, e.g. 5000:3fa9...", param_hint="--after")
+        base = (int(seq), digest.strip().lower())
+        check_base(device, *base)  # before enrolling: all or nothing
     cfg = _config(ctx)
     store = HubStore(cfg.db_path)
     try:
         store.enroll(device, pubkey.strip().lower())
+        if base is not None:
+            store.set_base(device, *base)
     finally:
         store.close()
     click.echo(f"enrolled {device} in {cfg.db_path} (a running hub picks it up within seconds)")
+    if base is not None:
+        click.echo(f"{device}: the hub's copy of its chain starts after seq {base[0]}; "
+                   f"seqs 1..{base[0]} were pruned on the device and are not on the hub")
 
 
 @hub_cmd.command("export")

@@ -47,6 +47,14 @@ class DeviceRow:
         return max(0, self.max_seen - self.head_seq)
 
 
+def check_base(device: str, after_seq: int, after_hash: str) -> None:
+    """A chain base (see HubStore.set_base) that can be right: seq >= 1, a 64-hex hash."""
+    if after_seq < 1:
+        raise HubError(f"enroll {device}: --after seq must be >= 1, got {after_seq}")
+    if len(after_hash) != 64 or any(ch not in "0123456789abcdef" for ch in after_hash):
+        raise HubError(f"enroll {device}: --after hash must be 64 hex digits")
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -95,6 +103,13 @@ class HubStore:
             pk=("device", "seq"), if_not_exists=True,
         )
         db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
+        # Where the hub's copy of a device's chain starts when the device had pruned its
+        # journal before this hub got it (`hub enroll --after SEQ:HASH`): seqs 1..after_seq
+        # are not on the hub and never will be.
+        db.table("bases").create(
+            {"device": str, "after_seq": int, "after_hash": str, "set_ms": int},
+            pk="device", if_not_exists=True,
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -126,6 +141,41 @@ class HubStore:
                 (device, GENESIS_PREV),
             )
         log.info("device %s enrolled (%s)", device, how)
+
+    def set_base(self, device: str, after_seq: int, after_hash: str) -> None:
+        """Start the hub's copy of `device`'s chain after seq `after_seq`, whose hash is
+        `after_hash` (the device's pruned point, shown by `camaudit device-key`). Refused if
+        the hub already holds that seq or a later one: a base only ever moves forward, over
+        seqs the device no longer has."""
+        check_base(device, after_seq, after_hash)
+        with self._lock:
+            row = self.conn.execute("SELECT seq FROM heads WHERE device = ?", (device,)).fetchone()
+            if row is None:
+                raise HubError(f"enroll {device}: not enrolled")
+            if row[0] >= after_seq:
+                raise HubError(f"enroll {device}: the hub already holds seq {row[0]} >= {after_seq}")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO bases (device, after_seq, after_hash, set_ms) VALUES (?,?,?,?)",
+                    (device, after_seq, after_hash, _now_ms()),
+                )
+                self.conn.execute("UPDATE heads SET seq = ?, hash = ? WHERE device = ?",
+                                  (after_seq, after_hash, device))
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+        log.warning("device %s: the hub's chain starts after seq %d (pruned on the device)",
+                    device, after_seq)
+
+    def base(self, device: str) -> tuple[int, str] | None:
+        """(after_seq, after_hash) if the hub's chain of `device` starts past genesis."""
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT after_seq, after_hash FROM bases WHERE device = ?", (device,)
+            ).fetchone()
+        return (int(row[0]), str(row[1])) if row else None
 
     def public_key(self, device: str) -> bytes | None:
         with self._lock:

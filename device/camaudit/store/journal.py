@@ -377,6 +377,24 @@ class Journal:
         return f"Journal({str(self.path)!r}, device={self.device!r}, head={self._head[0]})"
 
 
+def pruned_point(path: Path) -> tuple[int, str]:
+    """(seq, hash) of the last event pruned from the journal at `path`, (0, genesis) if none;
+    read-only, so it works beside a running device."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = dict(conn.execute(
+                "SELECT key, value FROM meta WHERE key IN ('pruned_seq', 'pruned_hash')"
+            ).fetchall())
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise journal_error(path, exc, "reading its pruned point") from None
+    if "pruned_seq" in rows:
+        return int(rows["pruned_seq"]), str(rows["pruned_hash"])
+    return 0, GENESIS_PREV
+
+
 def _claim(db: Database, path: Path, device_id: str, key: DeviceKey) -> None:
     """Record device id and key on a new journal; refuse a journal that is someone else's."""
     conn = db.conn
