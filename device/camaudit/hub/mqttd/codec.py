@@ -252,10 +252,15 @@ def decode_pid(data: bytes, s: int, e: int) -> int:
 
 
 # ---- SUBSCRIBE / UNSUBSCRIBE ------------------------------------------------------------
-def decode_subscribe(data: bytes, s: int, e: int) -> tuple[int, list[tuple[str, int]]]:
+def _leading_pid(data: bytes, s: int, e: int, what: str) -> int:
     pid = decode_pid(data, s, s + 2) if e - s >= 2 else 0
     if not pid:
-        raise MalformedPacket("SUBSCRIBE without packet id")
+        raise MalformedPacket(f"{what} without packet id")
+    return pid
+
+
+def decode_subscribe(data: bytes, s: int, e: int) -> tuple[int, list[tuple[str, int]]]:
+    pid = _leading_pid(data, s, e, "SUBSCRIBE")
     i, subs = s + 2, []
     while i < e:
         f, i = _text(data, i, e)
@@ -286,9 +291,7 @@ def decode_suback(data: bytes, s: int, e: int) -> tuple[int, list[int]]:
 
 
 def decode_unsubscribe(data: bytes, s: int, e: int) -> tuple[int, list[str]]:
-    pid = decode_pid(data, s, s + 2) if e - s >= 2 else 0
-    if not pid:
-        raise MalformedPacket("UNSUBSCRIBE without packet id")
+    pid = _leading_pid(data, s, e, "UNSUBSCRIBE")
     i, filters = s + 2, []
     while i < e:
         f, i = _text(data, i, e)
