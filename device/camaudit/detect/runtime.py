@@ -211,8 +211,7 @@ class TFLiteModel:
         np.bitwise_xor(canvas, np.uint8(0x80), out=canvas)
         del tensor, canvas  # LiteRT refuses to invoke while views of its buffers are alive
         self._interp.invoke()
-        wanted = self._outputs if only is None else [self._outputs[i] for i in only]
-        return [_dequantize(self._interp.get_tensor(d["index"]), d) for d in wanted], box
+        return self._read_outputs(only), box
 
     def run(self, image: np.ndarray, only: list[int] | None = None) -> list[np.ndarray]:
         """Run on one H x W x C image (uint8 pixels or float values); outputs as float32.
@@ -236,5 +235,9 @@ class TFLiteModel:
             x = x.reshape(1, h, w // 2, 6)
         self._interp.set_tensor(self._input["index"], x)
         self._interp.invoke()
+        return self._read_outputs(only)
+
+    def _read_outputs(self, only: list[int] | None) -> list[np.ndarray]:
+        """The outputs of the last invoke (positions `only`, default all), as float32."""
         wanted = self._outputs if only is None else [self._outputs[i] for i in only]
         return [_dequantize(self._interp.get_tensor(d["index"]), d) for d in wanted]

@@ -141,14 +141,7 @@ class Journal:
         return self._pruned()
 
     def _pruned(self) -> tuple[int, str]:
-        rows = dict(
-            self._conn.execute(
-                "SELECT key, value FROM meta WHERE key IN ('pruned_seq', 'pruned_hash')"
-            ).fetchall()
-        )
-        if "pruned_seq" in rows:
-            return int(rows["pruned_seq"]), rows["pruned_hash"]
-        return 0, GENESIS_PREV
+        return _pruned_of(self._conn)
 
     # -- writing ------------------------------------------------------------------------
 
@@ -383,13 +376,18 @@ def pruned_point(path: Path) -> tuple[int, str]:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            rows = dict(conn.execute(
-                "SELECT key, value FROM meta WHERE key IN ('pruned_seq', 'pruned_hash')"
-            ).fetchall())
+            return _pruned_of(conn)
         finally:
             conn.close()
     except sqlite3.Error as exc:
         raise journal_error(path, exc, "reading its pruned point") from None
+
+
+def _pruned_of(conn: sqlite3.Connection) -> tuple[int, str]:
+    """(seq, hash) of the last pruned event, from a journal's meta; (0, genesis) if none."""
+    rows = dict(conn.execute(
+        "SELECT key, value FROM meta WHERE key IN ('pruned_seq', 'pruned_hash')"
+    ).fetchall())
     if "pruned_seq" in rows:
         return int(rows["pruned_seq"]), str(rows["pruned_hash"])
     return 0, GENESIS_PREV
