@@ -185,6 +185,7 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=2, help="timed passes, in A..Z Z..A order (default 2)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     ap.add_argument("--json-out", type=Path, help="also write the JSON results to this file")
+    ap.add_argument("--plot", type=Path, help="also draw the results as a PNG (bench/plot_accuracy.py)")
     args = ap.parse_args()
 
     import cv2
@@ -233,6 +234,11 @@ def main() -> None:
     doc = json.dumps({"detectors": results, "meta": meta}, indent=1)
     if args.json_out:
         args.json_out.write_text(doc + "\n")
+    if args.plot:
+        from plot_accuracy import draw
+
+        draw(json.loads(doc)).save(args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
     if args.json:
         print(doc)
         return
