@@ -35,7 +35,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import face_detectors as fd  # noqa: E402
-from _common.wider_eval import SUBSETS, GroundTruth, average_precision, recall_ge32_at_precision  # noqa: E402
+from _common.wider_eval import (  # noqa: E402
+    SUBSETS,
+    GroundTruth,
+    average_precision,
+    overlaps,
+    recall_ge32_at_precision,
+)
 from accuracy import load_set, progress  # noqa: E402
 
 Preds = dict[str, np.ndarray]
@@ -59,20 +65,6 @@ def nms_merge(*preds: Preds) -> Preds:
     return out
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every (x, y, w, h) box of a against every one of b."""
-    ix = np.minimum(a[:, None, 0] + a[:, None, 2], b[None, :, 0] + b[None, :, 2]) - np.maximum(
-        a[:, None, 0], b[None, :, 0]
-    )
-    iy = np.minimum(a[:, None, 1] + a[:, None, 3], b[None, :, 1] + b[None, :, 3]) - np.maximum(
-        a[:, None, 1], b[None, :, 1]
-    )
-    inter = np.clip(ix, 0, None) * np.clip(iy, 0, None)
-    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None, :] - inter
-    out: np.ndarray = inter / np.maximum(union, 1e-9)
-    return out
-
-
 def drop_small(preds: Preds, height: float) -> Preds:
     return {n: p[p[:, 3] >= height] for n, p in preds.items()}
 
@@ -87,7 +79,7 @@ def rescored(
         v = verifier[name]
         c = np.zeros(len(p))
         if len(p) and len(v):
-            m = iou(p[:, :4], v[:, :4])
+            m = overlaps(p, v)
             best = m.argmax(axis=1)
             c = np.where(m.max(axis=1) >= 0.4, v[best, 4], 0.0)
         low = p[:, 4] < below

@@ -16,12 +16,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 import ceilings  # noqa: E402
 
 
-def test_iou_of_boxes() -> None:
-    a = np.array([[0, 0, 10, 10], [100, 100, 10, 10]], float)
-    b = np.array([[5, 0, 10, 10]], float)
-    assert ceilings.iou(a, b)[:, 0] == pytest.approx([50 / 150, 0.0])
-
-
 def test_rescored_touches_only_candidates_below_the_bound() -> None:
     preds = {"im": np.array([[0, 0, 10, 10, 0.95], [0, 0, 10, 10, 0.5], [50, 50, 10, 10, 0.4]])}
     verifier = {"im": np.array([[1, 0, 10, 10, 0.8]])}  # overlaps the first two only
