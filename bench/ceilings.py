@@ -6,9 +6,9 @@ detectors at hand: ceilings measured on combinations of their predictions (not t
     CAMAUDIT_MODELS_DIR=DIR .venv/bin/python bench/ceilings.py --set ... --centerface-float WORK
 
 Rows (AP easy/medium/hard and R>=32 @P>=.9, exactly as bench/accuracy.py computes them):
-- alone: int8 (640), int8_1024, accurate (the two merged by NMS, as shipped), centerface
-  (onnxruntime, the peer), and centerface_int8 when its unshipped files are found
-  (models/build.py --only-centerface --no-ship, then CAMAUDIT_MODELS_DIR).
+- alone: accurate (as shipped), centerface (onnxruntime, the peer), and centerface_int8
+  when its unshipped files are found (models/build.py --only-centerface --no-ship, then
+  CAMAUDIT_MODELS_DIR).
 - accurate with every detection smaller than H px dropped: the most any size gating of
   YuNet's detections could give.
 - accurate with each candidate scoring below T re-scored from the best-overlapping
@@ -44,6 +44,8 @@ from _common.wider_eval import (  # noqa: E402
 )
 from accuracy import load_set, progress  # noqa: E402
 
+from camaudit.errors import ModelError  # noqa: E402
+
 Preds = dict[str, np.ndarray]
 
 
@@ -52,16 +54,6 @@ def run(det: fd.BenchDetector, items: list) -> Preds:
     for i, (name, image, _) in enumerate(items):
         out[name] = det.detect(image)
         progress(i + 1, len(items), det.name)
-    return out
-
-
-def nms_merge(*preds: Preds) -> Preds:
-    from camaudit.detect.nms import nms
-
-    out: Preds = {}
-    for name in preds[0]:
-        x = np.concatenate([p[name] for p in preds])
-        out[name] = x[nms(x[:, :4], x[:, 4], 0.3)] if len(x) > 1 else x
     return out
 
 
@@ -156,20 +148,16 @@ def main() -> None:
     cv2.setNumThreads(1)
     items = load_set(args.set_dir, 640, args.limit)
     gts = {name: gt for name, _, gt in items}
-    p640 = run(fd.ours("int8", "yunet-int8-640"), items)
-    p1024 = run(fd.ours("int8_1024", "yunet-int8-1024"), items)
+    accurate = run(fd.ours("accurate", "accurate"), items)
     peer = run(fd.centerface(), items)
-    accurate = nms_merge(p640, p1024)
     rows: dict[str, dict[str, float]] = {
-        "int8 (640)": scores(p640, gts),
-        "int8_1024": scores(p1024, gts),
         "accurate (640 + 1024)": scores(accurate, gts),
         "centerface (onnxruntime, the peer)": scores(peer, gts),
     }
     try:
         cfi8 = run(fd.ours("centerface_int8", "centerface-int8", 0.4, low=0.05), items)
         rows["centerface_int8"] = scores(cfi8, gts)
-    except Exception as exc:  # its files are not shipped
+    except ModelError as exc:  # its files are not shipped
         print(f"centerface_int8 skipped: {exc}", file=sys.stderr)
     for h in (16, 24, 32):
         rows[f"accurate, detections < {h} px dropped"] = scores(drop_small(accurate, h), gts)
