@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -42,7 +41,7 @@ from _common.wider_eval import (  # noqa: E402
     overlaps,
     recall_ge32_at_precision,
 )
-from accuracy import load_set, progress  # noqa: E402
+from accuracy import load_set, progress, run_detector  # noqa: E402
 
 from camaudit.errors import ModelError  # noqa: E402
 
@@ -50,11 +49,7 @@ Preds = dict[str, np.ndarray]
 
 
 def run(det: fd.BenchDetector, items: list) -> Preds:
-    out: Preds = {}
-    for i, (name, image, _) in enumerate(items):
-        out[name] = det.detect(image)
-        progress(i + 1, len(items), det.name)
-    return out
+    return run_detector(det, items)[0]  # predictions only; the times are not used here
 
 
 def drop_small(preds: Preds, height: float) -> Preds:
@@ -98,16 +93,8 @@ def centerface_heads(items: list, float_dir: Path) -> dict[str, Preds]:
     from camaudit.detect.registry import model_path
     from camaudit.detect.runtime import TFLiteModel
 
-    onnx_names = dict(zip(("537", "538", "539", "540"), cf.ONNX_OUTPUTS, strict=True))  # the float one's
-
-    def heads(model: TFLiteModel, rgb: np.ndarray) -> dict[str, np.ndarray]:
-        out = {}
-        for raw, value in zip(model.output_names, model.run(rgb), strict=True):
-            base = raw.split(":")[0]
-            m = re.fullmatch(r"output_(\d+)", base)
-            name = cf.ONNX_OUTPUTS[int(m.group(1))] if m else onnx_names[base]
-            out[name] = value
-        return out
+    def heads(model: TFLiteModel, rgb: np.ndarray) -> dict[str | None, np.ndarray]:
+        return dict(zip(map(cf.head_name, model.output_names), model.run(rgb), strict=True))
 
     pairs = {}
     for size in ("640x480", "480x640"):
@@ -130,7 +117,7 @@ def centerface_heads(items: list, float_dir: Path) -> dict[str, Preds]:
             )
             keep = nms(b, s, 0.3)
             dets = box.detections(b[keep], s[keep])
-            out[label][name] = np.array([[d.x, d.y, d.w, d.h, d.score] for d in dets]).reshape(-1, 5)
+            out[label][name] = fd._as_array(dets)
         progress(i + 1, len(items), "cf heads")
     return out
 

