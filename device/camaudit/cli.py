@@ -155,28 +155,64 @@ def log_cmd(db: Path, as_json: bool) -> None:
 
 @cli.command("verify")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--pubkey", help="Expected device public key (hex); default: the one in the file.")
-def verify_cmd(file: Path, pubkey: str | None) -> None:
-    """Check a journal, or an evidence pack (.zip from `camaudit export`), offline."""
+@click.option("--pubkey", help="Pin the device's Ed25519 public key: 64 hex digits, or a file holding them.")
+@click.option("--hub-key", "hub_key", help="Pin the hub's public key (hex or a file); a hub-signed pack needs it.")
+def verify_cmd(file: Path, pubkey: str | None, hub_key: str | None) -> None:
+    """Check a journal, or an evidence pack (.zip from `camaudit export`), offline.
+
+    Exit 0: authentic against a pinned key (packs) / intact (journals); 1: FAILED (forged,
+    damaged, not a pack); 2: unusable input; 3: a pack that is internally consistent but
+    whose origin no pinned key proves (compare the printed fingerprints)."""
     from camaudit.errors import VerifyError
-    from camaudit.store.pack_verify import is_pack, verify_pack
+    from camaudit.store.pack_verify import EXIT_UNPROVEN, fingerprint, is_pack, verify_pack
     from camaudit.store.verify import verify_journal
 
-    try:
-        key = bytes.fromhex(pubkey) if pubkey else None
-    except ValueError:
-        raise click.BadParameter("not hex", param_hint="--pubkey") from None
-    if key is not None and len(key) != 32:
-        raise click.BadParameter("an Ed25519 public key is 32 bytes (64 hex digits)", param_hint="--pubkey")
+    key = _pinned_key(pubkey, "--pubkey")
+    hkey = _pinned_key(hub_key, "--hub-key")
     if is_pack(file):
-        click.echo(f"{file}: {verify_pack(file, key).summary()}")
+        result = verify_pack(file, key, hkey)
+        click.echo(f"{file}: {result.summary()}")
+        if not result.proven:
+            sys.exit(EXIT_UNPROVEN)
         return
     report = verify_journal(file, key)
     if not report.ok:
         raise VerifyError(f"{file}: FAILED at {report.first_bad}")
     click.echo(
-        f"{file}: OK, {report.events} events, {report.checkpoints} checkpoints, head seq {report.head_seq}"
+        f"{file}: OK, {report.events} events, {report.checkpoints} checkpoints, head seq {report.head_seq}, "
+        f"device key fingerprint {fingerprint(report.public_key)}"
+        + ("" if key else " (the journal's own key: pin it with --pubkey)")
     )
+
+
+def _pinned_key(value: str | None, hint: str) -> bytes | None:
+    """A 32-byte public key from hex, or from a file whose last hex word is the key."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not _is_hex_key(text):
+        path = Path(value)
+        try:
+            words = path.read_text(encoding="utf-8", errors="replace").split()
+        except OSError as exc:
+            raise click.BadParameter(
+                f"neither 64 hex digits nor a readable file ({exc.strerror or exc})", param_hint=hint
+            ) from None
+        found = [w for w in words if _is_hex_key(w)]
+        if not found:
+            raise click.BadParameter(f"{path}: holds no 64-hex-digit public key", param_hint=hint)
+        text = found[-1]
+    return bytes.fromhex(text)
+
+
+def _is_hex_key(text: str) -> bool:
+    if len(text) != 64:
+        return False
+    try:
+        bytes.fromhex(text)
+    except ValueError:
+        return False
+    return True
 
 
 @cli.command("device-key")

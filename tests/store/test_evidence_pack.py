@@ -156,7 +156,7 @@ def test_every_kind_of_tampering_is_caught(journal: tuple[Path, list[str]], tmp_
         with pytest.raises(VerifyError) as err:
             verify_pack(bad)
         assert message in str(err.value), (label, str(err.value))
-    with pytest.raises(VerifyError, match="not the expected"):
+    with pytest.raises(VerifyError, match="is not the pinned --pubkey"):
         verify_pack(pack, DeviceKey.generate().public_bytes)
 
 
@@ -166,11 +166,16 @@ def test_cli_export_and_verify(journal: tuple[Path, list[str]], tmp_path: Path, 
     main(["export", "--db", str(db), "--out", str(pack), "--since", "2026-11-26T00:00:00+00:00", "--until", "2026-11-26"])
     out = capsys.readouterr()
     assert "2 capture(s), 2 evidence frame(s)" in out.out and "camaudit verify" in out.err
-    main(["verify", str(pack)])
-    assert "OK, evidence pack of device cafe-01" in capsys.readouterr().out
+    pub = json.loads(_member(pack, "device.json"))["public_key"]
+    main(["verify", str(pack), "--pubkey", pub])
+    assert "OK, authentic evidence pack of device cafe-01" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main(["verify", str(pack)])  # nothing pinned: consistent, origin unproven
+    assert exit_.value.code == 3
+    assert "UNPROVEN ORIGIN" in capsys.readouterr().out
     bad = _rezip(pack, tmp_path / "bad.zip", {"report.md": b"changed"})
     with pytest.raises(SystemExit) as exit_:
-        main(["verify", str(bad)])
+        main(["verify", str(bad), "--pubkey", pub])
     assert exit_.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"camaudit: error: {bad}: FAILED: report.md was changed (sha256 differs from the manifest)"]

@@ -45,6 +45,16 @@ class RecordError(ValueError):
     """An event record is malformed, or its hash or signature does not hold."""
 
 
+def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json object_pairs_hook: refuse an object that names a key twice."""
+    d: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in d:
+            raise ValueError(f"duplicate key {k!r}")
+        d[k] = v
+    return d
+
+
 def canonical_json(obj: Any) -> bytes:
     """Keys sorted, no spaces, UTF-8, no NaN: the one byte form that is hashed and signed."""
     return json.dumps(
@@ -147,8 +157,9 @@ class Event:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Event:
+        """Parse one record; a key given twice is refused (readers could disagree on it)."""
         try:
-            d = json.loads(raw)
+            d = json.loads(raw, object_pairs_hook=no_duplicate_keys)
         except (ValueError, UnicodeDecodeError) as exc:
             raise RecordError(f"not JSON: {exc}") from None
         return cls.from_dict(d)

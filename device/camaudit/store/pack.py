@@ -5,12 +5,13 @@
 - `events.jsonl`: every record of the contiguous seq range that covers the chosen time
   span (all feeds, so every `prev` link can be checked), each line the record exactly as
   the device signed it;
-- `evidence/<sha256>.jpg`: the blurred evidence frames those records reference (face
-  pixels never leave the device unblurred: they are blurred before they are written);
-- `device.json`: device id, Ed25519 public key, seq range and the hash the range
-  continues from;
-- `report.md`: what a person reads first (captures, verdicts, reasons; `--feed` narrows
-  the report, never the records);
+- `evidence/<sha256>.jpg`: the evidence frames those records reference (made safe on the
+  device before they were written: pipeline/evidence.py);
+- `device.json`: device id, Ed25519 public key, seq range, the hash the range continues
+  from, the span asked for (since/until/feed) and the journal's head seq at export;
+- `report.md` (and any other file pack_report.derived_files returns): derived from the
+  records and the signed metadata only, so verify can make it again (`--feed` narrows the
+  report, never the records);
 - `manifest.json` (sha256 of every file above) and `manifest.sig` (the device key's
   signature of manifest.json).
 
@@ -30,18 +31,24 @@ from pathlib import Path
 
 from camaudit.core.record import Event, RecordError
 from camaudit.errors import JournalError
-from camaudit.store.captures import CaptureRow
 from camaudit.store.db import journal_error, open_readonly, read_meta
 from camaudit.store.keys import DeviceKey, load_key
-from camaudit.store.pack_report import render_report
+from camaudit.store.pack_report import (
+    REPORT,
+    PackMeta,
+    derived_files,
+    evidence_refs,
+    latest_captures,
+)
+
+__all__ = ["REPORT", "evidence_refs", "export_pack", "build_pack", "PackSummary"]
 
 log = logging.getLogger(__name__)
 
 PACK_FORMAT = "camaudit-evidence-pack"
-PACK_VERSION = 1
+PACK_VERSION = 2
 EVENTS = "events.jsonl"
 DEVICE = "device.json"
-REPORT = "report.md"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 
@@ -68,15 +75,6 @@ class PackSummary:
         )
 
 
-def evidence_refs(ev: Event) -> list[str]:
-    """The sha256 hex digests an event's body references as "sha256:<hex>"."""
-    out = []
-    for ref in ev.body.get("evidence") or ():
-        if isinstance(ref, str) and ref.startswith("sha256:") and len(ref) == 71:
-            out.append(ref[7:])
-    return out
-
-
 def export_pack(
     db: Path,
     out: Path,
@@ -98,7 +96,7 @@ def export_pack(
     check_pack_args(out, since_ms, until_ms)
     key_path = Path(key_path) if key_path else db.parent / "device.key"
     key = load_key(key_path)
-    device, public_key, lines = _read_span(db, since_ms, until_ms)
+    device, public_key, lines, head_seq = _read_span(db, since_ms, until_ms)
     if key.public_bytes.hex() != public_key:
         raise JournalError(f"export: the key at {key_path} is not this journal's")
     return build_pack(
@@ -113,6 +111,7 @@ def export_pack(
         since_ms=since_ms,
         until_ms=until_ms,
         now_ms=now_ms,
+        head_seq=head_seq,
     )
 
 
@@ -136,9 +135,11 @@ def build_pack(
     since_ms: int | None,
     until_ms: int | None,
     now_ms: int,
+    head_seq: int | None = None,
 ) -> PackSummary:
     """Write a pack of `lines` (a contiguous run of one device's signed records, in seq
-    order). `signer` signs the manifest: the device's own key, or a hub's (`signed_by`)."""
+    order). `signer` signs the manifest: the device's own key, or a hub's (`signed_by`).
+    `head_seq`: the highest seq the source held at export (default: the last line's)."""
     events = [Event.from_json(line) for line in lines]
     frames: dict[str, bytes] = {}
     missing: list[str] = []
@@ -154,31 +155,35 @@ def build_pack(
                 missing.append(digest)  # absent, or damaged on disk: never carried
                 continue
             frames[digest] = data
-    captures = _latest_captures(events, feed)
+    captures = latest_captures(events, feed)
     device_doc = {
         "device": device,
         "public_key": public_key,
         "first_seq": events[0].seq,
         "last_seq": events[-1].seq,
         "start_hash": events[0].prev,
+        "since": since_ms,
+        "until": until_ms,
+        "feed": feed,
+        "head_seq": events[-1].seq if head_seq is None else head_seq,
     }
-    report = render_report(
+    meta = PackMeta(
         device=device,
         public_key=public_key,
-        events=events,
-        captures=captures,
-        feed=feed,
-        since_ms=since_ms,
-        until_ms=until_ms,
-        missing_evidence=missing,
         created_ms=now_ms,
         signed_by=signed_by,
-        evidence_on_device=evidence_dir is None,
+        since_ms=since_ms,
+        until_ms=until_ms,
+        feed=feed,
+        frames=frozenset(frames),
     )
+    for line in lines:
+        if "\n" in line:  # canonical JSON escapes it; a raw one would split the record
+            raise JournalError("export: a record holds a raw line feed")
     files: dict[str, bytes] = {
-        EVENTS: ("\n".join(lines) + "\n").encode(),
+        EVENTS: ("\n".join(lines) + "\n").encode("utf-8"),
         DEVICE: _json(device_doc),
-        REPORT: report.encode(),
+        **derived_files(events, meta),
     }
     files.update({f"evidence/{d}.jpg": data for d, data in sorted(frames.items())})
     manifest = _json(
@@ -218,9 +223,9 @@ def _sign(key: DeviceKey, manifest: bytes) -> bytes:
 
 def _read_span(
     db: Path, since_ms: int | None, until_ms: int | None
-) -> tuple[str, str, list[str]]:
+) -> tuple[str, str, list[str], int]:
     """(device, public key hex, the stored JSON of every record from the first to the last
-    record in the span, in seq order)."""
+    record in the span, in seq order, the journal's head seq)."""
     conn = open_readonly(db)
     try:
         conn.execute("BEGIN")
@@ -231,6 +236,7 @@ def _read_span(
         ).fetchone()
         if lo is None:
             raise JournalError(f"export: journal {db} holds no record in that time span")
+        (head,) = conn.execute("SELECT MAX(seq) FROM events").fetchone()
         lines = [
             text
             for (text,) in conn.execute(
@@ -248,18 +254,7 @@ def _read_span(
             Event.from_json(text)
         except RecordError as exc:
             raise JournalError(f"export: journal {db}: unreadable record: {exc}") from None
-    return meta.get("device", ""), meta.get("public_key", ""), lines
-
-
-def _latest_captures(events: list[Event], feed: str | None) -> list[CaptureRow]:
-    latest: dict[tuple[str | None, str], Event] = {}
-    for ev in events:
-        wanted = feed is None or ev.feed == feed
-        if wanted and ev.type.startswith("capture.") and "capture" in ev.body:
-            latest[(ev.feed, str(ev.body["capture"]))] = ev
-    rows = [CaptureRow.from_event(ev) for ev in latest.values()]
-    rows.sort(key=lambda r: (r.start if r.start is not None else r.ts, r.seq))
-    return rows
+    return meta.get("device", ""), meta.get("public_key", ""), lines, int(head)
 
 
 def _write_zip(out: Path, files: dict[str, bytes]) -> None:

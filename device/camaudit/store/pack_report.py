@@ -1,25 +1,92 @@
-"""The human-readable report of an evidence pack (Markdown; times in UTC and local time)."""
+"""The files of an evidence pack that are derived from its records (report.md today).
+
+`derived_files(records, meta)` is the one place that makes them: `camaudit export` writes
+what it returns, and `camaudit verify` makes them again from the pack's records and signed
+metadata and names any file that differs. So every derived file must be a pure,
+deterministic function of the records and `PackMeta` (no clock, no locale, no time zone:
+times are UTC).
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from camaudit.core.record import Event
 from camaudit.store.captures import CaptureRow
+
+REPORT = "report.md"
+
+
+@dataclass(frozen=True)
+class PackMeta:
+    """What the pack's signed manifest and device.json say, besides the records."""
+
+    device: str
+    public_key: str
+    created_ms: int
+    signed_by: str  # "device" | "hub"
+    since_ms: int | None
+    until_ms: int | None
+    feed: str | None
+    frames: Collection[str] = ()  # sha256 hex of the evidence frames the pack carries
+
+
+def evidence_refs(ev: Event) -> list[str]:
+    """The sha256 hex digests an event's body references as "sha256:<hex>"."""
+    out = []
+    for ref in ev.body.get("evidence") or ():
+        if isinstance(ref, str) and ref.startswith("sha256:") and len(ref) == 71:
+            out.append(ref[7:])
+    return out
+
+
+def latest_captures(events: Sequence[Event], feed: str | None) -> list[CaptureRow]:
+    """One row per capture of `feed` (all feeds: None), from its latest event."""
+    latest: dict[tuple[str | None, str], Event] = {}
+    for ev in events:
+        wanted = feed is None or ev.feed == feed
+        if wanted and ev.type.startswith("capture.") and "capture" in ev.body:
+            latest[(ev.feed, str(ev.body["capture"]))] = ev
+    rows = [CaptureRow.from_event(ev) for ev in latest.values()]
+    rows.sort(key=lambda r: (r.start if r.start is not None else r.ts, r.seq))
+    return rows
+
+
+def missing_frames(events: Sequence[Event], frames: Collection[str]) -> list[str]:
+    """Digests the records reference that the pack does not carry, in order of first mention."""
+    out: list[str] = []
+    for ev in events:
+        for d in evidence_refs(ev):
+            if d not in frames and d not in out:
+                out.append(d)
+    return out
+
+
+def derived_files(records: Sequence[Event], meta: PackMeta) -> dict[str, bytes]:
+    """Every pack file derived from the records: name -> exact bytes."""
+    report = render_report(
+        device=meta.device,
+        public_key=meta.public_key,
+        events=records,
+        captures=latest_captures(records, meta.feed),
+        feed=meta.feed,
+        since_ms=meta.since_ms,
+        until_ms=meta.until_ms,
+        missing_evidence=missing_frames(records, frozenset(meta.frames)),
+        created_ms=meta.created_ms,
+        signed_by=meta.signed_by,
+        evidence_on_device=meta.signed_by == "hub",
+    )
+    return {REPORT: report.encode("utf-8")}
 
 
 def _utc(ms: int | None) -> str:
     if ms is None:
         return "-"
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _local(ms: int | None) -> str:
-    if ms is None:
-        return "-"
-    return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def render_report(
@@ -104,17 +171,24 @@ def render_report(
         "",
         "Every record was signed by the device when it was written (Ed25519 over its "
         "SHA-256 hash) and names the hash of the record before it, so a record cannot be "
-        "changed, removed or inserted without breaking the chain. Evidence frames are "
-        "whole camera frames with every detected face blurred on the device before it was "
-        "written; each is named by its SHA-256, which the signed records carry. No face "
-        "image is ever stored or sent unblurred, and the appliance does no recognition.",
+        "changed, removed or inserted without breaking the chain. This report is derived "
+        "from the records: `camaudit verify` makes it again and names any difference. "
+        "Evidence frames are whole camera frames made safe on the device before they were "
+        "written: the whole frame pixelated coarsely (48 blocks on its longer side) and "
+        "every detected face filled flat, so a face the detector missed is not kept in "
+        "clear either (PRIVACY.md gives what was measured); each is named by its SHA-256, "
+        "which the signed records carry. The appliance does no recognition.",
         "",
-        "To check this pack offline: `camaudit verify PACK.zip` (add `--pubkey HEX` to "
-        "require the key you know for this device, e.g. the one the auditing hub "
-        "enrolled). It checks every file against manifest.json, the manifest signature, "
-        "every record's hash, signature and link, and every evidence frame's hash.",
+        "To check this pack offline: `camaudit verify PACK.zip --pubkey DEVICE_KEY` "
+        "(a pack signed by the device), or `--hub-key HUB_KEY` (a pack signed by the "
+        "auditing hub), with a key you obtained yourself, not from this pack: "
+        f"{'the hub' if signed_by == 'hub' else 'the device'} signed this one. Without a "
+        "pinned key verify only shows the pack is internally consistent (exit 3), not "
+        "where it comes from. It checks every file against manifest.json, the manifest "
+        "signature, every record's hash, signature and link, every evidence frame's hash, "
+        "and this report.",
         "",
-        f"First local time in the span: {_local(first.ts)}.",
+        "All times are UTC.",
         "",
     ]
     return "\n".join(lines)

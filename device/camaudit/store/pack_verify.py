@@ -1,11 +1,18 @@
 """`camaudit verify PACK.zip`: check an evidence pack offline (no device, no hub).
 
 Checks, in order, stopping at the first problem (named with the file and line):
-the zip holds exactly the manifest's files plus manifest.json / manifest.sig; every
-file's sha256; the manifest's Ed25519 signature by the device key (or by `--pubkey`, which
-must also be the key device.json names); every record's hash, signature, device and link
-from device.json's start hash, with no gap; every evidence frame's name is its sha256 and
-is referenced by a record.
+the zip's entries before any is read (store.pack_zip: count, names, sizes, ratio; folder
+entries ignored); the zip holds exactly the manifest's files plus manifest.json /
+manifest.sig; every file's sha256 (streamed); the manifest's Ed25519 signature by the
+signer it names; every record's hash, signature (always by the device key), device and
+link from device.json's start hash, with no gap, ending where device.json says; the span
+device.json claims; every evidence frame's name is its sha256 and is referenced by a
+record; every derived file (report.md, ...) is exactly what the records give.
+
+Trust: a pack is authentic only against a key the checker already holds. `device_key`
+pins the device key; `hub_key` pins the hub key, which a hub-signed pack needs. Without
+the key its signer needs, the result is `proven=False`: internally consistent, origin
+unproven (the CLI exits EXIT_UNPROVEN and prints the fingerprints to compare).
 """
 
 from __future__ import annotations
@@ -18,18 +25,25 @@ from pathlib import Path
 from typing import Any
 
 from camaudit.core.chain import ChainVerifier
-from camaudit.core.record import Event, RecordError
+from camaudit.core.record import Event, RecordError, no_duplicate_keys
 from camaudit.errors import VerifyError
-from camaudit.store.pack import (
-    DEVICE,
-    EVENTS,
-    MANIFEST,
-    PACK_FORMAT,
-    SIGNATURE,
-    evidence_refs,
+from camaudit.store.pack import DEVICE, EVENTS, MANIFEST, PACK_FORMAT, PACK_VERSION, SIGNATURE
+from camaudit.store.pack_report import PackMeta, derived_files, evidence_refs
+from camaudit.store.pack_zip import (
+    PackReadError,
+    hash_only,
+    looks_like_zip,
+    open_members,
+    read_all,
 )
 
-MAX_MEMBER = 512 * 1024 * 1024  # refuse zip bombs before reading
+EXIT_UNPROVEN = 3  # consistent, but no pinned key proves where it comes from
+
+
+def fingerprint(key: bytes) -> str:
+    """Short form of a public key to compare out of band: SHA256 of the raw key, 16 bytes."""
+    d = hashlib.sha256(key).hexdigest()[:32]
+    return ":".join(d[i : i + 4] for i in range(0, 32, 4))
 
 
 @dataclass(frozen=True)
@@ -43,18 +57,35 @@ class PackReport:
     events: int
     checkpoints: int
     evidence: int
+    proven: bool = True
+    why_unproven: str = ""
+
+    def keys(self) -> str:
+        out = f"device key {self.public_key} (fingerprint {fingerprint(bytes.fromhex(self.public_key))})"
+        if self.signed_by == "hub":
+            out += f", hub key {self.signer_key} (fingerprint {fingerprint(bytes.fromhex(self.signer_key))})"
+        return out
 
     def summary(self) -> str:
-        return (
-            f"OK, evidence pack of device {self.device}: {self.events} events "
+        what = (
+            f"evidence pack of device {self.device}: {self.events} events "
             f"(seq {self.first_seq}..{self.last_seq}), {self.checkpoints} checkpoints, "
-            f"{self.evidence} evidence frame(s), device key {self.public_key[:16]}..."
-            + (f", packed by hub key {self.signer_key[:16]}..." if self.signed_by == "hub" else "")
+            f"{self.evidence} evidence frame(s), report matches the records, "
+            f"signed by the {self.signed_by}"
+        )
+        if self.proven:
+            pinned = "hub key" if self.signed_by == "hub" else "device key"
+            return f"OK, authentic {what}; against the pinned {pinned}; {self.keys()}"
+        return (
+            f"UNPROVEN ORIGIN: internally consistent {what}, but {self.why_unproven}; "
+            f"compare out of band: {self.keys()}"
         )
 
 
 def is_pack(path: Path) -> bool:
-    return Path(path).is_file() and zipfile.is_zipfile(path)
+    """A pack (zip) rather than a journal: by its first bytes, or by a .zip name."""
+    path = Path(path)
+    return looks_like_zip(path) or (path.suffix.lower() == ".zip" and path.exists())
 
 
 def _fail(path: Path, what: str) -> VerifyError:
@@ -72,76 +103,108 @@ def _verify_sig(public_key: bytes, sig_hex: str, data: bytes) -> bool:
     return True
 
 
-def _read(z: zipfile.ZipFile, path: Path, name: str) -> bytes:
-    try:
-        info = z.getinfo(name)
-    except KeyError:
-        raise _fail(path, f"{name} is missing") from None
-    if info.file_size > MAX_MEMBER:
-        raise _fail(path, f"{name} is {info.file_size} bytes, more than a pack may hold")
-    try:
-        return z.read(name)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise _fail(path, f"{name} cannot be read: {exc}") from None
-
-
 def _json(path: Path, name: str, data: bytes) -> dict[str, Any]:
     try:
-        doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _fail(path, f"{name} is not JSON: {exc}") from None
+        doc = json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicate_keys)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _fail(path, f"{name} is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise _fail(path, f"{name} is not a JSON object")
     return doc
 
 
-def verify_pack(path: Path, public_key: bytes | None = None) -> PackReport:
-    """Check the pack at `path`; VerifyError naming the first problem."""
-    path = Path(path)
+def _key(path: Path, name: str, value: object) -> bytes:
     try:
-        z = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise _fail(path, f"not a readable zip: {exc}") from None
-    with z:
-        manifest_bytes = _read(z, path, MANIFEST)
-        manifest = _json(path, MANIFEST, manifest_bytes)
-        if manifest.get("format") != PACK_FORMAT:
-            raise _fail(path, f"{MANIFEST}: not a camaudit evidence pack")
-        files = manifest.get("files")
-        if not isinstance(files, dict) or not files:
-            raise _fail(path, f"{MANIFEST}: no file list")
-        names = set(z.namelist())
-        extra = names - set(files) - {MANIFEST, SIGNATURE}
-        if extra:
-            raise _fail(path, f"files not in the manifest: {', '.join(sorted(extra))}")
-        contents: dict[str, bytes] = {}
-        for name, digest in sorted(files.items()):
-            data = _read(z, path, name)
-            if hashlib.sha256(data).hexdigest() != digest:
-                raise _fail(path, f"{name} was changed (sha256 differs from the manifest)")
-            contents[name] = data
-        sig = _read(z, path, SIGNATURE).decode("ascii", "replace").strip()
-
-    device_doc = _json(path, DEVICE, contents.get(DEVICE, b""))
-    try:
-        key = bytes.fromhex(str(device_doc.get("public_key", "")))
+        key = bytes.fromhex(str(value))
     except ValueError:
         key = b""
     if len(key) != 32:
-        raise _fail(path, f"{DEVICE}: no valid Ed25519 public key")
+        raise _fail(path, f"{name}: no valid Ed25519 public key")
+    return key
+
+
+def _opt_int(doc: dict[str, Any], field: str) -> int | None:
+    v = doc.get(field)
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def verify_pack(path: Path, public_key: bytes | None = None, hub_key: bytes | None = None) -> PackReport:
+    """Check the pack at `path`; VerifyError naming the first problem.
+
+    `public_key` pins the device key, `hub_key` the hub key. The report's `proven` says
+    whether a pinned key vouches for the pack's signer."""
+    path = Path(path)
+    if not looks_like_zip(path):
+        raise _fail(path, "not a zip file (an evidence pack is the .zip `camaudit export` writes)")
+    try:
+        z = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise _fail(path, f"not a readable zip (damaged or truncated): {exc}") from None
+    with z:
+        try:
+            return _verify_open(path, z, public_key, hub_key)
+        except PackReadError as exc:
+            raise _fail(path, str(exc)) from None
+
+
+def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_key: bytes | None) -> PackReport:
+    small = frozenset({MANIFEST, SIGNATURE, DEVICE})
+    # derived names are only known from the records; give every non-frame member the
+    # derived limit (frames live under evidence/)
+    names = {i.filename for i in z.infolist()}
+    derived_names = frozenset(n for n in names if not n.startswith("evidence/") and n not in small and n != EVENTS)
+    members = open_members(z, records=EVENTS, small=small, derived=derived_names)
+    if MANIFEST not in members:
+        raise _fail(path, f"{MANIFEST} is missing")
+    manifest_bytes, _ = read_all(z, members[MANIFEST])
+    manifest = _json(path, MANIFEST, manifest_bytes)
+    if manifest.get("format") != PACK_FORMAT:
+        raise _fail(path, f"{MANIFEST}: not a camaudit evidence pack")
+    if manifest.get("version") != PACK_VERSION:
+        raise _fail(path, f"{MANIFEST}: pack version {manifest.get('version')!r}, this camaudit reads {PACK_VERSION}")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files or not all(isinstance(v, str) for v in files.values()):
+        raise _fail(path, f"{MANIFEST}: no file list")
+    extra = set(members) - set(files) - {MANIFEST, SIGNATURE}
+    if extra:
+        raise _fail(path, f"files not in the manifest: {', '.join(sorted(extra))}")
+    for name in sorted(set(files) | {SIGNATURE}):
+        if name not in members:
+            raise _fail(path, f"{name} is missing")
+    kept: dict[str, bytes] = {}
+    frames: set[str] = set()
+    for name, digest in sorted(files.items()):
+        m = members[name]
+        if name.startswith("evidence/"):
+            got = hash_only(z, m)
+        else:
+            kept[name], got = read_all(z, m)
+        if got != digest:
+            raise _fail(path, f"{name} was changed (sha256 differs from the manifest)")
+        if name.startswith("evidence/"):
+            want = name[len("evidence/") :].removesuffix(".jpg")
+            if got != want:
+                raise _fail(path, f"{name}: content does not match its name")
+            frames.add(got)
+    sig = read_all(z, members[SIGNATURE])[0].decode("ascii", "replace").strip()
+
+    device_doc = _json(path, DEVICE, kept.get(DEVICE, b""))
+    key = _key(path, DEVICE, device_doc.get("public_key", ""))
     if manifest.get("public_key") != key.hex():
         raise _fail(path, f"{MANIFEST} and {DEVICE} name different keys")
     if public_key is not None and public_key != key:
-        raise _fail(path, f"signed by key {key.hex()[:16]}..., not the expected {public_key.hex()[:16]}...")
-    signed_by = manifest.get("signed_by", "device")
-    try:
-        signer = bytes.fromhex(str(manifest.get("signer_key", key.hex())))
-    except ValueError:
-        signer = b""
+        raise _fail(
+            path,
+            f"device key {key.hex()[:16]}... is not the pinned --pubkey {public_key.hex()[:16]}...",
+        )
+    signed_by = manifest.get("signed_by")
+    if signed_by not in ("device", "hub"):
+        raise _fail(path, f"{MANIFEST}: unknown signer {signed_by!r}")
+    signer = _key(path, f"{MANIFEST} signer_key", manifest.get("signer_key", ""))
     if signed_by == "device" and signer != key:
         raise _fail(path, f"{MANIFEST}: signed_by device, but signer_key is not the device key")
-    if signed_by not in ("device", "hub") or len(signer) != 32:
-        raise _fail(path, f"{MANIFEST}: unknown signer")
+    if signed_by == "hub" and hub_key is not None and signer != hub_key:
+        raise _fail(path, f"signed by hub key {signer.hex()[:16]}..., not the pinned --hub-key {hub_key.hex()[:16]}...")
     if not _verify_sig(signer, sig, manifest_bytes):
         raise _fail(path, f"{SIGNATURE} is not the {signed_by} key's signature of {MANIFEST}")
 
@@ -151,27 +214,68 @@ def verify_pack(path: Path, public_key: bytes | None = None) -> PackReport:
         raise _fail(path, f"{DEVICE}: first_seq / start_hash missing")
     chain = ChainVerifier(key, device=device, start_seq=first_seq - 1, start_hash=start_hash)
     referenced: set[str] = set()
-    lines = contents.get(EVENTS, b"").decode("utf-8", "replace").splitlines()
-    if not lines:
-        raise _fail(path, f"{EVENTS} holds no record")
-    for lineno, line in enumerate(lines, 1):
+    records: list[Event] = []
+    data = kept.get(EVENTS, b"")
+    if not data.endswith(b"\n"):
+        raise _fail(path, f"{EVENTS} does not end with a line feed (truncated?)")
+    # records are split on "\n" only: canonical JSON escapes it inside strings, while
+    # U+2028, U+2029, U+0085 may stand raw in a record and are not line ends here
+    for lineno, raw in enumerate(data[:-1].split(b"\n"), 1):
         try:
-            ev = Event.from_json(line)
-        except RecordError as exc:
+            ev = Event.from_json(raw.decode("utf-8"))
+        except (RecordError, UnicodeDecodeError) as exc:
             raise _fail(path, f"{EVENTS}:{lineno}: unreadable record: {exc}") from None
         if not chain.add(ev):
             raise _fail(path, f"{EVENTS}:{lineno}: {chain.first_bad}")
         referenced.update(evidence_refs(ev))
+        records.append(ev)
     report = chain.report()
-    if report.head_seq != device_doc.get("last_seq"):
-        raise _fail(path, f"{EVENTS} ends at seq {report.head_seq}, {DEVICE} says {device_doc.get('last_seq')}")
-    frames = [n for n in contents if n.startswith("evidence/")]
-    for name in frames:
-        digest = name[len("evidence/") :].removesuffix(".jpg")
-        if hashlib.sha256(contents[name]).hexdigest() != digest:
-            raise _fail(path, f"{name}: content does not match its name")
+    last_seq, head_seq = device_doc.get("last_seq"), device_doc.get("head_seq")
+    if report.head_seq != last_seq:
+        raise _fail(path, f"{EVENTS} ends at seq {report.head_seq}, {DEVICE} says {last_seq}")
+    since, until, feed = _opt_int(device_doc, "since"), _opt_int(device_doc, "until"), device_doc.get("feed")
+    if not isinstance(head_seq, int) or head_seq < report.head_seq:
+        raise _fail(path, f"{DEVICE}: head_seq missing or before the last record")
+    if until is None and head_seq != report.head_seq:
+        raise _fail(
+            path,
+            f"the records end at seq {report.head_seq}, but the pack claims the span to the "
+            f"end of the journal, whose head was seq {head_seq}: records were dropped",
+        )
+    if since is not None and records[0].ts < since:
+        raise _fail(path, f"{EVENTS}:1: seq {records[0].seq} is before the span the pack claims")
+    if until is not None and records[-1].ts > until:
+        raise _fail(path, f"{EVENTS}:{len(records)}: seq {records[-1].seq} is after the span the pack claims")
+    for digest in sorted(frames):
         if digest not in referenced:
-            raise _fail(path, f"{name}: no record references this frame")
+            raise _fail(path, f"evidence/{digest}.jpg: no record references this frame")
+    created = _opt_int(manifest, "created")
+    if created is None or (feed is not None and not isinstance(feed, str)):
+        raise _fail(path, f"{MANIFEST}/{DEVICE}: created / feed missing or malformed")
+    meta = PackMeta(
+        device=device,
+        public_key=key.hex(),
+        created_ms=created,
+        signed_by=signed_by,
+        since_ms=since,
+        until_ms=until,
+        feed=feed,
+        frames=frozenset(frames),
+    )
+    for name, want in derived_files(records, meta).items():
+        if name not in kept:
+            raise _fail(path, f"{name} is missing (it is derived from the records)")
+        if kept[name] != want:
+            raise _fail(path, f"{name} differs from the one derived from the records: {_first_diff(kept[name], want)}")
+
+    why = ""
+    if signed_by == "hub" and hub_key is None:
+        why = (
+            "it is signed by a hub key that was not pinned (give --hub-key): the device key "
+            "proves each record, not that the pack holds them all"
+        )
+    elif signed_by == "device" and public_key is None:
+        why = "no device key was pinned (give --pubkey): anyone can make a consistent pack with a new key"
     return PackReport(
         device=device,
         public_key=key.hex(),
@@ -182,4 +286,14 @@ def verify_pack(path: Path, public_key: bytes | None = None) -> PackReport:
         events=report.events,
         checkpoints=report.checkpoints,
         evidence=len(frames),
+        proven=not why,
+        why_unproven=why,
     )
+
+
+def _first_diff(got: bytes, want: bytes) -> str:
+    a, b = got.decode("utf-8", "replace").split("\n"), want.decode("utf-8", "replace").split("\n")
+    for i, (x, y) in enumerate(zip(a, b, strict=False), 1):
+        if x != y:
+            return f"line {i} reads {x[:80]!r}, the records give {y[:80]!r}"
+    return f"{len(a)} lines, the records give {len(b)}"

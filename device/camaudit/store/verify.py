@@ -38,6 +38,7 @@ class VerifyReport:
     first_bad: str | None
     device: str = ""
     start_seq: int = 0  # the chain is checked from here (last pruned seq, 0 if none)
+    public_key: bytes = b""  # the key the records were checked against
 
     def summary(self) -> str:
         if self.ok:
@@ -162,4 +163,5 @@ def _verify(
         first_bad=first_bad,
         device=device,
         start_seq=start_seq,
+        public_key=public_key,
     )

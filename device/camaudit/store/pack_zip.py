@@ -1,0 +1,149 @@
+"""Reading an evidence pack's zip safely: every member is checked before any is read.
+
+Checked from the central directory alone, before one byte is inflated: the file is a zip
+(magic bytes), member count, names (relative, no `..`, no backslash, no drive, no NUL, no
+duplicates), no symlink entries, only stored/deflated members, each member's uncompressed
+size against its own limit, the total, and the compression ratio. Folder entries
+(`evidence/`, as `zip -r` adds them) are ignored. Members are then read in fixed-size
+chunks, and zipfile stops inflating at the declared size, so a lying header cannot make a
+member larger than its checked size.
+
+Memory bound: only the small JSON members, the records (at most MAX_RECORDS_BYTES) and the
+derived files (at most MAX_DERIVED_BYTES each) are held; every other member (the evidence
+frames) is hashed in CHUNK-byte pieces and never held.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_MEMBERS = 20_000
+MAX_NAME = 200
+MAX_JSON_BYTES = 1 << 20  # manifest.json, manifest.sig, device.json
+MAX_RECORDS_BYTES = 64 << 20  # events.jsonl
+MAX_DERIVED_BYTES = 16 << 20  # report.md and other files derived from the records
+MAX_FRAME_BYTES = 16 << 20  # one evidence frame
+MAX_TOTAL_BYTES = 2 << 30  # all members, uncompressed
+MAX_RATIO = 100  # uncompressed / compressed, for members above RATIO_FROM bytes
+RATIO_FROM = 1 << 20
+CHUNK = 1 << 20
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a first member, or an empty archive
+
+
+class PackReadError(Exception):
+    """The zip itself is unusable or unsafe (the message says what and where)."""
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    size: int
+    info: zipfile.ZipInfo
+
+
+def looks_like_zip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) in ZIP_MAGIC
+    except OSError:
+        return False
+
+
+def _name_problem(name: str) -> str | None:
+    if not name or len(name) > MAX_NAME:
+        return "an empty or over-long name"
+    if "\x00" in name or "\\" in name or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "an absolute or non-portable path"
+    parts = name.rstrip("/").split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        return "a path with '..', '.' or an empty part"
+    return None
+
+
+def limit_for(name: str, records: str, small: frozenset[str], derived: frozenset[str]) -> int:
+    if name == records:
+        return MAX_RECORDS_BYTES
+    if name in small:
+        return MAX_JSON_BYTES
+    if name in derived:
+        return MAX_DERIVED_BYTES
+    return MAX_FRAME_BYTES
+
+
+def open_members(
+    z: zipfile.ZipFile, *, records: str, small: frozenset[str], derived: frozenset[str]
+) -> dict[str, Member]:
+    """Check every entry of `z` (see the module doc); return the file members by name."""
+    infos = z.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise PackReadError(f"{len(infos)} zip entries, more than a pack may hold ({MAX_MEMBERS})")
+    out: dict[str, Member] = {}
+    total = 0
+    for info in infos:
+        name = info.filename
+        problem = _name_problem(name)
+        if problem:
+            raise PackReadError(f"zip entry {name[:80]!r}: {problem}")
+        mode = (info.external_attr >> 16) & 0xFFFF
+        if stat.S_ISLNK(mode):
+            raise PackReadError(f"zip entry {name!r} is a symbolic link")
+        if info.is_dir():
+            if info.file_size:
+                raise PackReadError(f"zip entry {name!r} is a folder with content")
+            continue  # folder entries (zip -r) carry nothing
+        if name in out:
+            raise PackReadError(f"zip entry {name!r} appears twice")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise PackReadError(f"zip entry {name!r}: compression method {info.compress_type} not allowed")
+        limit = limit_for(name, records, small, derived)
+        if info.file_size > limit:
+            raise PackReadError(f"{name} is {info.file_size} bytes uncompressed, more than {limit} allowed")
+        if info.file_size > RATIO_FROM and info.file_size > MAX_RATIO * max(1, info.compress_size):
+            raise PackReadError(
+                f"{name} inflates {info.file_size // max(1, info.compress_size)}x "
+                f"(more than {MAX_RATIO}x): refused as a zip bomb"
+            )
+        total += info.file_size
+        if total > MAX_TOTAL_BYTES:
+            raise PackReadError(f"members total more than {MAX_TOTAL_BYTES} bytes uncompressed")
+        out[name] = Member(name, info.file_size, info)
+    return out
+
+
+def chunks(z: zipfile.ZipFile, m: Member) -> Iterator[bytes]:
+    """The member's bytes in CHUNK pieces; never more than its checked size."""
+    read = 0
+    try:
+        with z.open(m.info) as f:
+            while True:
+                part = f.read(CHUNK)
+                if not part:
+                    break
+                read += len(part)
+                if read > m.size:
+                    raise PackReadError(f"{m.name} holds more than its declared {m.size} bytes")
+                yield part
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise PackReadError(f"{m.name} cannot be read (damaged or truncated zip): {exc}") from None
+
+
+def read_all(z: zipfile.ZipFile, m: Member) -> tuple[bytes, str]:
+    """(content, sha256 hex) of a member whose size was checked against its limit."""
+    h = hashlib.sha256()
+    parts = []
+    for part in chunks(z, m):
+        h.update(part)
+        parts.append(part)
+    return b"".join(parts), h.hexdigest()
+
+
+def hash_only(z: zipfile.ZipFile, m: Member) -> str:
+    h = hashlib.sha256()
+    for part in chunks(z, m):
+        h.update(part)
+    return h.hexdigest()
