@@ -19,6 +19,7 @@ from camaudit.errors import CamauditError
 from camaudit.hub.store import HubStore
 from camaudit.mqtt.publisher import Publisher
 from camaudit.store.journal import Journal, pruned_point
+from camaudit.store.keys import load_or_create_key
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -85,7 +86,8 @@ def test_hub_adopts_a_pruned_device_from_its_base(when: str, tmp_path: Path, mak
     runner = CliRunner()
     res = runner.invoke(cli, ["hub", "--data-dir", str(tmp_path / "hub"), "export", "dev1", "--out", str(pack)])
     assert res.exit_code == 0, res.output
-    res = runner.invoke(cli, ["verify", str(pack)])
+    hub_key = load_or_create_key(tmp_path / "hub" / "hub.key").public_hex
+    res = runner.invoke(cli, ["verify", str(pack), "--hub-key", hub_key])
     assert res.exit_code == 0 and "OK" in res.output, res.output
 
 

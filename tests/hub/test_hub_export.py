@@ -84,9 +84,9 @@ def test_hub_export_refuses_gaps_and_unknown_devices(hub: tuple[Path, Path, Jour
 
 
 def test_cli_hub_export(hub: tuple[Path, Path, Journal], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db, _, _ = hub
+    db, key, _ = hub
     pack = tmp_path / "cli.zip"
     main(["hub", "--data-dir", str(db.parent), "export", "cafe-01", "--out", str(pack)])
     assert "2 capture(s)" in capsys.readouterr().out
-    main(["verify", str(pack)])
-    assert "packed by hub key" in capsys.readouterr().out
+    main(["verify", str(pack), "--hub-key", load_or_create_key(key).public_hex])
+    assert "signed by the hub; against the pinned hub key" in capsys.readouterr().out

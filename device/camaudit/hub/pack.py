@@ -1,7 +1,9 @@
 """`camaudit hub export DEVICE`: an evidence pack of one device, built from what the hub
 stored (the records exactly as the device signed them), the manifest signed by the hub's
 own key. Evidence frames never reach the hub, so its packs list them without carrying
-them; `camaudit verify` checks such a pack like a device's."""
+them. `camaudit verify PACK --hub-key HUB_KEY` proves such a pack (the hub key vouches
+that it holds every record of the span; each record is still checked against the device
+key); without the hub key pinned, verify says its origin is unproven (exit 3)."""
 
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ def export_hub_pack(
         ).fetchone()
         if lo is None:
             raise JournalError(f"export: the hub holds no record of {device} in that time span")
+        (head,) = conn.execute("SELECT MAX(seq) FROM events WHERE device = ?", (device,)).fetchone()
         rows = conn.execute(
             "SELECT seq, json FROM events WHERE device = ? AND seq BETWEEN ? AND ? ORDER BY seq",
             (device, lo, hi),
@@ -69,4 +72,5 @@ def export_hub_pack(
         since_ms=since_ms,
         until_ms=until_ms,
         now_ms=now_ms,
+        head_seq=int(head),
     )

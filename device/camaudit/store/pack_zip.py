@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,8 @@ def open_members(
             continue  # folder entries (zip -r) carry nothing
         if name in out:
             raise PackReadError(f"zip entry {name!r} appears twice")
+        if info.flag_bits & 0x1:
+            raise PackReadError(f"zip entry {name!r} is encrypted")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise PackReadError(f"zip entry {name!r}: compression method {info.compress_type} not allowed")
         limit = limit_for(name, records, small, derived)
@@ -128,7 +131,7 @@ def chunks(z: zipfile.ZipFile, m: Member) -> Iterator[bytes]:
                 if read > m.size:
                     raise PackReadError(f"{m.name} holds more than its declared {m.size} bytes")
                 yield part
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError) as exc:
         raise PackReadError(f"{m.name} cannot be read (damaged or truncated zip): {exc}") from None
 
 
