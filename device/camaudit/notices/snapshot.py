@@ -1,5 +1,8 @@
 """`camaudit snapshot`: one frame with a coordinate grid, the privacy zones, the notices'
-watch regions and the detected faces (blurred), so zones and regions can be set by looking."""
+watch regions and the detected faces, so zones and regions can be set by looking.
+
+The frame is the safe view of camaudit.pipeline.evidence (whole frame pixelated coarsely,
+detected faces filled flat), so a face the detector missed is not kept in clear either."""
 
 from __future__ import annotations
 
@@ -29,12 +32,12 @@ def annotate_snapshot(
     regions: Mapping[str, tuple[float, float, float, float]] | None = None,
     grid_step: float = 0.1,
 ) -> np.ndarray:
-    """A copy of the frame: faces blurred first (irreversibly), then grid, zones, regions, boxes.
+    """A new image: the safe view first (irreversible), then grid, zones, regions, boxes.
 
     Zones and regions are in relative (0..1) coordinates, like the config."""
-    from camaudit.pipeline.evidence import blur_faces
+    from camaudit.pipeline.evidence import safe_view
 
-    out = blur_faces(frame_bgr, faces)
+    out = safe_view(frame_bgr, faces)
     h, w = out.shape[:2]
     scale = max(0.35, min(w, h) / 900)
     # grid every grid_step, labelled in relative coordinates
