@@ -161,7 +161,10 @@ def run(
     reporter = reporter or QuietReporter()
     stop = stop or threading.Event()
     path = journal_path(cfg, db)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise JournalError(f"data_dir {path.parent}: cannot create it: {exc.strerror or exc}") from None
     policy = build_policy(cfg)
     # one stop event per feed, so a feed that ends does not stop the others; the run's
     # `stop` (SIGTERM) is passed on to all of them by the main loop below
