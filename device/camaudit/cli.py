@@ -157,7 +157,12 @@ def log_cmd(db: Path, as_json: bool) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--pubkey", help="Pin the device's Ed25519 public key: 64 hex digits, or a file holding them.")
 @click.option("--hub-key", "hub_key", help="Pin the hub's public key (hex or a file); a hub-signed pack needs it.")
-def verify_cmd(file: Path, pubkey: str | None, hub_key: str | None) -> None:
+@click.option(
+    "--witness",
+    type=click.Path(path_type=Path),
+    help="Journals: a hub export of this device (needs --hub-key); fails if the journal ends before it.",
+)
+def verify_cmd(file: Path, pubkey: str | None, hub_key: str | None, witness: Path | None) -> None:
     """Check a journal, or an evidence pack (.zip from `camaudit export`), offline.
 
     Exit 0: authentic against a pinned key (packs) / intact (journals); 1: FAILED (forged,
@@ -169,7 +174,11 @@ def verify_cmd(file: Path, pubkey: str | None, hub_key: str | None) -> None:
 
     key = _pinned_key(pubkey, "--pubkey")
     hkey = _pinned_key(hub_key, "--hub-key")
+    if witness is not None and hkey is None:
+        raise click.UsageError("--witness needs --hub-key: the witness is only as good as the hub key you pin")
     if is_pack(file):
+        if witness is not None:
+            raise click.UsageError("--witness is for journals; a pack's own signer already vouches for its end")
         result = verify_pack(file, key, hkey)
         click.echo(f"{file}: {result.summary()}")
         if not result.proven:
@@ -178,10 +187,16 @@ def verify_cmd(file: Path, pubkey: str | None, hub_key: str | None) -> None:
     report = verify_journal(file, key)
     if not report.ok:
         raise VerifyError(f"{file}: FAILED at {report.first_bad}")
+    tail = "no witness: records deleted from the end cannot be seen (give --witness)"
+    if witness is not None and hkey is not None:
+        from camaudit.store.witness_check import check_witness
+
+        tail = check_witness(file, report, witness, hkey)
     click.echo(
         f"{file}: OK, {report.events} events, {report.checkpoints} checkpoints, head seq {report.head_seq}, "
         f"device key fingerprint {fingerprint(report.public_key)}"
         + ("" if key else " (the journal's own key: pin it with --pubkey)")
+        + f"; {tail}"
     )
 
 

@@ -59,6 +59,7 @@ class PackReport:
     evidence: int
     proven: bool = True
     why_unproven: str = ""
+    last_hash: str = ""  # hash of the record at last_seq
 
     def keys(self) -> str:
         out = f"device key {self.public_key} (fingerprint {fingerprint(bytes.fromhex(self.public_key))})"
@@ -288,6 +289,7 @@ def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_k
         evidence=len(frames),
         proven=not why,
         why_unproven=why,
+        last_hash=report.head_hash,
     )
 
 
