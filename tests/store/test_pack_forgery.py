@@ -350,3 +350,17 @@ def test_pinned_key_arguments_are_checked(tmp_path, capsys) -> None:
     code, _, err = _verify_cli(capsys, str(tmp_path / "x.zip"), "--hub-key", "zz")
     assert code == 2 and "--hub-key" in err and "neither 64 hex digits nor a readable file" in err
     assert os.environ.get("CAMAUDIT_NEVER_SET") is None
+
+
+def test_the_device_never_writes_a_string_the_reader_cannot_read_back(tmp_path, capsys) -> None:
+    """Lone surrogates (not UTF-8) in a feed name or alert text: the record is still
+    written (nothing lost), with U+FFFD in their place, and the pack verifies."""
+    d = tmp_path / "dev"
+    d.mkdir()
+    db = _journal(d, feed="door\ud83d\ude00", text=f"torn \ud800 down{ODD}")
+    events = [Event.from_json(t) for t in _lines(db)]
+    alert = next(e for e in events if e.type == "alert")
+    assert alert.feed == "door\U0001f600" and alert.body["text"] == f"torn \ufffd down{ODD}"
+    pack = export_pack(db, tmp_path / "p.zip", now_ms=T0) and tmp_path / "p.zip"
+    code, out, err = _verify_cli(capsys, str(pack), "--pubkey", _pub(db))
+    assert code == 0 and "OK, authentic" in out, err

@@ -35,6 +35,23 @@ log = logging.getLogger(__name__)
 _CAPTURE_TYPES = ("capture.start", "capture.update", "capture.end")
 
 
+def readable(value: Any) -> Any:
+    """`value` with every string made valid UTF-8: a lone surrogate (from a camera name, a
+    decoded sign, ...) becomes U+FFFD, a surrogate pair the character it stands for. The
+    record is then always written and always reads back, instead of being refused."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, Mapping):
+        return {readable(k): readable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [readable(v) for v in value]
+    return value
+
+
 class Journal:
     """Append-only signed event journal of one device. Use `Journal.open(...)`."""
 
@@ -191,7 +208,8 @@ class Journal:
                 # exactly as they will read back from the journal
                 if feed is not None and not isinstance(feed, str):
                     raise TypeError(f"feed must be a string or None, not {feed!r}")
-                body = json.loads(canonical_json(dict(body)))
+                feed = readable(feed) if feed is not None else None
+                body = json.loads(canonical_json(readable(dict(body))))
                 ev = seal(
                     device=self.device,
                     seq=seq + 1,
