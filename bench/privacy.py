@@ -16,6 +16,11 @@ safe view and the raw frame after both are smoothed with a Gaussian of sigma = o
 grey-level variance the safe view keeps (variance of safe view / variance of raw).
 
     .venv/bin/python bench/privacy.py [--videos DIR] [--step 5] [--json]
+    .venv/bin/python bench/privacy.py --sweep 48,64,96,48:smooth --step 15
+
+--sweep skips the device runs and only counts, per clip, the faces found in whole-frame
+views of the raw frames at other block counts; `N:smooth` upscales the N-block frame with
+bilinear interpolation (a blur) instead of hard blocks, to show why blocks were chosen.
 """
 
 from __future__ import annotations
@@ -93,11 +98,45 @@ def readability(raw: np.ndarray, safe: np.ndarray, cell: int) -> tuple[float, fl
     return corr, kept
 
 
+def coarse(frame: np.ndarray, cells: int, smooth: bool) -> np.ndarray:
+    import cv2
+
+    from camaudit.pipeline.evidence import safe_view
+
+    if not smooth:
+        return safe_view(frame, [], cells=cells)
+    h, w = frame.shape[:2]
+    k = cells / max(h, w)
+    small = cv2.resize(frame, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def sweep(a: argparse.Namespace, dets: list) -> None:  # type: ignore[type-arg]
+    variants = [(int(v.split(":")[0]), v.endswith(":smooth")) for v in a.sweep.split(",")]
+    names = [f"{c} blocks" + (", smoothed" if sm else "") for c, sm in variants]
+    print(f"faces >= {MIN_PX} px found in whole-frame views of every {a.step}th raw frame, no detected "
+          "boxes (CenterFace >= 0.4 / FaceDetectorYN >= 0.5)")
+    print("| clip | frames | raw | " + " | ".join(names) + " |")
+    print("|---" * (3 + len(names)) + "|")
+    for clip in sorted(p for p in a.videos.iterdir() if p.is_file() and p.suffix.lower() in {".mp4", ".avi", ".gif"}):
+        frames = raw_frames(clip, a.step)
+        cols = []
+        for view in [None, *variants]:
+            n = [0, 0]
+            for f in frames:
+                img = f if view is None else coarse(f, view[0], view[1])
+                for i, d in enumerate(dets):
+                    n[i] += faces(d, img)
+            cols.append(f"{n[0]} / {n[1]}")
+        print(f"| {clip.name} | {len(frames)} | " + " | ".join(cols) + " |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--videos", type=Path, default=VIDEOS)
     ap.add_argument("--step", type=int, default=5, help="check every STEP-th raw frame")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--sweep", help="comma list of CELLS or CELLS:smooth (see above)")
     a = ap.parse_args()
 
     import cv2
@@ -110,6 +149,9 @@ def main() -> None:
     dets = [fd.centerface(threshold=0.4), fd.yunet_cv2(fp32, "FaceDetectorYN fp32", threshold=0.5)]
     rows = []
     t0 = time.monotonic()
+    if a.sweep:
+        sweep(a, dets)
+        return
     for clip in sorted(p for p in a.videos.iterdir() if p.is_file() and p.suffix.lower() in {".mp4", ".avi", ".gif"}):
         with tempfile.TemporaryDirectory(prefix="camaudit-privacy-") as tmp:
             stored = run_device(clip, Path(tmp))
