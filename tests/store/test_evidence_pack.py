@@ -167,6 +167,7 @@ def test_cli_export_and_verify(journal: tuple[Path, list[str]], tmp_path: Path, 
     out = capsys.readouterr()
     assert "2 capture(s), 2 evidence frame(s)" in out.out and "camaudit verify" in out.err
     pub = json.loads(_member(pack, "device.json"))["public_key"]
+    assert f"camaudit verify {pack} --pubkey {pub}" in out.err
     main(["verify", str(pack), "--pubkey", pub])
     assert "OK, authentic evidence pack of device cafe-01" in capsys.readouterr().out
     with pytest.raises(SystemExit) as exit_:

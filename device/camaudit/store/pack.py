@@ -64,6 +64,7 @@ class PackSummary:
     evidence: int
     missing_evidence: int
     signed_by: str = "device"
+    signer_key: str = ""  # hex public key that signed the manifest
 
     def summary(self) -> str:
         where = "kept on the device" if self.signed_by == "hub" else "missing"
@@ -210,6 +211,7 @@ def build_pack(
         evidence=len(frames),
         missing_evidence=len(missing),
         signed_by=signed_by,
+        signer_key=signer.public_hex,
     )
 
 

@@ -43,7 +43,7 @@ def export_cmd(
     key_path: Path | None,
     evidence_dir: Path | None,
 ) -> None:
-    """Write a signed evidence pack (records, blurred frames, report) for a complaint."""
+    """Write a signed evidence pack (records, safe evidence frames, report) for a complaint."""
     from camaudit.store.pack import export_pack
 
     summary = export_pack(
@@ -57,4 +57,8 @@ def export_cmd(
         now_ms=int(time.time() * 1000),
     )
     click.echo(summary.summary())
-    click.echo(f"check it anywhere with: camaudit verify {out}", err=True)
+    click.echo(
+        f"check it anywhere with: camaudit verify {out} --pubkey {summary.signer_key}\n"
+        "(give that key to the checker apart from the pack: a key read from the pack proves nothing)",
+        err=True,
+    )
