@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -216,12 +217,14 @@ def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_k
     chain = ChainVerifier(key, device=device, start_seq=first_seq - 1, start_hash=start_hash)
     referenced: set[str] = set()
     records: list[Event] = []
-    data = kept.get(EVENTS, b"")
+    data = kept.pop(EVENTS, b"")
+    if not data:
+        raise _fail(path, f"{EVENTS} holds no record")
     if not data.endswith(b"\n"):
         raise _fail(path, f"{EVENTS} does not end with a line feed (truncated?)")
     # records are split on "\n" only: canonical JSON escapes it inside strings, while
     # U+2028, U+2029, U+0085 may stand raw in a record and are not line ends here
-    for lineno, raw in enumerate(data[:-1].split(b"\n"), 1):
+    for lineno, raw in enumerate(_split_lines(data), 1):
         try:
             ev = Event.from_json(raw.decode("utf-8"))
         except (RecordError, UnicodeDecodeError) as exc:
@@ -230,6 +233,7 @@ def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_k
             raise _fail(path, f"{EVENTS}:{lineno}: {chain.first_bad}")
         referenced.update(evidence_refs(ev))
         records.append(ev)
+    del data  # the parsed records are all that is kept
     report = chain.report()
     last_seq, head_seq = device_doc.get("last_seq"), device_doc.get("head_seq")
     if report.head_seq != last_seq:
@@ -291,6 +295,15 @@ def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_k
         why_unproven=why,
         last_hash=report.head_hash,
     )
+
+
+def _split_lines(data: bytes) -> Iterator[bytes]:
+    """The "\n"-terminated lines of `data`, one at a time (no list of them all)."""
+    start = 0
+    while start < len(data):
+        end = data.index(b"\n", start)
+        yield data[start:end]
+        start = end + 1
 
 
 def _first_diff(got: bytes, want: bytes) -> str:
