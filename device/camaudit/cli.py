@@ -127,7 +127,15 @@ def run_cmd(
 @click.argument("file", type=click.Path(path_type=Path))
 def check_config_cmd(file: Path) -> None:
     """Validate a config file; print each problem with its line and key."""
+    from camaudit.config.loader import locate
+    from camaudit.core.policy import Policy
+    from camaudit.errors import ConfigError
+
     cfg = _load(file)
+    try:
+        Policy.from_config(cfg)  # what only this machine can check: the venue's time zone
+    except ConfigError as exc:
+        raise ConfigError(f"{locate(file, ('device', 'timezone'))}: {exc}") from None
     click.echo(f"{file}: OK ({len(cfg.feeds)} feed(s), {len(cfg.notices)} notice(s))")
 
 
@@ -253,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except OSError as exc:  # a file or folder the user named cannot be used
-        _error(f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror or exc}", 1)
+        _error(f"{str(exc.filename) + ': ' if exc.filename else ''}{exc.strerror or exc}", 2)
 
 
 if __name__ == "__main__":

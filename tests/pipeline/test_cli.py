@@ -114,6 +114,16 @@ def test_check_config_reports_every_unknown_feed_at_its_line(tmp_path: Path):
     assert lines[1].startswith(f"camaudit: error: {cfg}:11: notices.sign.watch.feed: unknown feed 'dor'")
 
 
+def test_check_config_names_the_line_of_an_unknown_time_zone(tmp_path: Path):
+    cfg = tmp_path / "venue.yaml"
+    cfg.write_text("feeds: {cam: {source: x.mp4}}\ndevice:\n  id: cafe-01\n  timezone: Europe/Atlantis\n")
+    proc = camaudit("check-config", str(cfg), check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"camaudit: error: {cfg}:4: device.timezone: unknown time zone 'Europe/Atlantis' "
+        "(use an IANA name like 'Europe/Berlin')"]
+
+
 def test_hub_data_dir_after_the_subcommand_and_never_world_readable(tmp_path: Path):
     from camaudit.store.keys import DeviceKey
 

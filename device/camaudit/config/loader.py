@@ -103,6 +103,18 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         raise ConfigError(format_validation_error(exc, source, lines, extra)) from None
 
 
+def locate(path: Path, loc: KeyPath) -> str:
+    """`FILE:LINE` of the key `loc` in the YAML file at `path` (`FILE` if not found)."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return str(path)
+    lines: dict[KeyPath, int] = {}
+    if node is not None:
+        _line_map(node, (), lines)
+    return _where(str(path), lines, loc)[1]
+
+
 def load_config(path: Path) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
