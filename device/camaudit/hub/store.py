@@ -388,7 +388,7 @@ class HubStore:
     def notice_states(self, device: str | None = None, at_ms: int | None = None) -> list[dict[str, Any]]:
         """The latest notice.* event of every (device, notice), or the latest at or before
         `at_ms`: [{device, notice, state, ts, seq, covers, why, hours}], by device, notice."""
-        where = "type LIKE 'notice.%'"
+        where = f"type IN {NOTICE_TYPES}"
         params: list[Any] = []
         if device is not None:
             where += " AND device = ?"
@@ -411,7 +411,7 @@ class HubStore:
         """notice.* events of `device` with since_ms < ts <= until_ms, by seq."""
         with self._lock:
             rows = self.conn.execute(
-                "SELECT json FROM events WHERE type LIKE 'notice.%' AND device = ? AND ts > ? "
+                f"SELECT json FROM events WHERE type IN {NOTICE_TYPES} AND device = ? AND ts > ? "
                 "AND ts <= ? ORDER BY seq LIMIT 1000",
                 (device, since_ms, until_ms),
             ).fetchall()
@@ -446,6 +446,7 @@ def _capture_filter(
     return " AND ".join(where), tuple(params)
 
 
+NOTICE_TYPES = "('notice.missing', 'notice.restored', 'notice.unknown')"  # SQL; uses (type, ts)
 _STATE_OF_TYPE = {"notice.restored": "VISIBLE", "notice.missing": "MISSING", "notice.unknown": "UNKNOWN"}
 
 
