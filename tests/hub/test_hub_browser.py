@@ -174,8 +174,13 @@ def test_devices_table_and_notice_state_update_live(make_hub, tmp_path: Path, br
         assert "visible" in (notice.get_attribute("class") or "")
         assert "2026-11-26 07:00:00 CET" in (notice.get_attribute("title") or "")
         assert int(stored.inner_text()) > before  # (a checkpoint may come along)
-        # a live alert links to its capture page
+        # a device enrolled while the page is open appears without a manual reload
+        from camaudit.store.keys import DeviceKey
+
+        hub.enroll("dev2", DeviceKey.generate().public_hex)
+        page.wait_for_selector('#devices tr[data-device="dev2"]', timeout=30000)
         page.wait_for_selector("#live-state.on", timeout=30000)
+        # a live alert links to its capture page
         ts = int(time.time() * 1000)
         cap = journal.append("capture.end", "door", {"capture": "c-live", "start": ts - 5000, "end": ts,
                                                      "verdict": "unconsented", "reasons": ["privacy_zone"]}, ts)

@@ -70,6 +70,8 @@ def test_verify_ok_then_names_first_bad_record(tmp_path: Path):
         (["hub", "enroll", "cafe-01"], "Missing argument 'PUBKEY'"),
         (["hub", "export", "dev1", "--out", "/tmp/never.zip", "--data-dir", "/nonexistent/hub"],
          "no hub store at /nonexistent/hub/hub.db"),
+        (["hub", "--timezone", "Mars/Olympus", "adduser", "x"],
+         "hub setting timezone (--timezone): unknown time zone 'Mars/Olympus'"),
     ],
 )
 def test_bad_input_is_one_clear_line(args: list[str], expect: str):

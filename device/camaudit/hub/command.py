@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from camaudit.config.hub import HubConfig, load_hub_config
+from camaudit.errors import ConfigError
 from camaudit.hub.store import HubError
 
 DATA_DIR_ENV = "CAMAUDIT_HUB_DIR"
@@ -52,13 +54,20 @@ def _hub_store_file(cfg: HubConfig) -> Path:
 def _config(ctx: click.Context) -> HubConfig:
     o = ctx.obj
     cfg = load_hub_config(o["config"]) if o["config"] else HubConfig()
-    passed_through = ("data_dir", "db", "broker", "broker_listen", "listen", "token")
+    passed_through = ("data_dir", "db", "broker", "broker_listen", "listen", "token", "timezone")
     update: dict[str, Any] = {key: o[key] for key in passed_through if o[key]}
     if o["tofu"]:
         update["trust_on_first_use"] = True
     if o["users"]:
         update["broker_users"] = [*cfg.broker_users, *o["users"]]
-    return HubConfig.model_validate({**cfg.model_dump(), **update})
+    try:
+        return HubConfig.model_validate({**cfg.model_dump(), **update})
+    except ValidationError as exc:  # a bad option: one `camaudit: error:` line each
+        raise ConfigError("\n".join(
+            f"hub setting {'.'.join(map(str, e['loc']))} (--{str(e['loc'][0]).replace('_', '-')}): "
+            f"{str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )) from None
 
 
 @click.group("hub", invoke_without_command=True)
@@ -70,6 +79,7 @@ def _config(ctx: click.Context) -> HubConfig:
 @click.option("--broker-listen", help="host:port of the embedded broker (default 127.0.0.1:1883).")
 @click.option("--listen", help="host:port of the web page (default 127.0.0.1:8080).")
 @click.option("--token", help="Web login token (default: generated once, kept in the data folder).")
+@click.option("--timezone", help="The venue's IANA time zone, for the web page's times (default UTC).")
 @click.option("--trust-on-first-use", "tofu", is_flag=True,
               help="Enroll unknown devices by the key they announce (off by default).")
 @click.option("--user", "users", multiple=True,

@@ -70,11 +70,12 @@
   var devState = document.getElementById("devices-state");
   function cell(tr, cls) { return tr.querySelector("td." + cls); }
   function render(devs) {
-    var body = table.querySelector("tbody");
+    var rows = table ? table.querySelectorAll("tbody tr") : [];
+    if (devs.length !== rows.length) { window.location.reload(); return; }  // enrolled or removed
     devs.forEach(function (d) {
       var tr = null;
-      body.querySelectorAll("tr").forEach(function (r) { if (r.dataset.device === d.device) { tr = r; } });
-      if (!tr) { return; }  // a newly enrolled device appears on the next page load
+      rows.forEach(function (r) { if (r.dataset.device === d.device) { tr = r; } });
+      if (!tr) { window.location.reload(); return; }
       var st = cell(tr, "state");
       st.textContent = d.online ? "online" : "offline";
       st.className = "state " + (d.online ? "online" : "offline");
@@ -105,7 +106,7 @@
       })
       .catch(function () { devState.textContent = "not updating"; devState.className = "live-state off"; });
   }
-  if (table && window.fetch) {
+  if (devState && window.fetch) {
     poll();
     setInterval(poll, Number(document.body.getAttribute("data-poll-ms")) || 3000);
   }
