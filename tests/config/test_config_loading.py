@@ -138,3 +138,13 @@ def test_config_model_api_reports_all_references():
                                              "end": "2026-05-01T10:00:00Z"}]})
     text = str(ei.value)
     assert "unknown feed 'b'" in text and "unknown feed 'c'" in text
+
+
+def test_a_value_of_the_wrong_form_is_explained_in_words():
+    (line,) = errors_of("device: {id: 'cafe 01'}\nfeeds: {a: {source: x}}\n")
+    assert line == ("venue.yaml:1: device.id: 'cafe 01' is not allowed here: Device id: letters, digits, "
+                    "'_', '.', '-' (it names MQTT topics).")
+    (line,) = errors_of("feeds: {a: {source: x}}\nreleases:\n  - {ref: 'a b', feeds: [a], "
+                        "start: '2026-05-01T09:00:00Z', end: '2026-05-01T10:00:00Z'}\n")
+    assert line.startswith("venue.yaml:3: releases.0.ref: 'a b' is not allowed here: Reference")
+    assert "letters" in line

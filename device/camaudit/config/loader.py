@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import ValidationError
@@ -35,6 +35,30 @@ def _nearest_line(lines: dict[KeyPath, int], loc: KeyPath) -> int | None:
     for n in range(len(loc), -1, -1):
         if loc[:n] in lines:
             return lines[loc[:n]]
+    return None
+
+
+def _field_description(loc: KeyPath) -> str | None:
+    """The `description` of the config field at `loc` (dict keys and list indexes skipped)."""
+    model: Any = Config
+    info = None
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if isinstance(part, str) and fields is not None and part in fields:
+            info = fields[part]
+            model = _item_model(info.annotation)
+        # else: a dict key or a list index, on the way to the item's fields
+    return info.description if info is not None else None
+
+
+def _item_model(annotation: Any) -> Any:
+    """The pydantic model inside `Model`, `Model | None`, `dict[str, Model]`, `list[Model]`."""
+    if hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in get_args(annotation):
+        found = _item_model(arg)
+        if found is not None:
+            return found
     return None
 
 
@@ -71,6 +95,9 @@ def format_validation_error(
             msg = "unknown key (check spelling; see `camaudit config-schema`)"
         elif err["type"] == "missing":
             msg = "required key is missing"
+        elif err["type"] == "string_pattern_mismatch":
+            desc = _field_description(loc)
+            msg = f"{err.get('input')!r} is not allowed here" + (f": {desc}" if desc else "")
         out.append((line, f"{where}: {key}: {msg}"))
     for item in format_problems(extra or [], source, lines):
         if item not in out:
