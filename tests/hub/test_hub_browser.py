@@ -129,6 +129,7 @@ def test_pages_at_desktop_and_phone_widths(make_hub, tmp_path: Path, browser) ->
             ctx = browser.new_context(**opts)
             page = ctx.new_page()
             page.goto(hub.web_url + "/login")
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
             page.screenshot(path=str(ARTIFACTS / f"hub-login-{width}.png"))
             _login(page, hub)
             for name, (path, texts) in PAGES.items():
