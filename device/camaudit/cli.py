@@ -127,7 +127,15 @@ def run_cmd(
 @click.argument("file", type=click.Path(path_type=Path))
 def check_config_cmd(file: Path) -> None:
     """Validate a config file; print each problem with its line and key."""
+    from camaudit.config.loader import locate
+    from camaudit.core.policy import Policy
+    from camaudit.errors import ConfigError
+
     cfg = _load(file)
+    try:
+        Policy.from_config(cfg)  # what only this machine can check: the venue's time zone
+    except ConfigError as exc:
+        raise ConfigError(f"{locate(file, ('device', 'timezone'))}: {exc}") from None
     click.echo(f"{file}: OK ({len(cfg.feeds)} feed(s), {len(cfg.notices)} notice(s))")
 
 
@@ -140,17 +148,30 @@ def config_schema_cmd() -> None:
 
 
 @cli.command("log")
-@click.option("--db", type=click.Path(path_type=Path), required=True, help="Journal database.")
-@click.option("--json", "as_json", is_flag=True, help="JSON list of captures.")
-def log_cmd(db: Path, as_json: bool) -> None:
-    """List the captures in a journal."""
+@click.option("--db", type=click.Path(path_type=Path), help="Journal database (default: the config's data_dir/journal.db).")
+@click.option("-c", "--config", type=click.Path(path_type=Path), help="Device config: its journal and the venue's time zone.")
+@click.option("--tz", help="Show times in this IANA time zone (default: the config's device.timezone, else this machine's).")
+@click.option("--json", "as_json", is_flag=True, help="JSON list of captures (times in UTC ms).")
+def log_cmd(db: Path | None, config: Path | None, tz: str | None, as_json: bool) -> None:
+    """List the captures in a journal, times in the venue's local time with the zone named."""
+    from camaudit.core.policy import load_timezone
     from camaudit.store.captures import format_table, list_captures
 
+    cfg = _load(config)
+    if db is None and cfg is None:
+        raise click.UsageError("give --db FILE or -c CONFIG")
+    if db is None:
+        db = cfg.device.data_dir / "journal.db"
+    zone_name = tz or (cfg.device.timezone if cfg is not None else None)
+    try:
+        zone = load_timezone(zone_name) if zone_name else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tz" if tz else "device.timezone") from None
     rows = list_captures(db)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
     else:
-        click.echo(format_table(rows))
+        click.echo(format_table(rows, zone))
 
 
 @cli.command("verify")
@@ -256,21 +277,42 @@ def device_key_cmd(config: Path | None, db: Path | None) -> None:
     click.echo(f"on the hub: camaudit hub enroll {device} {key.public_hex}{after}", err=True)
 
 
+def _error(message: str, exit_code: int) -> None:
+    """Every failure ends as `camaudit: error: ...` lines on stderr (one per problem)."""
+    for line in message.splitlines() or ["failed"]:
+        if line.strip():
+            click.secho(f"camaudit: error: {line}", err=True, fg="red")
+    sys.exit(exit_code)
+
+
+def _usage_message(exc: click.UsageError) -> str:
+    """click's usage error (`Usage:` block, hint, `Error:` line) as one line, with the help
+    command that explains it."""
+    msg = exc.format_message().replace("\n", " ").rstrip(".")
+    if exc.ctx is not None:
+        msg += f" (see `{exc.ctx.command_path} --help`)"
+    return msg
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="camaudit", standalone_mode=False)
     except CamauditError as exc:
-        for line in str(exc).splitlines() or [type(exc).__name__]:
-            click.secho(f"camaudit: error: {line}", err=True, fg="red")
+        _error(str(exc) or type(exc).__name__, exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message(), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        _error(_usage_message(exc), exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        _error(exc.format_message(), exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as exc:  # a file or folder the user named cannot be used
+        _error(f"{str(exc.filename) + ': ' if exc.filename else ''}{exc.strerror or exc}", 2)
 
 
 if __name__ == "__main__":

@@ -74,3 +74,77 @@ def test_references_to_unknown_feeds_are_errors():
     )
     (line,) = errors_of("feeds: {cam: {source: x}}\n" + notice)
     assert "notices.sign.watch.feed: unknown feed 'door'" in line
+
+
+CROSS = """\
+device: {id: cafe-01}
+feeds:
+  counter: {source: a.mp4}
+  door: {source: b.mp4}
+notices:
+  sign:
+    controller: c
+    purposes: [p]
+    rights: r
+    contact: c
+    full_notice: f
+    covers:
+      - counter
+      - countr
+    watch: {feed: dor, region: [0, 0, 1, 1]}
+releases:
+  - ref: s1
+    feeds: [cellar]
+    start: 2026-05-01T09:00:00+02:00
+    end: 2026-05-01T10:00:00+02:00
+"""
+
+
+def test_every_unknown_feed_reported_at_once_at_its_own_line():
+    lines = errors_of(CROSS)
+    assert [ln.split(": ", 2)[:2] for ln in lines] == [
+        ["venue.yaml:14", "notices.sign.covers"],
+        ["venue.yaml:15", "notices.sign.watch.feed"],
+        ["venue.yaml:18", "releases.0.feeds"],
+    ]
+    assert "unknown feed 'countr'" in lines[0] and "configured feeds: counter, door" in lines[0]
+    assert "the camera that should see this sign" in lines[1]
+    assert "unknown feed 'cellar'" in lines[2]
+
+
+def test_cross_field_errors_listed_with_field_errors():
+    """A field error elsewhere (here device.id) must not hide the unknown feeds."""
+    lines = errors_of(CROSS.replace("id: cafe-01", "id: 'bad id'").replace("door: {source: b.mp4}", "door: {source: b.mp4, fps: -1}"))
+    keys = [ln.split(": ", 2)[1] for ln in lines]
+    assert keys == ["device.id", "feeds.door.fps", "notices.sign.covers", "notices.sign.watch.feed",
+                    "releases.0.feeds"]
+    assert len(set(lines)) == len(lines)
+
+
+def test_bad_feed_name_is_reported_at_its_line():
+    (line,) = errors_of("feeds:\n  a: {source: x}\n  'b c': {source: y}\n")
+    assert line.startswith("venue.yaml:3: feeds.b c: feed name 'b c'")
+
+
+def test_config_model_api_reports_all_references():
+    from pydantic import ValidationError
+
+    from camaudit.config import Config
+
+    with pytest.raises(ValidationError) as ei:
+        Config.model_validate({"feeds": {"a": {"source": "x"}},
+                               "releases": [{"ref": "r", "feeds": ["b", "c"],
+                                             "start": "2026-05-01T09:00:00Z",
+                                             "end": "2026-05-01T10:00:00Z"}]})
+    text = str(ei.value)
+    assert "unknown feed 'b'" in text and "unknown feed 'c'" in text
+
+
+def test_a_value_of_the_wrong_form_is_explained_in_words():
+    (line,) = errors_of("device: {id: 'cafe 01'}\nfeeds: {a: {source: x}}\n")
+    assert line == ("venue.yaml:1: device.id: 'cafe 01' is not allowed here: Device id: letters, digits, "
+                    "'_', '.', '-' (it names MQTT topics).")
+    (line,) = errors_of("feeds: {a: {source: x}}\nreleases:\n  - {ref: 'a b', feeds: [a], "
+                        "start: '2026-05-01T09:00:00Z', end: '2026-05-01T10:00:00Z'}\n")
+    assert line.startswith("venue.yaml:3: releases.0.ref: 'a b' is not allowed here: Reference")
+    assert "letters" in line

@@ -90,3 +90,116 @@ def test_login_device_live_alert_filter(make_hub, tmp_path: Path, browser) -> No
     finally:
         pub.stop()
         journal.close()
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
+         "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+# page path -> text that must be on it
+PAGES = {
+    "index": ("/", ["Devices", "entrance: MISSING", "capture c-100", "Times in Europe/Berlin"]),
+    "captures": ("/captures", ["Captures", "hour starting (Europe/Berlin)", "Export an evidence pack",
+                               "notice not seen posted"]),
+    "capture": ("/capture/dev1/c-100", ["Timeline", "2026-11-26 06:00:00 CET", "capture opened",
+                                        "notice 'entrance' missing (not seen posted)",
+                                        "Identifiable faces (tracks)", "at least min_face_px pixels tall",
+                                        "Download the evidence pack of this capture"]),
+}
+
+
+def _login(page, hub) -> None:
+    page.goto(hub.web_url + "/login")
+    page.fill("#token", hub.token)
+    page.click("button[type=submit]")
+    page.wait_for_url(hub.web_url + "/")
+
+
+def test_pages_at_desktop_and_phone_widths(make_hub, tmp_path: Path, browser) -> None:
+    """Every page at 1280 px and on a 390 px phone: key text present, no sideways scrolling
+    on the phone; screenshots in artifacts/ (the capture page also in docs/ for the README,
+    when missing or with CAMAUDIT_UPDATE_DOCS=1)."""
+    from hubdata import add_story
+
+    hub = make_hub(web=True, broker_anonymous=True, timezone="Europe/Berlin")
+    journal, pub = fill(hub, tmp_path)
+    add_story(hub, journal, pub)
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        for width, opts in (("desktop", DESKTOP), ("phone", PHONE)):
+            ctx = browser.new_context(**opts)
+            page = ctx.new_page()
+            page.goto(hub.web_url + "/login")
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            page.screenshot(path=str(ARTIFACTS / f"hub-login-{width}.png"))
+            _login(page, hub)
+            for name, (path, texts) in PAGES.items():
+                page.goto(hub.web_url + path)
+                page.wait_for_load_state("networkidle") if name != "index" else page.wait_for_selector(
+                    "#devices-state.on", timeout=30000)
+                body = page.locator("body").inner_text()
+                for t in texts:
+                    assert t in body, f"{name} ({width}): {t!r} missing"
+                scroll_w, inner_w = page.evaluate(
+                    "[document.documentElement.scrollWidth, window.innerWidth]")
+                assert scroll_w <= inner_w, f"{name} scrolls sideways at {width}: {scroll_w} > {inner_w}"
+                page.screenshot(path=str(ARTIFACTS / f"hub-{name}-{width}.png"), full_page=True)
+                docs_png = DOCS / "hub-capture.png"  # the README's picture: refreshed on request only,
+                # so that a test run leaves the checked-out tree as it was
+                if name == "capture" and width == "desktop" and (
+                        not docs_png.exists() or os.environ.get("CAMAUDIT_UPDATE_DOCS") == "1"):
+                    DOCS.mkdir(exist_ok=True)
+                    page.screenshot(path=str(docs_png), full_page=True)
+            ctx.close()
+    finally:
+        pub.stop()
+        journal.close()
+
+
+def test_devices_table_and_notice_state_update_live(make_hub, tmp_path: Path, browser) -> None:
+    from hubdata import T5, add_story
+
+    hub = make_hub(web=True, broker_anonymous=True, timezone="Europe/Berlin")
+    journal, pub = fill(hub, tmp_path)
+    add_story(hub, journal, pub)
+    try:
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        _login(page, hub)
+        notice = page.locator('#devices tr[data-device="dev1"] span[data-notice="entrance"]')
+        assert notice.inner_text() == "entrance: MISSING"
+        stored = page.locator('#devices tr[data-device="dev1"] td.stored')
+        before = int(stored.inner_text())
+        journal.append("notice.restored", "door", {"notice": "entrance", "state": "VISIBLE",
+                                                  "covers": ["counter"], "why": "seen"}, T5 + 3_600_000)
+        pub.notify()
+        # no reload: the page polls /api/devices
+        page.wait_for_function(
+            "() => document.querySelector('#devices span[data-notice=\"entrance\"]').textContent"
+            " === 'entrance: VISIBLE'", timeout=30000)
+        assert "visible" in (notice.get_attribute("class") or "")
+        assert "2026-11-26 07:00:00 CET" in (notice.get_attribute("title") or "")
+        assert int(stored.inner_text()) > before  # (a checkpoint may come along)
+        # a device enrolled while the page is open appears without a manual reload
+        from camaudit.store.keys import DeviceKey
+
+        hub.enroll("dev2", DeviceKey.generate().public_hex)
+        page.wait_for_selector('#devices tr[data-device="dev2"]', timeout=30000)
+        page.wait_for_selector("#live-state.on", timeout=30000)
+        # a live alert links to its capture page
+        ts = int(time.time() * 1000)
+        cap = journal.append("capture.end", "door", {"capture": "c-live", "start": ts - 5000, "end": ts,
+                                                     "verdict": "unconsented", "reasons": ["privacy_zone"]}, ts)
+        journal.append("alert", "door", {"text": "face in privacy zone at the door", "capture": "c-live",
+                                         "reasons": ["privacy_zone"], "ref_seq": cap.seq}, ts)
+        pub.notify()
+        live = page.locator("#alerts li.new").first
+        live.wait_for(timeout=30000)
+        assert "face in a privacy zone" in live.inner_text()
+        assert live.locator("time").inner_text().endswith(("CET", "CEST", "GMT+1", "GMT+2"))
+        live.locator("a.capture-link").click()
+        page.wait_for_url("**/capture/dev1/c-live")
+        assert "face in a privacy zone" in page.locator("#verdict").inner_text()
+        page.close()
+    finally:
+        pub.stop()
+        journal.close()

@@ -83,11 +83,17 @@ def test_format_table(journal_db: Path) -> None:
         time.tzset()
     lines = text.splitlines()
     assert lines[0].split()[:4] == ["CAPTURE", "FEED", "START", "END"]
-    assert len(lines) == 4
-    assert "2026-11-26 00:00:00  00:01:23" in lines[1] and "1m23s" in lines[1]
+    assert len(lines) == 5
+    assert "2026-11-26 00:00:00 UTC  00:01:23" in lines[1] and "1m23s" in lines[1]
+    assert lines[-1] == "times in this machine's zone (UTC, now UTC+00:00)"
     assert "unconsented" in lines[1] and "no_notice" in lines[1]
     assert " open " in lines[2]
     assert format_table([]) == "no captures"
+    from zoneinfo import ZoneInfo
+
+    tokyo = format_table(list_captures(journal_db), ZoneInfo("Asia/Tokyo")).splitlines()
+    assert "2026-11-26 09:00:00 JST  09:01:23" in tokyo[1]
+    assert tokyo[-1] == "times in Asia/Tokyo (now UTC+09:00)"
 
 
 def test_works_while_the_device_writes_and_never_creates_files(tmp_path: Path) -> None:

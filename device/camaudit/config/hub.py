@@ -49,6 +49,18 @@ class HubConfig(Section):
     )
     max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     web: bool = Field(default=True, description="Serve the web page.")
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone of the venue: the web page shows every time in it, zone named.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from camaudit.core.policy import load_timezone
+
+        load_timezone(v)  # ValueError names the zone
+        return v
 
     @field_validator("listen", "broker_listen")
     @classmethod

@@ -11,6 +11,7 @@ from camaudit.config.device import DeviceConfig
 from camaudit.config.feeds import FeedConfig
 from camaudit.config.mqtt import MqttConfig
 from camaudit.config.notices import NoticeConfig
+from camaudit.config.references import ReferenceProblems, reference_problems
 from camaudit.config.releases import ReleaseConfig
 
 
@@ -25,17 +26,15 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _references_exist(self) -> Config:
-        for name in self.feeds:
-            if not name.replace("_", "").replace("-", "").isalnum():
-                raise ValueError(f"feed name {name!r}: use letters, digits, '_' or '-'")
-        for nid, notice in self.notices.items():
-            for feed in notice.covers:
-                if feed not in self.feeds:
-                    raise ValueError(f"notices.{nid}.covers: unknown feed {feed!r}")
-            if notice.watch is not None and notice.watch.feed not in self.feeds:
-                raise ValueError(f"notices.{nid}.watch.feed: unknown feed {notice.watch.feed!r}")
-        for i, rel in enumerate(self.releases):
-            for feed in rel.feeds:
-                if feed not in self.feeds:
-                    raise ValueError(f"releases.{i}.feeds: unknown feed {feed!r}")
+        data = {
+            "feeds": dict(self.feeds),
+            "notices": {
+                nid: {"covers": n.covers, "watch": {"feed": n.watch.feed} if n.watch else None}
+                for nid, n in self.notices.items()
+            },
+            "releases": [{"feeds": r.feeds} for r in self.releases],
+        }
+        problems = reference_problems(data)
+        if problems:
+            raise ReferenceProblems(problems)
         return self

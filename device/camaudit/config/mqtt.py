@@ -12,7 +12,11 @@ from camaudit.config.base import Section
 
 class MqttConfig(Section):
     url: str = Field(default="mqtt://127.0.0.1:1883", description="mqtt:// or mqtts://host:port")
-    prefix: str = Field(default="camaudit", pattern=r"^[A-Za-z0-9_./-]{1,64}$")
+    prefix: str = Field(
+        default="camaudit",
+        pattern=r"^[A-Za-z0-9_./-]{1,64}$",
+        description="MQTT topic prefix: 1-64 letters, digits, '_', '.', '/' or '-'.",
+    )
     username: str | None = None
     password_file: str | None = Field(
         default=None, description="File holding the MQTT password (first line; keep it 0600)."

@@ -16,7 +16,8 @@ from camaudit.core.policy import Release
 class ReleaseConfig(Section):
     ref: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$",
-        description="Reference of the signed releases (e.g. a study or shoot id).",
+        description="Reference of the signed releases (e.g. a study or shoot id): up to 64 letters, "
+        "digits, '_', '.', ':', '/' or '-'.",
     )
     feeds: list[str] = Field(min_length=1, description="Feeds the session covers.")
     start: datetime = Field(description="Start, ISO 8601 with UTC offset, e.g. 2026-05-01T09:00:00+02:00.")

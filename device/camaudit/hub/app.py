@@ -164,7 +164,7 @@ def _start_web(handle: HubHandle, cfg: HubConfig, live: LiveAlerts) -> None:
 
     host, port = split_hostport(cfg.listen)
     port = port or free_port(host)
-    app = create_app(handle.store, handle.token, live)
+    app = create_app(handle.store, handle.token, live, timezone=cfg.timezone, hub_key=cfg.data_dir / "hub.key")
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                            lifespan="off", timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, name="hub-web", daemon=True)

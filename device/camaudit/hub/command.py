@@ -8,30 +8,78 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from camaudit.config.hub import HubConfig, load_hub_config
+from camaudit.errors import ConfigError
+from camaudit.hub.store import HubError
+
+DATA_DIR_ENV = "CAMAUDIT_HUB_DIR"
+DATA_DIR_HELP = (f"Hub data folder (default: ${DATA_DIR_ENV}, else /var/lib/camaudit-hub); "
+                 "the subcommands need the running hub's.")
+
+
+def _sub_data_dir(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    """`--data-dir` given after a subcommand counts like one given before it."""
+    if value is not None:
+        ctx.obj["data_dir"] = value
+
+
+sub_data_dir = click.option(
+    "--data-dir", type=click.Path(path_type=Path, file_okay=False), expose_value=False,
+    callback=_sub_data_dir, help=DATA_DIR_HELP,
+)
+
+
+def _private_folder(path: Path) -> Path:
+    """Create `path` and each missing parent readable by its owner only (0700, whatever
+    the umask); an existing folder is left as its owner set it."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        folder.chmod(0o700)
+    return path
+
+
+def _hub_store_file(cfg: HubConfig) -> Path:
+    """The running hub's store, or a one-line error saying where it was looked for."""
+    if not cfg.db_path.is_file():
+        raise HubError(
+            f"no hub store at {cfg.db_path}: give the running hub's folder with --data-dir DIR "
+            f"(or set {DATA_DIR_ENV})"
+        )
+    return cfg.db_path
 
 
 def _config(ctx: click.Context) -> HubConfig:
     o = ctx.obj
     cfg = load_hub_config(o["config"]) if o["config"] else HubConfig()
-    passed_through = ("data_dir", "db", "broker", "broker_listen", "listen", "token")
+    passed_through = ("data_dir", "db", "broker", "broker_listen", "listen", "token", "timezone")
     update: dict[str, Any] = {key: o[key] for key in passed_through if o[key]}
     if o["tofu"]:
         update["trust_on_first_use"] = True
     if o["users"]:
         update["broker_users"] = [*cfg.broker_users, *o["users"]]
-    return HubConfig.model_validate({**cfg.model_dump(), **update})
+    try:
+        return HubConfig.model_validate({**cfg.model_dump(), **update})
+    except ValidationError as exc:  # a bad option: one `camaudit: error:` line each
+        raise ConfigError("\n".join(
+            f"hub setting {'.'.join(map(str, e['loc']))} (--{str(e['loc'][0]).replace('_', '-')}): "
+            f"{str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )) from None
 
 
 @click.group("hub", invoke_without_command=True)
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="Hub YAML config.")
-@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help="Hub data folder.")
+@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), envvar=DATA_DIR_ENV,
+              help=DATA_DIR_HELP)
 @click.option("--db", type=click.Path(path_type=Path, dir_okay=False), help="Hub SQLite file.")
 @click.option("--broker", help="External broker mqtt(s)://host:port (default: embedded broker).")
 @click.option("--broker-listen", help="host:port of the embedded broker (default 127.0.0.1:1883).")
 @click.option("--listen", help="host:port of the web page (default 127.0.0.1:8080).")
 @click.option("--token", help="Web login token (default: generated once, kept in the data folder).")
+@click.option("--timezone", help="The venue's IANA time zone, for the web page's times (default UTC).")
 @click.option("--trust-on-first-use", "tofu", is_flag=True,
               help="Enroll unknown devices by the key they announce (off by default).")
 @click.option("--user", "users", multiple=True,
@@ -67,6 +115,7 @@ def hub_cmd(ctx: click.Context, /, **opts: Any) -> None:
 @click.option("--after", metavar="SEQ:HASH",
               help="The device pruned its journal up to SEQ (hash HASH) before this hub had it: "
                    "start its chain there (`camaudit device-key` on the device prints this).")
+@sub_data_dir
 @click.pass_context
 def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) -> None:
     """Trust DEVICE's Ed25519 public key PUBKEY (64 hex digits, shown by the device)."""
@@ -80,6 +129,7 @@ def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) 
         base = (int(seq), digest.strip().lower())
         check_base(device, *base)  # before enrolling: all or nothing
     cfg = _config(ctx)
+    _private_folder(cfg.db_path.parent)
     store = HubStore(cfg.db_path)
     try:
         store.enroll(device, pubkey.strip().lower())
@@ -99,6 +149,7 @@ def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) 
 @click.option("--since", help="First moment (ISO 8601, local time unless a zone is given).")
 @click.option("--until", help="Last moment (a bare date means the end of that day).")
 @click.option("--feed", help="Report on this feed only (records of all feeds stay, for the chain).")
+@sub_data_dir
 @click.pass_context
 def export_cmd(
     ctx: click.Context, device: str, out: Path, since: str | None, until: str | None, feed: str | None
@@ -111,7 +162,7 @@ def export_cmd(
 
     cfg = _config(ctx)
     summary = export_hub_pack(
-        cfg.db_path,
+        _hub_store_file(cfg),
         cfg.data_dir / "hub.key",
         device,
         out,
@@ -126,13 +177,14 @@ def export_cmd(
 
 @hub_cmd.command("adduser")
 @click.argument("user")
+@sub_data_dir
 @click.pass_context
 def adduser_cmd(ctx: click.Context, user: str) -> None:
     """Create (or reset) an embedded-broker MQTT user; prints its password file."""
     from camaudit.hub.broker import ensure_user_secret
 
     cfg = _config(ctx)
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    _private_folder(cfg.data_dir)
     secret = cfg.data_dir / "secrets" / f"{user}.pass"
     if secret.exists():
         secret.unlink()

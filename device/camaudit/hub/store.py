@@ -354,7 +354,8 @@ class HubStore:
             body = d.get("body", {})
             out.append({"device": d["device"], "seq": d["seq"], "ts": d["ts"], "feed": d["feed"],
                         "capture": body.get("capture"), "verdict": body.get("verdict"),
-                        "reasons": body.get("reasons") or [], "start": body.get("start"),
+                        "reasons": body.get("reasons") or [], "basis": body.get("basis"),
+                        "start": body.get("start"),
                         "end": body.get("end"), "max_faces": body.get("max_faces"),
                         "identifiable": body.get("identifiable_tracks")})
         return out
@@ -373,6 +374,48 @@ class HubStore:
                 params,
             ).fetchall()
         return [(r[0], int(r[1]), r[2], int(r[3])) for r in rows]
+
+    def capture_events(self, device: str, capture: str) -> list[dict[str, Any]]:
+        """Every stored event of one capture (start, updates, end, its alert), by seq, as the
+        device signed them (parsed JSON)."""
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT json FROM events WHERE device = ? AND capture = ? ORDER BY seq",
+                (device, capture),
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def notice_states(self, device: str | None = None, at_ms: int | None = None) -> list[dict[str, Any]]:
+        """The latest notice.* event of every (device, notice), or the latest at or before
+        `at_ms`: [{device, notice, state, ts, seq, covers, why, hours}], by device, notice."""
+        where = f"type IN {NOTICE_TYPES}"
+        params: list[Any] = []
+        if device is not None:
+            where += " AND device = ?"
+            params.append(device)
+        if at_ms is not None:
+            where += " AND ts <= ?"
+            params.append(at_ms)
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT e.json FROM events e JOIN ("
+                f" SELECT device, MAX(seq) AS seq FROM events WHERE {where}"
+                "  GROUP BY device, json_extract(json, '$.body.notice')"
+                ") m ON e.device = m.device AND e.seq = m.seq",
+                params,
+            ).fetchall()
+        out = [notice_view(json.loads(r[0])) for r in rows]
+        return sorted(out, key=lambda n: (n["device"], n["notice"]))
+
+    def notice_changes(self, device: str, since_ms: int, until_ms: int) -> list[dict[str, Any]]:
+        """notice.* events of `device` with since_ms < ts <= until_ms, by seq."""
+        with self._lock:
+            rows = self.conn.execute(
+                f"SELECT json FROM events WHERE type IN {NOTICE_TYPES} AND device = ? AND ts > ? "
+                "AND ts <= ? ORDER BY seq LIMIT 1000",
+                (device, since_ms, until_ms),
+            ).fetchall()
+        return [notice_view(json.loads(r[0])) for r in rows]
 
     def feeds(self) -> list[str]:
         with self._lock:
@@ -401,6 +444,26 @@ def _capture_filter(
         where.append("ts < ?")
         params.append(until_ms)
     return " AND ".join(where), tuple(params)
+
+
+NOTICE_TYPES = "('notice.missing', 'notice.restored', 'notice.unknown')"  # SQL; uses (type, ts)
+_STATE_OF_TYPE = {"notice.restored": "VISIBLE", "notice.missing": "MISSING", "notice.unknown": "UNKNOWN"}
+
+
+def notice_view(d: dict[str, Any]) -> dict[str, Any]:
+    """What the web page shows of a stored notice.* event (device-sent values, checked)."""
+    raw = d.get("body")
+    body: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    covers = body.get("covers")
+    hours = body.get("hours")
+    return {
+        "device": d.get("device"), "seq": d.get("seq"), "ts": d.get("ts"), "type": d.get("type"),
+        "notice": str(body.get("notice", "?")),
+        "state": str(body.get("state") or _STATE_OF_TYPE.get(str(d.get("type")), "UNKNOWN")),
+        "covers": [str(c) for c in covers] if isinstance(covers, list) else None,
+        "why": str(body["why"]) if isinstance(body.get("why"), str) else None,
+        "hours": {str(k): str(v) for k, v in hours.items()} if isinstance(hours, dict) else None,
+    }
 
 
 def alert_view(ev: Event) -> dict[str, Any]:

@@ -1,8 +1,12 @@
-"""The hub's web page: FastAPI + Jinja2 templates rendered on the server, assets shipped locally.
+"""The hub's web page: FastAPI + Jinja2 templates rendered on the server, assets shipped locally
+(no inline script or style: a strict CSP can forbid both).
 
 Login by token (cookie holds a SHA-256 of it; `Authorization: Bearer <token>` works too).
-Pages: `/` devices, live alerts (SSE on /alerts/stream) and reject counts; `/captures`
-with filters and a per-feed chart of captures per hour by verdict.
+Pages: `/` devices (refreshed live from /api/devices) with each notice's current state, live
+alerts (SSE on /alerts/stream) each linking to its capture, reject counts; `/captures` with
+filters, a per-feed chart of captures per hour by verdict and the export form;
+`/capture/DEVICE/CAPTURE` one capture's timeline, faces, notices and signed records;
+`/export` the evidence pack of a span (hub/pack.py). Every time is in the venue's zone, named.
 """
 
 from __future__ import annotations
@@ -10,52 +14,72 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from datetime import UTC, datetime
+import re
+import shutil
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    StreamingResponse,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.background import BackgroundTask
 
+from camaudit.core.policy import REASONS, load_timezone
+from camaudit.errors import CamauditError
 from camaudit.hub.chart import feed_charts
 from camaudit.hub.live import LiveAlerts
 from camaudit.hub.store import HubStore
+from camaudit.hub.views import (
+    IDENTIFIABLE_WORDS,
+    NOTICE_STATE_WORDS,
+    Clock,
+    capture_view,
+    reason_label,
+    verdict_words,
+)
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 COOKIE = "camaudit_hub"
+MAX_ID = 128  # device + capture id length in a capture URL (device ids are <= 64)
 
 
-def _fmt_ts(ms: int | None) -> str:
-    if ms is None:
-        return "never"
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:64] or "pack"
 
 
-def _parse_time(v: str | None) -> int | None:
-    """`2026-11-26T10:00` / `2026-11-26 10:00` / `2026-11-26` (UTC) or epoch ms -> ms."""
-    if not v:
-        return None
-    v = v.strip()
-    if v.isdigit():
-        return int(v)
-    for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
-        try:
-            return int(datetime.strptime(v, fmt).replace(tzinfo=UTC).timestamp() * 1000)
-        except ValueError:
-            continue
-    return None
-
-
-def create_app(store: HubStore, token: str, live: LiveAlerts) -> FastAPI:
+def create_app(
+    store: HubStore, token: str, live: LiveAlerts, *, timezone: str = "UTC", hub_key: Path | None = None
+) -> FastAPI:
+    """`timezone`: the venue's IANA zone, for every time shown; `hub_key`: the hub's signing
+    key, for /export (without it the export form is not offered)."""
     app = FastAPI(title="camaudit hub", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.filters["ts"] = _fmt_ts
+    clock = Clock(load_timezone(timezone))
+    templates.env.filters["ts"] = clock.ts
+    templates.env.filters["utc"] = clock.utc
+    templates.env.filters["reason"] = reason_label
+    templates.env.filters["notice_state"] = lambda s: NOTICE_STATE_WORDS.get(str(s), str(s))
+    templates.env.filters["q"] = lambda v: quote(str(v), safe="")
+    templates.env.globals["zone"] = clock.name
+
+    def page(request: Request, name: str, ctx: dict[str, Any], status_code: int = 200) -> Any:
+        # `csrf`: the token the web-security middleware (if any) puts on request.state, for
+        # every form that POSTs.
+        full = {"csrf": getattr(request.state, "csrf", ""), "can_export": hub_key is not None, **ctx}
+        return templates.TemplateResponse(request, name, full, status_code=status_code)
     session = hashlib.sha256(b"camaudit-hub-session:" + token.encode()).hexdigest()
 
     def authed(request: Request) -> bool:
@@ -70,7 +94,7 @@ def create_app(store: HubStore, token: str, live: LiveAlerts) -> FastAPI:
 
     @app.get("/login", response_class=HTMLResponse)
     async def login_form(request: Request) -> Any:
-        return templates.TemplateResponse(request, "login.html", {"error": None})
+        return page(request, "login.html", {"error": None})
 
     @app.post("/login", response_class=HTMLResponse)
     async def login(request: Request) -> Any:
@@ -78,56 +102,135 @@ def create_app(store: HubStore, token: str, live: LiveAlerts) -> FastAPI:
         given = (form.get("token") or [""])[0]
         if not hmac.compare_digest(given.encode(), token.encode()):
             log.warning("web login with a wrong token from %s", request.client.host if request.client else "?")
-            return templates.TemplateResponse(
-                request, "login.html", {"error": "Wrong token."}, status_code=401
-            )
+            return page(request, "login.html", {"error": "Wrong token."}, status_code=401)
         resp = RedirectResponse("/", status_code=303)
         resp.set_cookie(COOKIE, session, httponly=True, samesite="strict")
         return resp
 
     @app.get("/logout")
+    @app.post("/logout")
     async def logout() -> Any:
         resp = login_redirect()
         resp.delete_cookie(COOKIE)
         return resp
 
+    def device_rows() -> list[dict[str, Any]]:
+        notices: dict[str, list[dict[str, Any]]] = {}
+        for n in store.notice_states():
+            notices.setdefault(str(n["device"]), []).append(
+                {"notice": n["notice"], "state": n["state"], "since_ms": n["ts"],
+                 "since": clock.ts(n["ts"]), "covers": n["covers"],
+                 "words": NOTICE_STATE_WORDS.get(n["state"], n["state"])})
+        return [
+            {"device": d.device, "online": d.online, "last_seen_ms": d.last_seen_ms,
+             "last_seen": clock.ts(d.last_seen_ms), "stored_seq": d.head_seq,
+             "seen_seq": d.max_seen, "lag": d.lag, "duplicates": d.duplicates, "enrolled": d.how,
+             "notices": notices.get(d.device, [])}
+            for d in store.devices()
+        ]
+
     @app.get("/", response_class=HTMLResponse)
     async def index(request: Request) -> Any:
         if not authed(request):
             return login_redirect()
-        return templates.TemplateResponse(
-            request,
-            "index.html",
-            {"devices": store.devices(), "alerts": store.alerts(50), "rejects": store.rejects()},
-        )
+        return page(request, "index.html",
+                    {"devices": device_rows(), "alerts": store.alerts(50), "rejects": store.rejects()})
+
+    def filters(q: Any) -> tuple[dict[str, Any], str | None]:
+        error = None
+        times: dict[str, int | None] = {}
+        for key in ("since", "until"):
+            try:
+                times[key] = clock.parse(q.get(key))
+            except ValueError as exc:
+                times[key], error = None, f"{'From' if key == 'since' else 'To'}: {exc}"
+        return {
+            "device": q.get("device") or None,
+            "feed": q.get("feed") or None,
+            "verdict": q.get("verdict") or None,
+            "reason": q.get("reason") or None,
+            "since_ms": times["since"],
+            "until_ms": times["until"],
+        }, error
 
     @app.get("/captures", response_class=HTMLResponse)
     async def captures(request: Request) -> Any:
         if not authed(request):
             return login_redirect()
         q = request.query_params
-        filt: dict[str, Any] = {
-            "device": q.get("device") or None,
-            "feed": q.get("feed") or None,
-            "verdict": q.get("verdict") or None,
-            "reason": q.get("reason") or None,
-            "since_ms": _parse_time(q.get("since")),
-            "until_ms": _parse_time(q.get("until")),
-        }
+        filt, error = filters(q)
         rows = store.captures(**filt, limit=500)
-        charts = feed_charts(store.hourly(**filt))
-        return templates.TemplateResponse(
+        for r in rows:
+            r["verdict_words"] = verdict_words(r["verdict"], r["reasons"], r.get("basis"))
+        charts = feed_charts(store.hourly(**filt), clock.zone)
+        return page(
             request,
             "captures.html",
             {
                 "rows": rows,
                 "charts": charts,
+                "error": error,
                 "q": {k: q.get(k, "") for k in ("device", "feed", "verdict", "reason", "since", "until")},
                 "devices": [d.device for d in store.devices()],
                 "feeds": store.feeds(),
-                "reasons": ["no_notice", "notice_missing", "outside_hours", "privacy_zone"],
+                "reasons": list(REASONS),
             },
+            status_code=400 if error else 200,
         )
+
+    @app.get("/capture/{device}/{capture:path}", response_class=HTMLResponse)
+    async def capture_page(request: Request, device: str, capture: str) -> Any:
+        if not authed(request):
+            return login_redirect()
+        events = store.capture_events(device, capture) if len(device) + len(capture) <= MAX_ID else []
+        if not events:
+            return page(request, "capture.html", {"cap": None, "device": device, "capture": capture},
+                        status_code=404)
+        first = capture_view(events, [], [])
+        start = first["start"] if first["start"] is not None else int(events[0].get("ts") or 0)
+        end = first["end"] if first["end"] is not None else int(events[-1].get("ts") or start)
+        view = capture_view(events, store.notice_states(device, at_ms=start),
+                            store.notice_changes(device, start, end))
+        return page(request, "capture.html",
+                    {"cap": view, "device": device, "capture": capture,
+                     "identifiable_words": IDENTIFIABLE_WORDS})
+
+    @app.get("/export")
+    def export(request: Request) -> Any:  # sync: FastAPI runs it in its thread pool
+        if not authed(request):
+            return login_redirect()
+        q = request.query_params
+        device = q.get("device") or ""
+
+        def refuse(msg: str, status: int) -> Any:
+            log.info("web export refused: %s", msg)
+            return page(request, "export_error.html", {"error": msg}, status_code=status)
+
+        if hub_key is None:
+            return refuse("this hub has no signing key configured for exports", 404)
+        if not device or len(device) > MAX_ID or store.public_key(device) is None:
+            return refuse(f"choose an enrolled device (got {device[:64]!r})", 400)
+        try:
+            since_ms, until_ms = clock.parse(q.get("since")), clock.parse(q.get("until"))
+        except ValueError as exc:
+            return refuse(str(exc), 400)
+        feed = q.get("feed") or None
+        from camaudit.hub.pack import export_hub_pack
+
+        tmp = Path(tempfile.mkdtemp(prefix="camaudit-export-"))
+        out = tmp / f"camaudit-{_safe_name(device)}-{time.strftime('%Y%m%d-%H%M%S')}.zip"
+        try:
+            summary = export_hub_pack(store.path, hub_key, device, out, since_ms=since_ms,
+                                      until_ms=until_ms, feed=feed, now_ms=int(time.time() * 1000))
+        except CamauditError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return refuse(str(exc).splitlines()[0], 404 if "no record" in str(exc) else 409)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        log.info("web export of %s: %s", device, summary.summary())
+        return FileResponse(out, media_type="application/zip", filename=out.name,
+                            background=BackgroundTask(shutil.rmtree, tmp, True))
 
     @app.get("/alerts/stream")
     async def alert_stream(request: Request) -> Any:
@@ -143,12 +246,7 @@ def create_app(store: HubStore, token: str, live: LiveAlerts) -> FastAPI:
     async def api_devices(request: Request) -> Any:
         if not authed(request):
             return JSONResponse({"error": "login required"}, status_code=401)
-        return [
-            {"device": d.device, "online": d.online, "last_seen_ms": d.last_seen_ms,
-             "stored_seq": d.head_seq, "seen_seq": d.max_seen, "lag": d.lag,
-             "duplicates": d.duplicates, "enrolled": d.how}
-            for d in store.devices()
-        ]
+        return JSONResponse(device_rows(), headers={"Cache-Control": "no-store"})
 
     @app.get("/api/rejects")
     async def api_rejects(request: Request) -> Any:

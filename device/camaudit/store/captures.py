@@ -6,7 +6,7 @@ import logging
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -118,11 +118,13 @@ def list_captures(path: Path) -> list[CaptureRow]:
     return out
 
 
-def _local(ms: int | None, with_date: bool) -> str:
+def _local(ms: int | None, with_date: bool, tz: tzinfo | None = None) -> str:
+    """Local time with its zone (`2026-11-26 10:00:00 CET`); the end of a capture that
+    ends the same day is shown as time only (`10:00:30`)."""
     if ms is None:
         return "-"
-    t = datetime.fromtimestamp(ms / 1000).astimezone()
-    return t.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+    t = datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz)
+    return t.strftime("%Y-%m-%d %H:%M:%S %Z" if with_date else "%H:%M:%S")
 
 
 def _duration(ms: int) -> str:
@@ -136,8 +138,9 @@ def _duration(ms: int) -> str:
     return f"{sec}s"
 
 
-def format_table(rows: Sequence[CaptureRow]) -> str:
-    """A fixed-width table for a terminal (times in local time)."""
+def format_table(rows: Sequence[CaptureRow], tz: tzinfo | None = None) -> str:
+    """A fixed-width table for a terminal: times in `tz` (default this machine's zone),
+    each start with its zone's name, and a last line naming the zone."""
     if not rows:
         return "no captures"
     header = (
@@ -156,9 +159,11 @@ def format_table(rows: Sequence[CaptureRow]) -> str:
     for r in rows:
         start = r.start if r.start is not None else r.ts
         end_ms = r.end if r.end is not None else r.ts
-        start_day = _local(start, True)[:10]
+        start_day = _local(start, True, tz)[:10]
         end_txt = (
-            "open" if r.state == "open" else _local(r.end, _local(end_ms, True)[:10] != start_day)
+            "open"
+            if r.state == "open"
+            else _local(r.end, _local(end_ms, True, tz)[:10] != start_day, tz)
         )
         dur = _duration(end_ms - start) + ("+" if r.state == "open" else "")
         reasons = ",".join(r.reasons) or (r.basis or "-")
@@ -166,7 +171,7 @@ def format_table(rows: Sequence[CaptureRow]) -> str:
             (
                 r.capture,
                 r.feed or "-",
-                _local(start, True),
+                _local(start, True, tz),
                 end_txt,
                 dur,
                 str(r.max_faces),
@@ -184,4 +189,16 @@ def format_table(rows: Sequence[CaptureRow]) -> str:
             c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(row)
         ]
         lines.append("  ".join(cells).rstrip())
+    lines.append(f"times in {_zone_name(tz)}")
     return "\n".join(lines)
+
+
+def _zone_name(tz: tzinfo | None) -> str:
+    """`Europe/Berlin (UTC+01:00)` for a named zone, `this machine's zone (CET, UTC+01:00)` otherwise."""
+    now = datetime.now(UTC).astimezone(tz)
+    off = now.strftime("%z")
+    offset = f"UTC{off[:3]}:{off[3:]}" if off else "UTC"
+    key = getattr(tz, "key", None)
+    if key:
+        return f"{key} (now {offset})"
+    return f"this machine's zone ({now.tzname()}, now {offset})"

@@ -1,35 +1,113 @@
-// Live alerts: server-sent events from /alerts/stream, newest first. No dependencies.
+// Live page: alerts over server-sent events (/alerts/stream), newest first, each linking to
+// its capture; the devices table refreshed from /api/devices every few seconds. Times in the
+// venue's zone (body data-tz), zone named. No dependencies, no inline script (strict CSP).
 (function () {
   "use strict";
+  var zone = document.body.getAttribute("data-tz") || "UTC";
+  var fmtParts;
+  try {
+    fmtParts = new Intl.DateTimeFormat("en-GB", {
+      timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+      minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short"
+    });
+  } catch (e) { fmtParts = null; }
+  function fmt(ms) {
+    if (ms === null || ms === undefined) { return "never"; }
+    if (!fmtParts) { return new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC"; }
+    var p = {};
+    fmtParts.formatToParts(new Date(ms)).forEach(function (x) { p[x.type] = x.value; });
+    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + ":" + p.second +
+      " " + p.timeZoneName;
+  }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined) { e.textContent = text; }
+    return e;
+  }
+  var REASONS = {
+    no_notice: "no notice registered for this camera",
+    notice_missing: "notice not seen posted",
+    outside_hours: "outside the notice's hours",
+    privacy_zone: "face in a privacy zone"
+  };
+
+  // ---- alerts -------------------------------------------------------------------------
   var list = document.getElementById("alerts");
   var state = document.getElementById("live-state");
-  if (!list || !window.EventSource) { return; }
-  function pad(n) { return (n < 10 ? "0" : "") + n; }
-  function fmt(ms) {
-    var d = new Date(ms);
-    return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " +
-      pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
+  if (list && window.EventSource) {
+    var es = new EventSource("/alerts/stream");
+    es.onopen = function () { state.textContent = "live"; state.className = "live-state on"; };
+    es.onerror = function () { state.textContent = "reconnecting…"; state.className = "live-state off"; };
+    es.addEventListener("alert", function (e) {
+      var a = JSON.parse(e.data);
+      var empty = list.querySelector(".empty");
+      if (empty) { empty.remove(); }
+      var li = el("li", "new");
+      li.dataset.device = a.device;
+      li.dataset.seq = a.seq;
+      li.appendChild(el("time", "", fmt(a.ts)));
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(el("b", "", a.device));
+      li.appendChild(document.createTextNode((a.feed ? " / " + a.feed : "") + ": " + a.text + " "));
+      if (a.reasons && a.reasons.length) {
+        li.appendChild(el("span", "reasons", "(" + a.reasons.map(function (r) {
+          return REASONS[r] || String(r).replace(/_/g, " ");
+        }).join("; ") + ")"));
+      }
+      if (a.capture) {
+        var link = el("a", "capture-link", "capture " + a.capture + " →");
+        link.href = "/capture/" + encodeURIComponent(a.device) + "/" + encodeURIComponent(a.capture);
+        li.appendChild(document.createTextNode(" "));
+        li.appendChild(link);
+      }
+      list.insertBefore(li, list.firstChild);
+    });
   }
-  var es = new EventSource("/alerts/stream");
-  es.onopen = function () { state.textContent = "live"; state.className = "live-state on"; };
-  es.onerror = function () { state.textContent = "reconnecting…"; state.className = "live-state off"; };
-  es.addEventListener("alert", function (e) {
-    var a = JSON.parse(e.data);
-    var empty = list.querySelector(".empty");
-    if (empty) { empty.remove(); }
-    var li = document.createElement("li");
-    li.className = "new";
-    li.dataset.device = a.device;
-    li.dataset.seq = a.seq;
-    var t = document.createElement("time"); t.textContent = fmt(a.ts);
-    var b = document.createElement("b"); b.textContent = a.device;
-    li.appendChild(t); li.appendChild(document.createTextNode(" "));
-    li.appendChild(b);
-    li.appendChild(document.createTextNode((a.feed ? " / " + a.feed : "") + ": " + a.text + " "));
-    if (a.reasons && a.reasons.length) {
-      var r = document.createElement("span"); r.className = "reasons";
-      r.textContent = "(" + a.reasons.join(", ") + ")"; li.appendChild(r);
-    }
-    list.insertBefore(li, list.firstChild);
-  });
+
+  // ---- devices ------------------------------------------------------------------------
+  var table = document.getElementById("devices");
+  var devState = document.getElementById("devices-state");
+  function cell(tr, cls) { return tr.querySelector("td." + cls); }
+  function render(devs) {
+    var rows = table ? table.querySelectorAll("tbody tr") : [];
+    if (devs.length !== rows.length) { window.location.reload(); return; }  // enrolled or removed
+    devs.forEach(function (d) {
+      var tr = null;
+      rows.forEach(function (r) { if (r.dataset.device === d.device) { tr = r; } });
+      if (!tr) { window.location.reload(); return; }
+      var st = cell(tr, "state");
+      st.textContent = d.online ? "online" : "offline";
+      st.className = "state " + (d.online ? "online" : "offline");
+      cell(tr, "last-seen").textContent = fmt(d.last_seen_ms);
+      cell(tr, "stored").textContent = d.stored_seq;
+      var lag = cell(tr, "lag");
+      lag.textContent = d.lag;
+      lag.className = "lag" + (d.lag ? " lagging" : "");
+      var nc = cell(tr, "notices");
+      nc.textContent = "";
+      if (!d.notices.length) { nc.appendChild(el("span", "none", "none reported")); }
+      d.notices.forEach(function (n) {
+        var s = el("span", "notice " + String(n.state).toLowerCase(), n.notice + ": " + n.state);
+        s.dataset.notice = n.notice;
+        s.title = n.words + " since " + fmt(n.since_ms);
+        nc.appendChild(s);
+        nc.appendChild(document.createTextNode(" "));
+      });
+    });
+  }
+  function poll() {
+    fetch("/api/devices", { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+      .then(function (devs) {
+        render(devs);
+        devState.textContent = "updated " + fmt(Date.now()).slice(11);
+        devState.className = "live-state on";
+      })
+      .catch(function () { devState.textContent = "not updating"; devState.className = "live-state off"; });
+  }
+  if (devState && window.fetch) {
+    poll();
+    setInterval(poll, Number(document.body.getAttribute("data-poll-ms")) || 3000);
+  }
 })();

@@ -1,0 +1,205 @@
+"""What the hub's pages say (pure: values in, words and view dicts out; no I/O, no clock).
+
+Times are shown in the venue's zone with the zone named; reasons and bases in words; a
+capture's stored events are turned into its timeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from camaudit.core.policy import NO_NOTICE, NOTICE_MISSING, OUTSIDE_HOURS, PRIVACY_ZONE
+
+# Short labels for tables and the chart's filter; the alert sentences use
+# camaudit.core.alerts.reason_words (the same facts, as a clause).
+REASON_LABELS = {
+    NO_NOTICE: "no notice registered for this camera",
+    NOTICE_MISSING: "notice not seen posted",
+    OUTSIDE_HOURS: "outside the notice's hours",
+    PRIVACY_ZONE: "face in a privacy zone",
+}
+
+NOTICE_STATE_WORDS = {
+    "VISIBLE": "posted (seen by its camera)",
+    "MISSING": "missing (not seen posted)",
+    "UNKNOWN": "unknown (its camera is down or not checked yet)",
+}
+
+IDENTIFIABLE_WORDS = (
+    "A face counts as identifiable when it is at least min_face_px pixels tall in the frame "
+    "(the device's detector.min_face_px, 32 unless configured); smaller faces count as "
+    "presence only. A track is one face followed from frame to frame by the overlap of its "
+    "box: there is no identity, no recognition and no face template."
+)
+
+
+def reason_label(reason: str) -> str:
+    return REASON_LABELS.get(reason, reason.replace("_", " "))
+
+
+def basis_words(basis: str | None) -> str:
+    """`notice:entrance` -> `notice 'entrance' posted and within its hours`."""
+    if not basis:
+        return "no basis recorded"
+    kind, _, ref = basis.partition(":")
+    if kind == "notice":
+        return f"notice '{ref}' posted and within its hours"
+    if kind == "release":
+        return f"release session '{ref}' (written releases)"
+    return basis
+
+
+def verdict_words(verdict: str | None, reasons: Iterable[str], basis: str | None) -> str:
+    if verdict == "consented":
+        return f"consented: {basis_words(basis)}"
+    if verdict == "unconsented":
+        why = "; ".join(reason_label(r) for r in reasons) or "no basis recorded"
+        return f"unconsented: {why}"
+    return "verdict not recorded"
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Formats UTC ms in the venue's zone, naming the zone."""
+
+    zone: ZoneInfo
+
+    @property
+    def name(self) -> str:
+        return self.zone.key
+
+    def local(self, ms: int | None) -> datetime | None:
+        if not isinstance(ms, int) or isinstance(ms, bool):
+            return None
+        try:
+            return datetime.fromtimestamp(ms / 1000, UTC).astimezone(self.zone)
+        except (OverflowError, OSError, ValueError):
+            return None
+
+    def ts(self, ms: int | None) -> str:
+        """`2026-11-26 11:00:00 CET`, or `never` / `-`."""
+        t = self.local(ms)
+        if t is None:
+            return "never" if ms is None else "-"
+        return t.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+    def utc(self, ms: int | None) -> str:
+        if not isinstance(ms, int) or isinstance(ms, bool):
+            return "-"
+        try:
+            return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        except (OverflowError, OSError, ValueError):
+            return "-"
+
+    def parse(self, text: str | None) -> int | None:
+        """`2026-11-26T10:00` / `2026-11-26 10:00[:SS]` / `2026-11-26` in the venue's zone, or
+        epoch ms -> UTC ms; None for empty. ValueError for anything else."""
+        if not text or not text.strip():
+            return None
+        v = text.strip()
+        if v.isdigit() and len(v) <= 15:
+            return int(v)
+        for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
+                    "%Y-%m-%d"):
+            try:
+                t = datetime.strptime(v, fmt).replace(tzinfo=self.zone)
+            except ValueError:
+                continue
+            return int(t.timestamp() * 1000)
+        raise ValueError(f"{v[:40]!r} is not a time; use YYYY-MM-DD HH:MM ({self.name})")
+
+
+def _body(e: Mapping[str, Any]) -> Mapping[str, Any]:
+    b = e.get("body")
+    return b if isinstance(b, Mapping) else {}
+
+
+def _int(x: Any) -> int | None:
+    return x if isinstance(x, int) and not isinstance(x, bool) else None
+
+
+def _strs(x: Any) -> list[str]:
+    return [str(r) for r in x] if isinstance(x, list) else []
+
+
+def capture_view(
+    events: Sequence[Mapping[str, Any]],
+    notices_before: Sequence[Mapping[str, Any]],
+    notice_changes: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """One capture from its stored events (by seq) and the notice states around it:
+    {device, feed, capture, open, verdict, reasons, basis, faces..., timeline, notices,
+    evidence, records}. `timeline` items: {ts, what, kind}."""
+    caps = [e for e in events if str(e.get("type", "")).startswith("capture.")]
+    last = caps[-1] if caps else events[-1]
+    body = _body(last)
+    feed = last.get("feed")
+    start = _int(body.get("start"))
+    end = _int(body.get("end")) if last.get("type") == "capture.end" else None
+    timeline: list[dict[str, Any]] = []
+    if start is not None:
+        timeline.append({"ts": start, "kind": "start", "what": "capture opened: first face tracked"})
+    first_verdict = None
+    for e in caps[:1]:
+        b = _body(e)
+        first_verdict = (b.get("verdict"), _strs(b.get("reasons")), b.get("basis"))
+    changes = body.get("verdict_changes")
+    if isinstance(changes, list) and changes:
+        for c in changes:
+            if isinstance(c, Mapping):
+                timeline.append({
+                    "ts": _int(c.get("ts")), "kind": str(c.get("verdict")),
+                    "what": "verdict " + verdict_words(
+                        str(c.get("verdict")), _strs(c.get("reasons")),
+                        c.get("basis") if isinstance(c.get("basis"), str) else None),
+                })
+    elif first_verdict is not None and start is not None:
+        v, r, basis0 = first_verdict
+        timeline.append({"ts": start, "kind": str(v), "what": "verdict " + verdict_words(
+            v, r, basis0 if isinstance(basis0, str) else None)})
+    for n in notice_changes:
+        covers = n.get("covers")
+        if covers is None or feed in covers:
+            timeline.append({"ts": _int(n.get("ts")), "kind": "notice",
+                             "what": f"notice '{n.get('notice')}' "
+                                     f"{NOTICE_STATE_WORDS.get(str(n.get('state')), n.get('state'))}"})
+    for e in events:
+        if e.get("type") == "alert":
+            b = _body(e)
+            timeline.append({"ts": _int(e.get("ts")), "kind": "alert",
+                             "what": f"alert raised: {b.get('text', '')}"})
+    if end is not None:
+        timeline.append({"ts": end, "kind": "end", "what": "capture closed: no face in view"
+                         + (" (closed at restart: the device was interrupted)"
+                            if body.get("interrupted") else "")})
+    timeline.sort(key=lambda t: (t["ts"] if t["ts"] is not None else 0))
+    notices = []
+    for n in notices_before:
+        covers = n.get("covers")
+        if covers is not None and feed not in covers:
+            continue
+        notices.append({**n, "words": NOTICE_STATE_WORDS.get(str(n.get("state")), str(n.get("state")))})
+    fp = body.get("face_px")
+    face_px: Mapping[str, Any] | None = fp if isinstance(fp, Mapping) else None
+    verdict = body.get("verdict") if isinstance(body.get("verdict"), str) else None
+    reasons = _strs(body.get("reasons"))
+    basis = body.get("basis") if isinstance(body.get("basis"), str) else None
+    return {
+        "device": last.get("device"), "feed": feed, "capture": body.get("capture"),
+        "open": last.get("type") != "capture.end", "start": start, "end": end,
+        "verdict": verdict, "reasons": reasons, "basis": basis,
+        "verdict_words": verdict_words(verdict, reasons, basis),
+        "reason_labels": [reason_label(r) for r in reasons],
+        "frames": _int(body.get("frames")), "max_faces": _int(body.get("max_faces")),
+        "distinct_tracks": _int(body.get("distinct_tracks")),
+        "identifiable_tracks": _int(body.get("identifiable_tracks")),
+        "face_px": {k: _int(face_px.get(k)) for k in ("min", "median", "max")} if face_px else None,
+        "timeline": timeline, "notices": notices,
+        "evidence": _strs(body.get("evidence")),
+        "records": [{"seq": e.get("seq"), "type": e.get("type"), "ts": e.get("ts"),
+                     "hash": str(e.get("hash", ""))} for e in events],
+    }
