@@ -142,7 +142,7 @@ def build(story_dir: Path, now_ms: int) -> dict[str, Any]:
             }
         if act.feed == "studio":
             imgs = [cv2.flip(f, 1) for f in imgs]  # the same two people, another room
-        w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), CLIP_FPS, FRAME_SIZE)
+        w = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), CLIP_FPS, FRAME_SIZE)
         try:
             for f in imgs:
                 w.write(f)
