@@ -1,8 +1,10 @@
 """`camaudit demo`: the whole appliance on embedded defaults, as a newcomer first sees it.
 
 An embedded hub (MQTT broker on 127.0.0.1 with a password file, collector, web page) and
-the device on the bundled clip, publishing to it. Alerts print as they happen; at the end
-the hub's view is shown, and the web page stays up until Ctrl-C on a terminal.
+a device with four feeds, one act of the product's story each (see demo_story: a notice
+posted, a notice covered, a release session, outside the posted hours), publishing to it.
+Alerts print as they happen; then the story's verdicts, an exported evidence pack checked
+against the device key, and the hub's view; the web page stays up until Ctrl-C on a terminal.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from typing import Any
 
 import click
 
+from camaudit import demo_story
 from camaudit.config.model import Config
 
 log = logging.getLogger(__name__)
 
-DEMO_CLIP = Path(__file__).resolve().parent / "data" / "demo_headpose.gif"
-DEVICE_ID = "demo-01"
+DEVICE_ID = demo_story.DEVICE_ID
 
 
 def _port_free(port: int) -> bool:
@@ -33,17 +35,33 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def demo_config(data_dir: Path, mqtt: dict[str, Any] | None) -> Config:
+def demo_config(data_dir: Path, story: dict[str, Any], mqtt: dict[str, Any] | None) -> Config:
+    """The demo venue's config: the story's feeds and notices (see demo_story.build)."""
     return Config.model_validate(
         {
-            "device": {"id": DEVICE_ID, "data_dir": str(data_dir)},
+            "device": {"id": DEVICE_ID, "data_dir": str(data_dir), "timezone": demo_story.TIMEZONE},
             "capture": {"idle_s": 2, "update_s": 5},
-            "feeds": {
-                "corridor": {"source": str(DEMO_CLIP), "pace": True, "evidence": "blurred"}
-            },
+            **story,
             "mqtt": mqtt,
         }
     )
+
+
+def story_lines(db: Path) -> tuple[list[str], bool]:
+    """One line per act: what it shows and the verdict the journal holds for its feed."""
+    from camaudit.store.captures import list_captures
+
+    by_feed = {r.feed: r for r in list_captures(db)}
+    lines, all_ok = [], True
+    for act in demo_story.ACTS:
+        row = by_feed.get(act.feed)
+        got = "no capture"
+        if row is not None:
+            got = f"{row.verdict} [{', '.join(row.reasons) or row.basis}]"
+        ok = row is not None and act.verdict == row.verdict and act.why in (row.basis, *row.reasons)
+        all_ok &= ok
+        lines.append(f"{'ok ' if ok else 'BAD'} {act.feed:<9} {act.expect:<63} journal: {got}")
+    return lines, all_ok
 
 
 def _wait_for_hub(handle: object, head_seq: int, timeout: float = 15.0) -> int:
@@ -56,6 +74,26 @@ def _wait_for_hub(handle: object, head_seq: int, timeout: float = 15.0) -> int:
             break
         time.sleep(0.2)
     return int(stored)
+
+
+def _export_and_verify(db: Path, out: Path) -> bool:
+    """Export the whole journal as an evidence pack and check it against the device key."""
+    from camaudit.errors import CamauditError
+    from camaudit.store.keys import load_or_create_key
+    from camaudit.store.pack import export_pack
+    from camaudit.store.pack_verify import verify_pack
+
+    pubkey = load_or_create_key(db.parent / "device.key").public_hex
+    try:
+        export_pack(db, out, since_ms=None, until_ms=None, feed=None, key_path=None,
+                    evidence_dir=None, now_ms=int(time.time() * 1000))
+        result = verify_pack(out, bytes.fromhex(pubkey))
+    except CamauditError as exc:
+        click.secho(f"\nevidence pack {out}: FAILED: {exc}", fg="red")
+        return False
+    click.secho(f"\ncamaudit export --db {db} --out {out}", bold=True)
+    click.secho(f"camaudit verify {out} --pubkey {pubkey[:16]}...: {result.summary()}", fg="green")
+    return True
 
 
 @click.command("demo")
@@ -71,7 +109,8 @@ def _wait_for_hub(handle: object, head_seq: int, timeout: float = 15.0) -> int:
 @click.option("--serve/--no-serve", default=None,
               help="Keep the hub's web page up until Ctrl-C (default: on a terminal).")
 def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) -> None:
-    """Run the appliance on the bundled clip (Intel sample video, CC-BY-4.0) with an embedded hub."""
+    """Run the appliance on the bundled clips (Intel sample videos, CC-BY-4.0) with an embedded hub:
+    a notice posted, a notice covered, a release session, outside the posted hours."""
     import shutil
 
     from camaudit.console import ConsoleReporter, summary_lines
@@ -80,7 +119,7 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
     from camaudit.store.verify import verify_journal
 
     if fresh and data_dir.exists():
-        for sub in ("device", "hub"):
+        for sub in ("device", "hub", "story"):
             shutil.rmtree(data_dir / sub, ignore_errors=True)
     device_dir = data_dir / "device"
     db = device_dir / "journal.db"
@@ -103,15 +142,24 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
         mqtt = handle.device_mqtt(DEVICE_ID).model_dump()
         click.secho(f"hub: broker {handle.broker_url}, web page {handle.web_url}", bold=True)
     try:
-        cfg = demo_config(device_dir, mqtt)
-        click.secho(f"device {DEVICE_ID}: clip {DEMO_CLIP.name}, journal {db}", bold=True)
-        click.echo("No privacy notice is registered for this feed: identifiable faces raise alerts.\n")
+        now = int(time.time() * 1000)
+        story = demo_story.build(data_dir / "story", now)
+        demo_story.declare_release(device_dir, now)
+        cfg = demo_config(device_dir, story, mqtt)
+        click.secho(f"device {DEVICE_ID}: venue in {demo_story.TIMEZONE}, journal {db}", bold=True)
+        for act in demo_story.ACTS:
+            click.echo(f"  feed {act.feed:<9} {act.expect}")
+        click.echo()
         summary = run(cfg, db=db, reporter=ConsoleReporter())
         click.echo()
         for line in summary_lines(summary):
             click.echo(line)
         click.secho(f"\nCaptures (camaudit log --db {db}):", bold=True)
         click.echo(format_table(list_captures(db)))
+        click.secho("\nThe story, act by act:", bold=True)
+        lines, story_ok = story_lines(db)
+        for line in lines:
+            click.secho(line, fg="green" if line.startswith("ok") else "red")
         report = verify_journal(db)
         status = "OK" if report.ok else f"FAILED at {report.first_bad}"
         click.secho(
@@ -119,6 +167,7 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
             f"{report.checkpoints} checkpoints",
             fg="green" if report.ok else "red",
         )
+        pack_ok = _export_and_verify(db, data_dir / "evidence-pack.zip")
         if handle is not None:
             stored = _wait_for_hub(handle, report.head_seq)
             rejects = sum(handle.store.rejects().values())
@@ -143,7 +192,7 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
                     click.echo()
             else:
                 click.echo(f"(hub web page was {handle.web_url}; run `camaudit demo` on a terminal to keep it up)")
-        if not report.ok:
+        if not (report.ok and story_ok and pack_ok):
             sys.exit(1)
     finally:
         if handle is not None:
