@@ -66,7 +66,7 @@ def test_verify_ok_then_names_first_bad_record(tmp_path: Path):
         (["nosuch"], "No such command 'nosuch'"),
         (["log"], "give --db FILE or -c CONFIG"),
         (["log", "--db", "x.db", "--tz", "Mars/Olympus"], "unknown time zone 'Mars/Olympus'"),
-        (["verify", "x.db", "--pubkey", "zz"], "--pubkey: not hex"),
+        (["verify", "x.db", "--pubkey", "zz"], "--pubkey: neither 64 hex digits nor a readable file"),
         (["hub", "enroll", "cafe-01"], "Missing argument 'PUBKEY'"),
         (["hub", "export", "dev1", "--out", "/tmp/never.zip", "--data-dir", "/nonexistent/hub"],
          "no hub store at /nonexistent/hub/hub.db"),
