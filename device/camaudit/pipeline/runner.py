@@ -21,6 +21,7 @@ from camaudit.config.model import Config
 from camaudit.core.capture import capture_ids
 from camaudit.core.record import Event
 from camaudit.errors import CamauditError, JournalError
+from camaudit.notices.registration import register_notices
 from camaudit.pipeline.feed_loop import FeedLoop, FeedStats
 from camaudit.pipeline.notice_board import NoticeBoard
 from camaudit.pipeline.recovery import close_interrupted_captures
@@ -257,9 +258,16 @@ def run(
         sink(
             "device.online",
             None,
-            {"version": __version__, "feeds": sorted(cfg.feeds), "model": cfg.detector.model},
+            {
+                "version": __version__,
+                "feeds": sorted(cfg.feeds),
+                "model": cfg.detector.model,
+                "timezone": cfg.device.timezone,
+                "venue": cfg.device.venue,
+            },
             now_ms(),
         )
+        register_notices(cfg, path, sink, now_ms())
         ids: Iterator[str] = capture_ids(next_number)
         board = NoticeBoard(cfg, sink, data_dir=path.parent, on_state=notice_changed)
         for notice_id, state in board.states().items():
