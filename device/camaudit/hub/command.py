@@ -107,9 +107,11 @@ def export_cmd(
     import time
 
     from camaudit.hub.pack import export_hub_pack
+    from camaudit.report.feeds import check_feed, hub_feeds
     from camaudit.store.pack_command import parse_when
 
     cfg = _config(ctx)
+    check_feed(feed, hub_feeds(cfg.db_path, device), f"the hub's records of {device}")
     summary = export_hub_pack(
         cfg.db_path,
         cfg.data_dir / "hub.key",

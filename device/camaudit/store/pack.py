@@ -30,6 +30,7 @@ from pathlib import Path
 
 from camaudit.core.record import Event, RecordError
 from camaudit.errors import JournalError
+from camaudit.report.files import report_files
 from camaudit.store.captures import CaptureRow
 from camaudit.store.db import journal_error, open_readonly, read_meta
 from camaudit.store.keys import DeviceKey, load_key
@@ -180,6 +181,7 @@ def build_pack(
         DEVICE: _json(device_doc),
         REPORT: report.encode(),
     }
+    files.update(report_files(events, {"device": device, "public_key": public_key, "created": now_ms, "signed_by": signed_by, "feed": feed, "since": since_ms, "until": until_ms, "missing_evidence": missing, "evidence_on_device": evidence_dir is None}, frames))  # noqa: E501  (issue 13: report.html, report.pdf, captures.csv)
     files.update({f"evidence/{d}.jpg": data for d, data in sorted(frames.items())})
     manifest = _json(
         {
