@@ -79,7 +79,7 @@ def render_pdf(r: Report, frames: Mapping[str, bytes]) -> bytes:
     )
 
     register_fonts()
-    body = ParagraphStyle("body", fontName=FONT, fontSize=9, leading=12)
+    body = ParagraphStyle("body", fontName=FONT, fontSize=9, leading=12, spaceAfter=3)
     small = ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5)
     h1 = ParagraphStyle("h1", parent=body, fontName=BOLD, fontSize=15, leading=19, spaceAfter=6)
     h2 = ParagraphStyle("h2", parent=body, fontName=BOLD, fontSize=12, leading=15, spaceBefore=10, spaceAfter=4, keepWithNext=1)
