@@ -8,29 +8,20 @@ from collections.abc import Mapping
 from typing import Any
 from xml.sax.saxutils import escape
 
+from camaudit.notices.text import PDF_FONTS
 from camaudit.report import words
 from camaudit.report.charts import Shapes, bar_chart, timeline_chart
 from camaudit.report.model import Report
 
-FONT = "CamauditSans"
-BOLD = "CamauditSans-Bold"
-CJK = "CamauditCJK"
+FONT = PDF_FONTS["regular"]
+BOLD = PDF_FONTS["bold"]
+CJK = PDF_FONTS["cjk"]
 
 
 def register_fonts() -> None:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
+    from camaudit.notices.text import register_pdf_fonts
 
-    from camaudit.notices.text import BOLD as BOLD_FILE
-    from camaudit.notices.text import CJK as CJK_FILE
-    from camaudit.notices.text import FONT_DIR, REGULAR
-
-    if FONT in pdfmetrics.getRegisteredFontNames():
-        return
-    pdfmetrics.registerFont(TTFont(FONT, str(FONT_DIR / REGULAR)))
-    pdfmetrics.registerFont(TTFont(BOLD, str(FONT_DIR / BOLD_FILE)))
-    pdfmetrics.registerFont(TTFont(CJK, str(FONT_DIR / CJK_FILE)))
-    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=BOLD, italic=FONT, boldItalic=BOLD)
+    register_pdf_fonts()
 
 
 def markup(text: str) -> str:
