@@ -53,3 +53,42 @@ def test_registered_once_then_again_on_each_change(tmp_path: Path):
     first = bodies[0]
     assert first["controller"] == NOTICE["controller"] and first["timezone"] == "Europe/Paris"
     assert first["marker"].startswith("CA1:ENTRANCE:") and first["hash"] != bodies[1]["hash"]
+
+
+def test_an_export_of_a_later_span_still_carries_the_notice_in_force(tmp_path: Path):
+    """The pack starts at the newest notice.registered before the span (so the report shows
+    what was posted), and the daily re-statement of an unchanged notice is shown once."""
+    import zipfile
+
+    from camaudit.report.model import build
+    from camaudit.store.pack import export_pack
+    from camaudit.store.pack_verify import verify_pack
+
+    db = tmp_path / "journal.db"
+    cfg = _cfg(tmp_path)
+    _register(db, cfg, 1_000)  # seq 1
+    with Journal.open(db, "cafe-01") as j:
+        for i in range(30):  # a day of other records
+            j.append("feed.up", "counter", {"detail": f"#{i}"}, 2_000 + i)
+    with Journal.open(db, "cafe-01") as j:
+        register_notices(cfg, db, lambda t, f, b, ts: j.append(t, f, b, ts), 90_000, again=True)
+        j.append("feed.down", "counter", {"detail": "late"}, 100_000)
+        key = j.public_key
+    pack = tmp_path / "late.zip"
+    s = export_pack(db, pack, since_ms=2_010, until_ms=2_020, now_ms=200_000)
+    assert s.first_seq == 1 and s.last_seq == 22  # reaches back to the registration (seq 1)
+    verify_pack(pack, key)
+    with zipfile.ZipFile(pack) as z:
+        from camaudit.core.record import Event
+
+        records = [Event.from_json(x) for x in z.read("events.jsonl").decode().splitlines()]
+        assert "Example Cafe Ltd, 1 Main St" in z.read("report.html").decode()
+    rep = build(records, {"device": "cafe-01", "since": 2_010, "until": 2_020})
+    assert [n.notice for n in rep.notices] == ["entrance"]
+    all_recs = Journal.open(db, "cafe-01")
+    try:
+        both = build(all_recs.events(), {"device": "cafe-01"})
+    finally:
+        all_recs.close()
+    assert len(both.notices) == 1  # re-stated unchanged: shown once
+    assert both.controllers == ["Example Cafe Ltd, 1 Main St"]

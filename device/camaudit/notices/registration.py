@@ -61,15 +61,32 @@ def last_registrations(journal_db: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def register_notices(cfg: Config, journal_db: Path, sink: Sink, ts_ms: int) -> list[str]:
-    """Journal a `notice.registered` for every notice that is new or changed; return their ids."""
+def register_notices(
+    cfg: Config, journal_db: Path, sink: Sink, ts_ms: int, *, again: bool = False
+) -> list[str]:
+    """Journal a `notice.registered` for every notice that is new or changed (every notice
+    when `again`: the daily re-statement that keeps an export of any day self-contained);
+    return their ids."""
     before = last_registrations(journal_db)
     written = []
     for notice_id, notice in sorted(cfg.notices.items()):
         body = registration_body(notice_id, notice, cfg.device.timezone)
-        if before.get(notice_id) == body:
+        if before.get(notice_id) == body and not again:
             continue
         log.info("notice %s: registered (%s)", notice_id, "changed" if notice_id in before else "new")
         sink(EVENT, None, body, ts_ms)
         written.append(notice_id)
     return written
+
+
+def registrations_start(conn: sqlite3.Connection, lo: int, device: str | None = None) -> int:
+    """The lowest seq an export starting at `lo` must begin at to carry, for every notice,
+    its newest `notice.registered` before `lo` (what the notice said when the span began).
+    `device` selects one device's records in a hub store."""
+    where = "type = ? AND seq < ?" + (" AND device = ?" if device is not None else "")
+    params: tuple[object, ...] = (EVENT, lo) + ((device,) if device is not None else ())
+    rows = conn.execute(
+        f"SELECT MAX(seq) FROM events WHERE {where} GROUP BY json_extract(json, '$.body.notice')",
+        params,
+    ).fetchall()
+    return min([lo] + [int(r[0]) for r in rows if r[0] is not None])

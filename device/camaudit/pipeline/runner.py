@@ -29,6 +29,9 @@ from camaudit.pipeline.recovery import close_interrupted_captures
 log = logging.getLogger(__name__)
 
 
+RESTATE_NOTICES_S = 86_400.0  # notice.registered again every day, changed or not
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -305,8 +308,12 @@ def run(
         stats = {n: lp.stats for n, lp in loops.items()}
         summary.feeds = stats
         retention = _Retention(journal, cfg.device.retention_days, reporter)
+        restated = time.monotonic()
         while any(t.is_alive() for t in threads):
             retention.maybe_prune()
+            if time.monotonic() - restated >= RESTATE_NOTICES_S:  # an export of any day carries them
+                restated = time.monotonic()
+                register_notices(cfg, path, sink, now_ms(), again=True)
             if stop.is_set() or errors:
                 for ev in feed_stops.values():
                     ev.set()

@@ -238,11 +238,17 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
     clock = Clock(zone)
     feed = meta.get("feed")
     since, until = meta.get("since"), meta.get("until")
-    notices = tuple(
-        NoticeVersion(str(ev.body.get("notice")), event_time(ev), ev.seq, ev.body)
-        for ev in records
-        if ev.type == "notice.registered"
-    )
+    versions: list[NoticeVersion] = []
+    shown: dict[str, Mapping[str, Any]] = {}
+    for ev in records:
+        if ev.type != "notice.registered":
+            continue
+        nid = str(ev.body.get("notice"))
+        if shown.get(nid) == ev.body:
+            continue  # the daily re-statement of an unchanged notice
+        shown[nid] = ev.body
+        versions.append(NoticeVersion(nid, event_time(ev), ev.seq, ev.body))
+    notices = tuple(versions)
     covers: dict[str, set[str]] = {}
     for nv in notices:
         covers.setdefault(nv.notice, set()).update(str(f) for f in nv.body.get("covers") or ())

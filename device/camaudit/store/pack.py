@@ -30,6 +30,7 @@ from pathlib import Path
 
 from camaudit.core.record import Event, RecordError
 from camaudit.errors import JournalError
+from camaudit.notices.registration import registrations_start
 from camaudit.report.files import report_files
 from camaudit.store.captures import CaptureRow
 from camaudit.store.db import journal_error, open_readonly, read_meta
@@ -233,6 +234,7 @@ def _read_span(
         ).fetchone()
         if lo is None:
             raise JournalError(f"export: journal {db} holds no record in that time span")
+        lo = registrations_start(conn, lo)  # issue 13: the notice texts in force at the start
         lines = [
             text
             for (text,) in conn.execute(
