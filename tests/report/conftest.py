@@ -56,7 +56,7 @@ def venue_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tu
     tmp = tmp_path_factory.mktemp("venue")
     people = _frames(shared_data / "videos" / "facenet-pytorch_video.mp4")
     empty = _frames(shared_data / "videos" / "NOFACE_intel_bottle-detection.mp4", 100)
-    quad = perspective_quad(870, 110, 150, yaw_deg=15)
+    quad = perspective_quad(850, 150, 200, yaw_deg=15)  # >= the 200 px minimum (README)
     sign = render_sign("entrance", NoticeConfig.model_validate(NOTICE), 600)
     cover = np.full_like(sign, 128)
     parts = (
