@@ -18,7 +18,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <title>{{ title }}</title>
 <style>
 body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;color:#222;line-height:1.4}
-h1{font-size:1.5rem}h2{font-size:1.2rem;border-bottom:1px solid #ccc;margin-top:2rem}
+h1{font-size:1.5rem}h2{font-size:1.2rem;border-bottom:1px solid #ccc;margin-top:2rem}h3{font-size:1rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border:1px solid #ccc;padding:.3rem;text-align:left;vertical-align:top}
 th{background:#f3f3f3}.facts th{width:14rem}.chart{width:100%;max-width:40rem;height:auto}
 .capture{border:1px solid #ccc;padding:.5rem 1rem;margin:1rem 0;break-inside:avoid}
