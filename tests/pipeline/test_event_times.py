@@ -48,3 +48,24 @@ def test_ts_is_journal_time_and_clip_time_is_separate(shared_data: Path, tmp_pat
     out = camaudit("verify", str(db)).stdout
     verified = int(re.search(r"(\d+) events", out).group(1))
     assert sum(written) == verified == len(recs)
+
+
+def test_a_clock_stepped_back_never_makes_ts_run_backwards(tmp_path: Path):
+    from camaudit.pipeline.runner import QuietReporter, _Sink
+    from camaudit.store.journal import Journal
+
+    db = tmp_path / "j.db"
+    clock = iter([5_000, 9_000, 4_000, 9_500, 1_000])  # NTP steps the clock back twice
+    with Journal.open(db, "dev-1") as j:
+        sink = _Sink(j, QuietReporter(), [], clock=lambda: next(clock), clip_feeds=frozenset({"clip"}))
+        sink("feed.up", "live", {"detail": "a"}, 123)
+        sink("feed.up", "clip", {"detail": "b"}, 777)
+        sink("feed.up", "live", {"detail": "c"}, 456)
+        # reopened: the last ts is read back from the journal
+    with Journal.open(db, "dev-1") as j:
+        sink = _Sink(j, QuietReporter(), [], clock=lambda: next(clock))
+        sink("feed.up", "live", {"detail": "d"}, 0)
+        sink("feed.up", "live", {"detail": "e"}, 0)
+        evs = j.events()
+    assert [e.ts for e in evs] == [5_000, 9_000, 9_000, 9_500, 9_500]
+    assert [e.body.get("clip_ts") for e in evs] == [None, 777, None, None, None]
