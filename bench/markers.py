@@ -183,10 +183,13 @@ def main() -> int:
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    payload = qr_text(NOTICE_ID, NOTICE) if args.payload == "url" else marker_payload(NOTICE_ID, NOTICE)
+    # a full notice that is not a web address makes the sign print the bare marker
+    notice = NOTICE if args.payload == "url" else NOTICE.model_copy(update={"full_notice": "see the counter"})
+    payload = qr_text(NOTICE_ID, notice)
+    assert (payload == marker_payload(NOTICE_ID, notice)) == (args.payload == "marker")
     sizes = tuple(int(v) for v in args.sizes.split(",")) if args.sizes else SIZES
     n_modules = qr_matrix(payload).shape[0] - 2 * QR_BORDER
-    sign = render_sign(NOTICE_ID, NOTICE, 1400)
+    sign = render_sign(NOTICE_ID, notice, 1400)
     frames = load_frames(args.per_clip)
     trials = make_trials(args.trials, len(frames), args.seed)
     print(
