@@ -36,7 +36,7 @@ NOTICE = {
     "languages": ["en", "fr"],
     "translations": {"fr": {"purposes": ["sécurité des locaux"], "rights": "accès, effacement, opposition : écrivez au contact"}},
 }
-VENUE = "Example Café, 1 Main St, Paris"
+from report_helpers import VENUE  # noqa: E402
 
 
 def _frames(path: Path, n: int | None = None) -> list[np.ndarray]:

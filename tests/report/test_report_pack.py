@@ -17,8 +17,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import VENUE
 from pipeline_helpers import camaudit
+from report_helpers import VENUE
 
 from camaudit.core.record import Event
 from camaudit.report.files import report_files
