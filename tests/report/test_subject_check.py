@@ -109,3 +109,20 @@ def test_hub_subject_check_and_export_read_the_store_only(window: tuple[Path, li
     html = (tmp_path / "unz" / "report.html").read_text(encoding="utf-8")
     assert "kept on the device" in html and "data:image/jpeg" not in html
     assert hashlib.sha256((data / "hub.db").read_bytes()).hexdigest() == before
+
+
+def test_times_without_offset_are_the_venues_local_time(window: tuple[Path, list[dict], str, str], tmp_path: Path):
+    """A passer-by gives the time on the venue's clocks (Europe/Paris here), whatever zone the
+    machine running the check is in."""
+    from zoneinfo import ZoneInfo
+
+    db, caps, _, _ = window
+    paris = ZoneInfo("Europe/Paris")
+
+    def local(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, tz=paris).replace(tzinfo=None).isoformat(timespec="seconds")
+
+    out = tmp_path / "local"
+    proc = camaudit("subject-check", "--db", str(db), "--feed", "arcade", "--from", local(caps[0]["start"] - 30_000),
+                    "--to", local(caps[-1]["end"] + 30_000), "--out", str(out), timeout=120)
+    assert f"{len(caps)} capture(s)" in proc.stdout and "CET" in proc.stdout.splitlines()[0]

@@ -68,3 +68,40 @@ def hub_feeds(db: Path, device: str) -> set[str]:
     finally:
         conn.close()
     return _feeds_of((f, t, bytes(j).decode() if isinstance(j, bytes) else j) for f, t, j in rows)
+
+
+_ZONE_SQL = (
+    "SELECT json FROM events WHERE type IN ('device.online', 'notice.registered'){dev} "
+    "ORDER BY seq DESC LIMIT 1"
+)
+
+
+def _zone_of(row: tuple[object] | None) -> str | None:
+    if row is None:
+        return None
+    text = row[0]
+    try:
+        zone = json.loads(bytes(text).decode() if isinstance(text, bytes) else str(text))["body"]["timezone"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return zone if isinstance(zone, str) and zone else None
+
+
+def journal_zone(db: Path) -> str | None:
+    """The venue's time zone as the device last journalled it."""
+    conn = open_readonly(db)
+    try:
+        return _zone_of(conn.execute(_ZONE_SQL.format(dev="")).fetchone())
+    finally:
+        conn.close()
+
+
+def hub_zone(db: Path, device: str) -> str | None:
+    try:
+        conn = sqlite3.connect(Path(db).resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            return _zone_of(conn.execute(_ZONE_SQL.format(dev=" AND device = ?"), (device,)).fetchone())
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
