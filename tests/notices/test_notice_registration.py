@@ -92,3 +92,36 @@ def test_an_export_of_a_later_span_still_carries_the_notice_in_force(tmp_path: P
         all_recs.close()
     assert len(both.notices) == 1  # re-stated unchanged: shown once
     assert both.controllers == ["Example Cafe Ltd, 1 Main St"]
+
+
+def test_a_notice_taken_out_of_the_config_is_journalled_withdrawn_once(tmp_path: Path):
+    from camaudit.report.files import report_files
+
+    db = tmp_path / "journal.db"
+    _register(db, _cfg(tmp_path), 1000)
+    other = Config.model_validate({
+        "device": {"id": "cafe-01", "data_dir": str(tmp_path), "timezone": "Europe/Paris"},
+        "feeds": {"counter": {"source": str(tmp_path)}},
+    })
+    assert _register(db, other, 2000) == ["entrance"]
+    assert _register(db, other, 3000) == []  # withdrawn once
+    bodies = _registered(db)
+    assert bodies[-1] == {"notice": "entrance", "withdrawn": True, "covers": [], "timezone": "Europe/Paris"}
+    with Journal.open(db, "cafe-01") as j:
+        html = report_files(j.events(), {"device": "cafe-01"})["report.html"].decode()
+    assert "Notice entrance, withdrawn" in html and "Notice entrance, as registered" in html
+
+
+def test_an_export_does_not_reach_back_to_a_withdrawn_notice(tmp_path: Path):
+    from camaudit.store.pack import export_pack
+
+    db = tmp_path / "journal.db"
+    _register(db, _cfg(tmp_path), 1000)  # seq 1
+    bare = Config.model_validate({"device": {"id": "cafe-01", "data_dir": str(tmp_path)},
+                                  "feeds": {"counter": {"source": str(tmp_path)}}})
+    _register(db, bare, 2000)  # seq 2: withdrawn
+    with Journal.open(db, "cafe-01") as j:
+        for i in range(5):
+            j.append("feed.up", "counter", {"detail": f"#{i}"}, 3000 + i)
+    s = export_pack(db, tmp_path / "p.zip", since_ms=3002, until_ms=3004, now_ms=9000)
+    assert s.first_seq == 5

@@ -65,8 +65,8 @@ def register_notices(
     cfg: Config, journal_db: Path, sink: Sink, ts_ms: int, *, again: bool = False
 ) -> list[str]:
     """Journal a `notice.registered` for every notice that is new or changed (every notice
-    when `again`: the daily re-statement that keeps an export of any day self-contained);
-    return their ids."""
+    when `again`: the daily re-statement that keeps an export of any day self-contained),
+    and one with `"withdrawn": true` for a notice no longer configured; return their ids."""
     before = last_registrations(journal_db)
     written = []
     for notice_id, notice in sorted(cfg.notices.items()):
@@ -75,6 +75,14 @@ def register_notices(
             continue
         log.info("notice %s: registered (%s)", notice_id, "changed" if notice_id in before else "new")
         sink(EVENT, None, body, ts_ms)
+        written.append(notice_id)
+    for notice_id, last in sorted(before.items()):
+        if notice_id in cfg.notices or last.get("withdrawn"):
+            continue
+        # taken out of the config: it no longer covers anything, and the journal says so
+        log.info("notice %s: withdrawn (no longer configured)", notice_id)
+        sink(EVENT, None, {"notice": notice_id, "withdrawn": True, "covers": [],
+                           "timezone": cfg.device.timezone}, ts_ms)
         written.append(notice_id)
     return written
 
@@ -85,8 +93,11 @@ def registrations_start(conn: sqlite3.Connection, lo: int, device: str | None = 
     `device` selects one device's records in a hub store."""
     where = "type = ? AND seq < ?" + (" AND device = ?" if device is not None else "")
     params: tuple[object, ...] = (EVENT, lo) + ((device,) if device is not None else ())
+    # (SQLite takes the bare column from the row holding the MAX)
     rows = conn.execute(
-        f"SELECT MAX(seq) FROM events WHERE {where} GROUP BY json_extract(json, '$.body.notice')",
+        f"SELECT MAX(seq), json_extract(json, '$.body.withdrawn') FROM events WHERE {where} "
+        "GROUP BY json_extract(json, '$.body.notice')",
         params,
     ).fetchall()
-    return min([lo] + [int(r[0]) for r in rows if r[0] is not None])
+    # a notice withdrawn before the span was not in force: no need to reach back to it
+    return min([lo] + [int(r[0]) for r in rows if r[0] is not None and not r[1]])

@@ -33,7 +33,7 @@ code{word-break:break-all}
 {{ per_day }}
 <h2>Notices in force</h2>
 {% if not notices %}<p>No notice.registered record is in this pack: the notices' texts were journalled before its first record (export an earlier span to include them), or no notice was registered.</p>{% endif %}
-{% for n in notices %}<h3>Notice {{ n.notice }}, as registered {{ n.when }}</h3>
+{% for n in notices %}<h3>Notice {{ n.notice }}, {{ "withdrawn" if n.withdrawn else "as registered" }} {{ n.when }}</h3>
 <table>{% for k, v in n.fields %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>{% endfor %}
 <h2>Notice timeline</h2>
 {% if timeline %}{{ timeline }}
@@ -65,6 +65,7 @@ def render_html(r: Report, frames: Mapping[str, bytes]) -> bytes:
         {
             "notice": n.notice,
             "when": c.both(n.since) + f" (seq {n.seq})",
+            "withdrawn": bool(n.body.get("withdrawn")),
             "fields": n.rows(words.NOTICE_FIELDS),
         }
         for n in r.notices

@@ -92,6 +92,8 @@ class NoticeVersion:
     def rows(self, fields: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         """(label, text) of every field set, each translation after its field."""
         out = []
+        if self.body.get("withdrawn"):
+            out.append(("Status", "withdrawn from the device's configuration: it covers no camera from here on"))
         trans = self.body.get("translations") or {}
         for key, label in fields:
             if self.text(key):

@@ -105,7 +105,8 @@ def render_pdf(r: Report, frames: Mapping[str, bytes]) -> bytes:
     for n in r.notices:
         rows = n.rows(words.NOTICE_FIELDS)
         story.append(KeepTogether([
-            Paragraph(markup(f"Notice {n.notice}, as registered {c.both(n.since)} (seq {n.seq})"), h3),
+            Paragraph(markup(f"Notice {n.notice}, {'withdrawn' if n.body.get('withdrawn') else 'as registered'} "
+                             f"{c.both(n.since)} (seq {n.seq})"), h3),
             table(rows),
         ]))
     story.append(Paragraph("Notice timeline", h2))

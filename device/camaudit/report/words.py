@@ -37,11 +37,12 @@ def facts(r: Report) -> list[tuple[str, str]]:
         f"{c.both(r.since) if r.since is not None else 'the first record'} to "
         f"{c.both(r.until) if r.until is not None else 'the last record'}"
     )
+    zone = c.zone if c.tz.key == c.zone else f"{c.zone} (unknown here: times below are UTC)"
     out = [
         ("Device", r.device),
         ("Venue", r.venue or "not configured on the device"),
         ("Controller", " / ".join(r.controllers) or "no notice registered in these records"),
-        ("Venue time zone", c.zone),
+        ("Venue time zone", zone),
         ("Span asked for", span + (f"; report limited to feed '{r.feed}'" if r.feed else "")),
         (
             "Records",
