@@ -4,7 +4,7 @@ hash; another text or venue gives another marker; UTF-8 text in several scripts.
 from __future__ import annotations
 
 import re
-import zlib
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from notice_helpers import NOTICE_ID, notice
 
 from camaudit.notices.command import notice_cmd
-from camaudit.notices.marker import marker_payload, notice_hash, parse_payload
+from camaudit.notices.marker import marker_payload, notice_hash, parse_payload, qr_text
 from camaudit.notices.reader import MarkerReader
 from camaudit.notices.sign import SignError, render_sign, save_sign
 
@@ -25,34 +25,31 @@ def decode_png(path: Path) -> list[str]:
     return MarkerReader().read(img)
 
 
-def pdf_page_image(path: Path) -> tuple[np.ndarray, list[float]]:
-    """The page image and MediaBox of a one-page PDF written by Pillow (no PDF tool needed)."""
+def pdf_page_image(path: Path, dpi: int = 100) -> tuple[np.ndarray, list[float]]:
+    """The page rendered by poppler's pdftoppm, and the page's MediaBox."""
     data = path.read_bytes()
     assert data.startswith(b"%PDF-")
     box = [float(v) for v in re.search(rb"/MediaBox \[ ?([\d. ]+)\]", data).group(1).split()]
-    m = re.search(rb"/Filter /(\w+).*?stream\r?\n", data, re.S)
-    assert m is not None
-    start = m.end()
-    end = data.index(b"endstream", start)
-    stream = data[start:end]
-    if m.group(1) == b"FlateDecode":
-        stream = zlib.decompress(stream)
-        w = int(re.search(rb"/Width (\d+)", data).group(1))
-        h = int(re.search(rb"/Height (\d+)", data).group(1))
-        img = np.frombuffer(stream, np.uint8)[: w * h * 3].reshape(h, w, 3)[:, :, ::-1]
-    else:
-        img = cv2.imdecode(np.frombuffer(stream, np.uint8), cv2.IMREAD_COLOR)
+    out = path.with_suffix("")
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-png", "-singlefile", str(path), str(out)], check=True, timeout=120)
+    img = cv2.imread(str(out) + ".png")
     assert img is not None
     return img, box
+
+
+def pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True, timeout=60).stdout
 
 
 def test_png_and_pdf_markers_decode_to_id_and_hash(tmp_path):
     n = notice()
     png = save_sign(NOTICE_ID, n, tmp_path / "sign.png", "A4", dpi=150)
     pdf = save_sign(NOTICE_ID, n, tmp_path / "sign.pdf", "A5", dpi=150)
-    want = marker_payload(NOTICE_ID, n)
+    # a phone opens the full notice; the marker rides in the address's fragment
+    want = "https://example.org/cctv#" + marker_payload(NOTICE_ID, n)
+    assert qr_text(NOTICE_ID, n) == want
     for texts in (decode_png(png), MarkerReader().read(pdf_page_image(pdf)[0])):
-        assert want in [t.upper() for t in texts]
+        assert texts == [want]
         m = parse_payload(texts[0])
         assert m is not None and m.notice_id == NOTICE_ID.upper()
         assert m.hash == notice_hash(NOTICE_ID, n) and m.matches(NOTICE_ID, n)
@@ -125,7 +122,7 @@ def test_multilingual_sign_renders_with_translations():
     )
     img = render_sign(NOTICE_ID, n, 600)
     assert img.shape == (round(600 * 2**0.5), 600, 3) and img.dtype == np.uint8
-    assert marker_payload(NOTICE_ID, n) in [t.upper() for t in MarkerReader().read(img)]
+    assert MarkerReader().read(img) == [qr_text(NOTICE_ID, n)]
 
 
 def test_bad_output_suffix_and_paper(tmp_path):
@@ -163,3 +160,49 @@ def test_cli_prints_pdf_and_png(tmp_path):
     assert texts and parse_payload(texts[0]).notice_id == "ENTRANCE-SIGN"
     res = runner.invoke(notice_cmd, ["print", "nope", "-o", str(tmp_path / "x.png"), "-c", str(cfg)])
     assert res.exit_code != 0 and "no notice 'nope'" in str(res.exception)
+
+
+def test_pdf_is_vector_with_real_text_and_the_controller_once(tmp_path):
+    same = "Example Café Ltd, 1 Main St"
+    n = notice(languages=["en", "fr", "de"], translations={
+        "fr": {"controller": same, "purposes": ["sécurité des locaux"]},
+        "de": {"controller": same, "purposes": ["security of the premises"]},
+    })
+    pdf = save_sign(NOTICE_ID, n, tmp_path / "sign.pdf", "A4")
+    text = pdf_text(pdf)
+    assert text.count(same) == 1  # identical translations print once
+    assert text.count("security of the premises") == 1 and "sécurité des locaux" in text
+    assert "dpo@example.org" in text and "https://example.org/cctv" in text
+    # no raster image at all: the QR code is drawn as filled squares
+    images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert images.splitlines()[2:] == []
+    # sharp at any scale: read at 40 dpi (the whole A4 page 331 px wide) and at 300 dpi
+    for dpi in (40, 300):
+        assert MarkerReader().read(pdf_page_image(pdf, dpi)[0]) == [qr_text(NOTICE_ID, n)]
+    # deterministic bytes
+    assert save_sign(NOTICE_ID, n, tmp_path / "again.pdf", "A4").read_bytes() == pdf.read_bytes()
+
+
+def test_a_full_notice_that_is_not_an_address_keeps_the_bare_marker():
+    n = notice(full_notice="ask at the counter")
+    assert qr_text(NOTICE_ID, n) == marker_payload(NOTICE_ID, n)
+    img = render_sign(NOTICE_ID, n, 700)
+    assert [t.upper() for t in MarkerReader().read(img)] == [marker_payload(NOTICE_ID, n)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://example.org/cctv#CA1:ENTRANCE-SIGN:0123456789ab",
+        "http://example.org/a#b#ca1:entrance-sign:0123456789AB",
+        "CA1:ENTRANCE-SIGN:0123456789AB",
+    ],
+)
+def test_marker_is_read_from_an_address_fragment(text):
+    m = parse_payload(text)
+    assert m is not None and m.notice_id == "ENTRANCE-SIGN" and m.hash == "0123456789ab"
+
+
+def test_addresses_without_a_marker_are_not_markers():
+    for text in ("https://example.org/cctv", "https://example.org/cctv#top", "https://x.example/#CA1:ID"):
+        assert parse_payload(text) is None

@@ -127,3 +127,39 @@ def test_due_every_check_interval():
 def test_unwatched_notice_cannot_be_watched():
     with pytest.raises(ConfigError, match="no `watch` section"):
         NoticeWatcher(NOTICE_ID, notice(watch=None))
+
+
+def _qr_card(text: str, px: int = 400) -> np.ndarray:
+    """A white card with only a QR code holding `text` (what a forger could print)."""
+    from camaudit.notices.sign import qr_matrix
+
+    m = qr_matrix(text, border=4)
+    img = np.where(m, 0, 255).astype(np.uint8)
+    img = cv2.resize(img, (px, px), interpolation=cv2.INTER_NEAREST)
+    return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+
+
+def test_sign_qr_opens_the_full_notice_and_a_redirected_one_does_not_count(arcade):
+    """The printed QR is the full notice's address with the marker as fragment: the watcher
+    reads it as the marker. The same marker behind another address (a QR sending phones
+    elsewhere) is not the posted notice; the bare marker of an older print still is."""
+    from camaudit.notices.marker import marker_payload, qr_text
+
+    n = notice()
+    w = NoticeWatcher(NOTICE_ID, n)
+    marker = marker_payload(NOTICE_ID, n)
+    frame = arcade[0].copy()
+    h, wd = frame.shape[:2]
+    region = (int(0.1 * wd), int(0.1 * h))
+
+    def with_card(text: str) -> np.ndarray:
+        f = frame.copy()
+        card = _qr_card(text)
+        f[region[1]:region[1] + 400, region[0]:region[0] + 400] = card
+        return f
+
+    assert qr_text(NOTICE_ID, n) == "https://example.org/cctv#" + marker
+    assert w.look(with_card(qr_text(NOTICE_ID, n))) == (True, False)
+    assert w.look(with_card(marker)) == (True, False)
+    assert w.look(with_card("https://evil.example/cctv#" + marker)) == (False, True)
+    assert w.look(with_card("https://example.org/cctv")) == (False, False)

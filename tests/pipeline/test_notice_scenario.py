@@ -112,10 +112,16 @@ def test_captures_before_are_consented_after_are_not(scenario):
 def test_journal_shows_notice_missing_after_grace(scenario):
     db, covered_at = scenario
     events = journal_events(db)
-    notice = [e for e in events if e["type"].startswith("notice.")]
+    # what was posted, journalled once at the start, before any sighting
+    reg = [e for e in events if e["type"] == "notice.registered"]
+    assert len(reg) == 1 and reg[0]["body"]["notice"] == "entrance"
+    assert reg[0]["body"]["controller"] == NOTICE["controller"] and reg[0]["body"]["covers"] == ["arcade"]
+    notice = [e for e in events if e["type"].startswith("notice.") and e["type"] != "notice.registered"]
+    assert reg[0]["seq"] < notice[0]["seq"]
     assert [e["type"] for e in notice] == ["notice.restored", "notice.missing"]
-    # the first check is on frame 0, so the restored event's ts is the clip's time zero
-    missing_at = (notice[1]["ts"] - notice[0]["ts"]) / 1000
+    # the first check is on frame 0, so the restored event's clip time is the clip's time
+    # zero (`ts` is when the journal wrote it; a file feed's own time is `clip_ts`)
+    missing_at = (notice[1]["body"]["clip_ts"] - notice[0]["body"]["clip_ts"]) / 1000
     cover_s = covered_at / FPS
     # MISSING once the grace period (1 s) has passed since the last sighting, which is at
     # most one check (0.2 s) before the cover went up

@@ -19,6 +19,9 @@ class DeviceConfig(Section):
         default=Path("/var/lib/camaudit"),
         description="Journal database, device key and evidence frames live here.",
     )
+    venue: str | None = Field(
+        default=None, description="The venue's name and address, as reports and letters show it."
+    )
     timezone: str = Field(
         default="UTC", description="IANA time zone of the venue (notice hours are local time)."
     )

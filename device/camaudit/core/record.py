@@ -30,6 +30,7 @@ EVENT_TYPES = frozenset(
         "notice.missing",
         "notice.restored",
         "notice.unknown",
+        "notice.registered",
         "release.start",
         "release.end",
         "alert",

@@ -158,9 +158,11 @@ def export_cmd(
     import time
 
     from camaudit.hub.pack import export_hub_pack
+    from camaudit.report.feeds import check_feed, hub_feeds
     from camaudit.store.pack_command import parse_when
 
     cfg = _config(ctx)
+    check_feed(feed, hub_feeds(cfg.db_path, device), f"the hub's records of {device}")
     summary = export_hub_pack(
         _hub_store_file(cfg),
         cfg.data_dir / "hub.key",
@@ -173,6 +175,33 @@ def export_cmd(
     )
     click.echo(summary.summary())
     click.echo(f"check it anywhere with: camaudit verify {out}", err=True)
+
+
+@hub_cmd.command("subject-check")
+@click.argument("device")
+@click.option("--feed", required=True, help="The camera (feed) the person passed.")
+@click.option("--from", "since", required=True, help="Start of the window (ISO 8601; venue local time unless an offset is given).")
+@click.option("--to", "until", required=True, help="End of the window.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="Folder for the pack and the letters.")
+@click.pass_context
+def subject_check_cmd(
+    ctx: click.Context, device: str, feed: str, since: str, until: str, out: Path | None
+) -> None:
+    """Was anyone captured on DEVICE's FEED in the window? From the hub store, read-only."""
+    import time
+
+    from camaudit.hub.pack import export_hub_pack
+    from camaudit.report.command import run_subject_check
+    from camaudit.report.feeds import check_feed, hub_feeds, hub_zone
+
+    cfg = _config(ctx)
+    check_feed(feed, hub_feeds(cfg.db_path, device), f"the hub's records of {device}")
+
+    def make(pack: Path, since_ms: int, until_ms: int) -> object:
+        return export_hub_pack(cfg.db_path, cfg.data_dir / "hub.key", device, pack, since_ms=since_ms,
+                               until_ms=until_ms, feed=feed, now_ms=int(time.time() * 1000))
+
+    run_subject_check(make, feed, since, until, out, hub_zone(cfg.db_path, device))
 
 
 @hub_cmd.command("adduser")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from camaudit.errors import JournalError
 from camaudit.hub.store import HubError
+from camaudit.notices.registration import registrations_start
 from camaudit.store.keys import load_key
 from camaudit.store.pack import PackSummary, build_pack, check_pack_args
 
@@ -46,6 +47,7 @@ def export_hub_pack(
         if lo is None:
             raise JournalError(f"export: the hub holds no record of {device} in that time span")
         (head,) = conn.execute("SELECT MAX(seq) FROM events WHERE device = ?", (device,)).fetchone()
+        lo = registrations_start(conn, lo, device)  # issue 13: the notice texts in force at the start
         rows = conn.execute(
             "SELECT seq, json FROM events WHERE device = ? AND seq BETWEEN ? AND ? ORDER BY seq",
             (device, lo, hi),

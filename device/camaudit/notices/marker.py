@@ -1,5 +1,12 @@
 """The QR marker on a printed sign: notice id + a short hash of the notice's printed content.
 
+What the QR holds (`qr_text`): when the notice's `full_notice` is a web address, that
+address with the marker as its fragment, ``https://example.org/cctv#CA1:ENTRANCE:0A1B...``,
+so a passer-by's phone opens the full notice (browsers do not send the fragment to the
+server) while the watcher still reads the marker; otherwise the bare marker. The watcher
+accepts exactly the printed text (or the bare marker of older prints): a sign whose QR
+sends phones to another address does not count.
+
 Payload: ``CA1:<NOTICE ID>:<HASH>`` (upper case, so the QR uses its compact alphanumeric
 mode and stays at version 1-2 with large modules) where HASH is the first 12 hex digits of the
 SHA-256 of the canonical JSON of everything printed on the sign (id, controller, purposes,
@@ -44,6 +51,29 @@ def marker_payload(notice_id: str, notice: NoticeConfig) -> str:
     return f"{PREFIX}{notice_id}:{notice_hash(notice_id, notice)}".upper()
 
 
+def qr_text(notice_id: str, notice: NoticeConfig) -> str:
+    """The text encoded in the sign's QR code (see the module doc)."""
+    marker = marker_payload(notice_id, notice)
+    url = notice.full_notice.strip()
+    if _is_web_address(url):
+        return f"{url.split('#', 1)[0]}#{marker}"
+    return marker
+
+
+def _is_web_address(text: str) -> bool:
+    low = text.lower()
+    return (low.startswith("https://") or low.startswith("http://")) and " " not in text and len(text) > 8
+
+
+def marker_text(text: str) -> str:
+    """The marker part of a decoded QR text: the fragment of a web address, else the text
+    itself (stripped, upper case)."""
+    text = text.strip()
+    if _is_web_address(text) and "#" in text:
+        text = text.rsplit("#", 1)[1]
+    return text.upper()
+
+
 @dataclass(frozen=True)
 class Marker:
     notice_id: str  # upper case, as printed
@@ -56,7 +86,7 @@ class Marker:
 
 def parse_payload(text: str) -> Marker | None:
     """A decoded QR text -> Marker, or None when it is not a camaudit notice marker."""
-    text = text.strip().upper()
+    text = marker_text(text)
     if not text.startswith(PREFIX):
         return None
     rest = text[len(PREFIX) :]

@@ -108,3 +108,22 @@ def wrap(text: str, size: float, max_width: float, *, bold: bool = False) -> lis
                 line = line[cut:]
         lines.append(line.rstrip())
     return lines
+
+
+PDF_FONTS = {"regular": "CamauditSans", "bold": "CamauditSans-Bold", "cjk": "CamauditCJK"}
+
+
+def register_pdf_fonts() -> dict[str, str]:
+    """Register the shipped fonts with reportlab (embedded, subset) once; their names."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if PDF_FONTS["regular"] not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(PDF_FONTS["regular"], str(FONT_DIR / REGULAR)))
+        pdfmetrics.registerFont(TTFont(PDF_FONTS["bold"], str(FONT_DIR / BOLD)))
+        pdfmetrics.registerFont(TTFont(PDF_FONTS["cjk"], str(FONT_DIR / CJK)))
+        pdfmetrics.registerFontFamily(
+            PDF_FONTS["regular"], normal=PDF_FONTS["regular"], bold=PDF_FONTS["bold"],
+            italic=PDF_FONTS["regular"], boldItalic=PDF_FONTS["bold"],
+        )
+    return PDF_FONTS

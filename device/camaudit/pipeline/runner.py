@@ -21,11 +21,15 @@ from camaudit.config.model import Config
 from camaudit.core.capture import capture_ids
 from camaudit.core.record import Event
 from camaudit.errors import CamauditError, JournalError
+from camaudit.notices.registration import register_notices
 from camaudit.pipeline.feed_loop import FeedLoop, FeedStats
 from camaudit.pipeline.notice_board import NoticeBoard
 from camaudit.pipeline.recovery import close_interrupted_captures
 
 log = logging.getLogger(__name__)
+
+
+RESTATE_NOTICES_S = 86_400.0  # notice.registered again every day, changed or not
 
 
 def now_ms() -> int:
@@ -74,18 +78,42 @@ class _Sink:
     events were lost and since when. Nothing already in the journal is touched.
     """
 
-    def __init__(self, journal: Any, reporter: Reporter, listeners: list[Callable[[Event], None]]):
+    def __init__(
+        self,
+        journal: Any,
+        reporter: Reporter,
+        listeners: list[Callable[[Event], None]],
+        *,
+        clock: Callable[[], int] = now_ms,
+        clip_feeds: frozenset[str] = frozenset(),
+    ):
         self.journal = journal
         self.reporter = reporter
         self.listeners = listeners
         self.count = 0
         self.dropped = 0
+        self.clock = clock
+        # feeds read from a file or folder: their frame times are clip times, which may run
+        # ahead of the clock; the journal keeps them in the body as `clip_ts`
+        self.clip_feeds = clip_feeds
         self._failing_since: int | None = None
         self._lock = threading.Lock()
+        self._last_ts = _last_ts(journal)
+
+    def journal_ts(self) -> int:
+        """Now by the clock, never before the journal's last record (a clock set back)."""
+        with self._lock:
+            self._last_ts = max(self.clock(), self._last_ts)
+            return self._last_ts
 
     def __call__(
         self, type: str, feed: str | None, body: Mapping[str, Any], ts_ms: int
     ) -> Event | None:
+        """Journal an event that happened at `ts_ms` (source time). Its `ts` is when it was
+        journalled; for a clip feed the source time is kept in the body as `clip_ts`."""
+        if feed is not None and feed in self.clip_feeds:
+            body = {**body, "clip_ts": int(ts_ms)}
+        ts_ms = self.journal_ts()
         try:
             ev: Event = self.journal.append(type, feed, body, ts_ms)
         except JournalError as exc:
@@ -115,6 +143,22 @@ class _Sink:
         self.reporter.event(ev)
         for fn in self.listeners:
             fn(ev)
+
+
+def _last_ts(journal: Any) -> int:
+    seq = int(journal.head[0])
+    if seq == 0:
+        return 0
+    last = journal.events(after_seq=seq - 1, limit=1)
+    return int(last[0].ts) if last else 0
+
+
+def is_clip(source: Any) -> bool:
+    """A file or folder source: its frame times are media times, not the wall clock."""
+    from camaudit.sources.file import VideoFileSource
+    from camaudit.sources.stills import StillsFolderSource
+
+    return isinstance(source, (VideoFileSource, StillsFolderSource))
 
 
 def _feed_thread(
@@ -192,6 +236,7 @@ def run(
             src.close()
         raise
     summary = RunSummary(db=path)
+    start_seq = 0
     publisher: Any = None
     sink: _Sink | None = None
     restore = None
@@ -207,15 +252,28 @@ def run(
             for fn in notice_listeners:
                 fn(notice_id, state)
 
-        sink = _Sink(journal, reporter, listeners)
+        start_seq = int(journal.head[0])
+        sink = _Sink(
+            journal,
+            reporter,
+            listeners,
+            clip_feeds=frozenset(n for n, src in sources.items() if is_clip(src)),
+        )
         restore = _install_signals(stop) if install_signals else None
         next_number = close_interrupted_captures(journal, path, sink, now_ms())
         sink(
             "device.online",
             None,
-            {"version": __version__, "feeds": sorted(cfg.feeds), "model": cfg.detector.model},
+            {
+                "version": __version__,
+                "feeds": sorted(cfg.feeds),
+                "model": cfg.detector.model,
+                "timezone": cfg.device.timezone,
+                "venue": cfg.device.venue,
+            },
             now_ms(),
         )
+        register_notices(cfg, path, sink, now_ms())
         ids: Iterator[str] = capture_ids(next_number)
         board = NoticeBoard(cfg, sink, data_dir=path.parent, on_state=notice_changed)
         for notice_id, state in board.states().items():
@@ -253,8 +311,12 @@ def run(
         stats = {n: lp.stats for n, lp in loops.items()}
         summary.feeds = stats
         retention = _Retention(journal, cfg.device.retention_days, reporter)
+        restated = time.monotonic()
         while any(t.is_alive() for t in threads):
             retention.maybe_prune()
+            if time.monotonic() - restated >= RESTATE_NOTICES_S:  # an export of any day carries them
+                restated = time.monotonic()
+                register_notices(cfg, path, sink, now_ms(), again=True)
             if stop.is_set() or errors:
                 for ev in feed_stops.values():
                     ev.set()
@@ -274,11 +336,12 @@ def run(
         if errors:
             raise errors[0]
         try:
-            journal.checkpoint(now_ms())
+            journal.checkpoint(sink.journal_ts())
         except JournalError as exc:
             reporter.warning(f"final checkpoint not written: {exc}")
     finally:
-        summary.events = sink.count if sink is not None else 0
+        # every record this run wrote, checkpoints included (what `verify` counts)
+        summary.events = int(journal.head[0]) - start_seq if sink is not None else 0
         summary.dropped_events = sink.dropped if sink is not None else 0
         for src in sources.values():
             src.close()

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from camaudit.core.record import Event, RecordError
 from camaudit.errors import JournalError
+from camaudit.notices.registration import registrations_start
 from camaudit.store.db import journal_error, open_readonly, read_meta
 from camaudit.store.keys import DeviceKey, load_key
 from camaudit.store.pack_report import (
@@ -184,7 +185,7 @@ def build_pack(
     files: dict[str, bytes] = {
         EVENTS: ("\n".join(lines) + "\n").encode("utf-8"),
         DEVICE: _json(device_doc),
-        **derived_files(events, meta),
+        **derived_files(events, meta, frames),
     }
     files.update({f"evidence/{d}.jpg": data for d, data in sorted(frames.items())})
     manifest = _json(
@@ -239,6 +240,7 @@ def _read_span(
         if lo is None:
             raise JournalError(f"export: journal {db} holds no record in that time span")
         (head,) = conn.execute("SELECT MAX(seq) FROM events").fetchone()
+        lo = registrations_start(conn, lo)  # issue 13: the notice texts in force at the start
         lines = [
             text
             for (text,) in conn.execute(

@@ -44,8 +44,10 @@ def export_cmd(
     evidence_dir: Path | None,
 ) -> None:
     """Write a signed evidence pack (records, safe evidence frames, report) for a complaint."""
+    from camaudit.report.feeds import check_feed, journal_feeds
     from camaudit.store.pack import export_pack
 
+    check_feed(feed, journal_feeds(db), f"journal {db}")
     summary = export_pack(
         db,
         out,

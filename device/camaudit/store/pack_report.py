@@ -10,7 +10,7 @@ times are UTC).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -65,8 +65,34 @@ def missing_frames(events: Sequence[Event], frames: Collection[str]) -> list[str
     return out
 
 
-def derived_files(records: Sequence[Event], meta: PackMeta) -> dict[str, bytes]:
-    """Every pack file derived from the records: name -> exact bytes."""
+def derived_files(
+    records: Sequence[Event], meta: PackMeta, frames: Mapping[str, bytes] | None = None
+) -> dict[str, bytes]:
+    """Every pack file derived from the records: name -> exact bytes.
+
+    `frames` (sha256 hex -> JPEG bytes of the evidence frames the pack carries) are shown
+    inline in report.html and report.pdf; with `frames=None` (a checker that did not hold
+    them in memory) those two are left out and only report.md and captures.csv are made."""
+    from camaudit.report.files import CSV, report_files
+
+    missing = missing_frames(records, frozenset(meta.frames))
+    rendered = report_files(
+        records,
+        {
+            "device": meta.device,
+            "public_key": meta.public_key,
+            "created": meta.created_ms,
+            "signed_by": meta.signed_by,
+            "feed": meta.feed,
+            "since": meta.since_ms,
+            "until": meta.until_ms,
+            "missing_evidence": missing,
+            "evidence_on_device": meta.signed_by == "hub",
+        },
+        frames or {},
+    )
+    if frames is None:
+        rendered = {CSV: rendered[CSV]}
     report = render_report(
         device=meta.device,
         public_key=meta.public_key,
@@ -75,12 +101,12 @@ def derived_files(records: Sequence[Event], meta: PackMeta) -> dict[str, bytes]:
         feed=meta.feed,
         since_ms=meta.since_ms,
         until_ms=meta.until_ms,
-        missing_evidence=missing_frames(records, frozenset(meta.frames)),
+        missing_evidence=missing,
         created_ms=meta.created_ms,
         signed_by=meta.signed_by,
         evidence_on_device=meta.signed_by == "hub",
     )
-    return {REPORT: report.encode("utf-8")}
+    return {REPORT: report.encode("utf-8"), **rendered}
 
 
 def _utc(ms: int | None) -> str:

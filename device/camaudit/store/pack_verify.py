@@ -39,6 +39,7 @@ from camaudit.store.pack_zip import (
 )
 
 EXIT_UNPROVEN = 3  # consistent, but no pinned key proves where it comes from
+INLINE_FRAMES_BYTES = 64 << 20  # evidence frames held to regenerate report.html / report.pdf
 
 
 def fingerprint(key: bytes) -> str:
@@ -61,6 +62,7 @@ class PackReport:
     proven: bool = True
     why_unproven: str = ""
     last_hash: str = ""  # hash of the record at last_seq
+    regenerated: tuple[str, ...] = ()  # the derived files made again from the records and compared
 
     def keys(self) -> str:
         out = f"device key {self.public_key} (fingerprint {fingerprint(bytes.fromhex(self.public_key))})"
@@ -68,11 +70,20 @@ class PackReport:
             out += f", hub key {self.signer_key} (fingerprint {fingerprint(bytes.fromhex(self.signer_key))})"
         return out
 
+    def _reports(self) -> str:
+        said = f"{', '.join(self.regenerated)} match the records"
+        if "report.html" not in self.regenerated:
+            said += (
+                f" (report.html and report.pdf not regenerated: the frames exceed "
+                f"{INLINE_FRAMES_BYTES >> 20} MiB; the signature covers them)"
+            )
+        return said
+
     def summary(self) -> str:
         what = (
             f"evidence pack of device {self.device}: {self.events} events "
             f"(seq {self.first_seq}..{self.last_seq}), {self.checkpoints} checkpoints, "
-            f"{self.evidence} evidence frame(s), report matches the records, "
+            f"{self.evidence} evidence frame(s), {self._reports()}, "
             f"signed by the {self.signed_by}"
         )
         if self.proven:
@@ -175,9 +186,19 @@ def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_k
             raise _fail(path, f"{name} is missing")
     kept: dict[str, bytes] = {}
     frames: set[str] = set()
+    # frames are held only up to INLINE_FRAMES_BYTES in all, to regenerate the reports
+    # that show them inline; past that they are hashed by streaming and those two reports
+    # are covered by the manifest's signature only (said in the result)
+    frame_bytes: dict[str, bytes] | None = {}
+    held = 0
     for name, digest in sorted(files.items()):
         m = members[name]
-        if name.startswith("evidence/"):
+        if name.startswith("evidence/") and frame_bytes is not None and held + m.size <= INLINE_FRAMES_BYTES:
+            data, got = read_all(z, m)
+            frame_bytes[got] = data
+            held += len(data)
+        elif name.startswith("evidence/"):
+            frame_bytes = None
             got = hash_only(z, m)
         else:
             kept[name], got = read_all(z, m)
@@ -267,7 +288,8 @@ def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_k
         feed=feed,
         frames=frozenset(frames),
     )
-    for name, want in derived_files(records, meta).items():
+    derived = derived_files(records, meta, frame_bytes)
+    for name, want in derived.items():
         if name not in kept:
             raise _fail(path, f"{name} is missing (it is derived from the records)")
         if kept[name] != want:
@@ -294,6 +316,7 @@ def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_k
         proven=not why,
         why_unproven=why,
         last_hash=report.head_hash,
+        regenerated=tuple(derived),
     )
 
 

@@ -1,0 +1,353 @@
+"""What a report shows, derived from signed records alone (pure: no I/O, no clock).
+
+`build(records, meta)` reads a contiguous run of one device's records and returns a
+`Report`: the device and venue as the device journalled them, the notices in force
+(`notice.registered`), every capture with its notice state at its start, the notice
+VISIBLE/MISSING/UNKNOWN timeline, and identifiable captures per hour and per day by
+verdict. Times are UTC ms; `Clock` formats them in the venue's zone and in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from camaudit.core.alerts import reason_words
+from camaudit.core.record import Event
+from camaudit.store.captures import CaptureRow
+
+VERDICTS = ("consented", "unconsented", "open")
+NOTICE_STATE_EVENTS = {
+    "notice.restored": "VISIBLE",
+    "notice.missing": "MISSING",
+    "notice.unknown": "UNKNOWN",
+}
+
+
+def event_time(ev: Event) -> int:
+    """When it happened: a file feed's clip time (`clip_ts`) if present, else `ts`."""
+    clip = ev.body.get("clip_ts")
+    return int(clip) if isinstance(clip, int) and not isinstance(clip, bool) else ev.ts
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Formats UTC ms in the venue's zone (named) and in UTC."""
+
+    zone: str
+
+    @property
+    def tz(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+    def local(self, ms: int) -> datetime:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(self.tz)
+
+    def both(self, ms: int | None) -> str:
+        """'2026-12-03 14:05:07 CET (13:05:07 UTC)'."""
+        if ms is None:
+            return "-"
+        loc = self.local(ms)
+        utc = datetime.fromtimestamp(ms / 1000, tz=UTC)
+        same_day = loc.date() == utc.date()
+        u = utc.strftime("%H:%M:%S UTC" if same_day else "%Y-%m-%d %H:%M:%S UTC")
+        return f"{loc.strftime('%Y-%m-%d %H:%M:%S')} {loc.tzname()} ({u})"
+
+    def utc(self, ms: int | None) -> str:
+        if ms is None:
+            return ""
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    def iso_local(self, ms: int | None) -> str:
+        if ms is None:
+            return ""
+        return self.local(ms).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class NoticeVersion:
+    """One `notice.registered` record: what the notice said from `since`."""
+
+    notice: str
+    since: int
+    seq: int
+    body: Mapping[str, Any]
+
+    def text(self, key: str) -> str:
+        v = self.body.get(key)
+        if v is None:
+            return ""
+        if isinstance(v, list):
+            return "; ".join(str(x) for x in v)
+        if isinstance(v, dict):
+            return ", ".join(f"{k}: {x}" for k, x in v.items())
+        return str(v)
+
+    def rows(self, fields: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        """(label, text) of every field set, each translation after its field."""
+        out = []
+        if self.body.get("withdrawn"):
+            out.append(("Status", "withdrawn from the device's configuration: it covers no camera from here on"))
+        trans = self.body.get("translations") or {}
+        for key, label in fields:
+            if self.text(key):
+                out.append((label, self.text(key)))
+            for lang, tr in sorted(trans.items()) if isinstance(trans, Mapping) else ():
+                v = tr.get(key) if isinstance(tr, Mapping) else None
+                if v:
+                    out.append((f"{label} ({lang})", "; ".join(v) if isinstance(v, list) else str(v)))
+        return out
+
+    def controllers(self) -> list[str]:
+        """The controller in each language, each distinct text once."""
+        out = [str(self.body.get("controller", ""))]
+        for tr in (self.body.get("translations") or {}).values():
+            c = tr.get("controller") if isinstance(tr, Mapping) else None
+            if c and c not in out:
+                out.append(str(c))
+        return [c for c in out if c]
+
+
+@dataclass(frozen=True)
+class Segment:
+    notice: str
+    state: str  # VISIBLE / MISSING / UNKNOWN / "not recorded"
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class CaptureItem:
+    row: CaptureRow
+    notice_states: Mapping[str, str]  # notice id -> state at the capture's start
+    reasons_words: tuple[str, ...]
+
+    @property
+    def identifiable(self) -> bool:
+        return self.row.identifiable_tracks > 0
+
+    @property
+    def verdict(self) -> str:
+        return self.row.verdict or "open"
+
+    def evidence_digests(self) -> list[str]:
+        return [
+            e[7:] for e in self.row.evidence if isinstance(e, str) and e.startswith("sha256:")
+        ]
+
+
+@dataclass(frozen=True)
+class Bars:
+    """A bar chart: one bar per label, stacked by verdict."""
+
+    title: str
+    labels: tuple[str, ...]
+    counts: Mapping[str, tuple[int, ...]]  # verdict -> count per label
+
+    @property
+    def peak(self) -> int:
+        return max((sum(c[i] for c in self.counts.values()) for i in range(len(self.labels))), default=0)
+
+
+@dataclass(frozen=True)
+class Report:
+    device: str
+    public_key: str
+    venue: str | None
+    clock: Clock
+    feed: str | None
+    since: int | None
+    until: int | None
+    created: int
+    signed_by: str
+    first_seq: int
+    last_seq: int
+    first_time: int
+    last_time: int
+    records: int
+    notices: tuple[NoticeVersion, ...]
+    captures: tuple[CaptureItem, ...]
+    timeline: tuple[Segment, ...]
+    per_hour: Bars
+    per_day: Bars
+    missing_evidence: tuple[str, ...]
+    evidence_on_device: bool
+
+    @property
+    def controllers(self) -> list[str]:
+        out: list[str] = []
+        for n in self.notices:
+            for c in n.controllers():
+                if c not in out:
+                    out.append(c)
+        return out
+
+    def verdict_counts(self) -> dict[str, int]:
+        out = dict.fromkeys(VERDICTS, 0)
+        for c in self.captures:
+            out[c.verdict] = out.get(c.verdict, 0) + 1
+        return out
+
+    def identifiable_counts(self) -> dict[str, int]:
+        out = dict.fromkeys(VERDICTS, 0)
+        for c in self.captures:
+            if c.identifiable:
+                out[c.verdict] = out.get(c.verdict, 0) + 1
+        return out
+
+
+def latest_captures(events: Sequence[Event], feed: str | None) -> list[CaptureRow]:
+    latest: dict[tuple[str | None, str], Event] = {}
+    for ev in events:
+        if (feed is None or ev.feed == feed) and ev.type.startswith("capture.") and "capture" in ev.body:
+            latest[(ev.feed, str(ev.body["capture"]))] = ev
+    rows = [CaptureRow.from_event(ev) for ev in latest.values()]
+    rows.sort(key=lambda r: (r.start if r.start is not None else r.ts, r.seq))
+    return rows
+
+
+def _in_span(row: CaptureRow, since: int | None, until: int | None) -> bool:
+    start = row.start if row.start is not None else row.ts
+    end = row.end if row.end is not None else start
+    return (since is None or end >= since) and (until is None or start <= until)
+
+
+def _zone(events: Sequence[Event]) -> tuple[str, str | None]:
+    zone, venue = "UTC", None
+    for ev in events:
+        if ev.type in ("device.online", "notice.registered"):
+            z = ev.body.get("timezone")
+            if isinstance(z, str) and z:
+                zone = z
+        if ev.type == "device.online" and isinstance(ev.body.get("venue"), str):
+            venue = ev.body["venue"]
+    return zone, venue
+
+
+def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
+    """The report of `records` (one device's, seq order). meta: device, public_key,
+    created (ms), signed_by, and optionally feed, since, until, missing_evidence,
+    evidence_on_device."""
+    if not records:
+        raise ValueError("a report needs at least one record")
+    zone, venue = _zone(records)
+    clock = Clock(zone)
+    feed = meta.get("feed")
+    since, until = meta.get("since"), meta.get("until")
+    versions: list[NoticeVersion] = []
+    shown: dict[str, Mapping[str, Any]] = {}
+    for ev in records:
+        if ev.type != "notice.registered":
+            continue
+        nid = str(ev.body.get("notice"))
+        if shown.get(nid) == ev.body:
+            continue  # the daily re-statement of an unchanged notice
+        shown[nid] = ev.body
+        versions.append(NoticeVersion(nid, event_time(ev), ev.seq, ev.body))
+    notices = tuple(versions)
+    covers: dict[str, set[str]] = {}
+    for nv in notices:
+        covers.setdefault(nv.notice, set()).update(str(f) for f in nv.body.get("covers") or ())
+    changes: list[tuple[int, str, str]] = []  # (time, notice, state)
+    for ev in records:
+        if ev.type in NOTICE_STATE_EVENTS and isinstance(ev.body.get("notice"), str):
+            nid = ev.body["notice"]
+            changes.append((event_time(ev), nid, NOTICE_STATE_EVENTS[ev.type]))
+            covers.setdefault(nid, set()).update(str(f) for f in ev.body.get("covers") or ())
+    changes.sort(key=lambda c: c[0])
+    first_time = min(event_time(e) for e in records)
+    last_time = max(event_time(e) for e in records)
+    rows = [r for r in latest_captures(records, feed) if _in_span(r, since, until)]
+    items = []
+    for r in rows:
+        start = r.start if r.start is not None else r.ts
+        states = {}
+        for nid in sorted(covers):
+            if r.feed in covers[nid]:
+                states[nid] = _state_at(changes, nid, start)
+        items.append(CaptureItem(r, states, tuple(reason_words(x) for x in r.reasons)))
+    timeline = _timeline(changes, sorted(covers), first_time, last_time)
+    per_hour, per_day = _charts(items, clock)
+    return Report(
+        device=str(meta.get("device") or records[0].device),
+        public_key=str(meta.get("public_key", "")),
+        venue=venue,
+        clock=clock,
+        feed=feed,
+        since=since,
+        until=until,
+        created=int(meta.get("created", last_time)),
+        signed_by=str(meta.get("signed_by", "device")),
+        first_seq=records[0].seq,
+        last_seq=records[-1].seq,
+        first_time=first_time,
+        last_time=last_time,
+        records=len(records),
+        notices=notices,
+        captures=tuple(items),
+        timeline=timeline,
+        per_hour=per_hour,
+        per_day=per_day,
+        missing_evidence=tuple(meta.get("missing_evidence") or ()),
+        evidence_on_device=bool(meta.get("evidence_on_device", False)),
+    )
+
+
+def _state_at(changes: list[tuple[int, str, str]], notice: str, t: int) -> str:
+    state = "not recorded in this pack"
+    for ts, nid, st in changes:
+        if ts > t:
+            break
+        if nid == notice:
+            state = st
+    return state
+
+
+def _timeline(
+    changes: list[tuple[int, str, str]], notices: list[str], t0: int, t1: int
+) -> tuple[Segment, ...]:
+    out = []
+    for nid in notices:
+        state, since = "not recorded", t0
+        for ts, n, st in changes:
+            if n != nid or st == state:
+                continue
+            if ts > since:
+                out.append(Segment(nid, state, since, ts))
+            state, since = st, max(ts, t0)
+        out.append(Segment(nid, state, since, max(t1, since)))
+    return tuple(out)
+
+
+def _charts(items: list[CaptureItem], clock: Clock) -> tuple[Bars, Bars]:
+    hours = [f"{h:02d}" for h in range(24)]
+    per_hour = {v: [0] * 24 for v in VERDICTS}
+    days: dict[str, dict[str, int]] = {}
+    for c in items:
+        if not c.identifiable:
+            continue
+        start = c.row.start if c.row.start is not None else c.row.ts
+        loc = clock.local(start)
+        per_hour[c.verdict][loc.hour] += 1
+        day = days.setdefault(loc.strftime("%Y-%m-%d"), dict.fromkeys(VERDICTS, 0))
+        day[c.verdict] += 1
+    labels = tuple(sorted(days))
+    zone = clock.zone
+    return (
+        Bars(
+            f"Identifiable captures by hour of day ({zone})",
+            tuple(hours),
+            {v: tuple(per_hour[v]) for v in VERDICTS},
+        ),
+        Bars(
+            f"Identifiable captures per day ({zone})",
+            labels,
+            {v: tuple(days[d][v] for d in labels) for v in VERDICTS},
+        ),
+    )
