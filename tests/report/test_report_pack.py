@@ -22,6 +22,7 @@ from report_helpers import VENUE
 
 from camaudit.core.record import Event
 from camaudit.report.files import report_files
+from camaudit.store.keys import load_or_create_key
 
 pytestmark = pytest.mark.integration
 
@@ -54,14 +55,15 @@ def test_pack_has_the_reports_and_still_verifies(pack: tuple[Path, Path], tmp_pa
         z.extractall(tmp_path)
     assert {"report.html", "report.pdf", "captures.csv"} <= names
     assert {"report.html", "report.pdf", "captures.csv"} <= set(manifest["files"])
-    assert "OK" in camaudit("verify", str(out)).stdout
+    pub = load_or_create_key(db.parent / "device.key").public_hex
+    assert "OK, authentic" in camaudit("verify", str(out), "--pubkey", pub).stdout
     # a changed report is caught: it is in the signed manifest
     bad = tmp_path / "bad.zip"
     with zipfile.ZipFile(out) as src, zipfile.ZipFile(bad, "w") as dst:
         for info in src.infolist():
             data = src.read(info)
             dst.writestr(info, data.replace(b"unconsented", b"consented!!") if info.filename == "report.html" else data)
-    proc = camaudit("verify", str(bad), check=False)
+    proc = camaudit("verify", str(bad), "--pubkey", pub, check=False)
     assert proc.returncode == 1 and "report.html" in proc.stdout + proc.stderr
 
 

@@ -37,7 +37,7 @@ def _pdf_text(pdf: Path) -> str:
                                    check=True, timeout=60).stdout.split())
 
 
-def _check_outputs(out: Path, stdout: str, caps: list[dict]) -> None:
+def _check_outputs(out: Path, stdout: str, caps: list[dict], *verify_keys: str) -> None:
     pack_hash = hashlib.sha256((out / "pack.zip").read_bytes()).hexdigest()
     ids = [c["capture"] for c in caps]
     assert f"{len(caps)} capture(s)" in stdout and pack_hash in stdout
@@ -57,14 +57,15 @@ def _check_outputs(out: Path, stdout: str, caps: list[dict]) -> None:
     assert "Pages:           2" in info  # one page per language
     flat = _pdf_text(out / "letter.pdf")
     assert pack_hash[:40] in flat.replace(" ", "") and all(i in flat for i in ids)
-    camaudit("verify", str(out / "pack.zip"))
+    assert "OK, authentic" in camaudit("verify", str(out / "pack.zip"), *verify_keys).stdout
 
 
 def test_device_subject_check(window: tuple[Path, list[dict], str, str], tmp_path: Path):
     db, caps, t1, t2 = window
     out = tmp_path / "sc"
     proc = camaudit("subject-check", "--db", str(db), "--feed", "arcade", "--from", t1, "--to", t2, "--out", str(out))
-    _check_outputs(out, proc.stdout, caps)
+    pub = load_or_create_key(db.parent / "device.key").public_hex
+    _check_outputs(out, proc.stdout, caps, "--pubkey", pub)
     # the same folder again: the pack is never overwritten
     again = camaudit("subject-check", "--db", str(db), "--feed", "arcade", "--from", t1, "--to", t2,
                      "--out", str(out), check=False)
@@ -88,7 +89,7 @@ def test_hub_subject_check_and_export_read_the_store_only(window: tuple[Path, li
         events: list[Event] = j.events()
         public_key = j.public_key.hex()
     data = tmp_path / "hub"
-    load_or_create_key(data / "hub.key")
+    hub_key = load_or_create_key(data / "hub.key").public_hex
     store = HubStore(data / "hub.db")
     store.enroll("cafe-01", public_key)
     store.write_batch([(ev, ev.to_json().decode(), ev.ts) for ev in events], {}, {}, {}, [])
@@ -98,7 +99,7 @@ def test_hub_subject_check_and_export_read_the_store_only(window: tuple[Path, li
     proc = camaudit("hub", "--data-dir", str(data), "subject-check", "cafe-01", "--feed", "arcade",
                     "--from", t1, "--to", t2, "--out", str(out))
     # the hub keeps no frames: evidence is referenced, not carried; the letters are the same
-    _check_outputs(out, proc.stdout, caps)
+    _check_outputs(out, proc.stdout, caps, "--pubkey", public_key, "--hub-key", hub_key)
     bad = camaudit("hub", "--data-dir", str(data), "export", "cafe-01", "--out", str(tmp_path / "x.zip"),
                    "--feed", "kitchen", check=False)
     assert bad.returncode == 2

@@ -144,7 +144,7 @@ def test_dropped_tail_resigned_needs_the_hub_key(device, tmp_path, capsys) -> No
     files["device.json"] = (json.dumps(doc, sort_keys=True, indent=1) + "\n").encode()
     files["events.jsonl"] = ("\n".join(kept) + "\n").encode()
     meta = PackMeta("cafe-01", pub, json.loads(_files(pack)["manifest.json"])["created"], "hub", None, None, None, ())
-    files.update(derived_files(events, meta))  # a careful forger regenerates the report too
+    files.update(derived_files(events, meta, {}))  # a careful forger regenerates the reports too
     forged = _resign(pack, tmp_path / "tail.zip", DeviceKey.generate(), "hub", files)
     # every record is the device's: only the hub key proves the pack holds them all
     code, out, _ = _verify_cli(capsys, str(forged), "--pubkey", pub)
