@@ -13,7 +13,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from deploy_helpers import ROOT, chroot, copy_root, debian_root, deploy, mounted, need_root, wheelhouse
+from deploy_helpers import (
+    ROOT,
+    chroot,
+    copy_root,
+    debian_root,
+    deploy,
+    mounted,
+    need_root,
+    wheelhouse,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 

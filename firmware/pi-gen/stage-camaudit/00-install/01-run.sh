@@ -8,6 +8,6 @@ mkdir -p "${ROOTFS_DIR}/tmp/camaudit-src"
 tar -C "$src" --exclude=.git --exclude=.venv --exclude=.cache -cf - . | tar -C "${ROOTFS_DIR}/tmp/camaudit-src" -xf -
 install -m 0644 "$config" "${ROOTFS_DIR}/tmp/camaudit-src/site-config.yaml"
 on_chroot <<'CHROOT'
-/tmp/camaudit-src/deploy.sh --root / --config /tmp/camaudit-src/site-config.yaml --no-start
+/tmp/camaudit-src/deploy.sh --root / --config /tmp/camaudit-src/site-config.yaml --no-start --no-key --skip-camera-check
 rm -rf /tmp/camaudit-src
 CHROOT
