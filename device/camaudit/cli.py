@@ -26,6 +26,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "snapshot": "camaudit.notices.command:snapshot_cmd",
     "demo": "camaudit.demo:demo_cmd",
     "export": "camaudit.store.pack_command:export_cmd",
+    "status": "camaudit.health.command:status_cmd",
 }
 
 
