@@ -108,3 +108,34 @@ def test_dry_run_changes_nothing(base_root: Path):
     assert "would run: chroot" in out.stdout and "apt-get install" in out.stdout
     assert "systemctl --root=" in out.stdout
     assert tree(base_root) == before
+
+
+def test_deploy_hub_with_tls(base_root: Path, tmp_path: Path):
+    root = copy_root(base_root, tmp_path / "root")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-days", "2", "-subj", "/CN=hub.test", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    out = deploy("--hub", "--root", str(root), "--wheels", str(wheelhouse()),
+                 "--tls-cert", str(cert), "--tls-key", str(key))
+    assert "enroll DEVICE PUBKEY" in out.stdout
+    for mnt in ("proc", "sys", "dev"):
+        assert not os.path.ismount(root / mnt), mnt
+    assert (root / "etc/systemd/system/multi-user.target.wants/camaudit-hub.service").is_symlink()
+    assert not (root / "etc/systemd/system/multi-user.target.wants/mosquitto.service").exists()
+    assert not (root / "etc/systemd/system/multi-user.target.wants/camaudit.service").exists()
+    assert (root / "usr/sbin/mosquitto").exists()
+    env = (root / "etc/camaudit/hub.env").read_text()
+    assert ("CAMAUDIT_HUB_ARGS=--broker-listen 0.0.0.0:8883 --tls-cert /etc/camaudit/hub-tls/cert.pem "
+            "--tls-key /etc/camaudit/hub-tls/key.pem") in env
+    st = (root / "etc/camaudit/hub-tls/key.pem").stat()
+    assert st.st_mode & 0o777 == 0o640 and st.st_uid == 0  # group camaudit-hub, not world
+    assert (root / "etc/camaudit/hub-tls/key.pem").read_bytes() == key.read_bytes()
+    data = root / "var/lib/camaudit-hub"
+    assert data.is_dir() and data.stat().st_mode & 0o777 == 0o700
+    with mounted(root, {}):
+        assert "--data-dir" in chroot(root, "camaudit", "hub", "--help").stdout
+    # the unit's ExecStart resolves in that root, as systemd would see it
+    unit = (root / "etc/systemd/system/camaudit-hub.service").read_text()
+    assert "camaudit hub --data-dir /var/lib/camaudit-hub $CAMAUDIT_HUB_ARGS" in unit
+    assert os.access(root / "opt/camaudit/venv/bin/camaudit", os.X_OK)
