@@ -137,6 +137,20 @@ def main() -> int:
     if same["count_differs"] or same["max_abs_diff"] > 0:
         bad.append(f"the int8 model itself differs on identical inputs: {same}")
 
+    # where differences come from: is OpenCV's resize bit-identical on both builds?
+    rs = str(REPO / "scripts" / "arm64_resize.py")
+    hashes = {}
+    for cmd, arch in (([sys.executable, rs], "x86"), ([*arm_py, rs], "arm64")):
+        proc = subprocess.run([*cmd, *map(str, images)], capture_output=True, text=True, timeout=3600,
+                              env=env_for(arch, args.site))
+        if proc.returncode != 0:
+            sys.exit(f"check-arm64: error: resize check ({arch}) failed:\n{proc.stderr[-3000:]}")
+        hashes[arch] = [json.loads(line) for line in proc.stdout.splitlines()]
+    counts = {m: sum(a[m] == b[m] for a, b in zip(hashes["x86"], hashes["arm64"], strict=True))
+              for m in hashes["x86"][0]}
+    print("OpenCV resize to 640 bit-identical on x86 and arm64: "
+          + ", ".join(f"{m} {n} of {len(images)}" for m, n in counts.items()))
+
     caps: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for arch in ("x86", "arm64"):

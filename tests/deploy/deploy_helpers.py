@@ -101,3 +101,23 @@ def chroot(root: Path, *cmd: str, timeout: float = 300, check: bool = True,
 def copy_root(src: Path, dest: Path) -> Path:
     subprocess.run(["cp", "-a", "--reflink=auto", str(src), str(dest)], check=True, timeout=600)
     return dest
+
+
+def mounts_under(root: Path) -> list[str]:
+    prefix = str(root.resolve()) + "/"
+    with open("/proc/mounts") as f:
+        points = [line.split()[1].replace("\\040", " ") for line in f]
+    return [m for m in points if m.startswith(prefix) or m == prefix[:-1]]
+
+
+@contextmanager
+def work_root(base: Path, dest: Path) -> Iterator[Path]:
+    """A copy of the cached root, removed afterwards (~0.6 GB once deployed), but never while
+    anything is still mounted inside it: that would delete through a bind mount of /dev."""
+    root = copy_root(base, dest)
+    try:
+        yield root
+    finally:
+        left = mounts_under(root)
+        assert not left, f"still mounted, {root} kept: {left}"
+        shutil.rmtree(root)

@@ -16,12 +16,12 @@ import pytest
 from deploy_helpers import (
     ROOT,
     chroot,
-    copy_root,
-    debian_root,
+        debian_root,
     deploy,
     mounted,
     need_root,
     wheelhouse,
+    work_root,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
@@ -42,7 +42,11 @@ def base_root() -> Path:
 
 
 def test_deploy_run_upgrade_uninstall(base_root: Path, tmp_path: Path, shared_data: Path):
-    root = copy_root(base_root, tmp_path / "root")
+    with work_root(base_root, tmp_path / "root") as root:
+        deploy_run_upgrade_uninstall(root, shared_data)
+
+
+def deploy_run_upgrade_uninstall(root: Path, shared_data: Path) -> None:
     wheels = wheelhouse()
     out = deploy("--root", str(root), "--wheels", str(wheels), "--config",
                  str(ROOT / "config" / "picamera.yaml"))
@@ -111,7 +115,11 @@ def test_dry_run_changes_nothing(base_root: Path):
 
 
 def test_deploy_hub_with_tls(base_root: Path, tmp_path: Path):
-    root = copy_root(base_root, tmp_path / "root")
+    with work_root(base_root, tmp_path / "root") as root:
+        deploy_hub_with_tls(root, tmp_path)
+
+
+def deploy_hub_with_tls(root: Path, tmp_path: Path) -> None:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                     "-nodes", "-days", "2", "-subj", "/CN=hub.test", "-keyout", str(key), "-out", str(cert)],
