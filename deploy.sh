@@ -281,7 +281,9 @@ enable_service() {
   elif [ ! -d /run/systemd/system ]; then
     run systemctl enable "$unit"  # inside an image build (chroot): enabled, not started
   else
-    run systemctl daemon-reload
+    # re-exec so the hardware-watchdog setting applies; journald re-reads its size limits
+    run systemctl daemon-reexec
+    run systemctl try-restart systemd-journald.service
     run systemctl enable "$unit"
     if [ "$start" -eq 1 ]; then
       run systemctl restart "$unit"
