@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: demo test lint typecheck unit bench system-deps clean
+.PHONY: demo test lint typecheck unit bench system-deps clean check-firmware check-arm64
 
 $(VENV)/.runtime: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,17 @@ typecheck: $(VENV)/.test
 	$(VENV)/bin/mypy device/camaudit
 
 ## make test: installs what the tests need, starts the real services they use, runs them
-test: $(VENV)/.test system-deps lint typecheck
+test: $(VENV)/.test system-deps lint typecheck check-firmware
 	$(VENV)/bin/pytest -q -ra
+
+## shellcheck on deploy.sh and every script; systemd-analyze verify on the units
+check-firmware: system-deps
+	shellcheck deploy.sh scripts/*.sh firmware/pi-gen/stage-camaudit/*.sh firmware/pi-gen/stage-camaudit/*/*.sh
+	bash scripts/verify-units.sh
+
+## emulated arm64 (qemu user mode, no binfmt) against x86: boxes and captures; slow, needs root
+check-arm64: $(VENV)/.test system-deps
+	bash scripts/check-arm64.sh $(PY)
 
 unit: $(VENV)/.test
 	$(VENV)/bin/pytest -q tests/core

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests use, if they are missing:
-# mosquitto (real MQTT broker) and chromium (hub web page tests).
+# mosquitto (real MQTT broker), chromium (hub web page tests), shellcheck and systemd
+# (systemd-analyze verify), debootstrap (the deploy.sh test's Debian root).
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 [ -x /usr/lib/chromium/chromium ] || need+=(chromium)
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)  # report PDF tests (pdftoppm, pdftotext)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 [ ${#need[@]} -eq 0 ] && exit 0
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

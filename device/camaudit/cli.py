@@ -27,6 +27,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "demo": "camaudit.demo:demo_cmd",
     "export": "camaudit.store.pack_command:export_cmd",
     "subject-check": "camaudit.report.command:subject_check_cmd",
+    "status": "camaudit.health.command:status_cmd",
 }
 
 

@@ -22,6 +22,8 @@ from camaudit.core.capture import capture_ids
 from camaudit.core.record import Event
 from camaudit.errors import CamauditError, JournalError
 from camaudit.notices.registration import register_notices
+from camaudit.health.sd_notify import Notifier
+from camaudit.health.watchdog import Supervisor
 from camaudit.pipeline.feed_loop import FeedLoop, FeedStats
 from camaudit.pipeline.notice_board import NoticeBoard
 from camaudit.pipeline.recovery import close_interrupted_captures
@@ -162,7 +164,11 @@ def is_clip(source: Any) -> bool:
 
 
 def _feed_thread(
-    loop: FeedLoop, reader: Any, stop: threading.Event, errors: list[BaseException]
+    loop: FeedLoop,
+    reader: Any,
+    stop: threading.Event,
+    errors: list[BaseException],
+    sup: Supervisor | None = None,
 ) -> None:
     try:
         while not stop.is_set():
@@ -170,8 +176,12 @@ def _feed_thread(
             if item is None:
                 if reader.finished:
                     break
+                if sup is not None:
+                    sup.beat(loop.name)
                 continue
             loop.handle(item)
+            if sup is not None:
+                sup.beat(loop.name, item)
     except BaseException as exc:  # surfaced by the main thread
         if isinstance(exc, CamauditError):
             log.error("feed %s: stopped: %s", loop.name, exc)
@@ -185,6 +195,8 @@ def _feed_thread(
             loop.finish()
         except BaseException as exc:
             errors.append(exc)
+        if sup is not None:
+            sup.ended(loop.name)
 
 
 def run(
@@ -282,6 +294,13 @@ def run(
         readers: dict[str, Any] = {}
         threads: list[threading.Thread] = []
         errors: list[BaseException] = []
+        sup = Supervisor(
+            list(cfg.feeds),
+            Notifier(),
+            data_dir=path.parent,
+            info={"device": cfg.device.id, "version": __version__, "journal": str(path),
+                  "mqtt": cfg.mqtt is not None},
+        )
         for name, feed in cfg.feeds.items():
             loops[name] = FeedLoop(
                 name,
@@ -301,7 +320,7 @@ def run(
             readers[name].start()
             t = threading.Thread(
                 target=_feed_thread,
-                args=(loops[name], readers[name], feed_stops[name], errors),
+                args=(loops[name], readers[name], feed_stops[name], errors, sup),
                 name=f"pipeline-{name}",
                 daemon=True,
             )
@@ -322,7 +341,9 @@ def run(
                     ev.set()
             for t in threads:
                 t.join(timeout=0.5)
+            sup.tick(publisher.connected if publisher is not None else None)
             reporter.progress(stats)
+        sup.stopping()
         reporter.progress(stats)
         summary.interrupted = stop.is_set()
         for name, src in sources.items():
