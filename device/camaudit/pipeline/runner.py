@@ -21,9 +21,9 @@ from camaudit.config.model import Config
 from camaudit.core.capture import capture_ids
 from camaudit.core.record import Event
 from camaudit.errors import CamauditError, JournalError
-from camaudit.notices.registration import register_notices
 from camaudit.health.sd_notify import Notifier
 from camaudit.health.watchdog import Supervisor
+from camaudit.notices.registration import register_notices
 from camaudit.pipeline.feed_loop import FeedLoop, FeedStats
 from camaudit.pipeline.notice_board import NoticeBoard
 from camaudit.pipeline.recovery import close_interrupted_captures
