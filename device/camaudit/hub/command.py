@@ -162,9 +162,10 @@ def export_cmd(
     from camaudit.store.pack_command import parse_when
 
     cfg = _config(ctx)
-    check_feed(feed, hub_feeds(cfg.db_path, device), f"the hub's records of {device}")
+    store = _hub_store_file(cfg)
+    check_feed(feed, hub_feeds(store, device), f"the hub's records of {device}")
     summary = export_hub_pack(
-        _hub_store_file(cfg),
+        store,
         cfg.data_dir / "hub.key",
         device,
         out,

@@ -268,8 +268,8 @@ def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_k
             f"the records end at seq {report.head_seq}, but the pack claims the span to the "
             f"end of the journal, whose head was seq {head_seq}: records were dropped",
         )
-    if since is not None and records[0].ts < since:
-        raise _fail(path, f"{EVENTS}:1: seq {records[0].seq} is before the span the pack claims")
+    # records before `since` are allowed: a pack reaches back to the notice texts in force
+    # at the start of its span (notice.registered), and its chain starts there
     if until is not None and records[-1].ts > until:
         raise _fail(path, f"{EVENTS}:{len(records)}: seq {records[-1].seq} is after the span the pack claims")
     for digest in sorted(frames):
