@@ -44,8 +44,10 @@ def test_adduser_writes_private_password_file(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     secret = tmp_path / "hub" / "secrets" / "cafe-01.pass"
     assert secret.stat().st_mode & 0o777 == 0o600
-    passwd = (tmp_path / "hub" / "broker.passwd").read_text()
-    assert passwd.startswith("cafe-01:$argon2")
+    passwd_file = tmp_path / "hub" / "broker" / "passwd"
+    assert passwd_file.stat().st_mode & 0o777 == 0o600
+    passwd = passwd_file.read_text()
+    assert passwd.startswith("cafe-01:$7$")  # mosquitto_passwd's PBKDF2-SHA512
     assert secret.read_text().strip() not in passwd
 
 
@@ -56,7 +58,7 @@ def test_hub_process_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", "from camaudit.hub.command import hub_cmd; hub_cmd()",
          "--data-dir", str(tmp_path / "hub"), "--listen", f"127.0.0.1:{web}",
-         "--broker-listen", f"127.0.0.1:{mq}", "--token", "cli-token-1234", "--user", "cafe-01"],
+         "--broker-listen", f"127.0.0.1:{mq}", "--token", "cli-token-0123456789abcdef", "--user", "cafe-01"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     try:
@@ -68,7 +70,7 @@ def test_hub_process_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         wait_for(lambda: httpx.get(f"http://127.0.0.1:{web}/healthz").status_code == 200,
                  timeout=10, what="web page")
         r = httpx.get(f"http://127.0.0.1:{web}/api/devices",
-                      headers={"Authorization": "Bearer cli-token-1234"})
+                      headers={"Authorization": "Bearer cli-token-0123456789abcdef"})
         assert r.status_code == 200 and r.json() == []
         time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)

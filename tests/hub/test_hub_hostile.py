@@ -48,14 +48,14 @@ def _raw(ev: Event, **changes: object) -> bytes:
     return json.dumps(d).encode()
 
 
-def test_hostile_messages_rejected_counted_and_hub_keeps_serving(make_hub, tmp_path: Path) -> None:
-    hub = make_hub(web=True, broker_users=["mallory"])
+def test_hostile_messages_rejected_counted_and_hub_keeps_serving(make_hub, mosquitto, tmp_path: Path) -> None:
+    # A broker that lets anyone write anywhere: what the collector itself must withstand
+    # (the hub's own mosquitto would not even deliver most of this: see test_hub_isolation).
+    hub = make_hub(web=True, broker=mosquitto.url)
     k1, k2, other = DeviceKey.generate(), DeviceKey.generate(), DeviceKey.generate()
     hub.enroll("dev1", k1.public_hex)
     hub.enroll("dev2", k2.public_hex)
-    password = hub.password_file("mallory").read_text().strip()
-    m = Watcher(hub.broker_url, "camaudit/+/cmd/replay", "camaudit/+/ack",
-                username="mallory", password=password)
+    m = Watcher(hub.broker_url, "camaudit/+/cmd/replay", "camaudit/+/ack")
     assert hub.wait_connected()
     d1, d2, ghost = Chain("dev1", k1), Chain("dev2", k2), Chain("ghost", other)
 

@@ -10,6 +10,18 @@ from typing import Any
 import click
 
 from camaudit.config.hub import HubConfig, load_hub_config
+from camaudit.hub.store import HubError
+
+
+def _mqtt_user(cfg: HubConfig, user: str, *, reset: bool) -> Path:
+    """Create (or with `reset`, re-key) `user` in the hub mosquitto's password file and make
+    a running hub's mosquitto reload it (SIGHUP: no restart)."""
+    from camaudit.hub.broker import broker_dir, ensure_user_secret, signal_reload
+
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = ensure_user_secret(cfg.data_dir, broker_dir(cfg.data_dir) / "passwd", user, reset=reset)
+    signal_reload(cfg.data_dir)
+    return secret
 
 
 def _config(ctx: click.Context) -> HubConfig:
@@ -28,14 +40,15 @@ def _config(ctx: click.Context) -> HubConfig:
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="Hub YAML config.")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help="Hub data folder.")
 @click.option("--db", type=click.Path(path_type=Path, dir_okay=False), help="Hub SQLite file.")
-@click.option("--broker", help="External broker mqtt(s)://host:port (default: embedded broker).")
-@click.option("--broker-listen", help="host:port of the embedded broker (default 127.0.0.1:1883).")
+@click.option("--broker", help="A site's own broker mqtt(s)://host:port (default: the hub starts "
+              "and supervises its own mosquitto).")
+@click.option("--broker-listen", help="host:port of the hub's mosquitto (default 127.0.0.1:1883).")
 @click.option("--listen", help="host:port of the web page (default 127.0.0.1:8080).")
 @click.option("--token", help="Web login token (default: generated once, kept in the data folder).")
 @click.option("--trust-on-first-use", "tofu", is_flag=True,
               help="Enroll unknown devices by the key they announce (off by default).")
 @click.option("--user", "users", multiple=True,
-              help="Create an embedded-broker MQTT user (repeatable); its password file is printed.")
+              help="Create an MQTT user in the hub's mosquitto (repeatable); its password file is printed.")
 @click.pass_context
 def hub_cmd(ctx: click.Context, /, **opts: Any) -> None:
     """Collect, verify and show events from camaudit devices."""
@@ -51,6 +64,9 @@ def hub_cmd(ctx: click.Context, /, **opts: Any) -> None:
         click.echo(f"  MQTT user {user}: password file {handle.password_file(user)}")
     click.echo(f"web     {handle.web_url}  (token: {handle.token})")
     click.echo(f"hub key {handle.hub_public_key}")
+    if handle.embedded_broker is not None:
+        click.echo(f"alerts  camaudit alerts --broker {handle.broker_url} --username alerts "
+                   f"--password-file {handle.password_file('alerts')}")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -79,7 +95,11 @@ def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) 
             raise click.BadParameter("expected SEQ:HASH, e.g. 5000:3fa9...", param_hint="--after")
         base = (int(seq), digest.strip().lower())
         check_base(device, *base)  # before enrolling: all or nothing
+    from camaudit.hub.broker import RESERVED_USERS
+
     cfg = _config(ctx)
+    if device in RESERVED_USERS:
+        raise HubError(f"enroll: {device!r} is reserved for the hub's own MQTT users")
     store = HubStore(cfg.db_path)
     try:
         store.enroll(device, pubkey.strip().lower())
@@ -88,6 +108,10 @@ def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) 
     finally:
         store.close()
     click.echo(f"enrolled {device} in {cfg.db_path} (a running hub picks it up within seconds)")
+    if cfg.broker is None:
+        secret = _mqtt_user(cfg, device, reset=False)
+        click.echo(f"{device}: MQTT user {device}, password in {secret} "
+                   "(copy it to the device's mqtt.password_file)")
     if base is not None:
         click.echo(f"{device}: the hub's copy of its chain starts after seq {base[0]}; "
                    f"seqs 1..{base[0]} were pruned on the device and are not on the hub")
@@ -128,13 +152,9 @@ def export_cmd(
 @click.argument("user")
 @click.pass_context
 def adduser_cmd(ctx: click.Context, user: str) -> None:
-    """Create (or reset) an embedded-broker MQTT user; prints its password file."""
-    from camaudit.hub.broker import ensure_user_secret
+    """Create (or reset) an MQTT user of the hub's mosquitto; prints its password file.
 
+    A running hub's mosquitto reloads its password file at once (no restart)."""
     cfg = _config(ctx)
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    secret = cfg.data_dir / "secrets" / f"{user}.pass"
-    if secret.exists():
-        secret.unlink()
-    path = ensure_user_secret(cfg.data_dir, cfg.data_dir / "broker.passwd", user)
-    click.echo(f"{user}: password in {path} (restart the hub to apply)")
+    path = _mqtt_user(cfg, user, reset=True)
+    click.echo(f"{user}: password in {path} (a running hub's broker applies it now)")
