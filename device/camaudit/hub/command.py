@@ -158,3 +158,43 @@ def adduser_cmd(ctx: click.Context, user: str) -> None:
     cfg = _config(ctx)
     path = _mqtt_user(cfg, user, reset=True)
     click.echo(f"{user}: password in {path} (a running hub's broker applies it now)")
+
+
+@hub_cmd.command("forks")
+@click.pass_context
+def forks_cmd(ctx: click.Context) -> None:
+    """List open forks: devices with two validly signed histories (acks to them are stopped)."""
+    from camaudit.hub.store import HubStore
+
+    store = HubStore(_config(ctx).db_path)
+    try:
+        forks = store.forks()
+        for f in forks:
+            click.echo(f"{f['device']}: fork from seq {f['fork_seq']}, {f['quarantined']} record(s) "
+                       f"quarantined; resolve with `camaudit hub resolve-fork {f['device']} "
+                       "--keep stored|quarantined`")
+        if not forks:
+            click.echo("no open forks")
+    finally:
+        store.close()
+
+
+@hub_cmd.command("resolve-fork")
+@click.argument("device")
+@click.option("--keep", type=click.Choice(["stored", "quarantined"]), required=True,
+              help="stored: the chain the hub holds is the real device's (the clone was given a new "
+                   "id and key); quarantined: the hub's records from the fork on came from the clone "
+                   "(they move to quarantine; the real device re-sends its own).")
+@click.pass_context
+def resolve_fork_cmd(ctx: click.Context, device: str, keep: str) -> None:
+    """Close DEVICE's open fork; a running hub resumes its acks within seconds."""
+    from camaudit.hub.store import HubStore
+
+    store = HubStore(_config(ctx).db_path)
+    try:
+        moved = store.resolve_fork(device, keep)
+    finally:
+        store.close()
+    click.echo(f"{device}: fork resolved, kept the {keep} copy"
+               + (f"; {moved} record(s) moved to quarantine" if moved else "")
+               + "; acks resume")
