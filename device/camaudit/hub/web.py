@@ -1,14 +1,13 @@
 """The hub's web page: FastAPI + Jinja2 templates rendered on the server, assets shipped locally.
 
-Login by token (cookie holds a SHA-256 of it; `Authorization: Bearer <token>` works too).
+Login by token (a server-side session cookie that expires; `Authorization: Bearer <token>`
+works too); security headers, sessions, CSRF and login rate limits live in hub/websec.py.
 Pages: `/` devices, live alerts (SSE on /alerts/stream) and reject counts; `/captures`
 with filters and a per-feed chart of captures per hour by verdict.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,11 +22,11 @@ from fastapi.templating import Jinja2Templates
 from camaudit.hub.chart import feed_charts
 from camaudit.hub.live import LiveAlerts
 from camaudit.hub.store import HubStore
+from camaudit.hub.websec import COOKIE, SecurityHeaders, WebAuth
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
-COOKIE = "camaudit_hub"
 
 
 def _fmt_ts(ms: int | None) -> str:
@@ -56,14 +55,9 @@ def create_app(store: HubStore, token: str, live: LiveAlerts) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["ts"] = _fmt_ts
-    session = hashlib.sha256(b"camaudit-hub-session:" + token.encode()).hexdigest()
-
-    def authed(request: Request) -> bool:
-        cookie = request.cookies.get(COOKIE, "")
-        if cookie and hmac.compare_digest(cookie, session):
-            return True
-        auth = request.headers.get("authorization", "")
-        return auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].encode(), token.encode())
+    app.add_middleware(SecurityHeaders)
+    web_auth = WebAuth(token)
+    authed = web_auth.authed
 
     def login_redirect() -> RedirectResponse:
         return RedirectResponse("/login", status_code=303)
@@ -75,20 +69,27 @@ def create_app(store: HubStore, token: str, live: LiveAlerts) -> FastAPI:
     @app.post("/login", response_class=HTMLResponse)
     async def login(request: Request) -> Any:
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
-        given = (form.get("token") or [""])[0]
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            log.warning("web login with a wrong token from %s", request.client.host if request.client else "?")
+        sid, wait = web_auth.login(request, (form.get("token") or [""])[0])
+        if wait:
+            return templates.TemplateResponse(
+                request, "login.html", {"error": f"Too many attempts; try again in {wait} s."},
+                status_code=429, headers={"Retry-After": str(wait)},
+            )
+        if sid is None:
             return templates.TemplateResponse(
                 request, "login.html", {"error": "Wrong token."}, status_code=401
             )
         resp = RedirectResponse("/", status_code=303)
-        resp.set_cookie(COOKIE, session, httponly=True, samesite="strict")
+        resp.set_cookie(**web_auth.cookie(request, sid))
         return resp
 
-    @app.get("/logout")
-    async def logout() -> Any:
+    @app.post("/logout")
+    async def logout(request: Request) -> Any:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        if not web_auth.logout(request, (form.get("csrf") or [""])[0]):
+            return JSONResponse({"error": "bad or missing CSRF token"}, status_code=403)
         resp = login_redirect()
-        resp.delete_cookie(COOKIE)
+        resp.delete_cookie(COOKIE, path="/")
         return resp
 
     @app.get("/", response_class=HTMLResponse)
