@@ -81,6 +81,9 @@ def test_hostile_messages_rejected_counted_and_hub_keeps_serving(make_hub, mosqu
     nan_text = ev4.to_json().replace(b'"body":{', b'"body":{"x":NaN,')
     cp_bad_sig = d1.make("checkpoint", {"seq": 3, "hash": d1.events[2].hash,
                                         "sig": other.sign(d1.events[2].hash.encode()).hex()})
+    nested: object = 1
+    for _ in range(20):
+        nested = [nested]
     cp_future = d1.make("checkpoint", checkpoint_body(7, "ab" * 32, k1.sign))
     bad: list[tuple[str, str, bytes]] = [
         ("bad_json", "camaudit/dev1/events", b"{not json"),
@@ -105,6 +108,7 @@ def test_hostile_messages_rejected_counted_and_hub_keeps_serving(make_hub, mosqu
         ("out_of_range", "camaudit/dev1/events",
          d1.make(body={"capture": "c-4", "max_faces": -1, "verdict": "unconsented"}).to_json()),
         ("out_of_range", "camaudit/dev1/events", d1.make(body={"capture": "c" * 500}).to_json()),
+        ("out_of_range", "camaudit/dev1/events", d1.make(body={"capture": "c", "x": nested}).to_json()),
         ("duplicate_key", "camaudit/dev1/events",
          ev4.to_json().replace(b'"body":{', b'"body":{"verdict":"consented",', 1)),
         ("duplicate_key", "camaudit/dev1/events", ev4.to_json()[:-1] + b',"seq":99}'),

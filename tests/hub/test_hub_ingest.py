@@ -134,6 +134,10 @@ def test_cloned_card_fork_is_quarantined_alerted_not_acked_then_resolved(make_hu
         assert r.exit_code == 0, r.output
         wait_for(lambda: real.outbox_size() == 0, timeout=20, what="acks resume after resolve")
         assert hub.store.forks() == [] and len(hub.store.quarantined("dev1")) == 3
+        r = CliRunner().invoke(alerts_cmd, ["--broker", hub.broker_url, "--username", "alerts",
+                                            "--password-file", str(hub.password_file("alerts")),
+                                            "--wait", "1.5"])
+        assert r.exit_code == 0 and "FORK" not in r.output  # the retained alert is cleared
     finally:
         pub.stop()
         real.close()

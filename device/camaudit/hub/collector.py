@@ -415,6 +415,8 @@ class Collector:
             return False
         del self._chains[dev]
         log.warning("fork of %s resolved; acks resume", dev)
+        if not self.store.forks():  # no open fork left: clear the retained operator alert
+            self._publish(topics.alerts(self.p, "hub"), b"", retain=True)
         return True
 
     def _chain(self, dev: str) -> _Chain:

@@ -148,6 +148,9 @@ def parse_json(payload: bytes) -> tuple[Any, str]:
         raise
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise Rejected("bad_json", str(exc)[:120] or type(exc).__name__) from None
+    # nesting can only exceed MAX_DEPTH with more containers than that (counted in C first)
+    if text.count("{") + text.count("[") > MAX_DEPTH and _depth(obj) > MAX_DEPTH:
+        raise Rejected("out_of_range", f"JSON nested deeper than {MAX_DEPTH}")
     return obj, text
 
 
@@ -171,8 +174,6 @@ def validate_record(obj: Any, now_ms: int) -> Envelope:
         raise Rejected("bad_schema", f"{where}unknown event type {env.type[:40]!r}")
     if not TS_MIN_MS <= env.ts <= now_ms + DAY_MS:
         raise Rejected("out_of_range", f"{where}ts {env.ts} outside 2020-01-01 .. now + 1 day")
-    if _depth(env.body) > MAX_DEPTH:
-        raise Rejected("out_of_range", f"{where}body nested deeper than {MAX_DEPTH}")
     try:
         BODY_MODELS.get(env.type, AnyBody).model_validate(env.body)
     except ValidationError as exc:
