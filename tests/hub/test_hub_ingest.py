@@ -162,3 +162,32 @@ def test_resolve_keeping_the_quarantined_copy_moves_the_stored_records(tmp_path:
     assert store.seqs("dev1") == [1, 2, 3] and store.hash_at("dev1", 3) == b[2].hash
     assert json.loads(store.quarantined("dev1")[0]["json"])["seq"] == 3
     store.close()
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
+def test_a_device_sending_signed_junk_through_the_hub_broker_costs_others_nothing(make_hub) -> None:
+    hub = make_hub(web=True)
+    k1, k2 = DeviceKey.generate(), DeviceKey.generate()
+    hub.enroll("dev1", k1.public_hex)
+    hub.enroll("dev2", k2.public_hex)
+    assert hub.wait_connected()
+    cap = ("capture.end", {"capture": "c", "verdict": "consented"})
+    good = _chain("dev2", k2, [cap] * 6)
+    junk_alert = _chain("dev1", k1, [("alert", {"text": "x", "reasons": 7})])[0]
+    far = seal(device="dev1", seq=1, ts=2**53 - 1, type="capture.end", feed="counter",
+               body={"capture": "c"}, prev=GENESIS_PREV, sign=k1.sign)
+    dup = _chain("dev1", k1, [cap])[0].to_json().replace(b'"body":{', b'"body":{"verdict":"x",', 1)
+    junk = [junk_alert.to_json(), far.to_json(), dup]
+    pw = {d: hub.device_mqtt(d).password() or "" for d in ("dev1", "dev2")}
+    for i, ev in enumerate(good):  # interleaved: the same bursts, the same batches
+        _mqtt_publish(hub.broker_url, "dev2", pw["dev2"], [("camaudit/dev2/events", ev.to_json())])
+        if i < len(junk):
+            _mqtt_publish(hub.broker_url, "dev1", pw["dev1"], [("camaudit/dev1/events", junk[i])] * 2)
+    wait_for(lambda: hub.store.seqs("dev2") == list(range(1, 7)), what="dev2 stored")
+    wait_for(lambda: sum(hub.store.rejects().values()) == 6, what="junk counted")
+    assert hub.store.rejects() == {"bad_schema": 2, "out_of_range": 2, "duplicate_key": 2}
+    assert hub.store.seqs("dev1") == []
+    for page in ("/", "/captures"):
+        r = httpx.get(hub.web_url + page, headers={"Authorization": f"Bearer {hub.token}"})
+        assert r.status_code == 200
