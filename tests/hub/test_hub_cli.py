@@ -49,6 +49,10 @@ def test_adduser_writes_private_password_file(tmp_path: Path) -> None:
     passwd = passwd_file.read_text()
     assert passwd.startswith("cafe-01:$7$")  # mosquitto_passwd's PBKDF2-SHA512
     assert secret.read_text().strip() not in passwd
+    r = CliRunner().invoke(hub_cmd, ["--data-dir", str(tmp_path / "hub"), "adduser", "hub"])
+    assert isinstance(r.exception, HubError) and "the hub's own MQTT user" in str(r.exception)
+    r = CliRunner().invoke(hub_cmd, ["--data-dir", str(tmp_path / "hub"), "enroll", "alerts", "ab" * 32])
+    assert isinstance(r.exception, HubError) and "reserved" in str(r.exception)
 
 
 @pytest.mark.integration

@@ -155,6 +155,10 @@ def adduser_cmd(ctx: click.Context, user: str) -> None:
     """Create (or reset) an MQTT user of the hub's mosquitto; prints its password file.
 
     A running hub's mosquitto reloads its password file at once (no restart)."""
+    from camaudit.hub.broker import HUB_USER
+
+    if user == HUB_USER:
+        raise HubError(f"adduser: {HUB_USER!r} is the hub's own MQTT user (created at hub start)")
     cfg = _config(ctx)
     path = _mqtt_user(cfg, user, reset=True)
     click.echo(f"{user}: password in {path} (a running hub's broker applies it now)")
