@@ -77,6 +77,8 @@ class HubHandle:
     def enroll(self, device: str, public_key_hex: str) -> None:
         if device in RESERVED_USERS:
             raise HubError(f"enroll: {device!r} is reserved for the hub's own MQTT users")
+        if self.embedded_broker is not None:
+            check_user(device)  # it must be able to log in to the hub's mosquitto
         self.store.enroll(device, public_key_hex)
         self.collector.reload_keys()
         if self.embedded_broker is not None:
@@ -156,8 +158,12 @@ def start_hub(cfg: HubConfig) -> HubHandle:
         for user in cfg.broker_users:
             ensure_user_secret(cfg.data_dir, broker.passwd_file, user)
         for dev in list(store.keys()):  # every enrolled device has its MQTT user
-            if dev not in RESERVED_USERS:
+            if dev in RESERVED_USERS:
+                continue
+            try:
                 ensure_user_secret(cfg.data_dir, broker.passwd_file, dev)
+            except HubError as exc:
+                log.warning("device %s gets no MQTT user on the hub's broker: %s", dev, exc)
         mqtt_update: dict[str, Any] = {"username": HUB_USER, "password_file": str(secret)}
         broker.start()
         mqtt_update["url"] = broker.url

@@ -75,7 +75,7 @@ class BrokerLimits:
 
 def check_user(name: str) -> str:
     if not _USER_RE.match(name):
-        raise HubError(f"bad MQTT user name {name!r} (1-64 of A-Z a-z 0-9 _ . -)")
+        raise HubError(f"bad MQTT user name or device id {name!r} (use 1-64 of A-Z a-z 0-9 _ . -)")
     return name
 
 

@@ -100,6 +100,10 @@ def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) 
     cfg = _config(ctx)
     if device in RESERVED_USERS:
         raise HubError(f"enroll: {device!r} is reserved for the hub's own MQTT users")
+    if cfg.broker is None:
+        from camaudit.hub.broker import check_user
+
+        check_user(device)  # it must be able to log in to the hub's mosquitto
     store = HubStore(cfg.db_path)
     try:
         store.enroll(device, pubkey.strip().lower())
