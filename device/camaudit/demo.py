@@ -1,6 +1,7 @@
 """`camaudit demo`: the whole appliance on embedded defaults, as a newcomer first sees it.
 
-An embedded hub (MQTT broker on 127.0.0.1 with a password file, collector, web page) and
+An in-process hub (with the mosquitto it supervises on 127.0.0.1: password file, per-device
+ACL; collector, web page) and
 the device on the bundled clip, publishing to it. Alerts print as they happen; at the end
 the hub's view is shown, and the web page stays up until Ctrl-C on a terminal.
 """

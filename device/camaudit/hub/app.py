@@ -1,4 +1,4 @@
-"""Start a whole hub (embedded broker or external one, collector, web page) in this process."""
+"""Start a whole hub (its own supervised mosquitto or a site's broker, collector, web page)."""
 
 from __future__ import annotations
 
