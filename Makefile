@@ -16,8 +16,15 @@ $(VENV)/.test: pyproject.toml $(VENV)/.runtime
 	$(PIP) install -q -e '.[test,bench]'
 	@touch $@
 
-## make demo: the device on the bundled clip, with an embedded broker and hub
+## make demo: the device on the bundled clip, with the hub and its own mosquitto
+## (Debian's mosquitto is installed as `make test` installs system packages: root or sudo)
 demo: $(VENV)/.runtime
+	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \
+	  if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "make demo: the hub needs Eclipse Mosquitto: install it with your package manager (Debian: apt-get install mosquitto)" >&2; exit 1; \
+	  elif [ "$$(id -u)" -eq 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends mosquitto; \
+	  elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -q && sudo apt-get install -y -q --no-install-recommends mosquitto; \
+	  else echo "make demo: the hub needs Debian's mosquitto: as root run apt-get install mosquitto" >&2; exit 1; fi; }
 	$(VENV)/bin/camaudit demo
 
 ## system packages the integration tests use (mosquitto, chromium); needs root or sudo

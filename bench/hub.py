@@ -1,6 +1,8 @@
 """Hub bench: sustained verified ingest and device-to-hub latency on loopback.
 
-For each broker (Debian's mosquitto started here, and the hub's own embedded broker):
+For each broker (Debian's mosquitto started here as a site's own broker, `mosquitto`; and
+the mosquitto the hub starts and supervises itself with its ACL, passwords and limits,
+`embedded`: the key keeps its old name):
 - ingest: a device process holds N signed events in its journal and publishes them all at
   once (hub-ack window 1,000); events/s = N / time until the hub has verified (hash,
   Ed25519 signature, chain link) and stored the last one.
@@ -73,7 +75,8 @@ def device_main(args: argparse.Namespace) -> int:
             journal.append("capture.end", "counter", _body(journal.head[0] + 1), int(time.time() * 1000))
         print("ready", journal.head[0], flush=True)
         sys.stdin.readline()  # go
-    cfg = MqttConfig(url=args.url, max_inflight=1000, ack_timeout_s=5.0, homeassistant=False)
+    cfg = MqttConfig(url=args.url, max_inflight=1000, ack_timeout_s=5.0, homeassistant=False,
+                     username=args.username, password_file=args.password_file)
     pub = Publisher(cfg, journal, feeds=["counter"])
     pub.start()
     if args.mode == "latency":
@@ -121,10 +124,12 @@ class Mosquitto:
         self.proc.wait(10)
 
 
-def _device(workdir: Path, url: str, mode: str, args: argparse.Namespace) -> subprocess.Popen[str]:
+def _device(workdir: Path, mqtt: MqttConfig, mode: str, args: argparse.Namespace) -> subprocess.Popen[str]:
     cmd = [sys.executable, __file__, "--device", "--journal", str(workdir / f"{mode}.db"),
-           "--url", url, "--mode", mode, "--events", str(args.events),
+           "--url", mqtt.url, "--mode", mode, "--events", str(args.events),
            "--seconds", str(args.seconds), "--rate", str(args.rate)]
+    if mqtt.username and mqtt.password_file:
+        cmd += ["--username", mqtt.username, "--password-file", mqtt.password_file]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "device"))
     return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
 
@@ -138,11 +143,11 @@ def run_broker(which: str, args: argparse.Namespace, log: logging.Logger) -> dic
         for mode in ("ingest", "latency"):
             hub_dir = work / f"hub-{mode}"
             cfg = HubConfig(data_dir=hub_dir, web=False, broker=mosq.url if mosq else None,
-                            broker_listen=f"127.0.0.1:{_free_port()}", broker_anonymous=True)
+                            broker_listen=f"127.0.0.1:{_free_port()}")
             stored_at: dict[int, float] = {}
             hub = start_hub(cfg)
             hub.collector.on_stored = functools.partial(_note, stored_at)
-            dev = _device(work, hub.broker_url, mode, args)
+            dev = _device(work, hub.device_mqtt(DEVICE if mosq is None else None), mode, args)
             try:
                 assert dev.stdout is not None and dev.stdin is not None
                 hub.enroll(DEVICE, dev.stdout.readline().strip())
@@ -214,8 +219,9 @@ def pipeline_alone(n: int) -> float:
 
     key, wkey = DeviceKey.generate(), DeviceKey.generate()
     msgs, prev = [], GENESIS_PREV
+    now = int(time.time() * 1000)
     for i in range(1, n + 1):
-        ev = seal(device=DEVICE, seq=i, ts=i, type="capture.end", feed="counter", body=_body(i),
+        ev = seal(device=DEVICE, seq=i, ts=now - n + i, type="capture.end", feed="counter", body=_body(i),
                   prev=prev, sign=key.sign)
         prev = ev.hash
         msgs.append(ev.to_json())
@@ -265,6 +271,8 @@ def main() -> int:
     ap.add_argument("--journal", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--mode", help=argparse.SUPPRESS)
+    ap.add_argument("--username", help=argparse.SUPPRESS)
+    ap.add_argument("--password-file", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.device:
         return device_main(args)
@@ -283,14 +291,15 @@ def main() -> int:
         return 0
     print(f"hub bench: {args.events} events ingest, {args.rate:.0f} ev/s for {args.seconds:.0f} s latency, "
           f"loopback, {os.cpu_count()} cores")
-    print(f"{'broker':<10} {'ingest ev/s':>12} {'vs target 2000':>15} {'p50 ms':>8} {'p99 ms':>8} "
+    label = {"mosquitto": "site mosquitto", "embedded": "hub's mosquitto"}
+    print(f"{'broker':<16} {'ingest ev/s':>12} {'vs target 2000':>15} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'vs target 250':>14} {'lost':>5} {'dups':>5}")
     if args.rounds > 1:
         for b, rs in rounds.items():
             print(f"{b} rounds: ingest ev/s " + " ".join(f"{r['ingest_eps']:.0f}" for r in rs)
                   + "; p99 ms " + " ".join(f"{r['p99_ms']:.1f}" for r in rs) + " (median round below)")
     for b, r in out.items():
-        print(f"{b:<10} {r['ingest_eps']:>12.0f} {r['ingest_eps'] / 2000:>14.2f}x {r['p50_ms']:>8.1f} "
+        print(f"{label.get(b, b):<16} {r['ingest_eps']:>12.0f} {r['ingest_eps'] / 2000:>14.2f}x {r['p50_ms']:>8.1f} "
               f"{r['p99_ms']:>8.1f} {r['p99_ms'] / 250:>13.2f}x {r['lost']:>5} {r['duplicates_stored']:>5}")
     print(f"peer: hub pipeline alone (verify + store, no broker): {alone:.0f} ev/s; "
           + ", ".join(f"{b} end-to-end = {r['ingest_eps'] / alone:.2f}x of it" for b, r in out.items()))

@@ -1,10 +1,11 @@
 """`camaudit demo`: the whole appliance on embedded defaults, as a newcomer first sees it.
 
-An embedded hub (MQTT broker on 127.0.0.1 with a password file, collector, web page) and
-a device with four feeds, one act of the product's story each (see demo_story: a notice
-posted, a notice covered, a release session, outside the posted hours), publishing to it.
-Alerts print as they happen; then the story's verdicts, an exported evidence pack checked
-against the device key, and the hub's view; the web page stays up until Ctrl-C on a terminal.
+An in-process hub (with the mosquitto it supervises on 127.0.0.1: password file, per-device
+ACL; collector, web page) and a device with four feeds, one act of the product's story each
+(see demo_story: a notice posted, a notice covered, a release session, outside the posted
+hours), publishing to it. Alerts print as they happen; then the story's verdicts, an exported
+evidence pack checked against the device key, and the hub's view; the web page stays up until
+Ctrl-C on a terminal.
 """
 
 from __future__ import annotations

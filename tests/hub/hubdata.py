@@ -29,7 +29,7 @@ def fill(hub: HubHandle, tmp_path: Path, device: str = "dev1") -> tuple[Journal,
     """Enroll a device, send CAPTURES (+ one alert each unconsented) and wait until stored."""
     journal = Journal.open(tmp_path / device / "journal.db", device, checkpoint_every=1000)
     hub.enroll(device, journal.public_key.hex())
-    pub = Publisher(hub.device_mqtt(), journal, feeds=["counter", "door"])
+    pub = Publisher(hub.device_mqtt(device), journal, feeds=["counter", "door"])
     pub.start()
     for i, (feed, hour, verdict, reasons) in enumerate(CAPTURES):
         ts = T0 + hour * HOUR + i * 60_000

@@ -14,7 +14,6 @@ from brokers import wait_for
 from click.testing import CliRunner
 
 from camaudit.cli import cli
-from camaudit.config.mqtt import MqttConfig
 from camaudit.errors import CamauditError
 from camaudit.hub.store import HubStore
 from camaudit.mqtt.publisher import Publisher
@@ -48,7 +47,7 @@ def test_hub_adopts_a_pruned_device_from_its_base(when: str, tmp_path: Path, mak
     assert base_seq > 1
     unsent = journal.outbox_size()
     assert unsent >= 20
-    hub = make_hub(broker_anonymous=True)
+    hub = make_hub()
     hub.enroll("dev1", journal.public_key.hex())
 
     def enroll_after() -> None:  # `camaudit hub enroll dev1 KEY --after SEQ:HASH`, another process
@@ -58,7 +57,7 @@ def test_hub_adopts_a_pruned_device_from_its_base(when: str, tmp_path: Path, mak
 
     if when == "before the device connects":
         enroll_after()
-    pub = Publisher(MqttConfig(url=hub.broker_url, ack_timeout_s=1.0), journal, feeds=["door"])
+    pub = Publisher(hub.device_mqtt("dev1").model_copy(update={"ack_timeout_s": 1.0}), journal, feeds=["door"])
     pub.start()
     try:
         if when == "while the hub runs":

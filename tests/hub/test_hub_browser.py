@@ -40,7 +40,7 @@ def browser():
 
 
 def test_login_device_live_alert_filter(make_hub, tmp_path: Path, browser) -> None:
-    hub = make_hub(web=True, broker_anonymous=True)
+    hub = make_hub(web=True)
     journal, pub = fill(hub, tmp_path)
     try:
         page = browser.new_page(viewport={"width": 1200, "height": 1000})

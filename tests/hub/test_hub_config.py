@@ -14,7 +14,7 @@ def test_defaults_bind_loopback_and_need_enrollment() -> None:
     c = HubConfig()
     assert split_hostport(c.listen)[0] == "127.0.0.1"
     assert split_hostport(c.broker_listen)[0] == "127.0.0.1"
-    assert c.broker is None and not c.trust_on_first_use and not c.broker_anonymous
+    assert c.broker is None and not c.trust_on_first_use
     assert c.db_path == c.data_dir / "hub.db"
 
 

@@ -17,9 +17,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.parametrize("tofu", [False, True])
 def test_unknown_device_only_with_tofu(tofu: bool, make_hub, tmp_path: Path) -> None:
-    hub = make_hub(broker_anonymous=True, trust_on_first_use=tofu)
+    hub = make_hub(trust_on_first_use=tofu)
     journal = Journal.open(tmp_path / "dev" / "journal.db", "cafe-01")
-    pub = Publisher(hub.device_mqtt().model_copy(update={"ack_timeout_s": 1.0}), journal)
+    pub = Publisher(hub.device_mqtt("cafe-01").model_copy(update={"ack_timeout_s": 1.0}), journal)
     pub.start()
     try:
         append_captures(journal, 20, 0, pub)

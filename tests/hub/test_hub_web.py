@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def filled(make_hub, tmp_path: Path):
-    hub = make_hub(web=True, broker_anonymous=True, token="test-token-123")
+    hub = make_hub(web=True, token="test-token-0123456789abcdef")
     journal, pub = fill(hub, tmp_path)
     yield hub, journal
     pub.stop()
@@ -38,7 +38,7 @@ def test_login_required_and_wrong_token(filled) -> None:
         r = c.post("/login", data={"token": "nope-nope"})
         assert r.status_code == 401 and "Wrong token" in r.text
         assert c.get("/").status_code == 303
-        r = c.post("/login", data={"token": "test-token-123"})
+        r = c.post("/login", data={"token": "test-token-0123456789abcdef"})
         assert r.status_code == 303
         page = c.get("/")
         assert page.status_code == 200
@@ -47,7 +47,7 @@ def test_login_required_and_wrong_token(filled) -> None:
 
 def test_devices_alerts_and_lag(filled) -> None:
     hub, journal = filled
-    auth = {"Authorization": "Bearer test-token-123"}
+    auth = {"Authorization": "Bearer test-token-0123456789abcdef"}
     devs = httpx.get(hub.web_url + "/api/devices", headers=auth).json()
     assert devs == [{"device": "dev1", "online": True, "last_seen_ms": devs[0]["last_seen_ms"],
                      "last_seen": devs[0]["last_seen"], "stored_seq": journal.head[0],
@@ -76,7 +76,7 @@ def test_devices_alerts_and_lag(filled) -> None:
 )
 def test_capture_filters(filled, query: str, expect) -> None:
     hub, _ = filled
-    r = httpx.get(f"{hub.web_url}/captures?{query}", headers={"Authorization": "Bearer test-token-123"})
+    r = httpx.get(f"{hub.web_url}/captures?{query}", headers={"Authorization": "Bearer test-token-0123456789abcdef"})
     assert r.status_code == 200
     wanted = [c for c in CAPTURES if expect(c)]
     rows = _rows(r.text)
@@ -86,7 +86,7 @@ def test_capture_filters(filled, query: str, expect) -> None:
 
 def test_chart_bars_per_feed_hour_and_verdict(filled) -> None:
     hub, _ = filled
-    html = httpx.get(hub.web_url + "/captures", headers={"Authorization": "Bearer test-token-123"}).text
+    html = httpx.get(hub.web_url + "/captures", headers={"Authorization": "Bearer test-token-0123456789abcdef"}).text
     for feed in ("counter", "door"):
         fig = html.split(f'<figure data-feed="{feed}">', 1)[1].split("</figure>", 1)[0]
         bars = re.findall(r'<rect class="bar (\w+)".*?<title>(.*?)</title>', fig)
@@ -101,7 +101,7 @@ def test_chart_bars_per_feed_hour_and_verdict(filled) -> None:
 
 
 def test_alert_listener_gets_verified_alerts(make_hub, tmp_path: Path) -> None:
-    hub = make_hub(broker_anonymous=True)
+    hub = make_hub()
     got: list[dict] = []
     hub.on_alerts(got.extend)
     journal, pub = fill(hub, tmp_path)

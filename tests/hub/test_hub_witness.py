@@ -16,10 +16,10 @@ pytestmark = pytest.mark.integration
 
 
 def test_checkpoints_are_witnessed(make_hub, tmp_path: Path) -> None:
-    hub = make_hub(broker_anonymous=True)
+    hub = make_hub()
     journal = Journal.open(tmp_path / "dev" / "journal.db", "dev1", checkpoint_every=10)
     hub.enroll("dev1", journal.public_key.hex())
-    pub = Publisher(hub.device_mqtt(), journal)
+    pub = Publisher(hub.device_mqtt("dev1"), journal)
     pub.start()
     try:
         for i in range(35):

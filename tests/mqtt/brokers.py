@@ -1,4 +1,4 @@
-"""Real brokers for tests: Debian's mosquitto run by the test, and the hub's own embedded broker.
+"""Real brokers for tests: Debian's mosquitto run by the test (a site's own broker, anonymous).
 
 Shared by tests/mqtt and tests/hub (tests/hub/conftest.py puts this folder on sys.path).
 """

@@ -1,6 +1,6 @@
 """A small device for tests: Journal + Publisher appending synthetic capture events.
 
-Run as a process (`python devicesim.py JOURNAL DEVICE URL COUNT RATE`) so tests can SIGKILL
+Run as a process (`python devicesim.py JOURNAL DEVICE URL COUNT RATE [ACK_TIMEOUT USER PASSWORD_FILE]`) so tests can SIGKILL
 it mid-stream: it appends until the journal head reaches COUNT (continuing after a
 restart), prints `appended <seq>` now and then, waits until the hub acked everything,
 prints `done`, and exits 0.
@@ -54,8 +54,11 @@ def append_captures(journal: Journal, upto: int, rate: float, pub: Publisher | N
 def main() -> int:
     path, device, url, count, rate = sys.argv[1:6]
     ack_timeout = float(sys.argv[6]) if len(sys.argv) > 6 else 2.0
+    username = sys.argv[7] if len(sys.argv) > 8 else None
+    password_file = sys.argv[8] if len(sys.argv) > 8 else None
     journal = Journal.open(Path(path), device, checkpoint_every=100)
-    pub = Publisher(MqttConfig(url=url, ack_timeout_s=ack_timeout), journal, feeds=["counter"])
+    cfg = MqttConfig(url=url, ack_timeout_s=ack_timeout, username=username, password_file=password_file)
+    pub = Publisher(cfg, journal, feeds=["counter"])
     pub.start()
 
     def report(seq: int) -> None:

@@ -56,4 +56,37 @@ def test_alerts_command_reports_unreachable_broker() -> None:
 
     r = CliRunner().invoke(alerts_cmd, ["--broker", f"mqtt://127.0.0.1:{free_port()}", "--wait", "1"])
     assert isinstance(r.exception, CamauditError)
-    assert "could not connect" in str(r.exception)
+    assert str(r.exception).startswith("cannot connect to mqtt://127.0.0.1:")
+
+
+@pytest.mark.integration
+def test_alerts_command_on_the_hub_broker_needs_the_alerts_user(make_hub, tmp_path: Path) -> None:
+    hub = make_hub()
+    wrong = tmp_path / "wrong.pass"
+    wrong.write_text("not-the-password\n")
+    for args in ([], ["--username", "alerts", "--password-file", str(wrong)]):
+        r = CliRunner().invoke(alerts_cmd, ["--broker", hub.broker_url, "--wait", "3", *args])
+        assert isinstance(r.exception, CamauditError), r.output
+        assert str(r.exception).startswith(f"refused: not authorized: {hub.broker_url} refused")
+    journal = Journal.open(tmp_path / "journal.db", "cafe-01")
+    pub = Publisher(hub.device_mqtt("cafe-01"), journal)
+    pub.start()
+
+    def later() -> None:
+        time.sleep(1.5)
+        journal.append("alert", "counter", {"text": "notice torn down", "capture": "c-1",
+                                             "reasons": ["notice_missing"], "ref_seq": 0}, 1795651200000)
+        pub.notify()
+
+    t = threading.Thread(target=later)
+    t.start()
+    try:
+        r = CliRunner().invoke(alerts_cmd, ["--broker", hub.broker_url, "--username", "alerts",
+                                            "--password-file", str(hub.password_file("alerts")),
+                                            "--wait", "5"])
+    finally:
+        t.join()
+        pub.stop()
+        journal.close()
+    assert r.exit_code == 0, r.output
+    assert "cafe-01/counter  notice torn down (notice_missing)  [seq 1]" in r.output

@@ -1,8 +1,8 @@
 """Fault tests: each ends with the hub holding every seq of the device exactly once.
 
 - broker SIGKILLed mid-stream and restarted (mosquitto, persistence on)
-- hub down for a while and back (external mosquitto; and the embedded broker going down
-  with its hub)
+- hub down for a while and back (external mosquitto; and the hub's own mosquitto going
+  down with its hub)
 - device process SIGKILLed mid-stream and restarted
 - broker unreachable when the device starts
 """
@@ -52,19 +52,20 @@ def _stream(journal: Journal, pub: Publisher, upto: int, rate: float) -> threadi
     return t
 
 
-@pytest.mark.parametrize("which", ["mosquitto", "embedded"])
+@pytest.mark.parametrize("which", ["mosquitto", "hub-managed"])
 def test_broker_sigkill_mid_stream(which: str, tmp_path: Path, make_hub) -> None:
     broker: Mosquitto | None = None
     if which == "mosquitto":
         require_mosquitto()
         broker = Mosquitto(tmp_path / "mosquitto").start()
         hub = make_hub(broker=broker.url)
-    else:  # the embedded broker runs in a child process of the hub
-        hub = make_hub(broker_anonymous=True)
+    else:  # the hub's own mosquitto, a supervised child process of the hub
+        hub = make_hub()
         assert hub.embedded_broker is not None
     journal = Journal.open(tmp_path / "dev" / "journal.db", "dev1", checkpoint_every=100)
     hub.enroll("dev1", journal.public_key.hex())
-    pub = Publisher(MqttConfig(url=hub.broker_url, ack_timeout_s=2.0), journal, feeds=["counter"])
+    pub = Publisher(hub.device_mqtt("dev1").model_copy(update={"ack_timeout_s": 2.0}), journal,
+                    feeds=["counter"])
     pub.start()
     try:
         t = _stream(journal, pub, 1500, 400)
@@ -73,10 +74,9 @@ def test_broker_sigkill_mid_stream(which: str, tmp_path: Path, make_hub) -> None
             broker.kill()
             time.sleep(1.0)  # the device keeps appending meanwhile
             broker.start()
-        else:
+        else:  # SIGKILL: the hub's supervisor starts mosquitto again on the same port
             hub.embedded_broker.kill()
-            time.sleep(1.0)
-            hub.embedded_broker.start()
+            wait_for(lambda: hub.embedded_broker.restarts == 1, timeout=15, what="mosquitto restarted")
         t.join(30)
         assert not t.is_alive()
         assert_delivered(hub, journal)
@@ -87,19 +87,19 @@ def test_broker_sigkill_mid_stream(which: str, tmp_path: Path, make_hub) -> None
             broker.stop()
 
 
-@pytest.mark.parametrize("which", ["mosquitto", "embedded"])
+@pytest.mark.parametrize("which", ["mosquitto", "hub-managed"])
 def test_hub_down_and_back(which: str, tmp_path: Path, make_hub) -> None:
     if which == "mosquitto":
         require_mosquitto()
         broker: Mosquitto | None = Mosquitto(tmp_path / "mosquitto").start()
         kw: dict[str, object] = {"broker": broker.url}
-    else:  # the embedded broker lives in the hub: both go down together
+    else:  # the hub's mosquitto lives and dies with the hub
         broker = None
-        kw = {"broker_listen": f"127.0.0.1:{free_port()}", "broker_anonymous": True}
+        kw = {"broker_listen": f"127.0.0.1:{free_port()}"}
     journal = Journal.open(tmp_path / "dev" / "journal.db", "dev1", checkpoint_every=100)
     hub = make_hub(**kw)
     hub.enroll("dev1", journal.public_key.hex())
-    pub = Publisher(MqttConfig(url=hub.broker_url, ack_timeout_s=2.0), journal)
+    pub = Publisher(hub.device_mqtt("dev1").model_copy(update={"ack_timeout_s": 2.0}), journal)
     pub.start()
     try:
         t = _stream(journal, pub, 1200, 300)
@@ -120,10 +120,12 @@ def test_hub_down_and_back(which: str, tmp_path: Path, make_hub) -> None:
             broker.stop()
 
 
-def _device_proc(journal: Path, url: str, count: int, rate: float) -> subprocess.Popen[str]:
+def _device_proc(journal: Path, cfg: MqttConfig, count: int, rate: float) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    creds = [cfg.username, cfg.password_file] if cfg.username and cfg.password_file else []
     return subprocess.Popen(
-        [sys.executable, str(HERE / "devicesim.py"), str(journal), "dev1", url, str(count), str(rate)],
+        [sys.executable, str(HERE / "devicesim.py"), str(journal), "dev1", cfg.url, str(count),
+         str(rate), "2.0", *creds],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     )
 
@@ -140,7 +142,7 @@ def _read_until(proc: subprocess.Popen[str], pred, timeout: float = 30.0) -> str
     pytest.fail("device process did not report in time")
 
 
-@pytest.mark.parametrize("which", ["mosquitto", "embedded"])
+@pytest.mark.parametrize("which", ["mosquitto", "hub-managed"])
 def test_device_sigkill_mid_stream(which: str, tmp_path: Path, make_hub) -> None:
     path = tmp_path / "dev" / "journal.db"
     # enroll the device key before it starts: open the journal once to create its key
@@ -152,9 +154,9 @@ def test_device_sigkill_mid_stream(which: str, tmp_path: Path, make_hub) -> None
         broker = Mosquitto(tmp_path / "mosquitto").start()
         hub = make_hub(broker=broker.url)
     else:
-        hub = make_hub(broker_anonymous=True)
-    url = hub.broker_url
+        hub = make_hub()
     hub.enroll("dev1", key)
+    url = hub.device_mqtt("dev1")
     proc = _device_proc(path, url, 1500, 300)
     try:
         _read_until(proc, lambda s: s.startswith("appended") and int(s.split()[1]) >= 400)
@@ -179,12 +181,18 @@ def test_device_sigkill_mid_stream(which: str, tmp_path: Path, make_hub) -> None
     assert_exactly_once(hub, "dev1", head)
 
 
-@pytest.mark.parametrize("which", ["mosquitto", "embedded"])
+@pytest.mark.parametrize("which", ["mosquitto", "hub-managed"])
 def test_broker_unreachable_at_device_start(which: str, tmp_path: Path, make_hub) -> None:
     port = free_port()
     url = f"mqtt://127.0.0.1:{port}"
     journal = Journal.open(tmp_path / "dev" / "journal.db", "dev1", checkpoint_every=100)
-    pub = Publisher(MqttConfig(url=url, ack_timeout_s=2.0), journal)
+    cfg = MqttConfig(url=url, ack_timeout_s=2.0)
+    if which == "hub-managed":  # the device's credentials exist before the hub first starts
+        from camaudit.hub.broker import broker_dir, ensure_user_secret
+
+        secret = ensure_user_secret(tmp_path / "hub", broker_dir(tmp_path / "hub") / "passwd", "dev1")
+        cfg = cfg.model_copy(update={"username": "dev1", "password_file": str(secret)})
+    pub = Publisher(cfg, journal)
     broker: Mosquitto | None = None
     try:
         pub.start()  # nothing listens on the port: must not block or raise
@@ -196,7 +204,7 @@ def test_broker_unreachable_at_device_start(which: str, tmp_path: Path, make_hub
             broker = Mosquitto(tmp_path / "mosquitto", port).start()
             hub = make_hub(broker=url)
         else:
-            hub = make_hub(broker_listen=f"127.0.0.1:{port}", broker_anonymous=True)
+            hub = make_hub(broker_listen=f"127.0.0.1:{port}")
         hub.enroll("dev1", journal.public_key.hex())
         append_captures(journal, 400, 0, pub)
         assert_delivered(hub, journal)

@@ -68,7 +68,7 @@ def test_config_urls() -> None:
             MqttConfig(url=bad)
 
 
-def test_embedded_broker_tls(tmp_path: Path, make_hub) -> None:
+def test_hub_mosquitto_tls(tmp_path: Path, make_hub) -> None:
     d = tmp_path / "tls"
     d.mkdir()
     ca, cert, key = make_certs(d)

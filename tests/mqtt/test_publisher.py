@@ -14,25 +14,18 @@ from devicesim import append_captures
 
 from camaudit.config.mqtt import MqttConfig
 from camaudit.core.record import Event
-from camaudit.hub.broker import EmbeddedBroker
 from camaudit.mqtt.publisher import Publisher
 from camaudit.store.journal import Journal
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["mosquitto", "embedded"])
-def broker_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "mosquitto":
-        require_mosquitto()
-        m = Mosquitto(tmp_path / "mosquitto").start()
-        yield m.url
-        m.stop()
-    else:
-        b = EmbeddedBroker("127.0.0.1", 0)
-        b.start()
-        yield b.url
-        b.stop()
+@pytest.fixture
+def broker_url(tmp_path: Path) -> Iterator[str]:
+    require_mosquitto()
+    m = Mosquitto(tmp_path / "mosquitto").start()
+    yield m.url
+    m.stop()
 
 
 @pytest.fixture

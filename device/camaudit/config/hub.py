@@ -20,20 +20,17 @@ class HubConfig(Section):
     db: Path | None = Field(default=None, description="Hub SQLite file (default data_dir/hub.db).")
     broker: str | None = Field(
         default=None,
-        description="External broker mqtt(s)://host:port; omit to start the embedded broker.",
+        description="External broker mqtt(s)://host:port; omit to start the hub's own mosquitto.",
     )
     broker_listen: str = Field(
-        default="127.0.0.1:1883", description="host:port of the embedded broker (port 0: any free)."
+        default="127.0.0.1:1883", description="host:port of the hub's mosquitto (port 0: any free)."
     )
     broker_users: list[str] = Field(
         default_factory=list,
-        description="MQTT users (devices) to create in the embedded broker's password file; "
+        description="MQTT users (devices) to create in the hub mosquitto's password file; "
         "each gets data_dir/secrets/<user>.pass.",
     )
-    broker_anonymous: bool = Field(
-        default=False, description="Embedded broker without password file (tests only)."
-    )
-    broker_certfile: Path | None = Field(default=None, description="TLS cert for the embedded broker.")
+    broker_certfile: Path | None = Field(default=None, description="TLS cert for the hub's mosquitto.")
     broker_keyfile: Path | None = None
     mqtt: MqttConfig = Field(
         default_factory=lambda: MqttConfig(homeassistant=False),
@@ -42,7 +39,9 @@ class HubConfig(Section):
     client_id: str = Field(default="camaudit-hub")
     listen: str = Field(default="127.0.0.1:8080", description="host:port of the web page.")
     token: str | None = Field(
-        default=None, min_length=8, description="Web login token (default: generated, kept in data_dir)."
+        default=None, min_length=22,
+        description="Web login token, >= 22 characters (128 bits as `secrets.token_urlsafe(16)`); "
+        "default: generated, kept in data_dir.",
     )
     trust_on_first_use: bool = Field(
         default=False, description="Enroll an unknown device by the key it announces (not by default)."

@@ -1,4 +1,4 @@
-"""Start a whole hub (embedded broker or external one, collector, web page) in this process."""
+"""Start a whole hub (its own supervised mosquitto or a site's broker, collector, web page)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,15 @@ from typing import Any
 
 from camaudit.config.hub import HubConfig, split_hostport
 from camaudit.config.mqtt import MqttConfig
-from camaudit.hub.broker import EmbeddedBroker, ensure_user_secret, free_port
+from camaudit.hub.broker import (
+    ALERTS_USER,
+    HUB_USER,
+    RESERVED_USERS,
+    ManagedMosquitto,
+    check_user,
+    ensure_user_secret,
+    free_port,
+)
 from camaudit.hub.collector import Collector
 from camaudit.hub.live import LiveAlerts
 from camaudit.hub.store import HubError, HubStore
@@ -33,26 +41,48 @@ class HubHandle:
     collector: Collector
     data_dir: Path
     hub_public_key: str
-    embedded_broker: EmbeddedBroker | None = None
+    embedded_broker: ManagedMosquitto | None = None
     _web: Any = None
     _web_thread: threading.Thread | None = None
     _live: LiveAlerts | None = None
     _stopped: bool = field(default=False)
 
     def password_file(self, user: str) -> Path:
-        """The MQTT password file of an embedded-broker user (see HubConfig.broker_users)."""
+        """The MQTT password file of a hub-broker user (see HubConfig.broker_users)."""
         return self.data_dir / "secrets" / f"{user}.pass"
 
+    def add_mqtt_user(self, user: str) -> Path:
+        """Create `user` in the hub's mosquitto (if new) and make it reload; its password file."""
+        b = self.embedded_broker
+        if b is None:
+            raise HubError("the hub uses an external broker: create MQTT users there")
+        had = self.password_file(user).exists()
+        secret = ensure_user_secret(self.data_dir, b.passwd_file, check_user(user))
+        if not had:
+            b.reload()
+        return secret
+
     def device_mqtt(self, user: str | None = None, prefix: str = "camaudit") -> MqttConfig:
-        """An MqttConfig a device can use against this hub's embedded broker."""
-        if user is None or not self.password_file(user).exists():
+        """An MqttConfig a device `user` can use against this hub's broker (with the hub's
+        mosquitto the user is created if needed; None: no credentials)."""
+        if user is None:
+            return MqttConfig(url=self.broker_url, prefix=prefix)
+        if self.embedded_broker is not None:
+            self.add_mqtt_user(user)
+        elif not self.password_file(user).exists():
             return MqttConfig(url=self.broker_url, prefix=prefix)
         return MqttConfig(url=self.broker_url, prefix=prefix, username=user,
                           password_file=str(self.password_file(user)))
 
     def enroll(self, device: str, public_key_hex: str) -> None:
+        if device in RESERVED_USERS:
+            raise HubError(f"enroll: {device!r} is reserved for the hub's own MQTT users")
+        if self.embedded_broker is not None:
+            check_user(device)  # it must be able to log in to the hub's mosquitto
         self.store.enroll(device, public_key_hex)
         self.collector.reload_keys()
+        if self.embedded_broker is not None:
+            self.add_mqtt_user(device)
 
     def on_alerts(self, fn: Callable[[list[dict[str, Any]]], None]) -> None:
         """Call `fn(alerts)` for every batch of verified, newly stored alert events; each alert
@@ -113,22 +143,28 @@ def start_hub(cfg: HubConfig) -> HubHandle:
     store.set_meta("hub_public_key", wkey.public_hex)
     token = _token(cfg)
 
-    broker: EmbeddedBroker | None = None
+    broker: ManagedMosquitto | None = None
     if cfg.broker is None:
         host, port = split_hostport(cfg.broker_listen)
-        passwd = None if cfg.broker_anonymous else cfg.data_dir / "broker.passwd"
-        mqtt_update: dict[str, Any] = {}
-        if passwd is not None:
-            secret = ensure_user_secret(cfg.data_dir, passwd, "hub")
-            for user in cfg.broker_users:
-                ensure_user_secret(cfg.data_dir, passwd, user)
-            mqtt_update.update(username="hub", password_file=str(secret))
         # Only the hub may tell a device what it stored (ack) or to replay: a device user
         # publishing a forged ack could make another device drop events from its outbox.
-        prefix = cfg.mqtt.prefix
-        broker = EmbeddedBroker(host, port or free_port(host), password_file=passwd,
-                                certfile=cfg.broker_certfile, keyfile=cfg.broker_keyfile,
-                                protected=(f"{prefix}/+/ack", f"{prefix}/+/cmd/#"), admins=("hub",))
+        # The ACL (broker.acl_text) grants that to the hub user alone.
+        broker = ManagedMosquitto(cfg.data_dir, host, port or free_port(host), prefix=cfg.mqtt.prefix,
+                                  discovery_prefix=cfg.mqtt.discovery_prefix,
+                                  certfile=cfg.broker_certfile, keyfile=cfg.broker_keyfile)
+        broker.write_config()
+        secret = ensure_user_secret(cfg.data_dir, broker.passwd_file, HUB_USER)
+        ensure_user_secret(cfg.data_dir, broker.passwd_file, ALERTS_USER)  # `camaudit alerts`
+        for user in cfg.broker_users:
+            ensure_user_secret(cfg.data_dir, broker.passwd_file, user)
+        for dev in list(store.keys()):  # every enrolled device has its MQTT user
+            if dev in RESERVED_USERS:
+                continue
+            try:
+                ensure_user_secret(cfg.data_dir, broker.passwd_file, dev)
+            except HubError as exc:
+                log.warning("device %s gets no MQTT user on the hub's broker: %s", dev, exc)
+        mqtt_update: dict[str, Any] = {"username": HUB_USER, "password_file": str(secret)}
         broker.start()
         mqtt_update["url"] = broker.url
         if cfg.broker_certfile:
@@ -141,7 +177,8 @@ def start_hub(cfg: HubConfig) -> HubHandle:
 
     live = LiveAlerts()
     collector = Collector(store, mqtt, wkey, tofu=cfg.trust_on_first_use,
-                          max_bytes=cfg.max_message_bytes, client_id=cfg.client_id,
+                          max_bytes=cfg.max_message_bytes,
+                          client_id=HUB_USER if broker is not None else cfg.client_id,
                           on_alerts=live.publish, receiver_process=True)
     collector.start()
     handle = HubHandle(broker_url=broker_url, web_url=None, token=token, store=HubStore(cfg.db_path),

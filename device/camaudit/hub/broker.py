@@ -1,38 +1,46 @@
-"""Embedded MQTT broker for a one-box hub: bound to one address, password file, TLS.
+"""The hub's MQTT broker: Debian's Eclipse Mosquitto in a child process the hub supervises.
 
-The broker is the hub's own (camaudit.hub.mqttd: pure-Python asyncio, MQTT 3.1.1). It
-listens on the given host only (127.0.0.1 by default). By default it runs in a child
-process the hub starts and stops (its own interpreter, so it does not compete with
-signature checks for the GIL; it exits when the hub dies); `process=False` runs it in a
-thread instead. Sessions live in memory only: devices re-send whatever the hub has not
-acked, so a hub restart loses nothing.
+The hub writes the broker's whole configuration into `<data_dir>/broker/`:
 
-    python -m camaudit.hub.broker --bind 127.0.0.1:1883 [--password-file F] [--cert C --key K]
+- `mosquitto.conf`: one listener on the given host (127.0.0.1 by default), no anonymous
+  clients, client id = user name, persistence on, and the limits of `BrokerLimits`;
+- `passwd`: the password file, maintained with `mosquitto_passwd` (PBKDF2-SHA512); the
+  clear passwords live in `<data_dir>/secrets/<user>.pass` (0600) for the clients;
+- `acl`: see `acl_text`: each device writes only its own subtree and reads only its own
+  `ack` and `cmd/#`; only the hub user reads everything and writes acks and commands.
+
+Users added while the broker runs (`camaudit hub enroll`, `hub adduser`) take effect on
+SIGHUP (`reload`), which mosquitto answers by re-reading the password and ACL files: no
+restart, no dropped connection. If mosquitto dies, the supervisor thread starts it again on
+the same port; with persistence its sessions and retained messages come back.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
+import contextlib
+import ctypes
 import logging
 import os
+import re
 import secrets
+import shutil
 import signal
 import socket
-import ssl
 import subprocess
-import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from camaudit.hub.store import HubError
 
-if TYPE_CHECKING:
-    from camaudit.hub.mqttd import Broker
-
 log = logging.getLogger(__name__)
+
+HUB_USER = "hub"
+ALERTS_USER = "alerts"
+#: MQTT user names that are not devices (a device may not be enrolled under these).
+RESERVED_USERS = frozenset({HUB_USER, ALERTS_USER})
+_USER_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -41,26 +49,60 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def hash_password(password: str) -> str:
-    from pwdlib import PasswordHash
-    from pwdlib.hashers.argon2 import Argon2Hasher
-
-    return PasswordHash((Argon2Hasher(),)).hash(password)
+def mosquitto_binary() -> str | None:
+    return shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
 
 
-def add_user(passwd_file: Path, username: str, password: str | None = None) -> str:
-    """Add or replace `username` in the broker's password file (`user:<argon2 hash>` lines);
-    returns the password."""
-    if not username or ":" in username:
-        raise HubError(f"bad MQTT user name {username!r}")
-    password = password or secrets.token_urlsafe(18)
-    passwd_file.parent.mkdir(parents=True, exist_ok=True)
-    lines = []
-    if passwd_file.exists():
-        lines = [ln for ln in passwd_file.read_text().splitlines() if not ln.startswith(username + ":")]
-    lines.append(f"{username}:{hash_password(password)}")
-    _write_private(passwd_file, "\n".join(lines) + "\n")
-    return password
+def _need(tool: str) -> str:
+    path = shutil.which(tool) or (f"/usr/sbin/{tool}" if Path(f"/usr/sbin/{tool}").exists() else None)
+    if path is None:
+        raise HubError(f"{tool} is not installed: run `sudo apt-get install mosquitto` "
+                       "(Debian / Raspberry Pi OS), or start the hub with --broker URL")
+    return path
+
+
+@dataclass(frozen=True)
+class BrokerLimits:
+    """Limits written into mosquitto.conf (the README says why each value)."""
+
+    max_packet_size: int = 128 * 1024  # a hub-accepted message (64 KiB) + topic and headers
+    max_queued_messages: int = 20_000  # per client: ~10 s of the 2,000 events/s goal for the hub
+    max_queued_bytes: int = 32 * 1024 * 1024  # per client, whichever of the two comes first
+    max_inflight_messages: int = 100
+    max_connections: int = 256
+    max_keepalive: int = 3600  # the longest keepalive a device config allows (MqttConfig)
+
+
+def check_user(name: str) -> str:
+    if not _USER_RE.match(name):
+        raise HubError(f"bad MQTT user name or device id {name!r} (use 1-64 of A-Z a-z 0-9 _ . -)")
+    return name
+
+
+def acl_text(prefix: str, discovery_prefix: str = "homeassistant") -> str:
+    """The broker's ACL: mosquitto only allows what a line grants, everything else is denied.
+
+    `pattern` lines apply to every user with %u replaced by its name, so a device `d1` may:
+    write `<p>/d1/{events,checkpoints,alerts,status,key}`, `<p>/d1/feeds/#`,
+    `<p>/d1/notices/#` and its Home Assistant discovery configs; read `<p>/d1/ack` and
+    `<p>/d1/cmd/#`. Nothing else: not another device's topics, not its own acks/commands.
+    """
+    p = prefix
+    lines = [
+        "# Written by camaudit hub; edits are overwritten at start.",
+        f"user {HUB_USER}",
+        f"topic readwrite {p}/#",
+        "",
+        f"user {ALERTS_USER}",
+        f"topic read {p}/+/alerts",
+        "",
+    ]
+    for sub in ("events", "checkpoints", "alerts", "status", "key", "feeds/#", "notices/#"):
+        lines.append(f"pattern write {p}/%u/{sub}")
+    lines.append(f"pattern write {discovery_prefix}/+/camaudit_%u/#")
+    lines.append(f"pattern read {p}/%u/ack")
+    lines.append(f"pattern read {p}/%u/cmd/#")
+    return "\n".join(lines) + "\n"
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -70,205 +112,268 @@ def _write_private(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
-def ensure_user_secret(data_dir: Path, passwd_file: Path, username: str) -> Path:
+def add_user(passwd_file: Path, username: str, password: str | None = None) -> str:
+    """Add or replace `username` in mosquitto's password file (with `mosquitto_passwd`,
+    the password on its stdin, never on a command line); returns the password."""
+    check_user(username)
+    password = password or secrets.token_urlsafe(24)
+    passwd_file.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [_need("mosquitto_passwd")]
+    if not passwd_file.exists():
+        cmd.append("-c")
+    cmd += [str(passwd_file), username]
+    try:
+        res = subprocess.run(cmd, input=f"{password}\n{password}\n", capture_output=True,
+                             text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise HubError(f"mosquitto_passwd {passwd_file}: {exc}") from None
+    if res.returncode != 0:
+        raise HubError(f"mosquitto_passwd {passwd_file}: {res.stderr.strip() or res.returncode}")
+    os.chmod(passwd_file, 0o600)
+    return password
+
+
+def has_user(passwd_file: Path, username: str) -> bool:
+    if not passwd_file.exists():
+        return False
+    return any(ln.startswith(username + ":") for ln in passwd_file.read_text().splitlines())
+
+
+def secret_path(data_dir: Path, username: str) -> Path:
+    return data_dir / "secrets" / f"{check_user(username)}.pass"
+
+
+def ensure_user_secret(data_dir: Path, passwd_file: Path, username: str, *, reset: bool = False) -> Path:
     """A password file `<data_dir>/secrets/<user>.pass` (0600) for `username`, created once
     and registered in the broker's password file. Returns its path (for MqttConfig.password_file)."""
-    secret = data_dir / "secrets" / f"{username}.pass"
-    if secret.exists() and passwd_file.exists() and any(
-        ln.startswith(username + ":") for ln in passwd_file.read_text().splitlines()
-    ):
+    secret = secret_path(data_dir, username)
+    if not reset and secret.exists() and has_user(passwd_file, username):
         return secret
     secret.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(secret.parent, 0o700)
     password = add_user(passwd_file, username)
     _write_private(secret, password + "\n")
+    log.info("MQTT user %s created (password in %s)", username, secret)
     return secret
 
 
-class EmbeddedBroker:
-    """The hub's MQTT broker on host:port, in a child process (default) or a thread of its own."""
+def broker_dir(data_dir: Path) -> Path:
+    return data_dir / "broker"
+
+
+def signal_reload(data_dir: Path) -> bool:
+    """SIGHUP the hub's running mosquitto (from its pid file), so it re-reads the password
+    and ACL files. False if no hub broker runs for `data_dir`."""
+    pid_file = broker_dir(data_dir) / "mosquitto.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return False
+    if b"mosquitto" not in cmdline or str(broker_dir(data_dir) / "mosquitto.conf").encode() not in cmdline:
+        return False  # a stale pid file: that pid is some other process now
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except OSError:
+        return False
+    log.info("asked the hub's mosquitto (pid %d) to reload its password and ACL files", pid)
+    return True
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: mosquitto gets SIGTERM when the hub process dies, and does not hold the port."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class ManagedMosquitto:
+    """mosquitto on host:port with the hub's generated config, restarted if it dies."""
 
     def __init__(
         self,
+        data_dir: Path,
         host: str = "127.0.0.1",
         port: int = 1883,
         *,
-        password_file: Path | None = None,
+        prefix: str = "camaudit",
+        discovery_prefix: str = "homeassistant",
         certfile: Path | None = None,
         keyfile: Path | None = None,
-        process: bool = True,
-        protected: tuple[str, ...] = (),
-        admins: tuple[str, ...] = (),
+        limits: BrokerLimits | None = None,
+        restart_delay_s: float = 0.5,
     ) -> None:
-        """`protected`: topic filters only the `admins` users may publish to (with a
-        password file; see mqttd.Broker)."""
+        self.data_dir = data_dir
+        self.dir = broker_dir(data_dir)
         self.host = host
         self.port = port or free_port(host)
-        self.password_file = password_file
+        self.prefix = prefix
+        self.discovery_prefix = discovery_prefix
         self.certfile = certfile
         self.keyfile = keyfile
-        self.process = process
-        self.protected = protected
-        self.admins = admins
+        self.limits = limits or BrokerLimits()
+        self.restart_delay_s = restart_delay_s
+        self.restarts = 0
         self._proc: subprocess.Popen[bytes] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._broker: Broker | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._watch: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         scheme = "mqtts" if self.certfile else "mqtt"
         return f"{scheme}://{self.host}:{self.port}"
 
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        if not self.certfile:
-            return None
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(str(self.certfile), str(self.keyfile) if self.keyfile else None)
-        return ctx
+    @property
+    def passwd_file(self) -> Path:
+        return self.dir / "passwd"
 
-    async def serve(self) -> Broker:
-        """Start listening in the running event loop (the thread and the child process use this)."""
-        from camaudit.hub.mqttd import Broker
+    @property
+    def acl_file(self) -> Path:
+        return self.dir / "acl"
 
-        broker = Broker(password_file=self.password_file, protected=self.protected,
-                        admins=frozenset(self.admins))
-        await broker.start(self.host, self.port, self._ssl_context())
-        return broker
+    @property
+    def conf_file(self) -> Path:
+        return self.dir / "mosquitto.conf"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def config_text(self) -> str:
+        lim = self.limits
+        d = self.dir
+        lines = [
+            "# Written by camaudit hub at every start; edit the hub's config instead.",
+            f"pid_file {d / 'mosquitto.pid'}",
+            "per_listener_settings false",
+            "allow_anonymous false",
+            f"password_file {self.passwd_file}",
+            f"acl_file {self.acl_file}",
+            "persistence true",
+            f"persistence_location {d / 'db'}/",
+            "autosave_interval 5",
+            f"max_packet_size {lim.max_packet_size}",
+            f"max_queued_messages {lim.max_queued_messages}",
+            f"max_queued_bytes {lim.max_queued_bytes}",
+            f"max_inflight_messages {lim.max_inflight_messages}",
+            f"max_keepalive {lim.max_keepalive}",
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            "connection_messages false",
+        ]
+        if os.geteuid() == 0:
+            lines.append("user root")  # keep the hub's own user: the 0600 files stay readable
+        lines += [
+            "",
+            f"listener {self.port} {self.host}",
+            f"max_connections {lim.max_connections}",
+            "use_username_as_clientid true",
+        ]
+        if self.certfile:
+            lines.append(f"certfile {self.certfile}")
+            lines.append(f"keyfile {self.keyfile or self.certfile}")
+        return "\n".join(lines) + "\n"
+
+    def write_config(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        (self.dir / "db").mkdir(exist_ok=True)
+        _write_private(self.acl_file, acl_text(self.prefix, self.discovery_prefix))
+        _write_private(self.conf_file, self.config_text())
+        if not self.passwd_file.exists():
+            _write_private(self.passwd_file, "")
 
     def start(self, timeout: float = 10.0) -> None:
-        if self.process:
-            self._start_process(timeout)
-            return
-        self._ready.clear()
-        self._error = None
-        self._thread = threading.Thread(target=self._main, name="mqtt-broker", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise HubError(f"embedded broker did not start on {self.host}:{self.port}")
-        if self._error is not None:
-            raise HubError(f"embedded broker on {self.host}:{self.port}: {self._error}")
-        log.info("embedded broker listening on %s (%s)", self.url,
-                 "password file" if self.password_file else "anonymous")
+        self.write_config()
+        self._stopping.clear()
+        self._spawn(timeout)
+        self._watch = threading.Thread(target=self._supervise, name="hub-mosquitto", daemon=True)
+        self._watch.start()
 
-    def _main(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
+    def _spawn(self, timeout: float) -> None:
+        binary = mosquitto_binary() or _need("mosquitto")
+        log_file = open(self.dir / "mosquitto.log", "ab")  # noqa: SIM115 - the child keeps it
         try:
-            self._broker = loop.run_until_complete(self.serve())
-        except BaseException as exc:  # report to start()
-            self._error = exc
-            self._ready.set()
-            loop.close()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
+            proc = subprocess.Popen(
+                [binary, "-c", str(self.conf_file)], stdin=subprocess.DEVNULL,
+                stdout=log_file, stderr=log_file, preexec_fn=_die_with_parent,  # noqa: PLW1509
+            )
         finally:
-            loop.close()
-
-    def _start_process(self, timeout: float) -> None:
-        cmd = [sys.executable, "-m", "camaudit.hub.broker", "--bind", f"{self.host}:{self.port}"]
-        if self.password_file is not None:
-            cmd += ["--password-file", str(self.password_file)]
-        if self.certfile:
-            cmd += ["--cert", str(self.certfile), "--key", str(self.keyfile)]
-        for f in self.protected:
-            cmd += ["--protect", f]
-        for user in self.admins:
-            cmd += ["--admin", user]
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+            log_file.close()
+        with self._lock:
+            self._proc = proc
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise HubError(f"embedded broker on {self.host}:{self.port} exited "
-                               f"(code {self._proc.returncode}); is the port in use?")
+            if proc.poll() is not None:
+                raise HubError(f"mosquitto on {self.host}:{self.port} exited (code {proc.returncode}): "
+                               f"{self._log_tail()}")
             try:
                 socket.create_connection((self.host, self.port), 0.2).close()
-                log.info("embedded broker (pid %d) listening on %s (%s)", self._proc.pid, self.url,
-                         "password file" if self.password_file else "anonymous")
+                log.info("mosquitto (pid %d) listening on %s", proc.pid, self.url)
                 return
             except OSError:
                 time.sleep(0.05)
-        self._proc.kill()
-        raise HubError(f"embedded broker did not start on {self.host}:{self.port}")
+        proc.kill()
+        proc.wait(5)
+        raise HubError(f"mosquitto did not start on {self.host}:{self.port}: {self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        try:
+            lines = (self.dir / "mosquitto.log").read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "no log"
+        return lines[-1] if lines else "no log"
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(0.2):
+            with self._lock:
+                proc = self._proc
+            if proc is None or proc.poll() is None:
+                continue
+            if self._stopping.is_set():
+                return
+            log.warning("mosquitto (pid %d) exited with %s; restarting", proc.pid, proc.returncode)
+            time.sleep(self.restart_delay_s)
+            while not self._stopping.is_set():
+                try:
+                    self._spawn(10.0)
+                    self.restarts += 1
+                    break
+                except HubError as exc:
+                    log.error("%s; retrying in 2 s", exc)
+                    self._stopping.wait(2.0)
+
+    def reload(self) -> None:
+        """SIGHUP: mosquitto re-reads the password and ACL files (no restart)."""
+        with self._lock:
+            proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGHUP)
+            log.info("mosquitto reloads its password and ACL files")
 
     def kill(self) -> None:
-        """SIGKILL the broker process (fault tests)."""
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait(5)
-            self._proc = None
+        """SIGKILL mosquitto (fault tests); the supervisor starts it again."""
+        with self._lock:
+            proc = self._proc
+        if proc is not None:
+            proc.kill()
+            proc.wait(5)
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(5)
-            self._proc = None
-            log.info("embedded broker stopped")
+        self._stopping.set()
+        if self._watch is not None:
+            self._watch.join(timeout)
+            self._watch = None
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is None:
             return
-        loop, broker = self._loop, self._broker
-        if loop is None or broker is None or self._thread is None:
-            return
-        fut = asyncio.run_coroutine_threadsafe(broker.close(), loop)
+        proc.terminate()
         try:
-            fut.result(timeout)
-        except Exception as exc:
-            log.warning("embedded broker shutdown: %s", exc)
-        loop.call_soon_threadsafe(loop.stop)
-        self._thread.join(timeout)
-        self._thread = None
-        log.info("embedded broker stopped")
-
-
-def _main() -> int:
-    ap = argparse.ArgumentParser(prog="python -m camaudit.hub.broker")
-    ap.add_argument("--bind", required=True)
-    ap.add_argument("--password-file", type=Path)
-    ap.add_argument("--cert", type=Path)
-    ap.add_argument("--key", type=Path)
-    ap.add_argument("--protect", action="append", default=[], metavar="FILTER",
-                    help="topic filter only --admin users may publish to (repeatable)")
-    ap.add_argument("--admin", action="append", default=[], metavar="USER")
-    a = ap.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="broker: %(message)s")
-    host, _, port = a.bind.rpartition(":")
-    b = EmbeddedBroker(host, int(port), password_file=a.password_file, certfile=a.cert,
-                       keyfile=a.key, process=False, protected=tuple(a.protect),
-                       admins=tuple(a.admin))
-    try:
-        asyncio.run(_serve_until_stopped(b))
-    except OSError as exc:
-        log.error("cannot listen on %s: %s", a.bind, exc)
-        return 1
-    return 0
-
-
-async def _serve_until_stopped(b: EmbeddedBroker) -> None:
-    """Serve until SIGTERM / SIGINT, or until the parent (the hub) is gone."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    broker = await b.serve()
-    parent = os.getppid()
-    try:
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), 0.5)
-            except TimeoutError:
-                if os.getppid() != parent:  # the hub died: do not linger holding the port
-                    break
-    finally:
-        await broker.close()
-
-
-if __name__ == "__main__":
-    sys.exit(_main())
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.info("mosquitto stopped")

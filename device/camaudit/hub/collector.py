@@ -9,11 +9,22 @@ in one SQLite transaction, then publishes the new contiguous head on `<p>/<devic
 device that missed an ack re-sends and is re-acked). Under load a batch waits up to FILL_S
 to fill, and a device is acked at most every ACK_EVERY_S (one ack then covers hundreds of
 events: per-batch acks cost the broker and the device as much as the events themselves).
+
+Failures are per message: a message that fails a check is counted by reason and skipped;
+an unexpected error in one message costs only that message ("internal"), and if a batch
+cannot be written the batch is re-run one message at a time.
+
+Forks: a validly signed record that disagrees with the stored chain (same seq, other hash;
+or a prev that is not the stored hash) is quarantined with every other version, raises an
+operator alert (web page, MQTT `<p>/hub/alerts` retained, `camaudit alerts`), and the
+device gets no more acks until an operator resolves it (`camaudit hub resolve-fork`), so
+neither copy of its journal prunes anything.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import queue
 import threading
@@ -25,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from camaudit.core.record import GENESIS_PREV, Event, RecordError, check_sig_of
 from camaudit.hub import witness
-from camaudit.hub.store import HubStore, alert_view
+from camaudit.hub.store import HubStore, alert_view, fork_alert
 from camaudit.hub.verify import Reject, check_message
 from camaudit.mqtt import topics
 from camaudit.mqtt.client import connect_in_background, make_client
@@ -60,6 +71,7 @@ class _Chain:
     base_seq: int = 0  # the hub's chain starts after this seq (`hub enroll --after`), and
     base_hash: str = GENESIS_PREV  # ... this is that seq's hash
     base_checked: float = 0.0
+    fork_seq: int | None = None  # an open fork: no acks for this device
 
 
 @dataclass
@@ -72,6 +84,8 @@ class _Batch:
     ack: set[str] = field(default_factory=set)
     replay: dict[str, int] = field(default_factory=dict)
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: list[tuple[Event, str, int, str]] = field(default_factory=list)
+    forked: set[str] = field(default_factory=set)
 
     def reject(self, reason: str, detail: str) -> None:
         n = self.rejects.get(reason, (0, ""))[0]
@@ -266,8 +280,16 @@ class Collector:
             try:
                 self._process(msgs)
             except Exception:
-                log.exception("hub batch of %d message(s) failed; reloading chain state", len(msgs))
+                log.exception("hub batch of %d message(s) failed; re-running it message by message",
+                              len(msgs))
                 self._chains.clear()
+                for m in msgs:  # one message that cannot be stored never costs the others
+                    try:
+                        self._process([m])
+                    except Exception as exc:
+                        self._chains.clear()
+                        log.exception("hub message on %s failed", m[0][:120])
+                        self._count_internal(m[0], exc)
 
     def _fill(self, msgs: list[tuple[str, bytes, int, bool]]) -> list[tuple[str, bytes, int, bool]]:
         """Take what is queued, up to MAX_BATCH; while the batch is small, wait up to FILL_S
@@ -326,34 +348,76 @@ class Collector:
             b.rejects["overload"] = (n, "hub queue full")
             self.store.write_batch([], {}, {}, b.rejects, [])
 
+    def _count_internal(self, topic: str, exc: Exception) -> None:
+        try:
+            self.store.write_batch([], {}, {}, {"internal": (1, f"{topic[:80]}: {exc!r}"[:200])}, [])
+        except Exception:
+            log.exception("cannot count an internal reject")
+
     def _process(self, msgs: list[tuple[str, bytes, int, bool]]) -> None:
         b = _Batch()
         for topic, payload, received, _retain in msgs:
             self.stats["messages"] += 1
-            if topic.endswith("/status") or topic.endswith("/key"):
-                self._control(topic, payload, received)
-                continue
             try:
-                ev, text = check_message(self.p, topic, payload, self._key_of, self.max_bytes)
-            except Reject as r:
-                b.reject(r.reason, r.detail)
-                continue
-            dev = ev.device
-            if topic.endswith("/checkpoints") and self._chain(dev).recent.get(ev.seq) == ev.hash:
-                continue  # the checkpoints-topic copy of an event just stored from events
-            max_seen, _ = b.seen.get(dev, (0, 0))
-            b.seen[dev] = (max(max_seen, ev.seq), received)
-            self._accept(ev, text, received, b)
+                self._one(topic, payload, received, b)
+            except Exception as exc:  # isolated: this message only
+                log.exception("hub message on %s failed", topic[:120])
+                where = topics.split(self.p, topic)
+                if where is not None:
+                    self._chains.pop(where[0], None)  # re-read its head from the store
+                b.reject("internal", f"{topic[:80]}: {exc!r}"[:200])
         if self._dropped:
             n, self._dropped = self._dropped, 0
             b.reject("overload", f"{n} message(s) dropped: hub queue full")
-        self.store.write_batch(b.new, b.seen, b.dups, b.rejects, b.witnesses)
+        self.store.write_batch(b.new, b.seen, b.dups, b.rejects, b.witnesses, b.quarantine)
         self.stats["batches"] += 1
         self.stats["stored"] += len(b.new)
         self.stats["rejected"] += sum(n for n, _ in b.rejects.values())
         for reason, (n, detail) in b.rejects.items():
             log.info("rejected %d message(s): %s (%s)", n, reason, detail[:120])
         self._publish_after(b)
+
+    def _one(self, topic: str, payload: bytes, received: int, b: _Batch) -> None:
+        if topic.endswith("/status") or topic.endswith("/key"):
+            self._control(topic, payload, received)
+            return
+        try:
+            ev, text = check_message(self.p, topic, payload, self._key_of, self.max_bytes, received)
+        except Reject as r:
+            b.reject(r.reason, r.detail)
+            return
+        dev = ev.device
+        if topic.endswith("/checkpoints") and self._chain(dev).recent.get(ev.seq) == ev.hash:
+            return  # the checkpoints-topic copy of an event just stored from events
+        max_seen, _ = b.seen.get(dev, (0, 0))
+        b.seen[dev] = (max(max_seen, ev.seq), received)
+        self._accept(ev, text, received, b)
+
+    def _fork(self, ch: _Chain, ev: Event, text: str, received: int, b: _Batch, why: str) -> None:
+        """A validly signed record that contradicts the stored chain: quarantine, alert, no acks."""
+        b.reject("fork", f"{ev.device} seq {ev.seq}: {why}")
+        b.quarantine.append((ev, text, received, why))
+        first = ch.fork_seq is None or ev.seq < ch.fork_seq
+        ch.fork_seq = ev.seq if ch.fork_seq is None else min(ch.fork_seq, ev.seq)
+        if first:
+            b.forked.add(ev.device)
+            log.error("FORK: device %s has two validly signed versions from seq %d (%s); "
+                      "acks stopped until `camaudit hub resolve-fork %s`", ev.device, ev.seq, why,
+                      ev.device)
+
+    def _fork_resolved(self, dev: str, ch: _Chain) -> bool:
+        """Resolved by an operator (maybe in another process): reload the chain from the store."""
+        now = time.monotonic()
+        if now - ch.base_checked < BASE_CHECK_S:
+            return False
+        ch.base_checked = now
+        if self.store.fork_seq(dev) is not None:
+            return False
+        del self._chains[dev]
+        log.warning("fork of %s resolved; acks resume", dev)
+        if not self.store.forks():  # no open fork left: clear the retained operator alert
+            self._publish(topics.alerts(self.p, "hub"), b"", retain=True)
+        return True
 
     def _chain(self, dev: str) -> _Chain:
         ch = self._chains.get(dev)
@@ -365,6 +429,7 @@ class Collector:
             else:
                 ch = _Chain(None, base_seq, base_hash)
             ch.base_seq, ch.base_hash, ch.base_checked = base_seq, base_hash, time.monotonic()
+            ch.fork_seq = self.store.fork_seq(dev)
             self._chains[dev] = ch
         return ch
 
@@ -387,10 +452,12 @@ class Collector:
 
     def _accept(self, ev: Event, text: str, received: int, b: _Batch) -> None:
         ch = self._chain(ev.device)
+        if ch.fork_seq is not None and self._fork_resolved(ev.device, ch):
+            ch = self._chain(ev.device)
         if ev.seq <= ch.head_seq:
             known = ch.recent.get(ev.seq) or self.store.hash_at(ev.device, ev.seq)
             if known is not None and known != ev.hash:
-                b.reject("conflict", f"{ev.device} seq {ev.seq}: differs from the stored record")
+                self._fork(ch, ev, text, received, b, f"differs from the stored seq {ev.seq}")
                 return
             b.dups[ev.device] = b.dups.get(ev.device, 0) + 1
             self.stats["duplicates"] += 1
@@ -421,7 +488,8 @@ class Collector:
 
     def _link(self, ch: _Chain, ev: Event, text: str, received: int, b: _Batch) -> bool:
         if ev.prev != ch.head_hash:
-            b.reject("bad_link", f"{ev.device} seq {ev.seq}: prev is not the hash of seq {ch.head_seq}")
+            # signed by the device's key, yet not on the stored chain: a second history
+            self._fork(ch, ev, text, received, b, f"prev is not the hash of stored seq {ch.head_seq}")
             return False
         if ev.type == "checkpoint":
             try:
@@ -466,6 +534,8 @@ class Collector:
         """Ack each device whose stored head moved (or that re-sent), at most every ACK_EVERY_S:
         under load one ack covers a whole window of events instead of one per batch."""
         for dev, ch in self._chains.items():
+            if ch.fork_seq is not None:
+                continue  # forked: neither copy may prune anything until an operator resolves it
             if ch.acked_seq == ch.head_seq or now - ch.last_ack < ACK_EVERY_S:
                 continue
             ch.last_ack, ch.acked_seq = now, ch.head_seq
@@ -496,6 +566,12 @@ class Collector:
     def _publish_after(self, b: _Batch) -> None:
         if b.new and self.on_stored is not None:
             self.on_stored([ev for ev, _, _ in b.new])
+        for dev in b.forked:
+            fork = next((f for f in self.store.forks() if f["device"] == dev), None)
+            if fork is not None:
+                alert = fork_alert(fork)
+                b.alerts.append(alert)
+                self._publish(topics.alerts(self.p, "hub"), json.dumps(alert).encode(), retain=True)
         if b.alerts and self.on_alerts is not None:
             try:
                 self.on_alerts(b.alerts)

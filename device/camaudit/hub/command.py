@@ -51,6 +51,17 @@ def _hub_store_file(cfg: HubConfig) -> Path:
     return cfg.db_path
 
 
+def _mqtt_user(cfg: HubConfig, user: str, *, reset: bool) -> Path:
+    """Create (or with `reset`, re-key) `user` in the hub mosquitto's password file and make
+    a running hub's mosquitto reload it (SIGHUP: no restart)."""
+    from camaudit.hub.broker import broker_dir, ensure_user_secret, signal_reload
+
+    _private_folder(cfg.data_dir)
+    secret = ensure_user_secret(cfg.data_dir, broker_dir(cfg.data_dir) / "passwd", user, reset=reset)
+    signal_reload(cfg.data_dir)
+    return secret
+
+
 def _config(ctx: click.Context) -> HubConfig:
     o = ctx.obj
     cfg = load_hub_config(o["config"]) if o["config"] else HubConfig()
@@ -75,15 +86,16 @@ def _config(ctx: click.Context) -> HubConfig:
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), envvar=DATA_DIR_ENV,
               help=DATA_DIR_HELP)
 @click.option("--db", type=click.Path(path_type=Path, dir_okay=False), help="Hub SQLite file.")
-@click.option("--broker", help="External broker mqtt(s)://host:port (default: embedded broker).")
-@click.option("--broker-listen", help="host:port of the embedded broker (default 127.0.0.1:1883).")
+@click.option("--broker", help="A site's own broker mqtt(s)://host:port (default: the hub starts "
+              "and supervises its own mosquitto).")
+@click.option("--broker-listen", help="host:port of the hub's mosquitto (default 127.0.0.1:1883).")
 @click.option("--listen", help="host:port of the web page (default 127.0.0.1:8080).")
 @click.option("--token", help="Web login token (default: generated once, kept in the data folder).")
 @click.option("--timezone", help="The venue's IANA time zone, for the web page's times (default UTC).")
 @click.option("--trust-on-first-use", "tofu", is_flag=True,
               help="Enroll unknown devices by the key they announce (off by default).")
 @click.option("--user", "users", multiple=True,
-              help="Create an embedded-broker MQTT user (repeatable); its password file is printed.")
+              help="Create an MQTT user in the hub's mosquitto (repeatable); its password file is printed.")
 @click.pass_context
 def hub_cmd(ctx: click.Context, /, **opts: Any) -> None:
     """Collect, verify and show events from camaudit devices."""
@@ -99,6 +111,9 @@ def hub_cmd(ctx: click.Context, /, **opts: Any) -> None:
         click.echo(f"  MQTT user {user}: password file {handle.password_file(user)}")
     click.echo(f"web     {handle.web_url}  (token: {handle.token})")
     click.echo(f"hub key {handle.hub_public_key}")
+    if handle.embedded_broker is not None:
+        click.echo(f"alerts  camaudit alerts --broker {handle.broker_url} --username alerts "
+                   f"--password-file {handle.password_file('alerts')}")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -128,8 +143,16 @@ def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) 
             raise click.BadParameter("expected SEQ:HASH, e.g. 5000:3fa9...", param_hint="--after")
         base = (int(seq), digest.strip().lower())
         check_base(device, *base)  # before enrolling: all or nothing
+    from camaudit.hub.broker import RESERVED_USERS
+
     cfg = _config(ctx)
     _private_folder(cfg.db_path.parent)
+    if device in RESERVED_USERS:
+        raise HubError(f"enroll: {device!r} is reserved for the hub's own MQTT users")
+    if cfg.broker is None:
+        from camaudit.hub.broker import check_user
+
+        check_user(device)  # it must be able to log in to the hub's mosquitto
     store = HubStore(cfg.db_path)
     try:
         store.enroll(device, pubkey.strip().lower())
@@ -138,6 +161,10 @@ def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) 
     finally:
         store.close()
     click.echo(f"enrolled {device} in {cfg.db_path} (a running hub picks it up within seconds)")
+    if cfg.broker is None:
+        secret = _mqtt_user(cfg, device, reset=False)
+        click.echo(f"{device}: MQTT user {device}, password in {secret} "
+                   "(copy it to the device's mqtt.password_file)")
     if base is not None:
         click.echo(f"{device}: the hub's copy of its chain starts after seq {base[0]}; "
                    f"seqs 1..{base[0]} were pruned on the device and are not on the hub")
@@ -210,13 +237,55 @@ def subject_check_cmd(
 @sub_data_dir
 @click.pass_context
 def adduser_cmd(ctx: click.Context, user: str) -> None:
-    """Create (or reset) an embedded-broker MQTT user; prints its password file."""
-    from camaudit.hub.broker import ensure_user_secret
+    """Create (or reset) an MQTT user of the hub's mosquitto; prints its password file.
 
+    A running hub's mosquitto reloads its password file at once (no restart)."""
+    from camaudit.hub.broker import HUB_USER
+
+    if user == HUB_USER:
+        raise HubError(f"adduser: {HUB_USER!r} is the hub's own MQTT user (created at hub start)")
     cfg = _config(ctx)
-    _private_folder(cfg.data_dir)
-    secret = cfg.data_dir / "secrets" / f"{user}.pass"
-    if secret.exists():
-        secret.unlink()
-    path = ensure_user_secret(cfg.data_dir, cfg.data_dir / "broker.passwd", user)
-    click.echo(f"{user}: password in {path} (restart the hub to apply)")
+    path = _mqtt_user(cfg, user, reset=True)
+    click.echo(f"{user}: password in {path} (a running hub's broker applies it now)")
+
+
+@hub_cmd.command("forks")
+@sub_data_dir
+@click.pass_context
+def forks_cmd(ctx: click.Context) -> None:
+    """List open forks: devices with two validly signed histories (acks to them are stopped)."""
+    from camaudit.hub.store import HubStore
+
+    store = HubStore(_hub_store_file(_config(ctx)))
+    try:
+        forks = store.forks()
+        for f in forks:
+            click.echo(f"{f['device']}: fork from seq {f['fork_seq']}, {f['quarantined']} record(s) "
+                       f"quarantined; resolve with `camaudit hub resolve-fork {f['device']} "
+                       "--keep stored|quarantined`")
+        if not forks:
+            click.echo("no open forks")
+    finally:
+        store.close()
+
+
+@hub_cmd.command("resolve-fork")
+@click.argument("device")
+@sub_data_dir
+@click.option("--keep", type=click.Choice(["stored", "quarantined"]), required=True,
+              help="stored: the chain the hub holds is the real device's (the clone was given a new "
+                   "id and key); quarantined: the hub's records from the fork on came from the clone "
+                   "(they move to quarantine; the real device re-sends its own).")
+@click.pass_context
+def resolve_fork_cmd(ctx: click.Context, device: str, keep: str) -> None:
+    """Close DEVICE's open fork; a running hub resumes its acks within seconds."""
+    from camaudit.hub.store import HubStore
+
+    store = HubStore(_hub_store_file(_config(ctx)))
+    try:
+        moved = store.resolve_fork(device, keep)
+    finally:
+        store.close()
+    click.echo(f"{device}: fork resolved, kept the {keep} copy"
+               + (f"; {moved} record(s) moved to quarantine" if moved else "")
+               + "; acks resume")

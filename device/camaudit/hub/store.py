@@ -110,6 +110,20 @@ class HubStore:
             {"device": str, "after_seq": int, "after_hash": str, "set_ms": int},
             pk="device", if_not_exists=True,
         )
+        # Forks: validly signed records of a device that disagree with the chain the hub
+        # holds (same seq, other hash; or a prev that is not the stored hash). Every version
+        # is kept here as received (the stored one stays in `events`); `fork_state` holds one
+        # open fork per device: the hub sends that device no acks until it is resolved.
+        db.table("quarantine").create(
+            {"device": str, "seq": int, "hash": str, "prev": str, "ts": int, "type": str,
+             "received_ms": int, "json": str, "why": str},
+            pk=("device", "seq", "hash"), if_not_exists=True,
+        )
+        db.table("fork_state").create(
+            {"device": str, "fork_seq": int, "detected_ms": int, "copies": int, "resolved_ms": int,
+             "resolution": str},
+            pk="device", if_not_exists=True,
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -214,9 +228,11 @@ class HubStore:
         duplicates: dict[str, int],
         rejects: dict[str, tuple[int, str]],
         witnesses: Iterable[dict[str, Any]],
+        quarantine: Iterable[tuple[Event, str, int, str]] = (),
     ) -> None:
         """One transaction: new verified events (event, json, received_ms), device activity
-        (device -> (max seq seen, last seen ms)), duplicate counts, reject counts, witnesses."""
+        (device -> (max seq seen, last seen ms)), duplicate counts, reject counts, witnesses,
+        and forked records to quarantine (event, json, received_ms, why)."""
         with self._lock:
             c = self.conn
             c.execute("BEGIN IMMEDIATE")
@@ -264,10 +280,98 @@ class HubStore:
                         "VALUES (:device, :seq, :cp_seq, :cp_hash, :ts, :hub_key, :hub_sig)",
                         w,
                     )
+                for ev, text, received, why in quarantine:
+                    c.execute(
+                        "INSERT OR IGNORE INTO quarantine (device, seq, hash, prev, ts, type, received_ms, "
+                        "json, why) VALUES (?,?,?,?,?,?,?,?,?)",
+                        (ev.device, ev.seq, ev.hash, ev.prev, ev.ts, ev.type, received, text, why[:300]),
+                    )
+                    c.execute(
+                        "INSERT INTO fork_state (device, fork_seq, detected_ms, copies) VALUES (?,?,?,1) "
+                        "ON CONFLICT(device) DO UPDATE SET "
+                        "fork_seq = CASE WHEN resolved_ms IS NULL THEN MIN(fork_seq, excluded.fork_seq) "
+                        "ELSE excluded.fork_seq END, "
+                        "detected_ms = CASE WHEN resolved_ms IS NULL THEN detected_ms "
+                        "ELSE excluded.detected_ms END, "
+                        "copies = CASE WHEN resolved_ms IS NULL THEN copies + 1 ELSE 1 END, "
+                        "resolution = CASE WHEN resolved_ms IS NULL THEN resolution ELSE NULL END, "
+                        "resolved_ms = NULL",
+                        (ev.device, ev.seq, now),
+                    )
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
+
+    # ---- forks ----------------------------------------------------------------------------
+    def fork_seq(self, device: str) -> int | None:
+        """The lowest forked seq of `device`'s open fork, or None (no fork, or resolved)."""
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT fork_seq FROM fork_state WHERE device = ? AND resolved_ms IS NULL", (device,)
+            ).fetchone()
+        return int(row[0]) if row else None
+
+    def forks(self, *, open_only: bool = True) -> list[dict[str, Any]]:
+        """Forks: {device, fork_seq, detected_ms, copies, resolved_ms, resolution, quarantined}."""
+        where = "WHERE f.resolved_ms IS NULL" if open_only else ""
+        with self._lock:
+            cur = self.conn.execute(
+                "SELECT f.device, f.fork_seq, f.detected_ms, f.copies, f.resolved_ms, f.resolution, "
+                "(SELECT COUNT(*) FROM quarantine q WHERE q.device = f.device) AS quarantined "
+                f"FROM fork_state f {where} ORDER BY f.detected_ms DESC")
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def quarantined(self, device: str) -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self.conn.execute(
+                "SELECT device, seq, hash, prev, ts, type, received_ms, why, json FROM quarantine "
+                "WHERE device = ? ORDER BY seq, received_ms", (device,))
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def resolve_fork(self, device: str, keep: str) -> int:
+        """Close `device`'s open fork. keep="stored": the chain the hub holds is the device's
+        (the other copy gets a new id and key); keep="quarantined": the hub's records from the
+        fork point on came from the other copy: they move to quarantine (nothing is deleted)
+        and the hub's chain steps back so the real device re-sends. Returns rows moved."""
+        if keep not in ("stored", "quarantined"):
+            raise HubError(f"resolve {device}: --keep must be 'stored' or 'quarantined'")
+        with self._lock:
+            row = self.conn.execute(
+                "SELECT fork_seq FROM fork_state WHERE device = ? AND resolved_ms IS NULL", (device,)
+            ).fetchone()
+            if row is None:
+                raise HubError(f"resolve {device}: no open fork")
+            fork_seq = int(row[0])
+            c = self.conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                moved = 0
+                if keep == "quarantined":
+                    moved = c.execute(
+                        "INSERT OR IGNORE INTO quarantine (device, seq, hash, prev, ts, type, received_ms, "
+                        "json, why) SELECT device, seq, hash, json_extract(json, '$.prev'), ts, type, "
+                        "received_ms, json, 'superseded: operator kept the other copy' FROM events "
+                        "WHERE device = ? AND seq >= ?", (device, fork_seq)).rowcount
+                    c.execute("DELETE FROM witness WHERE device = ? AND seq >= ?", (device, fork_seq))
+                    c.execute("DELETE FROM events WHERE device = ? AND seq >= ?", (device, fork_seq))
+                    prev = c.execute("SELECT hash FROM events WHERE device = ? AND seq = ?",
+                                     (device, fork_seq - 1)).fetchone()
+                    base = c.execute("SELECT after_seq, after_hash FROM bases WHERE device = ?",
+                                     (device,)).fetchone()
+                    head = (fork_seq - 1, prev[0]) if prev else (base if base else (0, GENESIS_PREV))
+                    c.execute("UPDATE heads SET seq = ?, hash = ? WHERE device = ?", (*head, device))
+                c.execute("UPDATE fork_state SET resolved_ms = ?, resolution = ? WHERE device = ?",
+                          (_now_ms(), keep, device))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        log.warning("fork of %s at seq %d resolved: kept the %s copy (%d row(s) moved)",
+                    device, fork_seq, keep, moved)
+        return moved
 
     def set_online(self, device: str, online: bool, when_ms: int) -> None:
         with self._lock:
@@ -324,12 +428,13 @@ class HubStore:
             return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
     def alerts(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Open fork alerts (operator action needed) first, then the devices' alert events."""
         with self._lock:
             rows = self.conn.execute(
                 "SELECT json FROM events WHERE type = 'alert' ORDER BY ts DESC, device, seq DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [alert_view(Event.from_json(r[0])) for r in rows]
+        return [fork_alert(f) for f in self.forks()] + [alert_view(Event.from_json(r[0])) for r in rows]
 
     def captures(
         self,
@@ -463,6 +568,17 @@ def notice_view(d: dict[str, Any]) -> dict[str, Any]:
         "covers": [str(c) for c in covers] if isinstance(covers, list) else None,
         "why": str(body["why"]) if isinstance(body.get("why"), str) else None,
         "hours": {str(k): str(v) for k, v in hours.items()} if isinstance(hours, dict) else None,
+    }
+
+
+def fork_alert(fork: dict[str, Any]) -> dict[str, Any]:
+    """An operator alert for an open fork (web page, MQTT `<p>/hub/alerts`, `camaudit alerts`)."""
+    dev, seq = fork["device"], fork["fork_seq"]
+    return {
+        "device": dev, "seq": seq, "ts": fork["detected_ms"], "feed": None,
+        "text": (f"FORK: two validly signed versions of {dev} from seq {seq} (a cloned SD card?); "
+                 f"acks to {dev} stopped; both kept; resolve with `camaudit hub resolve-fork {dev}`"),
+        "capture": None, "reasons": ["fork"], "ref_seq": None,
     }
 
 

@@ -1,29 +1,29 @@
 """Check one incoming MQTT message at the hub, before any chain state is involved.
 
-Order matters: size first (a 10 MB payload is never parsed), then topic, JSON, schema,
-device named by topic vs body, enrollment, hash, signature. Each failure has a short
-reason code that the hub counts.
+Order matters: size first (a 10 MB payload is never parsed), then topic, JSON (duplicate
+keys refused), the typed schema of hub/schema.py (per event type: types, ranges, lengths,
+ts against the hub's clock), device named by topic vs body, enrollment, hash, signature.
+Each failure has a short reason code that the hub counts.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from camaudit.core.record import Event, RecordError, check_hash
+from camaudit.hub.schema import Rejected, parse_json, validate_record
 from camaudit.mqtt import topics
 
 #: Reason codes (rejects table).
 REASONS = (
-    "oversize", "wrong_topic", "bad_json", "bad_schema", "device_mismatch", "unknown_device",
-    "bad_hash", "missing_signature", "bad_signature", "not_checkpoint", "conflict", "bad_link",
-    "bad_checkpoint", "key_mismatch", "overload",
+    "oversize", "wrong_topic", "bad_json", "duplicate_key", "bad_schema", "out_of_range",
+    "device_mismatch", "unknown_device", "bad_hash", "missing_signature", "bad_signature",
+    "not_checkpoint", "conflict", "fork", "bad_link", "bad_checkpoint", "key_mismatch", "overload",
+    "internal",
 )
 
-
-MAX_INT = 2**53
 
 
 class Reject(Exception):
@@ -39,6 +39,7 @@ def check_message(
     payload: bytes,
     key_of: Callable[[str], bytes | None],
     max_bytes: int,
+    now_ms: int,
 ) -> tuple[Event, str]:
     """Return (event, its JSON text) of a well-formed, enrolled, correctly signed event.
 
@@ -51,16 +52,14 @@ def check_message(
         raise Reject("wrong_topic", topic[:120])
     topic_device, kind = where
     try:
-        text = payload.decode("utf-8")
-        obj = json.loads(text)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise Reject("bad_json", str(exc)[:120] or type(exc).__name__) from None
+        obj, text = parse_json(payload)
+        validate_record(obj, now_ms)
+    except Rejected as r:
+        raise Reject(r.reason, r.detail) from None
     try:
         ev = Event.from_dict(obj)
     except RecordError as exc:
         raise Reject("bad_schema", str(exc)) from None
-    if ev.seq > MAX_INT or abs(ev.ts) > MAX_INT:
-        raise Reject("bad_schema", "seq or ts out of range")
     if ev.device != topic_device:
         raise Reject("device_mismatch", f"topic names {topic_device!r}, record {ev.device!r}")
     if kind == "checkpoints" and ev.type != "checkpoint":

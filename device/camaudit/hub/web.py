@@ -1,7 +1,8 @@
 """The hub's web page: FastAPI + Jinja2 templates rendered on the server, assets shipped locally
 (no inline script or style: a strict CSP can forbid both).
 
-Login by token (cookie holds a SHA-256 of it; `Authorization: Bearer <token>` works too).
+Login by token (a server-side session cookie that expires; `Authorization: Bearer <token>`
+works too); security headers, sessions, CSRF and login rate limits live in hub/websec.py.
 Pages: `/` devices (refreshed live from /api/devices) with each notice's current state, live
 alerts (SSE on /alerts/stream) each linking to its capture, reject counts; `/captures` with
 filters, a per-feed chart of captures per hour by verdict and the export form;
@@ -11,8 +12,6 @@ filters, a per-feed chart of captures per hour by verdict and the export form;
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import re
 import shutil
@@ -47,11 +46,11 @@ from camaudit.hub.views import (
     reason_label,
     verdict_words,
 )
+from camaudit.hub.websec import COOKIE, SecurityHeaders, WebAuth
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
-COOKIE = "camaudit_hub"
 MAX_ID = 128  # device + capture id length in a capture URL (device ids are <= 64)
 
 
@@ -80,14 +79,9 @@ def create_app(
         # every form that POSTs.
         full = {"csrf": getattr(request.state, "csrf", ""), "can_export": hub_key is not None, **ctx}
         return templates.TemplateResponse(request, name, full, status_code=status_code)
-    session = hashlib.sha256(b"camaudit-hub-session:" + token.encode()).hexdigest()
-
-    def authed(request: Request) -> bool:
-        cookie = request.cookies.get(COOKIE, "")
-        if cookie and hmac.compare_digest(cookie, session):
-            return True
-        auth = request.headers.get("authorization", "")
-        return auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].encode(), token.encode())
+    app.add_middleware(SecurityHeaders)
+    web_auth = WebAuth(token)
+    authed = web_auth.authed
 
     def login_redirect() -> RedirectResponse:
         return RedirectResponse("/login", status_code=303)
@@ -99,19 +93,27 @@ def create_app(
     @app.post("/login", response_class=HTMLResponse)
     async def login(request: Request) -> Any:
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
-        given = (form.get("token") or [""])[0]
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            log.warning("web login with a wrong token from %s", request.client.host if request.client else "?")
-            return page(request, "login.html", {"error": "Wrong token."}, status_code=401)
+        sid, wait = web_auth.login(request, (form.get("token") or [""])[0])
+        if wait:
+            return templates.TemplateResponse(
+                request, "login.html", {"error": f"Too many attempts; try again in {wait} s."},
+                status_code=429, headers={"Retry-After": str(wait)},
+            )
+        if sid is None:
+            return templates.TemplateResponse(
+                request, "login.html", {"error": "Wrong token."}, status_code=401
+            )
         resp = RedirectResponse("/", status_code=303)
-        resp.set_cookie(COOKIE, session, httponly=True, samesite="strict")
+        resp.set_cookie(**web_auth.cookie(request, sid))
         return resp
 
-    @app.get("/logout")
     @app.post("/logout")
-    async def logout() -> Any:
+    async def logout(request: Request) -> Any:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        if not web_auth.logout(request, (form.get("csrf") or [""])[0]):
+            return JSONResponse({"error": "bad or missing CSRF token"}, status_code=403)
         resp = login_redirect()
-        resp.delete_cookie(COOKIE)
+        resp.delete_cookie(COOKIE, path="/")
         return resp
 
     def device_rows() -> list[dict[str, Any]]:

@@ -1,4 +1,10 @@
-"""`camaudit alerts`: print readable alerts from the broker in a terminal."""
+"""`camaudit alerts`: print readable alerts from the broker in a terminal.
+
+Against the hub's own mosquitto, log in as the read-only user `alerts`; its password file
+is `<hub data dir>/secrets/alerts.pass` (`camaudit hub` prints the whole command line).
+A refused login ("refused: not authorized") and a broker that cannot be reached
+("cannot connect") end with different one-line errors.
+"""
 
 from __future__ import annotations
 
@@ -41,8 +47,9 @@ def format_alert(topic: str, payload: bytes) -> str | None:
 @click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True,
               help="mqtt(s)://host:port")
 @click.option("--prefix", default="camaudit", show_default=True)
-@click.option("--username")
-@click.option("--password-file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--username", help="MQTT user; with the hub's own broker: alerts.")
+@click.option("--password-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="File holding that user's password (hub: <data dir>/secrets/alerts.pass).")
 @click.option("--ca-file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--follow", "-f", is_flag=True, help="Keep printing alerts as they arrive.")
 @click.option("--wait", default=2.0, show_default=True,
@@ -51,7 +58,13 @@ def alerts_cmd(
     broker: str, prefix: str, username: str | None, password_file: Path | None,
     ca_file: Path | None, follow: bool, wait: float,
 ) -> None:
-    """Print alerts published by devices (short text, feed, reasons, event seq)."""
+    """Print alerts published by devices and the hub (short text, feed, reasons, event seq).
+
+    \b
+    With the hub's own mosquitto (no anonymous access):
+      camaudit alerts --broker mqtt://127.0.0.1:1883 --username alerts \\
+        --password-file /var/lib/camaudit-hub/secrets/alerts.pass -f
+    """
     from camaudit.config.mqtt import MqttConfig
     from camaudit.errors import CamauditError
     from camaudit.mqtt.client import connect_in_background, make_client
@@ -64,13 +77,15 @@ def alerts_cmd(
         raise click.BadParameter(str(exc), param_hint="--broker") from None
     lines: queue.Queue[str] = queue.Queue()
     connected = threading.Event()
+    refused: list[str] = []
 
     def on_connect(client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
         if not rc.is_failure:
             client.subscribe(topics.all_alerts(prefix), qos=1)
             connected.set()
         else:
-            lines.put(f"! broker refused the connection: {rc}")
+            refused.append(str(rc))
+            stop.set()
 
     def on_message(client: Any, userdata: Any, msg: Any) -> None:
         line = format_alert(msg.topic, msg.payload)
@@ -79,10 +94,14 @@ def alerts_cmd(
 
     import secrets
 
+    stop = threading.Event()
+    try:
+        cfg.password()
+    except CamauditError as exc:
+        raise CamauditError(f"alerts: {exc}") from None
     client = make_client(cfg, f"camaudit-alerts-{secrets.token_hex(4)}")
     client.on_connect = on_connect
     client.on_message = on_message
-    stop = threading.Event()
     if follow:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     connect_in_background(client, cfg)
@@ -99,5 +118,11 @@ def alerts_cmd(
     finally:
         client.disconnect()
         client.loop_stop()
+    if refused:
+        who = f"user {username!r}" if username else "a client without user name"
+        raise CamauditError(
+            f"refused: not authorized: {broker} refused {who} ({refused[0]}); with the hub's own "
+            "broker use --username alerts --password-file <hub data dir>/secrets/alerts.pass")
     if not connected.is_set():
-        raise CamauditError(f"could not connect to {broker}")
+        raise CamauditError(f"cannot connect to {broker}: nothing answered within {wait:g} s "
+                            "(is the hub or broker running, and is the address right?)")

@@ -1,0 +1,38 @@
+"""The mosquitto configuration the hub generates, and the README's copy of its ACL."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from camaudit.hub.broker import BrokerLimits, ManagedMosquitto, acl_text
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_generated_config_has_the_documented_settings(tmp_path: Path) -> None:
+    b = ManagedMosquitto(tmp_path, "127.0.0.1", 18830)
+    b.write_config()
+    conf = b.conf_file.read_text().splitlines()
+    lim = BrokerLimits()
+    for line in ("allow_anonymous false", "use_username_as_clientid true", "persistence true",
+                 "listener 18830 127.0.0.1", f"password_file {b.passwd_file}", f"acl_file {b.acl_file}",
+                 f"max_packet_size {lim.max_packet_size}", f"max_queued_messages {lim.max_queued_messages}",
+                 f"max_queued_bytes {lim.max_queued_bytes}", f"max_connections {lim.max_connections}",
+                 f"max_keepalive {lim.max_keepalive}", f"max_inflight_messages {lim.max_inflight_messages}"):
+        assert line in conf
+    for f in (b.conf_file, b.acl_file, b.passwd_file):
+        assert f.stat().st_mode & 0o777 == 0o600
+    readme = README.read_text()
+    for name, value in (("max_packet_size", lim.max_packet_size), ("max_queued_messages", lim.max_queued_messages),
+                        ("max_connections", lim.max_connections), ("max_keepalive", lim.max_keepalive),
+                        ("max_inflight_messages", lim.max_inflight_messages)):
+        assert f"| `{name}` | {value} |" in readme
+    assert f"| `max_queued_bytes` | {lim.max_queued_bytes // 2**20} MiB |" in readme
+
+
+def test_readme_shows_the_acl_the_hub_writes() -> None:
+    block = re.search(r"The ACL the hub writes.*?```\n(.*?)```", README.read_text(), re.S)
+    assert block is not None
+    generated = [ln for ln in acl_text("camaudit").splitlines() if not ln.startswith("#")]
+    assert block.group(1).splitlines() == generated
