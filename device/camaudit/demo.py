@@ -14,6 +14,7 @@ import logging
 import socket
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,7 @@ def _export_and_verify(db: Path, out: Path) -> bool:
     from camaudit.store.pack_verify import verify_pack
 
     pubkey = load_or_create_key(db.parent / "device.key").public_hex
+    out.unlink(missing_ok=True)  # the previous demo's pack (export never overwrites one)
     try:
         export_pack(db, out, since_ms=None, until_ms=None, feed=None, key_path=None,
                     evidence_dir=None, now_ms=int(time.time() * 1000))
@@ -94,6 +96,12 @@ def _export_and_verify(db: Path, out: Path) -> bool:
         return False
     click.secho(f"\ncamaudit export --db {db} --out {out}", bold=True)
     click.secho(f"camaudit verify {out} --pubkey {pubkey[:16]}...: {result.summary()}", fg="green")
+    report_dir = out.parent / "report"
+    report_dir.mkdir(exist_ok=True)
+    with zipfile.ZipFile(out) as z:
+        for name in ("report.pdf", "report.html", "captures.csv"):
+            (report_dir / name).write_bytes(z.read(name))
+    click.secho(f"the pack's report: {report_dir / 'report.pdf'} (also report.html, captures.csv)", bold=True)
     return True
 
 
@@ -120,7 +128,7 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
     from camaudit.store.verify import verify_journal
 
     if fresh and data_dir.exists():
-        for sub in ("device", "hub", "story"):
+        for sub in ("device", "hub", "story", "report"):
             shutil.rmtree(data_dir / sub, ignore_errors=True)
     device_dir = data_dir / "device"
     db = device_dir / "journal.db"

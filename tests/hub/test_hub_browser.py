@@ -121,7 +121,7 @@ def test_pages_at_desktop_and_phone_widths(make_hub, tmp_path: Path, browser) ->
     when missing or with CAMAUDIT_UPDATE_DOCS=1)."""
     from hubdata import add_story
 
-    hub = make_hub(web=True, broker_anonymous=True, timezone="Europe/Berlin")
+    hub = make_hub(web=True, timezone="Europe/Berlin")
     journal, pub = fill(hub, tmp_path)
     add_story(hub, journal, pub)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -159,7 +159,7 @@ def test_pages_at_desktop_and_phone_widths(make_hub, tmp_path: Path, browser) ->
 def test_devices_table_and_notice_state_update_live(make_hub, tmp_path: Path, browser) -> None:
     from hubdata import T5, add_story
 
-    hub = make_hub(web=True, broker_anonymous=True, timezone="Europe/Berlin")
+    hub = make_hub(web=True, timezone="Europe/Berlin")
     journal, pub = fill(hub, tmp_path)
     add_story(hub, journal, pub)
     try:

@@ -115,13 +115,13 @@ def test_alert_listener_gets_verified_alerts(make_hub, tmp_path: Path) -> None:
         journal.close()
 
 
-AUTH = {"Authorization": "Bearer test-token-123"}
+AUTH = {"Authorization": "Bearer test-token-0123456789abcdef"}
 
 
 @pytest.fixture
 def venue(make_hub, tmp_path: Path):
     """A hub in Europe/Berlin holding CAPTURES and the c-100 story (notice goes missing)."""
-    hub = make_hub(web=True, broker_anonymous=True, token="test-token-123", timezone="Europe/Berlin")
+    hub = make_hub(web=True, token="test-token-0123456789abcdef", timezone="Europe/Berlin")
     journal, pub = fill(hub, tmp_path)
     add_story(hub, journal, pub)
     yield hub, journal, pub
@@ -207,7 +207,10 @@ def test_export_button_downloads_a_pack_that_verifies(venue, tmp_path: Path) -> 
     assert re.search(r'filename="camaudit-dev1-\d{8}-\d{6}\.zip"', r.headers["content-disposition"])
     pack = tmp_path / "web.zip"
     pack.write_bytes(r.content)
-    assert "OK" in verify_pack(pack, journal.public_key).summary()
+    from camaudit.store.keys import load_key
+
+    hub_key = bytes.fromhex(load_key(hub.data_dir / "hub.key").public_hex)
+    assert "OK, authentic" in verify_pack(pack, journal.public_key, hub_key).summary()
     import zipfile
 
     with zipfile.ZipFile(pack) as z:

@@ -141,7 +141,7 @@ def test_hub_data_dir_after_the_subcommand_and_never_world_readable(tmp_path: Pa
         capture_output=True, text=True, timeout=60, env={**os.environ, "CAMAUDIT_HUB_DIR": str(env_hub)},
     )
     assert proc.returncode == 0, proc.stderr
-    assert (env_hub.stat().st_mode & 0o777) == 0o700 and (env_hub / "broker.passwd").is_file()
+    assert (env_hub.stat().st_mode & 0o777) == 0o700 and (env_hub / "broker" / "passwd").is_file()
     # an existing folder is not loosened or tightened behind the user's back
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o750)

@@ -78,8 +78,9 @@ def letterbox_into(frame: np.ndarray, canvas: np.ndarray) -> Letterbox:
     if (nw, nh) == (fw, fh):
         canvas[:nh, :nw] = frame
     else:
-        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        canvas[:nh, :nw] = cv2.resize(frame, (nw, nh), interpolation=interp)
+        # bit-exact bilinear: the same pixels on every CPU (INTER_AREA's SIMD paths differ
+        # between x86 and arm64 builds of OpenCV, moving boxes by up to 13 px; MODEL.md)
+        canvas[:nh, :nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR_EXACT)
     canvas[nh:] = 0
     canvas[:nh, nw:] = 0
     return Letterbox(scale=scale, frame_w=fw, frame_h=fh, canvas_w=canvas_w, canvas_h=canvas_h)
