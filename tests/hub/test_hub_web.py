@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hubdata import CAPTURES, STORY_ALERT, add_story, fill
+from hubdata import CAPTURES, STORY_ALERT, T5, add_story, fill
 
 pytestmark = pytest.mark.integration
 
@@ -289,3 +289,27 @@ def test_filters_read_times_in_the_venue_zone(venue) -> None:
     assert "1 capture(s) shown" in r.text and "c-100" in r.text
     bad = httpx.get(hub.web_url + "/captures", headers=AUTH, params={"since": "soon"})
     assert bad.status_code == 400 and "From: &#39;soon&#39; is not a time" in bad.text
+
+
+def test_capture_page_shows_the_hours_the_device_registered(venue) -> None:
+    """The hours that applied come from the notice's newest notice.registered before the
+    capture, the record the device journals what the sign says in."""
+    from brokers import wait_for
+
+    hub, journal, pub = venue
+    r = httpx.get(hub.web_url + "/capture/dev1/c-100", headers=AUTH)
+    assert "not reported to the hub" in _text(r.text)
+    body = {"notice": "entrance", "controller": "Example Café Ltd", "purposes": ["security"],
+            "rights": "access", "contact": "dpo@example.org", "full_notice": "https://example.org/cctv",
+            "hours": {"mon-fri": "07:00-19:00", "sat": "09:00-12:00"}, "languages": ["en"],
+            "translations": {}, "covers": ["counter"], "watch_feed": "door", "timezone": "Europe/Berlin",
+            "hash": "0" * 64, "marker": "CA1:entrance:" + "0" * 16}
+    journal.append("notice.registered", None, body, T5 - 700_000)
+    # a later registration (after the capture started) must not be the one shown
+    journal.append("notice.registered", None, {**body, "hours": {"daily": "00:00-01:00"}}, T5 + 1_000)
+    pub.notify()
+    head = journal.head[0]
+    wait_for(lambda: hub.store.count_events("dev1") == head, what="registrations stored")
+    text = _text(httpx.get(hub.web_url + "/capture/dev1/c-100", headers=AUTH).text)
+    assert "mon-fri 07:00-19:00, sat 09:00-12:00 (Europe/Berlin)" in text, text
+    assert "daily 00:00-01:00" not in text

@@ -492,8 +492,26 @@ class HubStore:
 
     def notice_states(self, device: str | None = None, at_ms: int | None = None) -> list[dict[str, Any]]:
         """The latest notice.* event of every (device, notice), or the latest at or before
-        `at_ms`: [{device, notice, state, ts, seq, covers, why, hours}], by device, notice."""
-        where = f"type IN {NOTICE_TYPES}"
+        `at_ms`: [{device, notice, state, ts, seq, covers, why, hours}], by device, notice.
+        Hours and coverage come from the notice's newest `notice.registered` when its state
+        event does not carry them (the device journals its printed texts, hours and coverage
+        there)."""
+        out = self._latest_per_notice(f"type IN {NOTICE_TYPES}", device, at_ms)
+        registered = {
+            (r["device"], r["notice"]): r
+            for r in self._latest_per_notice("type = 'notice.registered'", device, at_ms)
+        }
+        for n in out:
+            reg = registered.get((n["device"], n["notice"]))
+            if reg is not None:
+                n["hours"] = n["hours"] if n["hours"] is not None else reg["hours"]
+                n["covers"] = n["covers"] if n["covers"] is not None else reg["covers"]
+        return sorted(out, key=lambda n: (n["device"], n["notice"]))
+
+    def _latest_per_notice(self, type_sql: str, device: str | None, at_ms: int | None) -> list[dict[str, Any]]:
+        """notice_view of the newest event matching `type_sql` (SQL, ours) of every (device,
+        notice), at or before `at_ms`."""
+        where = type_sql
         params: list[Any] = []
         if device is not None:
             where += " AND device = ?"
@@ -509,8 +527,7 @@ class HubStore:
                 ") m ON e.device = m.device AND e.seq = m.seq",
                 params,
             ).fetchall()
-        out = [notice_view(json.loads(r[0])) for r in rows]
-        return sorted(out, key=lambda n: (n["device"], n["notice"]))
+        return [notice_view(json.loads(r[0])) for r in rows]
 
     def notice_changes(self, device: str, since_ms: int, until_ms: int) -> list[dict[str, Any]]:
         """notice.* events of `device` with since_ms < ts <= until_ms, by seq."""
