@@ -17,6 +17,7 @@ import time
 import zipfile
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -144,6 +145,7 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
             broker_listen="127.0.0.1:0",
             listen="127.0.0.1:8080" if _port_free(8080) else "127.0.0.1:0",
             broker_users=[DEVICE_ID],
+            timezone=demo_story.TIMEZONE,
         )
         handle = start_hub(hub_cfg)
         key = load_or_create_key(device_dir / "device.key")
@@ -163,8 +165,8 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
         click.echo()
         for line in summary_lines(summary):
             click.echo(line)
-        click.secho(f"\nCaptures (camaudit log --db {db}):", bold=True)
-        click.echo(format_table(list_captures(db)))
+        click.secho(f"\nCaptures (camaudit log --db {db} --tz {demo_story.TIMEZONE}):", bold=True)
+        click.echo(format_table(list_captures(db), ZoneInfo(demo_story.TIMEZONE)))
         click.secho("\nThe story, act by act:", bold=True)
         lines, story_ok = story_lines(db)
         for line in lines:
