@@ -254,7 +254,8 @@ def test_zip_bombs_are_refused_before_reading_with_bounded_memory(device, tmp_pa
     db, _ = device
     pack = export_pack(db, tmp_path / "p.zip", now_ms=T0) and tmp_path / "p.zip"
     base_msg, base_mib = _peak(pack)
-    assert base_msg == "OK" and base_mib < 100
+    # an honest pack: verify renders report.html and report.pdf again (reportlab, fonts)
+    assert base_msg == "OK" and base_mib < 200
     honest = {n: d for n, d in _files(pack).items() if n != "events.jsonl"}
     big = _bomb(tmp_path / "big.zip", "events.jsonl", 800, honest)
     assert big.stat().st_size < 1 << 20  # under 1 MiB on disk, 800 MiB inflated
