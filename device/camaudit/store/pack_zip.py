@@ -9,8 +9,9 @@ chunks, and zipfile stops inflating at the declared size, so a lying header cann
 member larger than its checked size.
 
 Memory bound: only the small JSON members, the records (at most MAX_RECORDS_BYTES) and the
-derived files (at most MAX_DERIVED_BYTES each) are held; every other member (the evidence
-frames) is hashed in CHUNK-byte pieces and never held.
+derived files (at most MAX_DERIVED_BYTES each) are held, and the evidence frames only up
+to pack_verify.INLINE_FRAMES_BYTES in all (to regenerate the reports that show them);
+past that a frame is hashed in CHUNK-byte pieces and never held.
 """
 
 from __future__ import annotations
