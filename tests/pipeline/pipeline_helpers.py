@@ -59,3 +59,29 @@ def wait_while_running(proc: subprocess.Popen[str], done: Callable[[], bool], wh
             pass  # the journal is still being created
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def clip_frames(path: Path, size: tuple[int, int], n: int | None = None) -> list:
+    """The first `n` (all: None) frames of a video, each resized to `size` (w, h)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    while n is None or len(out) < n:
+        ok, f = cap.read()
+        if not ok:
+            break
+        out.append(cv2.resize(f, size, interpolation=cv2.INTER_AREA))
+    cap.release()
+    return out
+
+
+def write_clip(path: Path, frames: list, fps: float, size: tuple[int, int]) -> Path:
+    """Write `frames` (BGR, all `size`) as an MJPG .avi at `fps`."""
+    import cv2
+
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, size)
+    for f in frames:
+        w.write(f)
+    w.release()
+    return path

@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import yaml
-from pipeline_helpers import camaudit, captures
+from pipeline_helpers import camaudit, captures, clip_frames, write_clip
 
 from camaudit.config.notices import NoticeConfig
 from camaudit.notices.composite import composite_sign, perspective_quad, quad_bbox
@@ -34,22 +33,11 @@ NOTICE = {
 }
 
 
-def frames_of(path: Path, n: int | None = None) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    out = []
-    while n is None or len(out) < n:
-        ok, f = cap.read()
-        if not ok:
-            break
-        out.append(cv2.resize(f, SIZE, interpolation=cv2.INTER_AREA))
-    return out
-
-
 @pytest.fixture(scope="module")
 def scenario(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("scenario")
-    people = frames_of(shared_data / "videos" / "facenet-pytorch_video.mp4")
-    empty = frames_of(shared_data / "videos" / "NOFACE_intel_bottle-detection.mp4", 100)
+    people = clip_frames(shared_data / "videos" / "facenet-pytorch_video.mp4", SIZE)
+    empty = clip_frames(shared_data / "videos" / "NOFACE_intel_bottle-detection.mp4", SIZE, 100)
     quad = perspective_quad(870, 110, 150, yaw_deg=15)
     sign = render_sign("entrance", NoticeConfig.model_validate(NOTICE), 600)
     # the "covered" sign: a grey cover taped over it
@@ -66,10 +54,7 @@ def scenario(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
     )
     covered_at = 130
     clip = tmp / "scenario.avi"
-    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
-    for f in parts:
-        w.write(f)
-    w.release()
+    write_clip(clip, parts, FPS, SIZE)
     region = quad_bbox(quad, (SIZE[1], SIZE[0], 3))
     cfg = {
         "device": {"id": "scenario-01", "data_dir": str(tmp)},

@@ -11,14 +11,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
 
-from pipeline_helpers import camaudit  # noqa: E402
+from pipeline_helpers import camaudit, clip_frames, write_clip  # noqa: E402
 
 from camaudit.config.notices import NoticeConfig  # noqa: E402
 from camaudit.notices.composite import composite_sign, perspective_quad, quad_bbox  # noqa: E402
@@ -39,23 +38,12 @@ NOTICE = {
 from report_helpers import VENUE  # noqa: E402
 
 
-def _frames(path: Path, n: int | None = None) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    out = []
-    while n is None or len(out) < n:
-        ok, f = cap.read()
-        if not ok:
-            break
-        out.append(cv2.resize(f, SIZE, interpolation=cv2.INTER_AREA))
-    return out
-
-
 @pytest.fixture(scope="session")
 def venue_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(journal db, config file) of the run."""
     tmp = tmp_path_factory.mktemp("venue")
-    people = _frames(shared_data / "videos" / "facenet-pytorch_video.mp4")
-    empty = _frames(shared_data / "videos" / "NOFACE_intel_bottle-detection.mp4", 100)
+    people = clip_frames(shared_data / "videos" / "facenet-pytorch_video.mp4", SIZE)
+    empty = clip_frames(shared_data / "videos" / "NOFACE_intel_bottle-detection.mp4", SIZE, 100)
     quad = perspective_quad(850, 150, 200, yaw_deg=15)  # >= the 200 px minimum (README)
     sign = render_sign("entrance", NoticeConfig.model_validate(NOTICE), 600)
     cover = np.full_like(sign, 128)
@@ -66,10 +54,7 @@ def venue_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tu
         + [composite_sign(f, cover, quad) for f in people]
     )
     clip = tmp / "venue.avi"
-    w = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
-    for f in parts:
-        w.write(f)
-    w.release()
+    write_clip(clip, parts, FPS, SIZE)
     region = quad_bbox(quad, (SIZE[1], SIZE[0], 3))
     cfg = {
         "device": {"id": "cafe-01", "data_dir": str(tmp), "timezone": "Europe/Paris", "venue": VENUE},
