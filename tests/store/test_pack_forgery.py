@@ -366,3 +366,16 @@ def test_the_device_never_writes_a_string_the_reader_cannot_read_back(tmp_path, 
     pack = export_pack(db, tmp_path / "p.zip", now_ms=T0) and tmp_path / "p.zip"
     code, out, err = _verify_cli(capsys, str(pack), "--pubkey", _pub(db))
     assert code == 0 and "OK, authentic" in out, err
+
+
+def test_derived_files_without_frames_leave_out_only_the_reports_that_show_them(device) -> None:
+    """A checker not holding the frames (past verify's 64 MiB) regenerates what it can, the
+    same bytes as with them."""
+    db, pub = device
+    events = [Event.from_json(t) for t in _lines(db)]
+    meta = PackMeta("cafe-01", pub, T0, "device", None, None, None, ())
+    full = derived_files(events, meta, {})
+    partial = derived_files(events, meta)
+    assert set(full) == {"report.md", "captures.csv", "report.html", "report.pdf"}
+    assert set(partial) == {"report.md", "captures.csv"}
+    assert all(partial[n] == full[n] for n in partial)

@@ -22,11 +22,18 @@ CSV = "captures.csv"
 
 
 def report_files(
-    records: Sequence[Event], meta: Mapping[str, Any], frames: Mapping[str, bytes] | None = None
+    records: Sequence[Event],
+    meta: Mapping[str, Any],
+    frames: Mapping[str, bytes] | None = None,
+    *,
+    inline: bool = True,
 ) -> dict[str, bytes]:
     """meta: device, public_key, created (ms), signed_by, and optionally feed, since,
     until (ms), missing_evidence (digests), evidence_on_device. frames: sha256 hex -> the
-    blurred evidence frame (JPEG) the pack carries, shown inline."""
+    blurred evidence frame (JPEG) the pack carries, shown inline. `inline=False`: only
+    captures.csv (report.html and report.pdf need the frames)."""
     report = build(records, meta)
+    if not inline:  # only the file that shows no frame (a checker not holding them)
+        return {CSV: render_csv(report)}
     frames = frames or {}
     return {HTML: render_html(report, frames), PDF: render_pdf(report, frames), CSV: render_csv(report)}

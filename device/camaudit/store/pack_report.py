@@ -73,7 +73,7 @@ def derived_files(
     `frames` (sha256 hex -> JPEG bytes of the evidence frames the pack carries) are shown
     inline in report.html and report.pdf; with `frames=None` (a checker that did not hold
     them in memory) those two are left out and only report.md and captures.csv are made."""
-    from camaudit.report.files import CSV, report_files
+    from camaudit.report.files import report_files
 
     missing = missing_frames(records, frozenset(meta.frames))
     rendered = report_files(
@@ -90,9 +90,8 @@ def derived_files(
             "evidence_on_device": meta.signed_by == "hub",
         },
         frames or {},
+        inline=frames is not None,
     )
-    if frames is None:
-        rendered = {CSV: rendered[CSV]}
     report = render_report(
         device=meta.device,
         public_key=meta.public_key,
