@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests use, if they are missing:
 # mosquitto (real MQTT broker), chromium (hub web page tests), shellcheck and systemd
-# (systemd-analyze verify), debootstrap (the deploy.sh test's Debian root).
+# (systemd-analyze verify), postgresql (hub store tests), debootstrap (the deploy.sh test's Debian root).
 set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
@@ -9,6 +9,7 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)  # report PDF tests (pdftoppm, pdftotext)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)  # hub store on PostgreSQL (tests start their own server)
 command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 [ ${#need[@]} -eq 0 ] && exit 0
 SUDO=""

@@ -18,3 +18,6 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+from pgserver import pg_server, pg_url  # noqa: E402,F401  (a real PostgreSQL, started on demand)

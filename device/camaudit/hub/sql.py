@@ -1,0 +1,227 @@
+"""One small SQL connection interface for the hub's stores: SQLite (default) or PostgreSQL.
+
+Every hub store writes its SQL once, in the subset both databases share, with `?`
+placeholders (or `:name` with a mapping); the PostgreSQL side turns them into psycopg's
+`%s` / `%(name)s`. Where the two differ, a store asks `sql.dialect` or uses the helpers
+here (`json_text`, `greatest`, `least`, `blob`). Upserts use `INSERT ... ON CONFLICT`,
+which both speak (SQLite >= 3.24).
+
+`transaction()` is the one way to write several statements atomically: SQLite takes the
+write lock at BEGIN (`BEGIN IMMEDIATE`), PostgreSQL runs READ COMMITTED and a store that
+must serialise per device locks that device's row with `lock_row` (`SELECT ... FOR
+UPDATE`; SQLite already holds the whole-database lock). psycopg is imported only when a
+`postgresql://` URL is opened, so the package imports anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from camaudit.errors import CamauditError
+
+log = logging.getLogger(__name__)
+
+Params = Sequence[Any] | Mapping[str, Any]
+Dialect = Literal["sqlite", "postgresql"]
+
+
+class SqlError(CamauditError):
+    """The hub's database cannot be opened or used."""
+
+
+class Cursor(Protocol):
+    rowcount: int
+    description: Any
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Sql:
+    """A connection shared by the threads of one process (every call takes its lock)."""
+
+    dialect: Dialect
+    where: str  # what to name in messages: a file path or a URL without its password
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._in_tx = False
+
+    # -- implemented per dialect --
+    def _execute(self, sql: str, params: Params) -> Cursor:
+        raise NotImplementedError
+
+    def _executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        raise NotImplementedError
+
+    def _begin(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # -- shared --
+    def execute(self, sql: str, params: Params = ()) -> Cursor:
+        with self.lock:
+            return self._execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        with self.lock:
+            self._executemany(sql, rows)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Sql]:
+        """BEGIN ... COMMIT, ROLLBACK on any exception. Not re-entrant."""
+        with self.lock:
+            if self._in_tx:
+                raise SqlError(f"{self.where}: nested transaction")
+            self._begin()
+            self._in_tx = True
+            try:
+                yield self
+            except BaseException:
+                self._in_tx = False
+                with contextlib.suppress(Exception):
+                    self._execute("ROLLBACK", ())
+                raise
+            self._in_tx = False
+            self._execute("COMMIT", ())
+
+    def lock_row(self, table: str, key_col: str, key: Any) -> Any:
+        """Inside a transaction: read and lock one row (PostgreSQL FOR UPDATE; SQLite's
+        BEGIN IMMEDIATE already holds the write lock). Returns the row or None."""
+        tail = " FOR UPDATE" if self.dialect == "postgresql" else ""
+        return self._execute(f"SELECT * FROM {table} WHERE {key_col} = ?{tail}", (key,)).fetchone()
+
+    # -- dialect helpers (SQL text; arguments are SQL, never user input) --
+    def json_text(self, column: str, *path: str) -> str:
+        """The text at `path` inside a JSON text column."""
+        if self.dialect == "postgresql":
+            return f"({column}::jsonb #>> '{{{','.join(path)}}}')"
+        return f"json_extract({column}, '$.{'.'.join(path)}')"
+
+    def greatest(self, a: str, b: str) -> str:
+        return f"GREATEST({a}, {b})" if self.dialect == "postgresql" else f"MAX({a}, {b})"
+
+    def least(self, a: str, b: str) -> str:
+        return f"LEAST({a}, {b})" if self.dialect == "postgresql" else f"MIN({a}, {b})"
+
+    @property
+    def blob(self) -> str:
+        return "BYTEA" if self.dialect == "postgresql" else "BLOB"
+
+    @property
+    def bigint(self) -> str:
+        return "BIGINT" if self.dialect == "postgresql" else "INTEGER"
+
+
+class SqliteSql(Sql):
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.where = str(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout = 10000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except (sqlite3.Error, OSError) as exc:
+            raise SqlError(f"hub store {self.path}: {exc}") from None
+        self.conn = conn
+
+    def _execute(self, sql: str, params: Params) -> Cursor:
+        return self.conn.execute(sql, params)  # type: ignore[return-value]
+
+    def _executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        self.conn.executemany(sql, rows)
+
+    def _begin(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+
+_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\?|(?<!:):([A-Za-z_][A-Za-z0-9_]*)|%")
+
+
+def to_psycopg(sql: str) -> str:
+    """`?` -> `%s`, `:name` -> `%(name)s`, a literal `%` -> `%%`; quoted strings untouched
+    (`::type` casts are left alone)."""
+
+    def sub(m: re.Match[str]) -> str:
+        tok = m.group(0)
+        if tok.startswith("'"):
+            return tok.replace("%", "%%")
+        if tok == "?":
+            return "%s"
+        if tok == "%":
+            return "%%"
+        return f"%({m.group(1)})s"
+
+    return _PLACEHOLDER.sub(sub, sql)
+
+
+def redact(url: str) -> str:
+    """A database URL fit for a message: its password replaced by ***."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+class PostgresSql(Sql):
+    dialect: Dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.where = redact(url)
+        try:
+            import psycopg
+        except ImportError:
+            raise SqlError("a postgresql:// hub store needs psycopg 3: pip install 'psycopg[binary]'") from None
+        try:
+            self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SqlError(f"hub store {self.where}: {first}") from None
+        self._cache: dict[str, str] = {}
+
+    def _sql(self, sql: str) -> str:
+        out = self._cache.get(sql)
+        if out is None:
+            out = self._cache[sql] = to_psycopg(sql)
+        return out
+
+    def _execute(self, sql: str, params: Params) -> Cursor:
+        return self.conn.execute(self._sql(sql), params)  # type: ignore[return-value]  # always params: %% unescaped
+
+    def _executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(self._sql(sql), list(rows))
+
+    def _begin(self) -> None:
+        self.conn.execute("BEGIN")
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+
+def open_sql(target: Path | str) -> Sql:
+    """A `postgresql://` (or `postgres://`) URL opens PostgreSQL; anything else is a SQLite file."""
+    text = str(target)
+    if text.startswith(("postgresql://", "postgres://")):
+        return PostgresSql(text)
+    return SqliteSql(target)
