@@ -430,3 +430,16 @@ def test_hub_config_file_names_the_store(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_hub_config(f)
     assert "hunter2" not in str(err.value) and "hub.yaml" in str(err.value)
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://hub:s3cr@t/pw@db.example:5432/camaudit",
+    "postgresql://hub:s3cr@t@db.example/camaudit?sslmode=require",
+    "postgresql://hub@db.example/camaudit?sslmode=require&password=s3cr@t",
+    "postgres://hub:s3cr@t@[::1]:5432/x",
+])
+def test_redact_hides_any_password(url: str) -> None:
+    from camaudit.hub.sql import redact
+
+    shown = redact(url)
+    assert "s3cr" not in shown and "***" in shown and shown.startswith(url.split("://")[0] + "://hub")

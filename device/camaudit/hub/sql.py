@@ -183,8 +183,15 @@ def to_psycopg(sql: str) -> str:
 
 
 def redact(url: str) -> str:
-    """A database URL fit for a message: its password replaced by ***."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    """A database URL fit for a message: its password replaced by *** (in the user part,
+    up to the last `@`, whatever it contains; and a `password=` query parameter)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    at = rest.rfind("@")
+    if at >= 0 and ":" in rest[:at]:
+        rest = rest[:at].split(":", 1)[0] + ":***" + rest[at:]
+    return scheme + sep + re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", rest)
 
 
 class PostgresSql(Sql):
