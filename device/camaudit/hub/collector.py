@@ -277,6 +277,9 @@ class Collector:
         if self._registered:
             self.links.unregister(self.collector_id)
             self._registered = False
+        if self._links is not None and self._links.sql is not getattr(self.store, "sql", None):
+            self._links.sql.close()
+            self._links = None
         log.info("hub collector stopped")
 
     def reload_keys(self) -> None:
