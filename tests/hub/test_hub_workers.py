@@ -38,7 +38,7 @@ def _append(j: Journal, n: int, tag: str = "c") -> list[Event]:
 class Worker:
     """A shared-mode collector on its own connections to the store, publishing into a list."""
 
-    def __init__(self, db: Path, name: str) -> None:
+    def __init__(self, db: Path | str, name: str) -> None:
         self.store = HubStore(db)
         self.col = Collector(self.store, MqttConfig(url="mqtt://127.0.0.1:1"), DeviceKey.generate(),
                              linking="shared", collector_id=name)
@@ -66,14 +66,13 @@ class Worker:
             w.col.reload_keys()
 
     def close(self) -> None:
-        self.col.links.sql.close()
         self.store.close()
 
 
-@pytest.fixture
-def two(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(collector_mod, "ACK_EVERY_S", 0.0)  # every head advance acked at once
-    db = tmp_path / "hub.db"
+    db = tmp_path / "hub.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
     HubStore(db).close()
     a, b = Worker(db, "A"), Worker(db, "B")
     yield db, a, b
@@ -172,7 +171,7 @@ def test_random_split_of_two_streams_every_seq_once_acks_unique(two, tmp_path: P
         assert acks[-1] == top
         assert len(acks) == len(set(acks)), "an ack value was sent twice"
         assert len(a.store.witnesses(dev)) == sum(1 for e in evs if e.type == "checkpoint")
-    n = a.store.conn.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
+    n = a.store.sql.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
     assert n == 0
     assert a.store.rejects() == {}
 
@@ -187,7 +186,7 @@ def test_pending_is_bounded_per_device(two, tmp_path: Path, monkeypatch: pytest.
     evs = _append(j, 60)
     j.close()
     a.feed(*evs[1:])  # seq 1 lost: 59 early events, 20 kept
-    assert a.store.conn.execute("SELECT COUNT(*) FROM pending").fetchone()[0] == 20
+    assert a.store.sql.execute("SELECT COUNT(*) FROM pending").fetchone()[0] == 20
     assert a.store.rejects() == {"pending_full": 1}
     a.feed(evs[0])  # 1..21 link; the rest is re-sent by the device (never acked)
     assert a.store.seqs("dev1") == list(range(1, 22))

@@ -127,12 +127,12 @@ def _assert_exactly_once(db: Path, dev: str, head: int) -> None:
     store = HubStore(db)
     try:
         assert store.seqs(dev) == list(range(1, head + 1))
-        row = store.conn.execute("SELECT COUNT(*), COUNT(DISTINCT seq) FROM events WHERE device = ?",
+        row = store.sql.execute("SELECT COUNT(*), COUNT(DISTINCT seq) FROM events WHERE device = ?",
                                  (dev,)).fetchone()
         assert row == (head, head)
         (d,) = [r for r in store.devices() if r.device == dev]
         assert d.head_seq == head
-        assert store.conn.execute("SELECT COUNT(*) FROM pending WHERE device = ?", (dev,)).fetchone()[0] == 0
+        assert store.sql.execute("SELECT COUNT(*) FROM pending WHERE device = ?", (dev,)).fetchone()[0] == 0
     finally:
         store.close()
 

@@ -21,25 +21,6 @@ from camaudit.store.journal import Journal
 
 NOW = int(time.time() * 1000)
 
-# The hub store's tables on PostgreSQL, as hub/store.py has them on SQLite: a stand-in
-# until the PostgreSQL HubStore (issue 15, part S) is merged; then its migration is used.
-PG_SCHEMA = [
-    "CREATE TABLE heads (device TEXT PRIMARY KEY, seq BIGINT DEFAULT 0, hash TEXT, max_seen BIGINT DEFAULT 0, "
-    "last_seen_ms BIGINT, online INTEGER DEFAULT 0, duplicates BIGINT DEFAULT 0)",
-    "CREATE TABLE events (device TEXT, seq BIGINT, ts BIGINT, type TEXT, feed TEXT, capture TEXT, verdict TEXT, "
-    "reasons TEXT, hash TEXT, received_ms BIGINT, json TEXT, PRIMARY KEY (device, seq))",
-    "CREATE TABLE rejects (reason TEXT PRIMARY KEY, count BIGINT, last_ms BIGINT, last_detail TEXT)",
-    "CREATE TABLE witness (device TEXT, seq BIGINT, cp_seq BIGINT, cp_hash TEXT, ts BIGINT, hub_key TEXT, "
-    "hub_sig TEXT, PRIMARY KEY (device, seq))",
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
-    "CREATE TABLE bases (device TEXT PRIMARY KEY, after_seq BIGINT, after_hash TEXT, set_ms BIGINT)",
-    "CREATE TABLE quarantine (device TEXT, seq BIGINT, hash TEXT, prev TEXT, ts BIGINT, type TEXT, "
-    "received_ms BIGINT, json TEXT, why TEXT, PRIMARY KEY (device, seq, hash))",
-    "CREATE TABLE fork_state (device TEXT PRIMARY KEY, fork_seq BIGINT, detected_ms BIGINT, copies BIGINT, "
-    "resolved_ms BIGINT, resolution TEXT)",
-]
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def target(request, tmp_path: Path) -> Any:
     if request.param == "sqlite":
@@ -47,10 +28,7 @@ def target(request, tmp_path: Path) -> Any:
         HubStore(db).close()
         return db
     url = request.getfixturevalue("pg_url")
-    s = open_sql(url)
-    for stmt in PG_SCHEMA:
-        s.execute(stmt)
-    s.close()
+    HubStore(url).close()
     return url
 
 

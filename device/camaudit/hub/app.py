@@ -26,7 +26,6 @@ from camaudit.hub.broker import (
 from camaudit.hub.collector import Collector
 from camaudit.hub.linkstore import LinkStore, Mode
 from camaudit.hub.live import LiveAlerts
-from camaudit.hub.sql import open_sql
 from camaudit.hub.store import HubError, HubStore
 
 log = logging.getLogger(__name__)
@@ -140,7 +139,7 @@ def start_hub(cfg: HubConfig) -> HubHandle:
     from camaudit.store.keys import load_or_create_key
 
     _private_dir(cfg.data_dir)
-    store = HubStore(cfg.db_path)
+    store = HubStore(cfg.db_target)
     wkey = load_or_create_key(cfg.data_dir / "hub.key")
     store.set_meta("hub_public_key", wkey.public_hex)
     token = _token(cfg)
@@ -178,7 +177,7 @@ def start_hub(cfg: HubConfig) -> HubHandle:
         broker_url = cfg.broker
 
     live = LiveAlerts()
-    links = LinkStore(getattr(store, "sql", None) or open_sql(cfg.db_path))
+    links = LinkStore(store.sql)
     # once workers share this store, the hub links there too (hub/linkstore.py)
     linking: Mode = "shared" if cfg.shared or links.linking_mode() == "shared" else "memory"
     collector = Collector(store, mqtt, wkey, tofu=cfg.trust_on_first_use,
@@ -193,7 +192,7 @@ def start_hub(cfg: HubConfig) -> HubHandle:
             broker.stop()
         store.close()
         raise
-    handle = HubHandle(broker_url=broker_url, web_url=None, token=token, store=HubStore(cfg.db_path),
+    handle = HubHandle(broker_url=broker_url, web_url=None, token=token, store=HubStore(cfg.db_target),
                        collector=collector, data_dir=cfg.data_dir, hub_public_key=wkey.public_hex,
                        embedded_broker=broker, _live=live)
     if cfg.web:

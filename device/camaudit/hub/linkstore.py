@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 from camaudit.core.record import GENESIS_PREV, Event, RecordError
 from camaudit.hub.sql import Sql, SqlError
+from camaudit.hub.store import _col, _notice_key  # the events columns as HubStore fills them
 
 log = logging.getLogger(__name__)
 
@@ -89,15 +90,14 @@ class LinkResult:
 
 
 def event_row(ev: Event, text: str, received: int) -> tuple[Any, ...]:
-    """The `events` row of a verified event (same columns as HubStore.write_batch)."""
+    """The `events` row of a verified event: the columns and values of HubStore.write_batch."""
     body = ev.body
     reasons = body.get("reasons")
     return (
-        ev.device, ev.seq, ev.ts, ev.type, ev.feed,
-        body.get("capture") if isinstance(body.get("capture"), str) else None,
-        body.get("verdict") if isinstance(body.get("verdict"), str) else None,
-        ("," + ",".join(str(r) for r in reasons) + ",") if isinstance(reasons, list) else None,
-        ev.hash, received, text,
+        ev.device, ev.seq, ev.ts, _col(ev.type), _col(ev.feed), _col(body.get("capture")),
+        _col(body.get("verdict")),
+        _col("," + ",".join(str(r) for r in reasons) + ",") if isinstance(reasons, list) else None,
+        ev.hash, received, text, _notice_key(body) if ev.type.startswith("notice.") else None,
     )
 
 
@@ -260,7 +260,8 @@ class LinkStore:
             if new_rows:
                 tx.executemany(
                     "INSERT INTO events (device, seq, ts, type, feed, capture, verdict, reasons, hash, "
-                    "received_ms, json) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (device, seq) DO NOTHING",
+                    "received_ms, json, notice) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT (device, seq) DO NOTHING",
                     new_rows,
                 )
                 tx.execute("UPDATE heads SET seq = ?, hash = ? WHERE device = ?", (head_seq, head_hash, device))

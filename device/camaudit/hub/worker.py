@@ -64,7 +64,7 @@ def start_worker(cfg: HubConfig, name: str) -> HubHandle:
     if own_broker and cfg.broker_certfile:
         update.update(ca_file=str(cfg.broker_certfile), insecure=True)
     mqtt = cfg.mqtt.model_copy(update=update)
-    store = HubStore(cfg.db_path)
+    store = HubStore(cfg.db_target)
     wkey = load_or_create_key(cfg.data_dir / "hub.key")  # every worker witnesses as the one hub
     token = _token(cfg)
     live = LiveAlerts()
@@ -78,7 +78,7 @@ def start_worker(cfg: HubConfig, name: str) -> HubHandle:
     except BaseException:
         store.close()
         raise
-    handle = HubHandle(broker_url=url, web_url=None, token=token, store=HubStore(cfg.db_path),
+    handle = HubHandle(broker_url=url, web_url=None, token=token, store=HubStore(cfg.db_target),
                        collector=collector, data_dir=cfg.data_dir, hub_public_key=wkey.public_hex,
                        embedded_broker=None, _live=live)
     if cfg.web:
