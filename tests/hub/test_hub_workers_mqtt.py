@@ -33,9 +33,9 @@ DEVICES = ("cam-a", "cam-b", "cam-c")
 class Site:
     """The hub's data folder with its mosquitto running, devices enrolled, workers added."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, db: Path | str | None = None) -> None:
         self.dir = root / "hub"
-        self.db = self.dir / "hub.db"
+        self.db: Path | str = db or self.dir / "hub.db"
         self.broker = ManagedMosquitto(self.dir, port=free_port())
         self.broker.write_config()
         self.broker.start()
@@ -59,7 +59,8 @@ class Site:
 
     def worker(self, name: str) -> subprocess.Popen[str]:
         p = subprocess.Popen(
-            [str(CAMAUDIT), "hub", "--data-dir", str(self.dir), "--worker", name, "--listen", "127.0.0.1:0"],
+            [str(CAMAUDIT), "hub", "--data-dir", str(self.dir), "--db", str(self.db), "--worker", name,
+             "--listen", "127.0.0.1:0"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         self.procs.append(p)
@@ -87,6 +88,15 @@ class Site:
 def site(tmp_path: Path):
     require_mosquitto()
     s = Site(tmp_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_site(request, tmp_path: Path):
+    """The site with its store in a SQLite file, or in a real PostgreSQL."""
+    require_mosquitto()
+    s = Site(tmp_path, None if request.param == "sqlite" else request.getfixturevalue("pg_url"))
     yield s
     s.close()
 
@@ -123,7 +133,7 @@ def _stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
     return proc.returncode, out
 
 
-def _assert_exactly_once(db: Path, dev: str, head: int) -> None:
+def _assert_exactly_once(db: Path | str, dev: str, head: int) -> None:
     store = HubStore(db)
     try:
         assert store.seqs(dev) == list(range(1, head + 1))
@@ -146,7 +156,8 @@ def _journal_done(journal: Path, dev: str) -> int:
 @pytest.mark.integration
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("kill", [False, True], ids=["two-workers", "one-killed-mid-stream"])
-def test_two_workers_split_the_stream_store_each_event_once(site: Site, tmp_path: Path, kill: bool) -> None:
+def test_two_workers_split_the_stream_store_each_event_once(any_site: Site, tmp_path: Path, kill: bool) -> None:
+    site = any_site
     count, rate = 600, 150.0
     journals = {dev: site.device(tmp_path, dev) for dev in DEVICES}
     for w in ("w1", "w2"):
