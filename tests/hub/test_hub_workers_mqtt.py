@@ -254,3 +254,60 @@ def test_worker_refuses_to_start_next_to_a_hub_that_links_in_memory(make_hub, tm
     assert line.startswith("camaudit: error: hub store ")
     assert "restart that hub with `camaudit hub --shared`" in line
     assert hub.collector.linking == "memory"
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(180)
+def test_shared_hub_and_a_worker_split_the_stream(make_hub, tmp_path: Path) -> None:
+    """`camaudit hub --shared` (the hub with its mosquitto) collects in the group next to a worker."""
+    hub = make_hub(shared=True)
+    assert hub.collector.linking == "shared"
+    data_dir = tmp_path / "hub"
+    r = CliRunner().invoke(hub_cmd, ["--data-dir", str(data_dir), "add-worker", "w1"])
+    assert r.exit_code == 0, r.output
+    w1 = subprocess.Popen([str(CAMAUDIT), "hub", "--data-dir", str(data_dir), "--worker", "w1", "--listen",
+                           "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _web_url(w1)
+        journals = {}
+        for dev in DEVICES[:2]:
+            journals[dev] = tmp_path / dev / "journal.db"
+            with Journal.open(journals[dev], dev) as j:
+                hub.enroll(dev, j.public_key.hex())
+        time.sleep(1.0)
+        env = dict(os.environ, PYTHONPATH=str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        sims = [subprocess.Popen(
+            [sys.executable, str(HERE / "devicesim.py"), str(j), dev, hub.broker_url, "400", "150", "1.5", dev,
+             str(hub.password_file(dev))], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+            for dev, j in journals.items()]
+        for p in sims:
+            _lines_until(p, lambda s: s == "done", 120)
+            assert p.wait(20) == 0
+        rc, out = _stop(w1)
+        assert rc == 0
+        worker_stored = next(int(ln.split("stored ")[1].split()[0]) for ln in out.splitlines()
+                             if ln.startswith("stopped:"))
+        total = 0
+        for dev, j in journals.items():
+            head = _journal_done(j, dev)
+            _assert_exactly_once(data_dir / "hub.db", dev, head)
+            total += head
+        assert 0 < worker_stored < total
+        assert 0 < hub.collector.stats["stored"] == total - worker_stored
+    finally:
+        if w1.poll() is None:
+            w1.kill()
+            w1.wait(10)
+
+
+def test_a_hub_on_a_store_where_a_worker_ran_links_shared(make_hub, tmp_path: Path) -> None:
+    from camaudit.hub.linkstore import LinkStore
+
+    store = HubStore(tmp_path / "hub" / "hub.db")
+    links = LinkStore(store.sql)
+    links.register("w1@elsewhere", "shared")
+    links.unregister("w1@elsewhere")
+    store.close()
+    hub = make_hub()
+    assert hub.collector.linking == "shared"
+    assert all(t.startswith("$share/camaudit-hub-") for t, _ in hub.collector._subscriptions()[:2])
