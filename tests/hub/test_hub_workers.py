@@ -211,8 +211,9 @@ def test_sweep_asks_for_a_gap_left_by_a_dead_worker(two, tmp_path: Path, monkeyp
     assert a.acks() == [4]
 
 
-def test_in_memory_linking_never_runs_next_to_another_collector(tmp_path: Path) -> None:
-    db = tmp_path / "hub.db"
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_in_memory_linking_never_runs_next_to_another_collector(backend: str, request, tmp_path: Path) -> None:
+    db = tmp_path / "hub.db" if backend == "sqlite" else request.getfixturevalue("pg_url")
     HubStore(db).close()
     s1, s2 = LinkStore(open_sql(db)), LinkStore(open_sql(db))
     s1.register("hub@a", "memory")
@@ -241,3 +242,27 @@ def _dead_pid() -> int:
     p.wait()
     assert not os.path.exists(f"/proc/{p.pid}")
     return p.pid
+
+
+def test_a_worker_name_is_never_a_device_and_back(tmp_path: Path) -> None:
+    """A device enrolled under a worker's name would get the worker's ACL rights (read every
+    device's stream, write acks), and a worker named like a device would get its rights."""
+    from click.testing import CliRunner
+
+    from camaudit.hub.command import hub_cmd
+
+    d = str(tmp_path / "hub")
+    key = DeviceKey.generate().public_hex
+    r = CliRunner().invoke(hub_cmd, ["--data-dir", d, "add-worker", "w1"])
+    assert r.exit_code == 0, r.output
+    acl = (tmp_path / "hub" / "broker" / "acl").read_text()
+    assert "user w1\ntopic read camaudit/+/events\n" in acl and "topic write camaudit/+/ack" in acl
+    r = CliRunner().invoke(hub_cmd, ["--data-dir", d, "enroll", "w1", key])
+    assert r.exit_code != 0 and "is a hub worker's MQTT user" in str(r.exception)
+    r = CliRunner().invoke(hub_cmd, ["--data-dir", d, "enroll", "cam-1", key])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(hub_cmd, ["--data-dir", d, "add-worker", "cam-1"])
+    assert r.exit_code != 0 and "is an enrolled device" in str(r.exception)
+    r = CliRunner().invoke(hub_cmd, ["--data-dir", d, "add-worker", "hub"])
+    assert r.exit_code != 0 and "hub's own MQTT users" in str(r.exception)
+    assert "cam-1" not in (tmp_path / "hub" / "broker" / "workers").read_text()
