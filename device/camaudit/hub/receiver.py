@@ -20,8 +20,9 @@ FLUSH_S = 0.005
 MAX_BATCH = 1000
 
 
-def receiver_main(cfg: dict[str, Any], client_id: str, subs: list[tuple[str, int]], conn: Any) -> None:
-    """Entry point of the receiver process (spawned by Collector)."""
+def receiver_main(cfg: dict[str, Any], client_id: str, subs: list[tuple[str, int]], conn: Any,
+                  v5: bool = False) -> None:
+    """Entry point of the receiver process (spawned by Collector); `v5`: MQTT 5 (hub workers)."""
     from camaudit.config.mqtt import MqttConfig
     from camaudit.mqtt.client import connect_in_background, make_client
 
@@ -48,6 +49,9 @@ def receiver_main(cfg: dict[str, Any], client_id: str, subs: list[tuple[str, int
         client.subscribe(subs)
 
     def on_subscribe(client: Any, userdata: Any, mid: Any, rcs: Any, props: Any) -> None:
+        refused = [sub for sub, rc in zip(subs, rcs, strict=False) if getattr(rc, "is_failure", False)]
+        if refused:  # e.g. a site broker's ACL denies the workers' shared subscription
+            logging.error("the broker refused subscription(s) %s", ", ".join(t for t, _ in refused))
         send(("up",))  # subscribed: from now on the broker delivers events to the hub
 
     def on_disconnect(client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
@@ -69,7 +73,7 @@ def receiver_main(cfg: dict[str, Any], client_id: str, subs: list[tuple[str, int
             if batch:
                 send(("msgs", batch))
 
-    client = make_client(mqtt, client_id, clean_session=False)
+    client = make_client(mqtt, client_id, clean_session=False, v5=v5)
     client.on_connect, client.on_disconnect, client.on_message = on_connect, on_disconnect, on_message
     client.on_subscribe = on_subscribe
     t = threading.Thread(target=flusher, daemon=True)
