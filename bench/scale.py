@@ -157,6 +157,7 @@ class CpuMeter:
         self.groups = groups
         self.t0: dict[int, float] = {}
         self.wall0 = 0.0
+        self.busy0 = 0.0
 
     @staticmethod
     def _cpu_of(pid: int) -> dict[int, float]:
@@ -174,14 +175,23 @@ class CpuMeter:
     def _all(self) -> dict[str, dict[int, float]]:
         return {g: {k: v for pid in pids for k, v in self._cpu_of(pid).items()} for g, pids in self.groups.items()}
 
+    @staticmethod
+    def _busy() -> float:
+        t = psutil.cpu_times()
+        return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
     def start(self) -> None:
         self.t0 = {k: v for d in self._all().values() for k, v in d.items()}
+        self.busy0 = self._busy()
         self.wall0 = time.monotonic()
 
     def stop(self) -> tuple[float, dict[str, float]]:
+        """(wall s, CPU s per group, plus `machine`: every process on the machine, ours and others')."""
         now = self._all()
         wall = time.monotonic() - self.wall0
-        return wall, {g: round(sum(v - self.t0.get(k, 0.0) for k, v in d.items()), 1) for g, d in now.items()}
+        out = {g: round(sum(v - self.t0.get(k, 0.0) for k, v in d.items()), 1) for g, d in now.items()}
+        out["machine"] = round(self._busy() - self.busy0, 1)
+        return wall, out
 
 
 class Poller(threading.Thread):

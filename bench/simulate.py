@@ -512,6 +512,7 @@ def _proc_main(specs: list[SimDevice], cfg: SimConfig, rate: float, seed: int, c
     while time.monotonic() < t_flush and any(d.client.want_write() for d in devs if d.connected):
         io(0.02)
     for d in devs:
+        d.connected = False  # a stop, not a drop: not counted in disconnects
         with contextlib.suppress(Exception):
             d.client.disconnect()
     io(0.05)
