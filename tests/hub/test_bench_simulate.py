@@ -45,3 +45,22 @@ def test_bare_ceiling_counts_every_record_at_the_subscriber() -> None:
     assert out["generated"] >= 200
     assert out["received"] == out["generated"]  # nothing lost on the way; PUBACK acked all
     assert out["unacked"] == 0
+
+
+def test_scale_bench_runs_and_counts_from_the_store(tmp_path) -> None:
+    """bench/scale.py end to end, tiny: one hub on SQLite, 10 devices; its JSON keys stay."""
+    import json
+    import subprocess
+
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "scale.py"), "--sqlite", "--devices", "10", "--workers", "1",
+         "--seconds", "2", "--burst", "100", "--burst-seconds", "2", "--no-peer", "--json"],
+        capture_output=True, text=True, timeout=240, check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout)
+    one = out["workers"]["1"]
+    assert one["lost"] == 0 and one["duplicates_stored"] == 0
+    assert one["eps"] > 0
+    burst = one["burst"]
+    assert burst["stored"] == burst["generated"] >= 150 and burst["rejects"] == 0
+    assert set(burst["cpu_s"]) >= {"broker", "workers", "simulator", "machine"}
