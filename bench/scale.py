@@ -292,7 +292,7 @@ def run_case(*, n: int, rate: float, seconds: float, broker: SiteBroker, db: str
     res.update(
         workers=n, rate_asked=rate, seconds=seconds, eps=round(eps, 1), window_s=round(window, 1),
         sim_rate=round(s.rate, 1), drained_s=round(s.drain_s, 1), unacked=s.unacked, resent=s.resent,
-        replays_answered=s.replays_answered, disconnects=s.disconnects, cpu_s=cpu,
+        replays_answered=s.replays_answered, acks_received=s.acks_received, disconnects=s.disconnects, cpu_s=cpu,
         cores={k: round(v / wall, 2) for k, v in cpu.items()}, wall_s=round(wall, 1),
         load_avg_start=round(la, 2), load_avg_end=round(os.getloadavg()[0], 2),
         killed=bool(killed))

@@ -136,6 +136,7 @@ class SimSummary:
     resent: int = 0  # publishes of a seq sent before
     resend_rounds: int = 0  # ack timeouts that rewound a device to its ack
     replays_answered: int = 0  # cmd/replay requests acted on
+    acks_received: int = 0  # ack messages from the hub (one may cover many records)
     disconnects: int = 0
     connects: int = 0
     lost_first_send: int = 0  # records whose first send was dropped on purpose (`loss`)
@@ -369,6 +370,7 @@ class _Dev:
             return
         now = time.monotonic()
         if msg.topic.endswith("/ack"):
+            self.s.acks_received += 1
             if self.cfg.ack_mode == "hub":
                 self.ack(seq, now)
         else:  # cmd/replay: send again from `seq`
@@ -493,7 +495,8 @@ def _proc_main(specs: list[SimDevice], cfg: SimConfig, rate: float, seed: int, c
                         d.pump(now)
                 elif now >= d.down_until and d.client.socket() is None:
                     d.reconnect()
-        io(0.002 if generating else 0.02)
+        behind = generating and generated < int((time.monotonic() - t0) * rate)
+        io(0 if behind else 0.002 if generating else 0.02)
         if not generating:
             for d in devs:
                 if d.connected and d.cursor < min(d.seq, d.acked + cfg.max_inflight):
@@ -549,7 +552,7 @@ def run(fleet: list[SimDevice], cfg: SimConfig) -> SimSummary:
             if not conn.poll(cfg.seconds + cfg.drain_s + 60):
                 raise TimeoutError("simulator: a process did not finish in time")
             _, part = conn.recv()
-            for k in ("generated", "published", "acked", "resent", "resend_rounds", "replays_answered",
+            for k in ("generated", "published", "acked", "resent", "resend_rounds", "replays_answered", "acks_received",
                       "disconnects", "connects", "lost_first_send", "refused"):
                 setattr(total, k, getattr(total, k) + part[k])
             total.drain_s = max(total.drain_s, part["drain_s"])
