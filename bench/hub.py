@@ -165,7 +165,7 @@ def run_broker(which: str, args: argparse.Namespace, log: logging.Logger) -> dic
                     dev.stdin.flush()
                     head = int(dev.stdout.readline().split()[1])
                     _wait(lambda s=stored_at, h=head: len(s) >= h, 120)
-                    events = [Event.from_json(t) for (t,) in hub.store.conn.execute(
+                    events = [Event.from_json(t) for (t,) in hub.store.sql.execute(
                         "SELECT json FROM events WHERE device = ? AND type = 'capture.end'", (DEVICE,))]
                     lat = sorted((stored_at[e.seq] * 1000 - e.ts) for e in events)
                     result["p50_ms"] = round(lat[len(lat) // 2], 1)
@@ -174,7 +174,7 @@ def run_broker(which: str, args: argparse.Namespace, log: logging.Logger) -> dic
                 dev.stdout.readline()  # done
                 dev.wait(30)
                 n = hub.store.count_events(DEVICE)
-                distinct = hub.store.conn.execute(
+                distinct = hub.store.sql.execute(
                     "SELECT COUNT(DISTINCT seq) FROM events WHERE device = ?", (DEVICE,)).fetchone()[0]
                 lost += head - distinct
                 dups += n - distinct

@@ -17,7 +17,11 @@ class HubConfig(Section):
         default=Path("/var/lib/camaudit-hub"),
         description="Hub database, hub witness key, broker password file and secrets live here.",
     )
-    db: Path | None = Field(default=None, description="Hub SQLite file (default data_dir/hub.db).")
+    db: str | None = Field(
+        default=None,
+        description="Hub store: a SQLite file (default data_dir/hub.db) or a postgresql:// URL "
+        "(keep its password in ~/.pgpass or PGPASSFILE, not here). Env: CAMAUDIT_HUB_DB.",
+    )
     broker: str | None = Field(
         default=None,
         description="External broker mqtt(s)://host:port; omit to start the hub's own mosquitto.",
@@ -76,9 +80,52 @@ class HubConfig(Section):
             MqttConfig(url=v)  # same URL rules as the device
         return v
 
+    @field_validator("db")
+    @classmethod
+    def _db(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        if "://" in v:
+            scheme = v.split("://", 1)[0]
+            if scheme not in ("postgresql", "postgres"):
+                raise ValueError(f"{scheme}:// is not a hub store; use a SQLite file path or postgresql://...")
+            from urllib.parse import urlsplit
+
+            try:
+                urlsplit(v).port  # noqa: B018  (a bad port raises)
+            except ValueError:
+                from camaudit.hub.sql import redact
+
+                raise ValueError(f"bad PostgreSQL URL {redact(v)}") from None
+        elif not v.strip():
+            raise ValueError("empty path")
+        return v
+
+    @property
+    def db_target(self) -> Path | str:
+        """The hub store: a SQLite file path or a postgresql:// URL."""
+        if self.db is None:
+            return self.data_dir / "hub.db"
+        return self.db if "://" in self.db else Path(self.db)
+
+    @property
+    def db_is_url(self) -> bool:
+        return isinstance(self.db_target, str)
+
+    @property
+    def db_where(self) -> str:
+        """The store as a message may name it (a URL's password redacted)."""
+        from camaudit.hub.sql import redact
+
+        return redact(str(self.db_target))
+
     @property
     def db_path(self) -> Path:
-        return self.db or self.data_dir / "hub.db"
+        """The SQLite file (HubError-free callers that need a file; see db_target)."""
+        target = self.db_target
+        if isinstance(target, str):
+            raise ConfigError(f"hub store {self.db_where} is not a SQLite file")
+        return target
 
 
 def split_hostport(v: str) -> tuple[str, int]:

@@ -138,7 +138,7 @@ def start_hub(cfg: HubConfig) -> HubHandle:
     from camaudit.store.keys import load_or_create_key
 
     _private_dir(cfg.data_dir)
-    store = HubStore(cfg.db_path)
+    store = HubStore(cfg.db_target)
     wkey = load_or_create_key(cfg.data_dir / "hub.key")
     store.set_meta("hub_public_key", wkey.public_hex)
     token = _token(cfg)
@@ -181,7 +181,7 @@ def start_hub(cfg: HubConfig) -> HubHandle:
                           client_id=HUB_USER if broker is not None else cfg.client_id,
                           on_alerts=live.publish, receiver_process=True)
     collector.start()
-    handle = HubHandle(broker_url=broker_url, web_url=None, token=token, store=HubStore(cfg.db_path),
+    handle = HubHandle(broker_url=broker_url, web_url=None, token=token, store=HubStore(cfg.db_target),
                        collector=collector, data_dir=cfg.data_dir, hub_public_key=wkey.public_hex,
                        embedded_broker=broker, _live=live)
     if cfg.web:

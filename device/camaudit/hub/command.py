@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import ValidationError
@@ -14,7 +14,13 @@ from camaudit.config.hub import HubConfig, load_hub_config
 from camaudit.errors import ConfigError
 from camaudit.hub.store import HubError
 
+if TYPE_CHECKING:
+    from camaudit.hub.store import HubStore
+
 DATA_DIR_ENV = "CAMAUDIT_HUB_DIR"
+DB_ENV = "CAMAUDIT_HUB_DB"
+DB_HELP = (f"Hub store: a SQLite file (default DATA_DIR/hub.db) or postgresql://user@host/db "
+           f"(default: ${DB_ENV}; keep the password in ~/.pgpass or PGPASSFILE, not on the command line).")
 DATA_DIR_HELP = (f"Hub data folder (default: ${DATA_DIR_ENV}, else /var/lib/camaudit-hub); "
                  "the subcommands need the running hub's.")
 
@@ -31,6 +37,15 @@ sub_data_dir = click.option(
 )
 
 
+def _sub_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """`--db` given after a subcommand counts like one given before it."""
+    if value is not None:
+        ctx.obj["db"] = value
+
+
+sub_db = click.option("--db", expose_value=False, callback=_sub_db, help=DB_HELP)
+
+
 def _private_folder(path: Path) -> Path:
     """Create `path` and each missing parent readable by its owner only (0700, whatever
     the umask); an existing folder is left as its owner set it."""
@@ -41,14 +56,18 @@ def _private_folder(path: Path) -> Path:
     return path
 
 
-def _hub_store_file(cfg: HubConfig) -> Path:
-    """The running hub's store, or a one-line error saying where it was looked for."""
-    if not cfg.db_path.is_file():
+def _hub_store(cfg: HubConfig) -> HubStore:
+    """The running hub's store (a SQLite file must exist), or a one-line error saying where
+    it was looked for."""
+    from camaudit.hub.store import HubStore
+
+    target = cfg.db_target
+    if isinstance(target, Path) and not target.is_file():
         raise HubError(
-            f"no hub store at {cfg.db_path}: give the running hub's folder with --data-dir DIR "
-            f"(or set {DATA_DIR_ENV})"
+            f"no hub store at {target}: give the running hub's folder with --data-dir DIR "
+            f"(or set {DATA_DIR_ENV}), or its store with --db (or {DB_ENV})"
         )
-    return cfg.db_path
+    return HubStore(target)
 
 
 def _mqtt_user(cfg: HubConfig, user: str, *, reset: bool) -> Path:
@@ -85,7 +104,7 @@ def _config(ctx: click.Context) -> HubConfig:
 @click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="Hub YAML config.")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), envvar=DATA_DIR_ENV,
               help=DATA_DIR_HELP)
-@click.option("--db", type=click.Path(path_type=Path, dir_okay=False), help="Hub SQLite file.")
+@click.option("--db", envvar=DB_ENV, help=DB_HELP)
 @click.option("--broker", help="A site's own broker mqtt(s)://host:port (default: the hub starts "
               "and supervises its own mosquitto).")
 @click.option("--broker-listen", help="host:port of the hub's mosquitto (default 127.0.0.1:1883).")
@@ -131,6 +150,7 @@ def hub_cmd(ctx: click.Context, /, **opts: Any) -> None:
               help="The device pruned its journal up to SEQ (hash HASH) before this hub had it: "
                    "start its chain there (`camaudit device-key` on the device prints this).")
 @sub_data_dir
+@sub_db
 @click.pass_context
 def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) -> None:
     """Trust DEVICE's Ed25519 public key PUBKEY (64 hex digits, shown by the device)."""
@@ -146,21 +166,23 @@ def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) 
     from camaudit.hub.broker import RESERVED_USERS
 
     cfg = _config(ctx)
-    _private_folder(cfg.db_path.parent)
+    target = cfg.db_target
+    if isinstance(target, Path):
+        _private_folder(target.parent)
     if device in RESERVED_USERS:
         raise HubError(f"enroll: {device!r} is reserved for the hub's own MQTT users")
     if cfg.broker is None:
         from camaudit.hub.broker import check_user
 
         check_user(device)  # it must be able to log in to the hub's mosquitto
-    store = HubStore(cfg.db_path)
+    store = HubStore(target)
     try:
         store.enroll(device, pubkey.strip().lower())
         if base is not None:
             store.set_base(device, *base)
     finally:
         store.close()
-    click.echo(f"enrolled {device} in {cfg.db_path} (a running hub picks it up within seconds)")
+    click.echo(f"enrolled {device} in {cfg.db_where} (a running hub picks it up within seconds)")
     if cfg.broker is None:
         secret = _mqtt_user(cfg, device, reset=False)
         click.echo(f"{device}: MQTT user {device}, password in {secret} "
@@ -177,6 +199,7 @@ def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) 
 @click.option("--until", help="Last moment (a bare date means the end of that day).")
 @click.option("--feed", help="Report on this feed only (records of all feeds stay, for the chain).")
 @sub_data_dir
+@sub_db
 @click.pass_context
 def export_cmd(
     ctx: click.Context, device: str, out: Path, since: str | None, until: str | None, feed: str | None
@@ -189,18 +212,21 @@ def export_cmd(
     from camaudit.store.pack_command import parse_when
 
     cfg = _config(ctx)
-    store = _hub_store_file(cfg)
-    check_feed(feed, hub_feeds(store, device), f"the hub's records of {device}")
-    summary = export_hub_pack(
-        store,
-        cfg.data_dir / "hub.key",
-        device,
-        out,
-        since_ms=parse_when(since, end=False, param="--since"),
-        until_ms=parse_when(until, end=True, param="--until"),
-        feed=feed,
-        now_ms=int(time.time() * 1000),
-    )
+    store = _hub_store(cfg)
+    try:
+        check_feed(feed, hub_feeds(store, device), f"the hub's records of {device}")
+        summary = export_hub_pack(
+            store,
+            cfg.data_dir / "hub.key",
+            device,
+            out,
+            since_ms=parse_when(since, end=False, param="--since"),
+            until_ms=parse_when(until, end=True, param="--until"),
+            feed=feed,
+            now_ms=int(time.time() * 1000),
+        )
+    finally:
+        store.close()
     click.echo(summary.summary())
     click.echo(f"check it anywhere with: camaudit verify {out}", err=True)
 
@@ -211,6 +237,8 @@ def export_cmd(
 @click.option("--from", "since", required=True, help="Start of the window (ISO 8601; venue local time unless an offset is given).")
 @click.option("--to", "until", required=True, help="End of the window.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="Folder for the pack and the letters.")
+@sub_data_dir
+@sub_db
 @click.pass_context
 def subject_check_cmd(
     ctx: click.Context, device: str, feed: str, since: str, until: str, out: Path | None
@@ -223,13 +251,17 @@ def subject_check_cmd(
     from camaudit.report.feeds import check_feed, hub_feeds, hub_zone
 
     cfg = _config(ctx)
-    check_feed(feed, hub_feeds(cfg.db_path, device), f"the hub's records of {device}")
+    store = _hub_store(cfg)
+    try:
+        check_feed(feed, hub_feeds(store, device), f"the hub's records of {device}")
 
-    def make(pack: Path, since_ms: int, until_ms: int) -> object:
-        return export_hub_pack(cfg.db_path, cfg.data_dir / "hub.key", device, pack, since_ms=since_ms,
-                               until_ms=until_ms, feed=feed, now_ms=int(time.time() * 1000))
+        def make(pack: Path, since_ms: int, until_ms: int) -> object:
+            return export_hub_pack(store, cfg.data_dir / "hub.key", device, pack, since_ms=since_ms,
+                                   until_ms=until_ms, feed=feed, now_ms=int(time.time() * 1000))
 
-    run_subject_check(make, feed, since, until, out, hub_zone(cfg.db_path, device))
+        run_subject_check(make, feed, since, until, out, hub_zone(store, device))
+    finally:
+        store.close()
 
 
 @hub_cmd.command("adduser")
@@ -251,12 +283,11 @@ def adduser_cmd(ctx: click.Context, user: str) -> None:
 
 @hub_cmd.command("forks")
 @sub_data_dir
+@sub_db
 @click.pass_context
 def forks_cmd(ctx: click.Context) -> None:
     """List open forks: devices with two validly signed histories (acks to them are stopped)."""
-    from camaudit.hub.store import HubStore
-
-    store = HubStore(_hub_store_file(_config(ctx)))
+    store = _hub_store(_config(ctx))
     try:
         forks = store.forks()
         for f in forks:
@@ -272,6 +303,7 @@ def forks_cmd(ctx: click.Context) -> None:
 @hub_cmd.command("resolve-fork")
 @click.argument("device")
 @sub_data_dir
+@sub_db
 @click.option("--keep", type=click.Choice(["stored", "quarantined"]), required=True,
               help="stored: the chain the hub holds is the real device's (the clone was given a new "
                    "id and key); quarantined: the hub's records from the fork on came from the clone "
@@ -279,9 +311,7 @@ def forks_cmd(ctx: click.Context) -> None:
 @click.pass_context
 def resolve_fork_cmd(ctx: click.Context, device: str, keep: str) -> None:
     """Close DEVICE's open fork; a running hub resumes its acks within seconds."""
-    from camaudit.hub.store import HubStore
-
-    store = HubStore(_hub_store_file(_config(ctx)))
+    store = _hub_store(_config(ctx))
     try:
         moved = store.resolve_fork(device, keep)
     finally:

@@ -7,18 +7,16 @@ key); without the hub key pinned, verify says its origin is unproven (exit 3).""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from camaudit.errors import JournalError
-from camaudit.hub.store import HubError
-from camaudit.notices.registration import registrations_start
+from camaudit.hub.store import HubStore
 from camaudit.store.keys import load_key
 from camaudit.store.pack import PackSummary, build_pack, check_pack_args
 
 
 def export_hub_pack(
-    db: Path,
+    db: Path | str | HubStore,
     hub_key: Path,
     device: str,
     out: Path,
@@ -28,34 +26,21 @@ def export_hub_pack(
     feed: str | None = None,
     now_ms: int,
 ) -> PackSummary:
-    """Write `device`'s records with since_ms <= ts <= until_ms from the hub store `db`."""
+    """Write `device`'s records with since_ms <= ts <= until_ms from the hub store `db` (an
+    open HubStore, a SQLite file or a `postgresql://` URL)."""
     out = Path(out)
     check_pack_args(out, since_ms, until_ms)
     key = load_key(hub_key)
+    store = db if isinstance(db, HubStore) else HubStore(db, must_exist=True)
     try:
-        conn = sqlite3.connect(f"file:{Path(db)}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise HubError(f"hub store {db}: {exc}") from None
-    try:
-        row = conn.execute("SELECT public_key FROM devices WHERE device = ?", (device,)).fetchone()
-        if row is None:
-            raise HubError(f"hub store {db}: no enrolled device {device!r}")
-        lo, hi = conn.execute(
-            "SELECT MIN(seq), MAX(seq) FROM events WHERE device = ? AND ts >= ? AND ts <= ?",
-            (device, -(2**62) if since_ms is None else since_ms, 2**62 if until_ms is None else until_ms),
-        ).fetchone()
-        if lo is None:
-            raise JournalError(f"export: the hub holds no record of {device} in that time span")
-        (head,) = conn.execute("SELECT MAX(seq) FROM events WHERE device = ?", (device,)).fetchone()
-        lo = registrations_start(conn, lo, device)  # issue 13: the notice texts in force at the start
-        rows = conn.execute(
-            "SELECT seq, json FROM events WHERE device = ? AND seq BETWEEN ? AND ? ORDER BY seq",
-            (device, lo, hi),
-        ).fetchall()
-    except sqlite3.Error as exc:
-        raise HubError(f"hub store {db}: {exc}") from None
+        span = store.export_span(device, since_ms, until_ms)
     finally:
-        conn.close()
+        if store is not db:
+            store.close()
+    if span is None:
+        raise JournalError(f"export: the hub holds no record of {device} in that time span")
+    public_key, head, rows = span
+    lo = rows[0][0]
     for expected, (seq, _) in enumerate(rows, lo):
         if seq != expected:
             raise JournalError(
@@ -65,8 +50,8 @@ def export_hub_pack(
     return build_pack(
         out,
         device=device,
-        public_key=str(row[0]),
-        lines=[text if isinstance(text, str) else bytes(text).decode() for _, text in rows],
+        public_key=public_key,
+        lines=[text for _, text in rows],
         signer=key,
         signed_by="hub",
         evidence_dir=None,
@@ -74,5 +59,5 @@ def export_hub_pack(
         since_ms=since_ms,
         until_ms=until_ms,
         now_ms=now_ms,
-        head_seq=int(head),
+        head_seq=head,
     )

@@ -143,13 +143,19 @@ class SqliteSql(Sql):
         self.conn = conn
 
     def _execute(self, sql: str, params: Params) -> Cursor:
-        return self.conn.execute(sql, params)  # type: ignore[return-value]
+        try:
+            return self.conn.execute(sql, params)  # type: ignore[return-value]
+        except sqlite3.Error as exc:
+            raise SqlError(f"hub store {self.where}: {exc}") from None
 
     def _executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        self.conn.executemany(sql, rows)
+        try:
+            self.conn.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise SqlError(f"hub store {self.where}: {exc}") from None
 
     def _begin(self) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
+        self._execute("BEGIN IMMEDIATE", ())
 
     def close(self) -> None:
         with self.lock:
@@ -182,21 +188,45 @@ def redact(url: str) -> str:
 
 
 class PostgresSql(Sql):
+    """A psycopg 3 connection in autocommit mode (BEGIN/COMMIT explicit). A lost connection
+    (server restart, network) fails the call that meets it with one SqlError line; the next
+    call reconnects. A BEGIN or a lone SELECT that meets a dead connection reconnects and
+    runs again at once (neither has changed anything)."""
+
     dialect: Dialect = "postgresql"
 
     def __init__(self, url: str) -> None:
         super().__init__()
         self.where = redact(url)
+        self._url = url
         try:
             import psycopg
         except ImportError:
             raise SqlError("a postgresql:// hub store needs psycopg 3: pip install 'psycopg[binary]'") from None
-        try:
-            self.conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
-        except psycopg.Error as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise SqlError(f"hub store {self.where}: {first}") from None
+        self._psycopg = psycopg
+        self.conn = self._connect()
         self._cache: dict[str, str] = {}
+
+    def _connect(self) -> Any:
+        psycopg = self._psycopg
+        try:
+            return psycopg.connect(self._url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: Exception) -> SqlError:
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        return SqlError(f"hub store {self.where}: {first.replace(self._url, self.where)}")
+
+    def _live(self) -> Any:
+        """The connection, reopened if the last one was lost (never inside a transaction)."""
+        if self.conn.closed:
+            if self._in_tx:
+                raise SqlError(f"hub store {self.where}: connection lost inside a transaction")
+            log.warning("hub store %s: connection lost; reconnecting", self.where)
+            self.conn = self._connect()
+        return self.conn
 
     def _sql(self, sql: str) -> str:
         out = self._cache.get(sql)
@@ -204,15 +234,36 @@ class PostgresSql(Sql):
             out = self._cache[sql] = to_psycopg(sql)
         return out
 
+    def _run(self, fn: Any, *, retry: bool) -> Any:
+        psycopg = self._psycopg
+        try:
+            return fn(self._live())
+        except psycopg.OperationalError as exc:
+            if not (retry and self.conn.closed and not self._in_tx):
+                raise self._error(exc) from None
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+        try:
+            return fn(self._live())
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+
     def _execute(self, sql: str, params: Params) -> Cursor:
-        return self.conn.execute(self._sql(sql), params)  # type: ignore[return-value]  # always params: %% unescaped
+        text = self._sql(sql)  # always with params: %% unescaped
+        read_only = sql.lstrip()[:6].upper() == "SELECT" and not self._in_tx
+        return self._run(lambda c: c.execute(text, params), retry=read_only)  # type: ignore[no-any-return]
 
     def _executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        with self.conn.cursor() as cur:
-            cur.executemany(self._sql(sql), list(rows))
+        text, batch = self._sql(sql), list(rows)
+
+        def many(c: Any) -> None:
+            with c.cursor() as cur:
+                cur.executemany(text, batch)
+
+        self._run(many, retry=False)
 
     def _begin(self) -> None:
-        self.conn.execute("BEGIN")
+        self._run(lambda c: c.execute("BEGIN"), retry=True)
 
     def close(self) -> None:
         with self.lock:

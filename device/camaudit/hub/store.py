@@ -1,27 +1,32 @@
-"""The hub's SQLite store (sqlite-utils): enrolled devices, verified events, rejects, witnesses.
+"""The hub's store: enrolled devices, verified events, rejects, witnesses, forks.
 
-Events are stored with PRIMARY KEY (device, seq): a re-sent event can never be stored
-twice. Only events that passed every check are written here; rejected messages are only
-counted (by reason) in `rejects`. One HubStore per thread (WAL lets readers run while the
-collector writes); every method takes the store's own lock.
+One schema, written once (camaudit.hub.sql), on SQLite (default: a file, `hub.db`) or
+PostgreSQL (`postgresql://` URL, several hub processes at once). Events are stored with
+PRIMARY KEY (device, seq): a re-sent event can never be stored twice, whichever worker
+receives it. Only events that passed every check are written here; rejected messages are
+only counted (by reason) in `rejects`. The schema is versioned (meta `schema_version`) and
+migrated at open, under the write lock (SQLite) or an advisory lock (PostgreSQL), so several
+processes may open one store at once. Writers from several processes stay correct: heads
+only move forward (`WHERE seq < ?`), counters add, and rows are locked in one order
+(devices sorted) so two workers' batches cannot deadlock. No query parses JSON: what the
+queries need of an event body (capture, verdict, reasons, notice) is a column filled at
+write time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import sqlite3
-import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from camaudit.core.record import GENESIS_PREV, Event
 from camaudit.errors import CamauditError
+from camaudit.hub.sql import Sql, SqlError, open_sql
 
 log = logging.getLogger(__name__)
 
@@ -59,75 +64,141 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class HubStore:
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA busy_timeout = 10000")
-            self.db = Database(conn, execute_plugins=False)
-            self.db.enable_wal()
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
-        except sqlite3.Error as exc:
-            raise HubError(f"hub store {self.path}: {exc}") from None
-        self.conn = conn
-        self._lock = threading.RLock()
+def is_url(target: Path | str) -> bool:
+    """A PostgreSQL URL (anything else names a SQLite file)."""
+    return str(target).startswith(("postgresql://", "postgres://"))
 
-    def _migrate(self) -> None:
-        db = self.db
-        db.table("devices").create(
-            {"device": str, "public_key": str, "how": str, "enrolled_ms": int},
-            pk="device", if_not_exists=True,
-        )
-        db.table("heads").create(
-            {"device": str, "seq": int, "hash": str, "max_seen": int, "last_seen_ms": int,
-             "online": int, "duplicates": int},
-            pk="device", if_not_exists=True, defaults={"seq": 0, "max_seen": 0, "online": 0, "duplicates": 0},
-        )
-        db.table("events").create(
-            {"device": str, "seq": int, "ts": int, "type": str, "feed": str, "capture": str,
-             "verdict": str, "reasons": str, "hash": str, "received_ms": int, "json": str},
-            pk=("device", "seq"), if_not_exists=True,
-        )
-        db.table("events").create_index(["type", "ts"], if_not_exists=True)
-        db.table("events").create_index(["device", "ts"], if_not_exists=True)
-        db.table("rejects").create(
-            {"reason": str, "count": int, "last_ms": int, "last_detail": str},
-            pk="reason", if_not_exists=True,
-        )
-        db.table("witness").create(
-            {"device": str, "seq": int, "cp_seq": int, "cp_hash": str, "ts": int,
-             "hub_key": str, "hub_sig": str},
-            pk=("device", "seq"), if_not_exists=True,
-        )
-        db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
+
+def _text(value: Any) -> str:
+    """A stored JSON column as text (old stores may hold bytes)."""
+    return bytes(value).decode() if isinstance(value, bytes | bytearray | memoryview) else str(value)
+
+
+def _col(value: Any) -> str | None:
+    """A device-sent string for an index column: PostgreSQL TEXT cannot hold NUL, so both
+    backends store U+FFFD for it (the event's JSON keeps what the device signed)."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else None
+
+
+def _notice_key(body: Mapping[str, Any]) -> str | None:
+    v = body.get("notice")
+    if v is None:
+        return None
+    return _col(v if isinstance(v, str) else json.dumps(v, sort_keys=True))
+
+
+# ---- schema ----------------------------------------------------------------------------
+# Version 1 is the schema of the SQLite-only hub (its sqlite-utils tables, same names and
+# columns): a hub.db made before versioning opens as version 0 and keeps its data.
+SCHEMA_VERSION = 2
+_ADVISORY_KEY = 0x63616D61  # "cama": PostgreSQL advisory lock held while migrating
+
+
+def _schema_v1(i: str) -> list[str]:
+    """`i`: the integer type of ms timestamps, seqs and counters (BIGINT on PostgreSQL)."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, public_key TEXT, how TEXT, "
+        f"enrolled_ms {i})",
+        f"CREATE TABLE IF NOT EXISTS heads (device TEXT PRIMARY KEY, seq {i} DEFAULT 0, hash TEXT, "
+        f"max_seen {i} DEFAULT 0, last_seen_ms {i}, online INTEGER DEFAULT 0, duplicates {i} DEFAULT 0)",
+        f"CREATE TABLE IF NOT EXISTS events (device TEXT, seq {i}, ts {i}, type TEXT, feed TEXT, "
+        f"capture TEXT, verdict TEXT, reasons TEXT, hash TEXT, received_ms {i}, json TEXT, "
+        "PRIMARY KEY (device, seq))",
+        "CREATE INDEX IF NOT EXISTS idx_events_type_ts ON events (type, ts)",
+        "CREATE INDEX IF NOT EXISTS idx_events_device_ts ON events (device, ts)",
+        f"CREATE TABLE IF NOT EXISTS rejects (reason TEXT PRIMARY KEY, count {i}, last_ms {i}, "
+        "last_detail TEXT)",
+        f"CREATE TABLE IF NOT EXISTS witness (device TEXT, seq {i}, cp_seq {i}, cp_hash TEXT, ts {i}, "
+        "hub_key TEXT, hub_sig TEXT, PRIMARY KEY (device, seq))",
         # Where the hub's copy of a device's chain starts when the device had pruned its
         # journal before this hub got it (`hub enroll --after SEQ:HASH`): seqs 1..after_seq
         # are not on the hub and never will be.
-        db.table("bases").create(
-            {"device": str, "after_seq": int, "after_hash": str, "set_ms": int},
-            pk="device", if_not_exists=True,
-        )
+        f"CREATE TABLE IF NOT EXISTS bases (device TEXT PRIMARY KEY, after_seq {i}, after_hash TEXT, "
+        f"set_ms {i})",
         # Forks: validly signed records of a device that disagree with the chain the hub
         # holds (same seq, other hash; or a prev that is not the stored hash). Every version
         # is kept here as received (the stored one stays in `events`); `fork_state` holds one
         # open fork per device: the hub sends that device no acks until it is resolved.
-        db.table("quarantine").create(
-            {"device": str, "seq": int, "hash": str, "prev": str, "ts": int, "type": str,
-             "received_ms": int, "json": str, "why": str},
-            pk=("device", "seq", "hash"), if_not_exists=True,
-        )
-        db.table("fork_state").create(
-            {"device": str, "fork_seq": int, "detected_ms": int, "copies": int, "resolved_ms": int,
-             "resolution": str},
-            pk="device", if_not_exists=True,
-        )
+        f"CREATE TABLE IF NOT EXISTS quarantine (device TEXT, seq {i}, hash TEXT, prev TEXT, ts {i}, "
+        f"type TEXT, received_ms {i}, json TEXT, why TEXT, PRIMARY KEY (device, seq, hash))",
+        f"CREATE TABLE IF NOT EXISTS fork_state (device TEXT PRIMARY KEY, fork_seq {i}, detected_ms {i}, "
+        f"copies {i}, resolved_ms {i}, resolution TEXT)",
+    ]
+
+
+def _schema_v2(sql: Sql) -> None:
+    """The notice id of notice.* events as a column (the queries no longer parse JSON)."""
+    sql.execute("ALTER TABLE events ADD COLUMN notice TEXT")
+    rows = sql.execute("SELECT device, seq, json FROM events WHERE type LIKE 'notice.%'").fetchall()
+    fill = []
+    for dev, seq, text in rows:
+        try:
+            body = json.loads(_text(text)).get("body")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(body, dict):
+            fill.append((_notice_key(body), dev, seq))
+    if fill:
+        sql.executemany("UPDATE events SET notice = ? WHERE device = ? AND seq = ?", fill)
+    sql.execute("CREATE INDEX IF NOT EXISTS idx_events_device_notice ON events (device, notice)")
+
+
+def migrate(sql: Sql) -> int:
+    """Bring the store to SCHEMA_VERSION (idempotent; one process at a time). Returns the
+    version found."""
+    with sql.transaction():
+        if sql.dialect == "postgresql":
+            sql.execute("SELECT pg_advisory_xact_lock(?)", (_ADVISORY_KEY,))
+        sql.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        row = sql.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        found = int(row[0]) if row else 0
+        if found > SCHEMA_VERSION:
+            raise SqlError(f"hub store {sql.where}: schema version {found} is newer than this camaudit "
+                           f"({SCHEMA_VERSION}): upgrade camaudit")
+        if found < 1:
+            for stmt in _schema_v1(sql.bigint):
+                sql.execute(stmt)
+        if found < 2:
+            _schema_v2(sql)
+        if found < SCHEMA_VERSION:
+            sql.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) "
+                        "DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
+            log.info("hub store %s: schema migrated from version %d to %d", sql.where, found, SCHEMA_VERSION)
+    return found
+
+
+class HubStore:
+    """A store shared by the threads of one process (its connection takes one lock per
+    call); other processes open their own."""
+
+    def __init__(self, target: Path | str, *, must_exist: bool = False) -> None:
+        """`target`: a SQLite file or a `postgresql://` URL. `must_exist`: a SQLite file
+        that is not there is an error (readers: export, subject check) instead of a new store."""
+        self.path: Path | None = None if is_url(target) else Path(target)
+        if must_exist and self.path is not None and not self.path.is_file():
+            raise HubError(f"no hub store at {self.path}")
+        try:
+            self.sql = open_sql(target)
+        except SqlError as exc:
+            raise HubError(str(exc)) from None
+        self.where = self.sql.where
+        try:
+            migrate(self.sql)
+        except SqlError as exc:
+            self.sql.close()
+            raise HubError(str(exc)) from None
+
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[Sql]:
+        """The connection, under its lock; a database failure becomes one HubError line."""
+        with self.sql.lock:
+            try:
+                yield self.sql
+            except SqlError as exc:
+                raise HubError(str(exc)) from None
 
     def close(self) -> None:
-        with self._lock:
-            self.conn.close()
+        self.sql.close()
 
     # ---- enrollment -------------------------------------------------------------------
     def enroll(self, device: str, public_key_hex: str, how: str = "enroll") -> None:
@@ -137,23 +208,17 @@ class HubStore:
             raise HubError(f"enroll {device}: public key is not hex") from None
         if len(raw) != 32:
             raise HubError(f"enroll {device}: an Ed25519 public key is 32 bytes (64 hex digits)")
-        if not device or len(device) > 64 or "/" in device or "+" in device or "#" in device:
+        if not device or len(device) > 64 or "/" in device or "+" in device or "#" in device \
+                or "\x00" in device:
             raise HubError(f"enroll: bad device id {device!r}")
-        with self._lock:
-            old = self.public_key(device)
-            if old is not None and old != raw:
-                raise HubError(
-                    f"enroll {device}: already enrolled with another key; remove it first"
-                )
-            self.conn.execute(
-                "INSERT OR IGNORE INTO devices (device, public_key, how, enrolled_ms) VALUES (?,?,?,?)",
-                (device, raw.hex(), how, _now_ms()),
-            )
-            self.conn.execute(
-                "INSERT OR IGNORE INTO heads (device, seq, hash, max_seen, online, duplicates) "
-                "VALUES (?, 0, ?, 0, 0, 0)",
-                (device, GENESIS_PREV),
-            )
+        with self._db() as c, c.transaction():
+            c.execute("INSERT INTO devices (device, public_key, how, enrolled_ms) VALUES (?,?,?,?) "
+                      "ON CONFLICT(device) DO NOTHING", (device, raw.hex(), how, _now_ms()))
+            (stored,) = c.execute("SELECT public_key FROM devices WHERE device = ?", (device,)).fetchone()
+            if stored != raw.hex():
+                raise HubError(f"enroll {device}: already enrolled with another key; remove it first")
+            c.execute("INSERT INTO heads (device, seq, hash, max_seen, online, duplicates) "
+                      "VALUES (?, 0, ?, 0, 0, 0) ON CONFLICT(device) DO NOTHING", (device, GENESIS_PREV))
         log.info("device %s enrolled (%s)", device, how)
 
     def set_base(self, device: str, after_seq: int, after_hash: str) -> None:
@@ -162,62 +227,53 @@ class HubStore:
         the hub already holds that seq or a later one: a base only ever moves forward, over
         seqs the device no longer has."""
         check_base(device, after_seq, after_hash)
-        with self._lock:
-            row = self.conn.execute("SELECT seq FROM heads WHERE device = ?", (device,)).fetchone()
+        with self._db() as c, c.transaction():
+            row = c.execute(
+                "SELECT seq FROM heads WHERE device = ?" + (" FOR UPDATE" if c.dialect == "postgresql" else ""),
+                (device,)).fetchone()
             if row is None:
                 raise HubError(f"enroll {device}: not enrolled")
             if row[0] >= after_seq:
                 raise HubError(f"enroll {device}: the hub already holds seq {row[0]} >= {after_seq}")
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO bases (device, after_seq, after_hash, set_ms) VALUES (?,?,?,?)",
-                    (device, after_seq, after_hash, _now_ms()),
-                )
-                self.conn.execute("UPDATE heads SET seq = ?, hash = ? WHERE device = ?",
-                                  (after_seq, after_hash, device))
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+            c.execute(
+                "INSERT INTO bases (device, after_seq, after_hash, set_ms) VALUES (?,?,?,?) "
+                "ON CONFLICT(device) DO UPDATE SET after_seq = excluded.after_seq, "
+                "after_hash = excluded.after_hash, set_ms = excluded.set_ms",
+                (device, after_seq, after_hash, _now_ms()),
+            )
+            c.execute("UPDATE heads SET seq = ?, hash = ? WHERE device = ?", (after_seq, after_hash, device))
         log.warning("device %s: the hub's chain starts after seq %d (pruned on the device)",
                     device, after_seq)
 
     def base(self, device: str) -> tuple[int, str] | None:
         """(after_seq, after_hash) if the hub's chain of `device` starts past genesis."""
-        with self._lock:
-            row = self.conn.execute(
-                "SELECT after_seq, after_hash FROM bases WHERE device = ?", (device,)
-            ).fetchone()
+        with self._db() as c:
+            row = c.execute("SELECT after_seq, after_hash FROM bases WHERE device = ?", (device,)).fetchone()
         return (int(row[0]), str(row[1])) if row else None
 
     def public_key(self, device: str) -> bytes | None:
-        with self._lock:
-            row = self.conn.execute(
-                "SELECT public_key FROM devices WHERE device = ?", (device,)
-            ).fetchone()
+        with self._db() as c:
+            row = c.execute("SELECT public_key FROM devices WHERE device = ?", (device,)).fetchone()
         return bytes.fromhex(row[0]) if row else None
 
     def keys(self) -> dict[str, bytes]:
-        with self._lock:
-            rows = self.conn.execute("SELECT device, public_key FROM devices").fetchall()
+        with self._db() as c:
+            rows = c.execute("SELECT device, public_key FROM devices").fetchall()
         return {d: bytes.fromhex(k) for d, k in rows}
 
     # ---- chain heads ------------------------------------------------------------------
     def head_event(self, device: str) -> Event | None:
-        with self._lock:
-            row = self.conn.execute(
+        with self._db() as c:
+            row = c.execute(
                 "SELECT e.json FROM heads h JOIN events e ON e.device = h.device AND e.seq = h.seq "
                 "WHERE h.device = ?",
                 (device,),
             ).fetchone()
-        return Event.from_json(row[0]) if row else None
+        return Event.from_json(_text(row[0])) if row else None
 
     def hash_at(self, device: str, seq: int) -> str | None:
-        with self._lock:
-            row = self.conn.execute(
-                "SELECT hash FROM events WHERE device = ? AND seq = ?", (device, seq)
-            ).fetchone()
+        with self._db() as c:
+            row = c.execute("SELECT hash FROM events WHERE device = ? AND seq = ?", (device, seq)).fetchone()
         return row[0] if row else None
 
     # ---- writing (collector thread) ------------------------------------------------------
@@ -232,82 +288,92 @@ class HubStore:
     ) -> None:
         """One transaction: new verified events (event, json, received_ms), device activity
         (device -> (max seq seen, last seen ms)), duplicate counts, reject counts, witnesses,
-        and forked records to quarantine (event, json, received_ms, why)."""
-        with self._lock:
-            c = self.conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                heads: dict[str, tuple[int, str]] = {}
-                rows = []
-                for ev, text, received in events:
-                    body = ev.body
-                    reasons = body.get("reasons")
-                    rows.append((
-                        ev.device, ev.seq, ev.ts, ev.type, ev.feed,
-                        body.get("capture") if isinstance(body.get("capture"), str) else None,
-                        body.get("verdict") if isinstance(body.get("verdict"), str) else None,
-                        ("," + ",".join(str(r) for r in reasons) + ",") if isinstance(reasons, list) else None,
-                        ev.hash, received, text,
-                    ))
-                    if ev.seq > heads.get(ev.device, (0, ""))[0]:
-                        heads[ev.device] = (ev.seq, ev.hash)
+        and forked records to quarantine (event, json, received_ms, why).
+
+        Safe when several processes write the same events at once: an event already stored
+        is skipped, a head only moves forward, seen/duplicates/rejects add up. Every table is
+        written in key order so that two such transactions never wait on each other in a
+        circle (PostgreSQL would abort one as a deadlock)."""
+        heads: dict[str, tuple[int, str]] = {}
+        rows = []
+        for ev, text, received in events:
+            body = ev.body
+            reasons = body.get("reasons")
+            rows.append((
+                ev.device, ev.seq, ev.ts, _col(ev.type), _col(ev.feed), _col(body.get("capture")),
+                _col(body.get("verdict")),
+                _col("," + ",".join(str(r) for r in reasons) + ",") if isinstance(reasons, list) else None,
+                ev.hash, received, text, _notice_key(body) if ev.type.startswith("notice.") else None,
+            ))
+            if ev.seq > heads.get(ev.device, (0, ""))[0]:
+                heads[ev.device] = (ev.seq, ev.hash)
+        rows.sort(key=lambda r: (r[0], r[1]))
+        quarantined = sorted(quarantine, key=lambda q: (q[0].device, q[0].seq, q[0].hash))
+        with self._db() as c, c.transaction():
+            if rows:
                 c.executemany(
-                    "INSERT OR IGNORE INTO events (device, seq, ts, type, feed, capture, verdict, "
-                    "reasons, hash, received_ms, json) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO events (device, seq, ts, type, feed, capture, verdict, reasons, hash, "
+                    "received_ms, json, notice) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT(device, seq) DO NOTHING",
                     rows,
                 )
-                for dev, (seq, h) in heads.items():
-                    c.execute("UPDATE heads SET seq = ?, hash = ? WHERE device = ? AND seq < ?",
-                              (seq, h, dev, seq))
-                for dev, (max_seen, last) in seen.items():
-                    c.execute(
-                        "UPDATE heads SET max_seen = MAX(max_seen, ?), last_seen_ms = ? WHERE device = ?",
-                        (max_seen, last, dev),
-                    )
-                for dev, n in duplicates.items():
-                    c.execute("UPDATE heads SET duplicates = duplicates + ? WHERE device = ?", (n, dev))
-                now = _now_ms()
-                for reason, (n, detail) in rejects.items():
-                    c.execute(
-                        "INSERT INTO rejects (reason, count, last_ms, last_detail) VALUES (?,?,?,?) "
-                        "ON CONFLICT(reason) DO UPDATE SET count = count + excluded.count, "
-                        "last_ms = excluded.last_ms, last_detail = excluded.last_detail",
-                        (reason, n, now, detail[:300]),
-                    )
-                for w in witnesses:
-                    c.execute(
-                        "INSERT OR IGNORE INTO witness (device, seq, cp_seq, cp_hash, ts, hub_key, hub_sig) "
-                        "VALUES (:device, :seq, :cp_seq, :cp_hash, :ts, :hub_key, :hub_sig)",
-                        w,
-                    )
-                for ev, text, received, why in quarantine:
-                    c.execute(
-                        "INSERT OR IGNORE INTO quarantine (device, seq, hash, prev, ts, type, received_ms, "
-                        "json, why) VALUES (?,?,?,?,?,?,?,?,?)",
-                        (ev.device, ev.seq, ev.hash, ev.prev, ev.ts, ev.type, received, text, why[:300]),
-                    )
-                    c.execute(
-                        "INSERT INTO fork_state (device, fork_seq, detected_ms, copies) VALUES (?,?,?,1) "
-                        "ON CONFLICT(device) DO UPDATE SET "
-                        "fork_seq = CASE WHEN resolved_ms IS NULL THEN MIN(fork_seq, excluded.fork_seq) "
-                        "ELSE excluded.fork_seq END, "
-                        "detected_ms = CASE WHEN resolved_ms IS NULL THEN detected_ms "
-                        "ELSE excluded.detected_ms END, "
-                        "copies = CASE WHEN resolved_ms IS NULL THEN copies + 1 ELSE 1 END, "
-                        "resolution = CASE WHEN resolved_ms IS NULL THEN resolution ELSE NULL END, "
-                        "resolved_ms = NULL",
-                        (ev.device, ev.seq, now),
-                    )
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
+            for dev in sorted({*heads, *seen, *duplicates}):
+                seq, h = heads.get(dev, (-1, ""))
+                max_seen, last = seen.get(dev, (0, -1))
+                c.execute(
+                    "UPDATE heads SET seq = CASE WHEN seq < ? THEN ? ELSE seq END, "
+                    "hash = CASE WHEN seq < ? THEN ? ELSE hash END, "
+                    f"max_seen = {c.greatest('max_seen', '?')}, "
+                    f"last_seen_ms = CASE WHEN ? < 0 THEN last_seen_ms "
+                    f"ELSE {c.greatest('COALESCE(last_seen_ms, 0)', '?')} END, "
+                    "duplicates = duplicates + ? WHERE device = ?",
+                    (seq, seq, seq, h, max_seen, last, last, duplicates.get(dev, 0), dev),
+                )
+            now = _now_ms()
+            for reason, (n, detail) in sorted(rejects.items()):
+                c.execute(
+                    "INSERT INTO rejects (reason, count, last_ms, last_detail) VALUES (?,?,?,?) "
+                    "ON CONFLICT(reason) DO UPDATE SET count = rejects.count + excluded.count, "
+                    "last_ms = excluded.last_ms, last_detail = excluded.last_detail",
+                    (_col(reason), n, now, _col(detail[:300])),
+                )
+            for w in sorted(witnesses, key=lambda w: (w["device"], w["seq"])):
+                c.execute(
+                    "INSERT INTO witness (device, seq, cp_seq, cp_hash, ts, hub_key, hub_sig) "
+                    "VALUES (:device, :seq, :cp_seq, :cp_hash, :ts, :hub_key, :hub_sig) "
+                    "ON CONFLICT(device, seq) DO NOTHING",
+                    w,
+                )
+            for ev, text, received, why in quarantined:
+                c.execute(
+                    "INSERT INTO quarantine (device, seq, hash, prev, ts, type, received_ms, json, why) "
+                    "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(device, seq, hash) DO NOTHING",
+                    (ev.device, ev.seq, ev.hash, ev.prev, ev.ts, _col(ev.type), received, text,
+                     _col(why[:300])),
+                )
+            for dev in sorted({q[0].device for q in quarantined}):
+                fork_seq = min(q[0].seq for q in quarantined if q[0].device == dev)
+                n = sum(1 for q in quarantined if q[0].device == dev)
+                c.execute(
+                    "INSERT INTO fork_state (device, fork_seq, detected_ms, copies) VALUES (?,?,?,?) "
+                    "ON CONFLICT(device) DO UPDATE SET "
+                    "fork_seq = CASE WHEN fork_state.resolved_ms IS NULL THEN "
+                    f"{c.least('fork_state.fork_seq', 'excluded.fork_seq')} ELSE excluded.fork_seq END, "
+                    "detected_ms = CASE WHEN fork_state.resolved_ms IS NULL THEN fork_state.detected_ms "
+                    "ELSE excluded.detected_ms END, "
+                    "copies = CASE WHEN fork_state.resolved_ms IS NULL THEN fork_state.copies + excluded.copies "
+                    "ELSE excluded.copies END, "
+                    "resolution = CASE WHEN fork_state.resolved_ms IS NULL THEN fork_state.resolution "
+                    "ELSE NULL END, "
+                    "resolved_ms = NULL",
+                    (dev, fork_seq, now, n),
+                )
 
     # ---- forks ----------------------------------------------------------------------------
     def fork_seq(self, device: str) -> int | None:
         """The lowest forked seq of `device`'s open fork, or None (no fork, or resolved)."""
-        with self._lock:
-            row = self.conn.execute(
+        with self._db() as c:
+            row = c.execute(
                 "SELECT fork_seq FROM fork_state WHERE device = ? AND resolved_ms IS NULL", (device,)
             ).fetchone()
         return int(row[0]) if row else None
@@ -315,21 +381,17 @@ class HubStore:
     def forks(self, *, open_only: bool = True) -> list[dict[str, Any]]:
         """Forks: {device, fork_seq, detected_ms, copies, resolved_ms, resolution, quarantined}."""
         where = "WHERE f.resolved_ms IS NULL" if open_only else ""
-        with self._lock:
-            cur = self.conn.execute(
+        with self._db() as c:
+            return _dicts(c.execute(
                 "SELECT f.device, f.fork_seq, f.detected_ms, f.copies, f.resolved_ms, f.resolution, "
                 "(SELECT COUNT(*) FROM quarantine q WHERE q.device = f.device) AS quarantined "
-                f"FROM fork_state f {where} ORDER BY f.detected_ms DESC")
-            cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+                f"FROM fork_state f {where} ORDER BY f.detected_ms DESC, f.device"))
 
     def quarantined(self, device: str) -> list[dict[str, Any]]:
-        with self._lock:
-            cur = self.conn.execute(
+        with self._db() as c:
+            return _dicts(c.execute(
                 "SELECT device, seq, hash, prev, ts, type, received_ms, why, json FROM quarantine "
-                "WHERE device = ? ORDER BY seq, received_ms", (device,))
-            cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+                "WHERE device = ? ORDER BY seq, received_ms, hash", (device,)))
 
     def resolve_fork(self, device: str, keep: str) -> int:
         """Close `device`'s open fork. keep="stored": the chain the hub holds is the device's
@@ -338,61 +400,60 @@ class HubStore:
         and the hub's chain steps back so the real device re-sends. Returns rows moved."""
         if keep not in ("stored", "quarantined"):
             raise HubError(f"resolve {device}: --keep must be 'stored' or 'quarantined'")
-        with self._lock:
-            row = self.conn.execute(
-                "SELECT fork_seq FROM fork_state WHERE device = ? AND resolved_ms IS NULL", (device,)
+        lock = " FOR UPDATE" if self.sql.dialect == "postgresql" else ""
+        with self._db() as c, c.transaction():
+            row = c.execute(
+                f"SELECT fork_seq FROM fork_state WHERE device = ? AND resolved_ms IS NULL{lock}", (device,)
             ).fetchone()
             if row is None:
                 raise HubError(f"resolve {device}: no open fork")
             fork_seq = int(row[0])
-            c = self.conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                moved = 0
-                if keep == "quarantined":
-                    moved = c.execute(
-                        "INSERT OR IGNORE INTO quarantine (device, seq, hash, prev, ts, type, received_ms, "
-                        "json, why) SELECT device, seq, hash, json_extract(json, '$.prev'), ts, type, "
-                        "received_ms, json, 'superseded: operator kept the other copy' FROM events "
-                        "WHERE device = ? AND seq >= ?", (device, fork_seq)).rowcount
-                    c.execute("DELETE FROM witness WHERE device = ? AND seq >= ?", (device, fork_seq))
-                    c.execute("DELETE FROM events WHERE device = ? AND seq >= ?", (device, fork_seq))
-                    prev = c.execute("SELECT hash FROM events WHERE device = ? AND seq = ?",
-                                     (device, fork_seq - 1)).fetchone()
-                    base = c.execute("SELECT after_seq, after_hash FROM bases WHERE device = ?",
-                                     (device,)).fetchone()
-                    head = (fork_seq - 1, prev[0]) if prev else (base if base else (0, GENESIS_PREV))
-                    c.execute("UPDATE heads SET seq = ?, hash = ? WHERE device = ?", (*head, device))
-                c.execute("UPDATE fork_state SET resolved_ms = ?, resolution = ? WHERE device = ?",
-                          (_now_ms(), keep, device))
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
+            moved = 0
+            if keep == "quarantined":
+                why = "superseded: operator kept the other copy"
+                rows = [
+                    (device, seq, h, Event.from_json(_text(text)).prev, ts, type_, received, _text(text), why)
+                    for seq, h, ts, type_, received, text in c.execute(
+                        "SELECT seq, hash, ts, type, received_ms, json FROM events "
+                        "WHERE device = ? AND seq >= ? ORDER BY seq", (device, fork_seq)).fetchall()
+                ]
+                for r in rows:
+                    moved += c.execute(
+                        "INSERT INTO quarantine (device, seq, hash, prev, ts, type, received_ms, json, why) "
+                        "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(device, seq, hash) DO NOTHING", r).rowcount
+                c.execute("DELETE FROM witness WHERE device = ? AND seq >= ?", (device, fork_seq))
+                c.execute("DELETE FROM events WHERE device = ? AND seq >= ?", (device, fork_seq))
+                prev = c.execute("SELECT hash FROM events WHERE device = ? AND seq = ?",
+                                 (device, fork_seq - 1)).fetchone()
+                base = c.execute("SELECT after_seq, after_hash FROM bases WHERE device = ?",
+                                 (device,)).fetchone()
+                head = (fork_seq - 1, prev[0]) if prev else (tuple(base) if base else (0, GENESIS_PREV))
+                c.execute("UPDATE heads SET seq = ?, hash = ? WHERE device = ?", (*head, device))
+            c.execute("UPDATE fork_state SET resolved_ms = ?, resolution = ? WHERE device = ?",
+                      (_now_ms(), keep, device))
         log.warning("fork of %s at seq %d resolved: kept the %s copy (%d row(s) moved)",
                     device, fork_seq, keep, moved)
         return moved
 
     def set_online(self, device: str, online: bool, when_ms: int) -> None:
-        with self._lock:
-            self.conn.execute(
-                "UPDATE heads SET online = ?, last_seen_ms = ? WHERE device = ?",
-                (int(online), when_ms, device),
-            )
+        with self._db() as c:
+            c.execute("UPDATE heads SET online = ?, last_seen_ms = ? WHERE device = ?",
+                      (int(online), when_ms, device))
 
     def meta(self, key: str) -> str | None:
-        with self._lock:
-            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with self._db() as c:
+            row = c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        with self._lock:
-            self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        with self._db() as c:
+            c.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                      "value = excluded.value", (key, value))
 
-    # ---- reading (web, tests, bench) -----------------------------------------------------
+    # ---- reading (web, exports, tests, bench) ----------------------------------------------
     def devices(self) -> list[DeviceRow]:
-        with self._lock:
-            rows = self.conn.execute(
+        with self._db() as c:
+            rows = c.execute(
                 "SELECT d.device, d.public_key, d.how, d.enrolled_ms, h.seq, h.max_seen, "
                 "h.last_seen_ms, h.online, h.duplicates FROM devices d "
                 "LEFT JOIN heads h ON h.device = d.device ORDER BY d.device"
@@ -404,37 +465,34 @@ class HubStore:
         ]
 
     def seqs(self, device: str) -> list[int]:
-        with self._lock:
-            return [r[0] for r in self.conn.execute(
-                "SELECT seq FROM events WHERE device = ? ORDER BY seq", (device,))]
+        with self._db() as c:
+            return [int(r[0]) for r in c.execute(
+                "SELECT seq FROM events WHERE device = ? ORDER BY seq", (device,)).fetchall()]
 
     def count_events(self, device: str | None = None) -> int:
-        with self._lock:
+        with self._db() as c:
             if device is None:
-                return int(self.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
-            return int(self.conn.execute(
-                "SELECT COUNT(*) FROM events WHERE device = ?", (device,)).fetchone()[0])
+                return int(c.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+            return int(c.execute("SELECT COUNT(*) FROM events WHERE device = ?", (device,)).fetchone()[0])
 
     def rejects(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self.conn.execute("SELECT reason, count FROM rejects ORDER BY reason").fetchall())
+        with self._db() as c:
+            return {r: int(n) for r, n in c.execute("SELECT reason, count FROM rejects ORDER BY reason").fetchall()}
 
     def witnesses(self, device: str) -> list[dict[str, Any]]:
-        with self._lock:
-            cur = self.conn.execute(
+        with self._db() as c:
+            return _dicts(c.execute(
                 "SELECT device, seq, cp_seq, cp_hash, ts, hub_key, hub_sig FROM witness "
-                "WHERE device = ? ORDER BY seq", (device,))
-            cols = [d[0] for d in cur.description]
-            return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+                "WHERE device = ? ORDER BY seq", (device,)))
 
     def alerts(self, limit: int = 50) -> list[dict[str, Any]]:
         """Open fork alerts (operator action needed) first, then the devices' alert events."""
-        with self._lock:
-            rows = self.conn.execute(
+        with self._db() as c:
+            rows = c.execute(
                 "SELECT json FROM events WHERE type = 'alert' ORDER BY ts DESC, device, seq DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [fork_alert(f) for f in self.forks()] + [alert_view(Event.from_json(r[0])) for r in rows]
+        return [fork_alert(f) for f in self.forks()] + [alert_view(Event.from_json(_text(r[0]))) for r in rows]
 
     def captures(
         self,
@@ -448,14 +506,14 @@ class HubStore:
         limit: int = 200,
     ) -> list[dict[str, Any]]:
         where, params = _capture_filter(device, feed, verdict, reason, since_ms, until_ms)
-        with self._lock:
-            rows = self.conn.execute(
-                f"SELECT json FROM events WHERE {where} ORDER BY ts DESC LIMIT ?",
+        with self._db() as c:
+            rows = c.execute(
+                f"SELECT json FROM events WHERE {where} ORDER BY ts DESC, device, seq DESC LIMIT ?",
                 (*params, limit),
             ).fetchall()
         out = []
         for (text,) in rows:
-            d = json.loads(text)
+            d = json.loads(_text(text))
             body = d.get("body", {})
             out.append({"device": d["device"], "seq": d["seq"], "ts": d["ts"], "feed": d["feed"],
                         "capture": body.get("capture"), "verdict": body.get("verdict"),
@@ -471,11 +529,11 @@ class HubStore:
     ) -> list[tuple[str, int, str, int]]:
         """(feed, hour start ms, verdict, count) of capture.end events."""
         where, params = _capture_filter(device, feed, verdict, reason, since_ms, until_ms)
-        with self._lock:
-            rows = self.conn.execute(
+        with self._db() as c:
+            rows = c.execute(
                 f"SELECT COALESCE(feed, ''), (ts / 3600000) * 3600000 AS hour, "
                 f"COALESCE(verdict, 'unknown'), COUNT(*) FROM events WHERE {where} "
-                "GROUP BY 1, 2, 3 ORDER BY 1, 2",
+                "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
                 params,
             ).fetchall()
         return [(r[0], int(r[1]), r[2], int(r[3])) for r in rows]
@@ -483,12 +541,12 @@ class HubStore:
     def capture_events(self, device: str, capture: str) -> list[dict[str, Any]]:
         """Every stored event of one capture (start, updates, end, its alert), by seq, as the
         device signed them (parsed JSON)."""
-        with self._lock:
-            rows = self.conn.execute(
+        with self._db() as c:
+            rows = c.execute(
                 "SELECT json FROM events WHERE device = ? AND capture = ? ORDER BY seq",
                 (device, capture),
             ).fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return [json.loads(_text(r[0])) for r in rows]
 
     def notice_states(self, device: str | None = None, at_ms: int | None = None) -> list[dict[str, Any]]:
         """The latest notice.* event of every (device, notice), or the latest at or before
@@ -519,31 +577,105 @@ class HubStore:
         if at_ms is not None:
             where += " AND ts <= ?"
             params.append(at_ms)
-        with self._lock:
-            rows = self.conn.execute(
+        with self._db() as c:
+            rows = c.execute(
                 "SELECT e.json FROM events e JOIN ("
                 f" SELECT device, MAX(seq) AS seq FROM events WHERE {where}"
-                "  GROUP BY device, json_extract(json, '$.body.notice')"
+                "  GROUP BY device, notice"
                 ") m ON e.device = m.device AND e.seq = m.seq",
                 params,
             ).fetchall()
-        return [notice_view(json.loads(r[0])) for r in rows]
+        return [notice_view(json.loads(_text(r[0]))) for r in rows]
 
     def notice_changes(self, device: str, since_ms: int, until_ms: int) -> list[dict[str, Any]]:
         """notice.* events of `device` with since_ms < ts <= until_ms, by seq."""
-        with self._lock:
-            rows = self.conn.execute(
+        with self._db() as c:
+            rows = c.execute(
                 f"SELECT json FROM events WHERE type IN {NOTICE_TYPES} AND device = ? AND ts > ? "
                 "AND ts <= ? ORDER BY seq LIMIT 1000",
                 (device, since_ms, until_ms),
             ).fetchall()
-        return [notice_view(json.loads(r[0])) for r in rows]
+        return [notice_view(json.loads(_text(r[0]))) for r in rows]
 
     def feeds(self) -> list[str]:
-        with self._lock:
-            return [r[0] for r in self.conn.execute(
+        with self._db() as c:
+            return [r[0] for r in c.execute(
                 "SELECT DISTINCT feed FROM events WHERE type = 'capture.end' AND feed IS NOT NULL "
-                "ORDER BY feed")]
+                "ORDER BY feed").fetchall()]
+
+    def device_feeds(self, device: str) -> set[str]:
+        """Every feed `device`'s stored records name (event feeds, device.online's list)."""
+        from camaudit.report.feeds import feeds_of
+
+        with self._db() as c:
+            rows = c.execute(
+                "SELECT DISTINCT feed, type, CASE WHEN type = 'device.online' THEN json ELSE '' END "
+                "FROM events WHERE device = ? AND (feed IS NOT NULL OR type = 'device.online')",
+                (device,),
+            ).fetchall()
+        return feeds_of((f, t, _text(j)) for f, t, j in rows)
+
+    def timezone(self, device: str) -> str | None:
+        """The venue's time zone as `device` last journalled it (device.online, notice.registered)."""
+        from camaudit.report.feeds import zone_of
+
+        with self._db() as c:
+            row = c.execute(
+                "SELECT json FROM events WHERE type IN ('device.online', 'notice.registered') "
+                "AND device = ? ORDER BY seq DESC LIMIT 1", (device,)).fetchone()
+        return zone_of(None if row is None else (_text(row[0]),))
+
+    def export_span(
+        self, device: str, since_ms: int | None, until_ms: int | None
+    ) -> tuple[str, int, list[tuple[int, str]]] | None:
+        """What an export of `device` over since_ms <= ts <= until_ms needs, read in one
+        transaction: (public key hex, highest stored seq, [(seq, json)] from the span's
+        first seq (reaching back to the notice texts in force then, see
+        registrations_start) to its last). None if the hub holds no record in the span;
+        HubError if the device is not enrolled."""
+        with self._db() as c, c.transaction():
+            row = c.execute("SELECT public_key FROM devices WHERE device = ?", (device,)).fetchone()
+            if row is None:
+                raise HubError(f"hub store {self.where}: no enrolled device {device!r}")
+            lo, hi = c.execute(
+                "SELECT MIN(seq), MAX(seq) FROM events WHERE device = ? AND ts >= ? AND ts <= ?",
+                (device, -(2**62) if since_ms is None else since_ms, 2**62 if until_ms is None else until_ms),
+            ).fetchone()
+            if lo is None:
+                return None
+            (head,) = c.execute("SELECT MAX(seq) FROM events WHERE device = ?", (device,)).fetchone()
+            lo = self._registrations_start(c, device, int(lo))
+            rows = c.execute(
+                "SELECT seq, json FROM events WHERE device = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+                (device, lo, hi),
+            ).fetchall()
+        return str(row[0]), int(head), [(int(s), _text(t)) for s, t in rows]
+
+    @staticmethod
+    def _registrations_start(c: Sql, device: str, lo: int) -> int:
+        """The lowest seq an export of `device` starting at `lo` must begin at to carry, for
+        every notice, its newest `notice.registered` before `lo` (as
+        camaudit.notices.registration.registrations_start does for a device journal)."""
+        rows = c.execute(
+            "SELECT e.seq, e.json FROM events e JOIN ("
+            " SELECT notice, MAX(seq) AS seq FROM events WHERE device = ? AND type = 'notice.registered'"
+            " AND seq < ? GROUP BY notice) m ON e.seq = m.seq WHERE e.device = ?",
+            (device, lo, device),
+        ).fetchall()
+        starts = [lo]
+        for seq, text in rows:
+            try:
+                withdrawn = json.loads(_text(text)).get("body", {}).get("withdrawn")
+            except (ValueError, AttributeError):
+                withdrawn = None
+            if not withdrawn:  # a notice withdrawn before the span was not in force then
+                starts.append(int(seq))
+        return min(starts)
+
+
+def _dicts(cur: Any) -> list[dict[str, Any]]:
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
 def _capture_filter(

@@ -222,7 +222,7 @@ def create_app(
         tmp = Path(tempfile.mkdtemp(prefix="camaudit-export-"))
         out = tmp / f"camaudit-{_safe_name(device)}-{time.strftime('%Y%m%d-%H%M%S')}.zip"
         try:
-            summary = export_hub_pack(store.path, hub_key, device, out, since_ms=since_ms,
+            summary = export_hub_pack(store, hub_key, device, out, since_ms=since_ms,
                                       until_ms=until_ms, feed=feed, now_ms=int(time.time() * 1000))
         except CamauditError as exc:
             shutil.rmtree(tmp, ignore_errors=True)

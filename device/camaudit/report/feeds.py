@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from camaudit.errors import CamauditError
 from camaudit.store.db import open_readonly
+
+if TYPE_CHECKING:
+    from camaudit.hub.store import HubStore
 
 
 class UnknownFeedError(CamauditError):
@@ -24,7 +27,7 @@ def check_feed(feed: str | None, known: Iterable[str], where: str) -> None:
     raise UnknownFeedError(f"--feed {feed!r}: {where} never saw that feed; known feeds: {listed}")
 
 
-def _feeds_of(rows: Iterable[tuple[str | None, str, str]]) -> set[str]:
+def feeds_of(rows: Iterable[tuple[str | None, str, str]]) -> set[str]:
     """From (feed column, type, json) rows: event feeds, and the feeds device.online names."""
     out: set[str] = set()
     for feed, type_, text in rows:
@@ -48,26 +51,12 @@ def journal_feeds(db: Path) -> set[str]:
         ).fetchall()
     finally:
         conn.close()
-    return _feeds_of(rows)
+    return feeds_of(rows)
 
 
-def hub_feeds(db: Path, device: str) -> set[str]:
-    """Read-only: the feeds of `device` in a hub store."""
-    try:
-        conn = sqlite3.connect(Path(db).resolve().as_uri() + "?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise CamauditError(f"hub store {db}: {exc}") from None
-    try:
-        rows = conn.execute(
-            "SELECT DISTINCT feed, type, CASE WHEN type = 'device.online' THEN json ELSE '' END "
-            "FROM events WHERE device = ? AND (feed IS NOT NULL OR type = 'device.online')",
-            (device,),
-        ).fetchall()
-    except sqlite3.Error as exc:
-        raise CamauditError(f"hub store {db}: {exc}") from None
-    finally:
-        conn.close()
-    return _feeds_of((f, t, bytes(j).decode() if isinstance(j, bytes) else j) for f, t, j in rows)
+def hub_feeds(store: HubStore, device: str) -> set[str]:
+    """The feeds of `device` in a hub store (SQLite or PostgreSQL)."""
+    return store.device_feeds(device)
 
 
 _ZONE_SQL = (
@@ -76,7 +65,7 @@ _ZONE_SQL = (
 )
 
 
-def _zone_of(row: tuple[object] | None) -> str | None:
+def zone_of(row: tuple[object] | None) -> str | None:
     if row is None:
         return None
     text = row[0]
@@ -91,17 +80,13 @@ def journal_zone(db: Path) -> str | None:
     """The venue's time zone as the device last journalled it."""
     conn = open_readonly(db)
     try:
-        return _zone_of(conn.execute(_ZONE_SQL.format(dev="")).fetchone())
+        return zone_of(conn.execute(_ZONE_SQL.format(dev="")).fetchone())
     finally:
         conn.close()
 
 
-def hub_zone(db: Path, device: str) -> str | None:
+def hub_zone(store: HubStore, device: str) -> str | None:
     try:
-        conn = sqlite3.connect(Path(db).resolve().as_uri() + "?mode=ro", uri=True)
-        try:
-            return _zone_of(conn.execute(_ZONE_SQL.format(dev=" AND device = ?"), (device,)).fetchone())
-        finally:
-            conn.close()
-    except sqlite3.Error:
+        return store.timezone(device)
+    except CamauditError:
         return None
