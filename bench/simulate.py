@@ -673,7 +673,7 @@ def _hub_run(args: argparse.Namespace) -> dict[str, Any]:
             s = run(fleet, SimConfig(url=hub.broker_url, rate=args.rate, seconds=args.seconds, procs=args.procs,
                                      disconnect_per_min=args.disconnects, loss=args.loss,
                                      ack_timeout_s=args.ack_timeout))
-            stored = dict(hub.store.conn.execute(
+            stored = dict(hub.store.sql.execute(
                 "SELECT device, COUNT(DISTINCT seq) FROM events GROUP BY device").fetchall())
             rejects = hub.store.rejects()
         finally:

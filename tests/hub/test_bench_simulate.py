@@ -29,7 +29,7 @@ def test_simulated_devices_are_verified_and_stored_exactly_once(make_hub) -> Non
     # the faults happened and were recovered from: drops, lost first sends, replays
     assert s.disconnects > 0 and s.lost_first_send > 0, s.line()
     assert s.replays_answered > 0 and s.resent > 0, s.line()
-    conn = hub.store.conn
+    conn = hub.store.sql
     for dev, head in s.heads.items():
         seqs = [r[0] for r in conn.execute("SELECT seq FROM events WHERE device = ? ORDER BY seq", (dev,))]
         assert seqs == list(range(1, head + 1)), dev  # all of them, each once
