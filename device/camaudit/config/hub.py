@@ -41,6 +41,27 @@ class HubConfig(Section):
         description="How the hub connects to an external broker (prefix, user, TLS).",
     )
     client_id: str = Field(default="camaudit-hub")
+    shared: bool = Field(
+        default=False,
+        description="Link in the shared store and join the workers' shared subscription group "
+        "(automatic once a worker ran on this store); see `camaudit hub --worker`.",
+    )
+    group: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="MQTT shared subscription group of the hub's workers ($share/<group>/...); "
+        "default: on the hub's own mosquitto a random name kept in data_dir/broker/group (a device "
+        "must not be able to join it), on a site's broker camaudit-hub.",
+    )
+
+    @property
+    def worker_group(self) -> str:
+        if self.group:
+            return self.group
+        if self.broker is None:
+            from camaudit.hub.broker import worker_group
+
+            return worker_group(self.data_dir)
+        return "camaudit-hub"
     listen: str = Field(default="127.0.0.1:8080", description="host:port of the web page.")
     token: str | None = Field(
         default=None, min_length=22,

@@ -24,7 +24,9 @@ from camaudit.hub.broker import (
     free_port,
 )
 from camaudit.hub.collector import Collector
+from camaudit.hub.linkstore import LinkStore, Mode
 from camaudit.hub.live import LiveAlerts
+from camaudit.hub.sql import open_sql
 from camaudit.hub.store import HubError, HubStore
 
 log = logging.getLogger(__name__)
@@ -176,11 +178,21 @@ def start_hub(cfg: HubConfig) -> HubHandle:
         broker_url = cfg.broker
 
     live = LiveAlerts()
+    links = LinkStore(getattr(store, "sql", None) or open_sql(cfg.db_path))
+    # once workers share this store, the hub links there too (hub/linkstore.py)
+    linking: Mode = "shared" if cfg.shared or links.linking_mode() == "shared" else "memory"
     collector = Collector(store, mqtt, wkey, tofu=cfg.trust_on_first_use,
                           max_bytes=cfg.max_message_bytes,
                           client_id=HUB_USER if broker is not None else cfg.client_id,
-                          on_alerts=live.publish, receiver_process=True)
-    collector.start()
+                          on_alerts=live.publish, receiver_process=True,
+                          linking=linking, group=cfg.worker_group, links=links)
+    try:
+        collector.start()
+    except BaseException:  # e.g. another collector links this store in memory
+        if broker is not None:
+            broker.stop()
+        store.close()
+        raise
     handle = HubHandle(broker_url=broker_url, web_url=None, token=token, store=HubStore(cfg.db_target),
                        collector=collector, data_dir=cfg.data_dir, hub_public_key=wkey.public_hex,
                        embedded_broker=broker, _live=live)

@@ -7,7 +7,8 @@ The hub writes the broker's whole configuration into `<data_dir>/broker/`:
 - `passwd`: the password file, maintained with `mosquitto_passwd` (PBKDF2-SHA512); the
   clear passwords live in `<data_dir>/secrets/<user>.pass` (0600) for the clients;
 - `acl`: see `acl_text`: each device writes only its own subtree and reads only its own
-  `ack` and `cmd/#`; only the hub user reads everything and writes acks and commands.
+  `ack` and `cmd/#`; only the hub user and the hub's workers (`workers`, one user name a
+  line: `camaudit hub add-worker NAME`) read every device's stream and write acks and commands.
 
 Users added while the broker runs (`camaudit hub enroll`, `hub adduser`) take effect on
 SIGHUP (`reload`), which mosquitto answers by re-reading the password and ACL files: no
@@ -29,6 +30,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,13 +81,18 @@ def check_user(name: str) -> str:
     return name
 
 
-def acl_text(prefix: str, discovery_prefix: str = "homeassistant") -> str:
+def acl_text(prefix: str, discovery_prefix: str = "homeassistant", workers: Iterable[str] = ()) -> str:
     """The broker's ACL: mosquitto only allows what a line grants, everything else is denied.
 
     `pattern` lines apply to every user with %u replaced by its name, so a device `d1` may:
     write `<p>/d1/{events,checkpoints,alerts,status,key}`, `<p>/d1/feeds/#`,
     `<p>/d1/notices/#` and its Home Assistant discovery configs; read `<p>/d1/ack` and
     `<p>/d1/cmd/#`. Nothing else: not another device's topics, not its own acks/commands.
+
+    Each hub worker (`camaudit hub --worker`, its own user: the broker takes the user name
+    as client id) reads every device's events, checkpoints, status and key (also through a
+    `$share/<group>/` subscription: mosquitto checks the filter without that prefix) and
+    writes acks, commands and the hub's alerts; nothing else.
     """
     p = prefix
     lines = [
@@ -97,6 +104,10 @@ def acl_text(prefix: str, discovery_prefix: str = "homeassistant") -> str:
         f"topic read {p}/+/alerts",
         "",
     ]
+    for w in workers:
+        lines.append(f"user {check_user(w)}")
+        lines += [f"topic read {p}/+/{sub}" for sub in ("events", "checkpoints", "status", "key")]
+        lines += [f"topic write {p}/+/ack", f"topic write {p}/+/cmd/#", f"topic write {p}/hub/alerts", ""]
     for sub in ("events", "checkpoints", "alerts", "status", "key", "feeds/#", "notices/#"):
         lines.append(f"pattern write {p}/%u/{sub}")
     lines.append(f"pattern write {discovery_prefix}/+/camaudit_%u/#")
@@ -159,6 +170,61 @@ def ensure_user_secret(data_dir: Path, passwd_file: Path, username: str, *, rese
 
 def broker_dir(data_dir: Path) -> Path:
     return data_dir / "broker"
+
+
+def workers_file(data_dir: Path) -> Path:
+    return broker_dir(data_dir) / "workers"
+
+
+def read_workers(data_dir: Path) -> list[str]:
+    """The hub workers' MQTT users (`camaudit hub add-worker`), in the order added."""
+    try:
+        text = workers_file(data_dir).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    names = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return [check_user(n) for n in dict.fromkeys(names)]
+
+
+def worker_group(data_dir: Path) -> str:
+    """The shared subscription group of the hub's workers on the hub's own mosquitto: a name
+    no device can guess (kept 0600 in the broker folder). A device may subscribe to any
+    `$share/<group>/...` filter; the ACL lets it read nothing of other devices, but mosquitto
+    would still hand it its turn of the group's messages and drop them: a device that joined
+    the workers' group would make the hub miss a share of every device's events."""
+    f = broker_dir(data_dir) / "group"
+    try:
+        name = f.read_text(encoding="utf-8").strip()
+        if name:
+            return name
+    except FileNotFoundError:
+        pass
+    f.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(f.parent, 0o700)
+    name = f"camaudit-hub-{secrets.token_hex(12)}"
+    _write_private(f, name + "\n")
+    return name
+
+
+def add_worker(data_dir: Path, name: str, prefix: str, discovery_prefix: str = "homeassistant") -> Path:
+    """Create the MQTT user of hub worker `name` with the worker's ACL rights; a running hub's
+    mosquitto reloads its password and ACL files at once. Returns the password file."""
+    check_user(name)
+    if name in RESERVED_USERS:
+        raise HubError(f"add-worker: {name!r} is one of the hub's own MQTT users")
+    d = broker_dir(data_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    os.chmod(d, 0o700)
+    workers = read_workers(data_dir)
+    if name not in workers:
+        workers.append(name)
+        _write_private(workers_file(data_dir), "".join(w + "\n" for w in workers))
+    secret = ensure_user_secret(data_dir, d / "passwd", name)
+    worker_group(data_dir)
+    _write_private(d / "acl", acl_text(prefix, discovery_prefix, workers))
+    signal_reload(data_dir)
+    log.info("hub worker %s: MQTT user created (password in %s)", name, secret)
+    return secret
 
 
 def signal_reload(data_dir: Path) -> bool:
@@ -280,7 +346,7 @@ class ManagedMosquitto:
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
         (self.dir / "db").mkdir(exist_ok=True)
-        _write_private(self.acl_file, acl_text(self.prefix, self.discovery_prefix))
+        _write_private(self.acl_file, acl_text(self.prefix, self.discovery_prefix, read_workers(self.data_dir)))
         _write_private(self.conf_file, self.config_text())
         if not self.passwd_file.exists():
             _write_private(self.passwd_file, "")

@@ -19,6 +19,16 @@ or a prev that is not the stored hash) is quarantined with every other version, 
 operator alert (web page, MQTT `<p>/hub/alerts` retained, `camaudit alerts`), and the
 device gets no more acks until an operator resolves it (`camaudit hub resolve-fork`), so
 neither copy of its journal prunes anything.
+
+Linking has two modes. `memory` (the single hub, the default): the chain heads live in
+this process, the fastest way while one collector has the whole stream. `shared` (`camaudit
+hub --worker`, or a hub on a store where workers ran): the collector joins an MQTT shared
+subscription group (`$share/<group>/<p>/+/events`) with other workers and links every batch
+in the shared store (hub/linkstore.py); the worker whose transaction advanced a device's
+head sends that ack, replay requests are claimed in the store (one per device per
+REPLAY_EVERY_S across the group), and every worker sweeps for gaps every SWEEP_S. Every
+collector registers in the store (linkstore `collectors`): an in-memory linker refuses to
+start next to any other live collector, a worker refuses to start next to an in-memory one.
 """
 
 from __future__ import annotations
@@ -26,16 +36,19 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import queue
+import socket
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from camaudit.core.record import GENESIS_PREV, Event, RecordError, check_sig_of
 from camaudit.hub import witness
+from camaudit.hub.linkstore import Incoming, LinkResult, LinkStore, Mode
 from camaudit.hub.store import HubStore, alert_view, fork_alert
 from camaudit.hub.verify import Reject, check_message
 from camaudit.mqtt import topics
@@ -56,6 +69,8 @@ REPLAY_EVERY_S = 1.0
 REACK_EVERY_S = 0.5
 ACK_EVERY_S = 0.05  # a device's new head is acked at most this often (one ack covers many events)
 BASE_CHECK_S = 2.0  # a device stuck on a gap: look this often for a new base (`hub enroll --after`)
+SWEEP_S = 1.0  # shared linking: look this often for gaps left by a worker that died
+BEAT_S = 2.0  # heartbeat of this collector's registration in the store
 
 
 @dataclass
@@ -105,6 +120,10 @@ class Collector:
         on_alerts: Callable[[list[dict[str, Any]]], None] | None = None,
         on_stored: Callable[[list[Event]], None] | None = None,
         receiver_process: bool = False,
+        linking: Mode = "memory",
+        group: str = "camaudit-hub",
+        collector_id: str | None = None,
+        links: LinkStore | None = None,
     ) -> None:
         self.store = store
         self.cfg = mqtt
@@ -130,28 +149,61 @@ class Collector:
         self._dropped = 0
         self.connected = threading.Event()
         self._resync = threading.Event()
-        self.stats = {"messages": 0, "stored": 0, "rejected": 0, "duplicates": 0, "batches": 0, "acks": 0}
+        self.stats = {"messages": 0, "stored": 0, "rejected": 0, "duplicates": 0, "batches": 0, "acks": 0,
+                      "reacks": 0, "replays": 0}
+        self.linking: Mode = linking
+        self.group = group
+        self.collector_id = collector_id or f"{client_id}@{_host()}:{os.getpid()}"
+        self._links = links
+        self._registered = False
+        self._owed: dict[str, int] = {}  # shared: device -> head this worker advanced and must ack
+        self._last_ack: dict[str, float] = {}
+        self._last_reack: dict[str, float] = {}
+        self._forked: set[str] = set()
+        self._last_sweep = 0.0
+        self._last_beat = 0.0
+        # shared: (device, seq) of the latest acks this worker sent (tests, bounded)
+        self.acks_sent: deque[tuple[str, int]] = deque(maxlen=100_000)
+
+    @property
+    def links(self) -> LinkStore:
+        """The store's linking tables (opened on first use on the hub store's database)."""
+        if self._links is None:
+            from camaudit.hub.sql import open_sql
+
+            sql = getattr(self.store, "sql", None)
+            if sql is None:  # a store without .sql is a SQLite file
+                assert self.store.path is not None
+                sql = open_sql(self.store.path)
+            self._links = LinkStore(sql)
+        return self._links
 
     # ---- lifecycle --------------------------------------------------------------------
     def start(self) -> None:
+        self.links.register(self.collector_id, self.linking)  # refuses a clash (CollectorConflict)
+        self._registered = True
+        self._last_beat = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="hub-collector", daemon=True)
         self._thread.start()
         if self.receiver_process:
             self._start_receiver()
         else:
-            client = make_client(self.cfg, self.client_id, clean_session=False)
+            client = make_client(self.cfg, self.client_id, clean_session=False, v5=self.linking == "shared")
             client.on_connect = self._on_connect
             client.on_disconnect = self._on_disconnect
             client.on_message = self._on_message
             client.on_subscribe = self._on_subscribe
             self._client = client
             connect_in_background(client, self.cfg)
-        log.info("hub collector started on %s (prefix %s%s)", self.cfg.url, self.p,
-                 ", receiver process" if self.receiver_process else "")
+        log.info("hub collector %s started on %s (prefix %s, %s linking%s)", self.collector_id, self.cfg.url,
+                 self.p, self.linking, ", receiver process" if self.receiver_process else "")
 
     def _subscriptions(self) -> list[tuple[str, int]]:
         p = self.p
-        return [(topics.all_events(p), 1), (topics.all_checkpoints(p), 1),
+        share = f"$share/{self.group}/" if self.linking == "shared" else ""
+        # status and key are retained: a shared subscription never gets retained messages
+        # (MQTT 5, 4.8.2), so every worker reads them itself (storing them is idempotent)
+        return [(share + topics.all_events(p), 1), (share + topics.all_checkpoints(p), 1),
                 (topics.all_status(p), 1), (topics.all_keys(p), 1)]
 
     def _start_receiver(self) -> None:
@@ -163,7 +215,7 @@ class Collector:
         parent, child = ctx.Pipe()
         self._proc = ctx.Process(
             target=receiver_main, name="hub-receiver", daemon=True,
-            args=(self.cfg.model_dump(), self.client_id, self._subscriptions(), child),
+            args=(self.cfg.model_dump(), self.client_id, self._subscriptions(), child, self.linking == "shared"),
         )
         self._proc.start()
         child.close()
@@ -225,6 +277,12 @@ class Collector:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._registered:
+            self.links.unregister(self.collector_id)
+            self._registered = False
+        if self._links is not None and self._links.sql is not getattr(self.store, "sql", None):
+            self._links.sql.close()
+            self._links = None
         log.info("hub collector stopped")
 
     def reload_keys(self) -> None:
@@ -279,6 +337,7 @@ class Collector:
             msgs = self._fill([first])
             try:
                 self._process(msgs)
+                self._maintain(time.monotonic())
             except Exception:
                 log.exception("hub batch of %d message(s) failed; re-running it message by message",
                               len(msgs))
@@ -317,6 +376,16 @@ class Collector:
         than each waiting out its ack timeout (a device with nothing unacked sends nothing)."""
         now = time.monotonic()
         self.reload_keys()
+        if self.linking == "shared":
+            try:
+                heads = self.links.heads()
+            except Exception:
+                log.exception("cannot read the stored heads")
+                return
+            for dev in self._keys:
+                if dev in heads and self.links.claim_replay(dev, REPLAY_EVERY_S):
+                    self._replay(dev, heads[dev] + 1)
+            return
         for dev in self._keys:
             try:
                 ch = self._chain(dev)
@@ -330,6 +399,11 @@ class Collector:
 
     def _wait_s(self) -> float:
         """How long the worker may wait for messages: until the next ack falls due."""
+        if self.linking == "shared":
+            owed = [self._last_ack.get(dev, 0.0) for dev in self._owed]
+            if not owed:
+                return 0.2
+            return min(0.2, max(0.001, min(owed) + ACK_EVERY_S - time.monotonic()))
         due = [ch.last_ack for ch in self._chains.values() if ch.acked_seq != ch.head_seq]
         if not due:
             return 0.2
@@ -337,7 +411,11 @@ class Collector:
 
     def _idle(self) -> None:
         now = time.monotonic()
-        self._send_acks(now)
+        self._maintain(now)
+        if self.linking == "shared":
+            self._send_owed_acks(now)
+        else:
+            self._send_acks(now)
         for dev, ch in self._chains.items():
             if ch.pending and now - ch.last_replay >= REPLAY_EVERY_S:
                 ch.last_replay = now
@@ -354,7 +432,38 @@ class Collector:
         except Exception:
             log.exception("cannot count an internal reject")
 
+    def _maintain(self, now: float) -> None:
+        """Heartbeat in the store; shared linking: sweep for gaps (a worker that died with
+        the missing event uncommitted leaves its successors waiting in `pending`)."""
+        if self._registered and now - self._last_beat >= BEAT_S:
+            self._last_beat = now
+            try:
+                self.links.heartbeat(self.collector_id)
+            except Exception:
+                log.exception("collector heartbeat failed")
+        if self.linking == "shared" and now - self._last_sweep >= SWEEP_S:
+            self._last_sweep = now
+            try:
+                self.sweep()
+            except Exception:
+                log.exception("gap sweep failed")
+
+    def sweep(self) -> None:
+        """Link what can be linked from `pending` and ask for the replay of every gap (one
+        worker asks per device per REPLAY_EVERY_S)."""
+        b = _Batch()
+        for dev in self.links.gaps():
+            if dev not in self._keys:
+                self.reload_keys()
+            if dev in self._keys:
+                self._after_link(self.links.link(dev, [], self._witness_shared), b)
+        self.links.count_rejects(b.rejects)
+        self._publish_shared(b)
+
     def _process(self, msgs: list[tuple[str, bytes, int, bool]]) -> None:
+        if self.linking == "shared":
+            self._process_shared(msgs)
+            return
         b = _Batch()
         for topic, payload, received, _retain in msgs:
             self.stats["messages"] += 1
@@ -522,6 +631,22 @@ class Collector:
             known: str | None = ch.base_hash
         else:
             known = ch.recent.get(cp_seq) or self.store.hash_at(ev.device, cp_seq)
+        return self._countersign(ev, cp_seq, cp_hash, cp_sig, known)
+
+    def _witness_shared(self, ev: Event, base_seq: int, base_hash: str,
+                        hash_at: Callable[[int], str | None]) -> dict[str, Any] | None:
+        """A checkpoint linked by LinkStore: `hash_at` reads the stored chain in its transaction."""
+        body = ev.body
+        cp_seq, cp_hash, cp_sig = body.get("seq"), body.get("hash"), body.get("sig")
+        if not isinstance(cp_seq, int) or not isinstance(cp_hash, str) or not isinstance(cp_sig, str):
+            raise RecordError(f"seq {ev.seq}: checkpoint body lacks seq/hash/sig")
+        if not 0 <= cp_seq < ev.seq:
+            raise RecordError(f"seq {ev.seq}: checkpoint vouches for seq {cp_seq}")
+        if cp_seq < base_seq:
+            return None
+        return self._countersign(ev, cp_seq, cp_hash, cp_sig, base_hash if cp_seq == base_seq else hash_at(cp_seq))
+
+    def _countersign(self, ev: Event, cp_seq: int, cp_hash: str, cp_sig: str, known: str | None) -> dict[str, Any]:
         if known != cp_hash:
             raise RecordError(f"seq {ev.seq}: checkpoint hash does not match seq {cp_seq}")
         check_sig_of(cp_hash, cp_sig, self._keys[ev.device], what=f"seq {ev.seq}: checkpoint")
@@ -590,3 +715,115 @@ class Collector:
             ch.last_replay = now
             log.info("asking %s to replay from seq %d", dev, frm)
             self._publish(topics.replay(self.p, dev), str(frm).encode())
+
+    # ---- shared linking (hub/linkstore.py) ------------------------------------------------
+    def _process_shared(self, msgs: list[tuple[str, bytes, int, bool]]) -> None:
+        """Check every message, then link per device in the shared store (one transaction each)."""
+        b = _Batch()
+        by_dev: dict[str, list[Incoming]] = {}
+        for topic, payload, received, _retain in msgs:
+            self.stats["messages"] += 1
+            try:
+                if topic.endswith("/status") or topic.endswith("/key"):
+                    self._control(topic, payload, received)
+                    continue
+                try:
+                    ev, text = check_message(self.p, topic, payload, self._key_of, self.max_bytes, received)
+                except Reject as r:
+                    b.reject(r.reason, r.detail)
+                    continue
+                by_dev.setdefault(ev.device, []).append(
+                    Incoming(ev, text, received, quiet=topic.endswith("/checkpoints")))
+                max_seen, _ = b.seen.get(ev.device, (0, 0))
+                b.seen[ev.device] = (max(max_seen, ev.seq), received)
+            except Exception as exc:  # isolated: this message only
+                log.exception("hub message on %s failed", topic[:120])
+                b.reject("internal", f"{topic[:80]}: {exc!r}"[:200])
+        for dev, inc in by_dev.items():
+            try:
+                res = self.links.link(dev, inc, self._witness_shared, b.seen.get(dev))
+            except Exception as exc:  # this device's messages only; the device re-sends them
+                log.exception("hub could not link %d event(s) of %s", len(inc), dev)
+                b.reject("internal", f"{dev}: {exc!r}"[:200])
+                continue
+            self._after_link(res, b)
+        if self._dropped:
+            n, self._dropped = self._dropped, 0
+            b.reject("overload", f"{n} message(s) dropped: hub queue full")
+        self.links.count_rejects(b.rejects)
+        self.stats["batches"] += 1
+        self.stats["rejected"] += sum(n for n, _ in b.rejects.values())
+        for reason, (n, detail) in b.rejects.items():
+            log.info("rejected %d message(s): %s (%s)", n, reason, detail[:120])
+        self._publish_shared(b)
+
+    def _after_link(self, res: LinkResult, b: _Batch) -> None:
+        """What one device's link transaction means for this worker: acks it owes, replay,
+        fork alerts; collected in `b` and sent by _publish_shared."""
+        dev = res.device
+        for reason, (n, detail) in res.rejects.items():
+            old = b.rejects.get(reason, (0, ""))[0]
+            b.rejects[reason] = (old + n, detail)
+        self.stats["stored"] += len(res.linked)
+        self.stats["duplicates"] += res.duplicates
+        for ev in res.linked:
+            b.new.append((ev, "", 0))
+            if ev.type == "alert":
+                b.alerts.append(alert_view(ev))
+        if res.fork_opened is not None:
+            b.alerts.append(fork_alert(res.fork_opened))
+            self._publish(topics.alerts(self.p, "hub"), json.dumps(fork_alert(res.fork_opened)).encode(),
+                          retain=True)
+        if res.fork_open:
+            self._forked.add(dev)
+            self._owed.pop(dev, None)  # forked: neither copy may prune anything
+        else:
+            if dev in self._forked:
+                self._forked.discard(dev)
+                log.warning("fork of %s resolved; acks resume", dev)
+                if not self.links.open_forks():
+                    self._publish(topics.alerts(self.p, "hub"), b"", retain=True)
+                self._owed[dev] = res.head  # what was stored while forked was never acked
+            now = time.monotonic()
+            if res.advanced:
+                self._owed[dev] = max(self._owed.get(dev, 0), res.head)
+            elif res.reack and now - self._last_reack.get(dev, 0.0) >= REACK_EVERY_S:
+                self._last_reack[dev] = now  # the device missed an ack: tell it the stored head
+                self._owed[dev] = max(self._owed.get(dev, 0), res.head)
+                self._last_ack.pop(dev, None)
+                self.stats["reacks"] += 1
+        if res.gap:
+            b.replay[dev] = res.head + 1
+
+    def _publish_shared(self, b: _Batch) -> None:
+        if b.new and self.on_stored is not None:
+            self.on_stored([ev for ev, _, _ in b.new])
+        if b.alerts and self.on_alerts is not None:
+            try:
+                self.on_alerts(b.alerts)
+            except Exception:
+                log.exception("alert listener failed")
+        self._send_owed_acks(time.monotonic())
+        for dev, frm in b.replay.items():
+            if self.links.claim_replay(dev, REPLAY_EVERY_S):
+                self._replay(dev, frm)
+
+    def _send_owed_acks(self, now: float) -> None:
+        """Ack each device whose head THIS worker advanced, at most every ACK_EVERY_S."""
+        for dev, seq in list(self._owed.items()):
+            if now - self._last_ack.get(dev, 0.0) < ACK_EVERY_S:
+                continue
+            del self._owed[dev]
+            self._last_ack[dev] = now
+            self.stats["acks"] += 1
+            self.acks_sent.append((dev, seq))
+            self._publish(topics.ack(self.p, dev), str(seq).encode())
+
+    def _replay(self, dev: str, frm: int) -> None:
+        self.stats["replays"] += 1
+        log.info("asking %s to replay from seq %d", dev, frm)
+        self._publish(topics.replay(self.p, dev), str(frm).encode())
+
+
+def _host() -> str:
+    return socket.gethostname()[:64]

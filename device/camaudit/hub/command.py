@@ -1,4 +1,5 @@
-"""`camaudit hub`: run the hub; `camaudit hub enroll DEVICE PUBKEY`; `camaudit hub adduser USER`."""
+"""`camaudit hub`: run the hub (or, with `--worker NAME`, one of several hub workers);
+`camaudit hub enroll DEVICE PUBKEY`; `camaudit hub adduser USER`; `camaudit hub add-worker NAME`."""
 
 from __future__ import annotations
 
@@ -84,10 +85,15 @@ def _mqtt_user(cfg: HubConfig, user: str, *, reset: bool) -> Path:
 def _config(ctx: click.Context) -> HubConfig:
     o = ctx.obj
     cfg = load_hub_config(o["config"]) if o["config"] else HubConfig()
-    passed_through = ("data_dir", "db", "broker", "broker_listen", "listen", "token", "timezone")
-    update: dict[str, Any] = {key: o[key] for key in passed_through if o[key]}
+    passed_through = ("data_dir", "db", "broker", "broker_listen", "listen", "token", "timezone", "group")
+    update: dict[str, Any] = {key: o[key] for key in passed_through if o.get(key)}
     if o["tofu"]:
         update["trust_on_first_use"] = True
+    if o.get("shared"):
+        update["shared"] = True
+    if o.get("username") or o.get("password_file"):
+        update["mqtt"] = {**cfg.mqtt.model_dump(), "username": o.get("username"),
+                          "password_file": o.get("password_file")}
     if o["users"]:
         update["broker_users"] = [*cfg.broker_users, *o["users"]]
     try:
@@ -115,6 +121,19 @@ def _config(ctx: click.Context) -> HubConfig:
               help="Enroll unknown devices by the key they announce (off by default).")
 @click.option("--user", "users", multiple=True,
               help="Create an MQTT user in the hub's mosquitto (repeatable); its password file is printed.")
+@click.option("--worker", metavar="NAME",
+              help="Run as hub worker NAME: join the shared subscription group on the hub's (or "
+                   "--broker's) broker, link in the shared store, serve the web page; no broker of "
+                   "its own. With the hub's mosquitto, create NAME first: `camaudit hub add-worker NAME`.")
+@click.option("--group", help="Shared subscription group of the workers (default: on the hub's mosquitto "
+              "a random name kept in DATA_DIR/broker/group, which no device can join; on a site's broker "
+              "camaudit-hub).")
+@click.option("--shared", is_flag=True,
+              help="This hub links in the shared store and joins the workers' group (automatic once a "
+                   "worker ran on the store); workers cannot start next to a hub that links in memory.")
+@click.option("--username", help="Worker: MQTT user on a site's broker (default: NAME on the hub's).")
+@click.option("--password-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Worker: that user's password file.")
 @click.pass_context
 def hub_cmd(ctx: click.Context, /, **opts: Any) -> None:
     """Collect, verify and show events from camaudit devices."""
@@ -124,6 +143,9 @@ def hub_cmd(ctx: click.Context, /, **opts: Any) -> None:
     from camaudit.hub.app import start_hub
 
     cfg = _config(ctx)
+    if opts["worker"]:
+        _run_worker(cfg, opts["worker"])
+        return
     handle = start_hub(cfg)
     click.echo(f"broker  {handle.broker_url}")
     for user in cfg.broker_users:
@@ -141,6 +163,58 @@ def hub_cmd(ctx: click.Context, /, **opts: Any) -> None:
             pass
     finally:
         handle.stop()
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
+
+
+def _run_worker(cfg: HubConfig, name: str) -> None:
+    from camaudit.hub.worker import start_worker
+
+    handle = start_worker(cfg, name)
+    click.echo(f"worker  {name} in group {cfg.worker_group}")
+    click.echo(f"broker  {handle.broker_url}")
+    click.echo(f"web     {handle.web_url}  (token: {handle.token})" if handle.web_url else "web     off")
+    click.echo(f"hub key {handle.hub_public_key}")
+    try:
+        _wait_for_signal()
+    finally:
+        handle.stop()
+        st = handle.collector.stats
+        click.echo(f"stopped: stored {st['stored']} duplicates {st['duplicates']} rejected {st['rejected']} "
+                   f"acks {st['acks']} replays {st['replays']}")
+
+
+@hub_cmd.command("add-worker")
+@click.argument("name")
+@sub_data_dir
+@click.pass_context
+def add_worker_cmd(ctx: click.Context, name: str) -> None:
+    """Create hub worker NAME's MQTT user in the hub's mosquitto (reads every device's stream,
+    writes acks and commands); a running hub's mosquitto applies it at once."""
+    from camaudit.hub.broker import add_worker
+
+    cfg = _config(ctx)
+    if cfg.broker is not None:
+        raise HubError("add-worker: the hub uses a site's broker: create the worker's user there")
+    if cfg.db_path.is_file():
+        from camaudit.hub.store import HubStore
+
+        store = HubStore(cfg.db_path)
+        try:
+            if store.public_key(name) is not None:
+                raise HubError(f"add-worker: {name!r} is an enrolled device")
+        finally:
+            store.close()
+    _private_folder(cfg.data_dir)
+    secret = add_worker(cfg.data_dir, name, cfg.mqtt.prefix, cfg.mqtt.discovery_prefix)
+    click.echo(f"worker {name}: MQTT user {name}, password in {secret}")
+    click.echo(f"run it: camaudit hub --data-dir {cfg.data_dir} --worker {name} --listen 127.0.0.1:PORT")
 
 
 @hub_cmd.command("enroll")
@@ -172,7 +246,10 @@ def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) 
     if device in RESERVED_USERS:
         raise HubError(f"enroll: {device!r} is reserved for the hub's own MQTT users")
     if cfg.broker is None:
-        from camaudit.hub.broker import check_user
+        from camaudit.hub.broker import check_user, read_workers
+
+        if device in read_workers(cfg.data_dir):
+            raise HubError(f"enroll: {device!r} is a hub worker's MQTT user")
 
         check_user(device)  # it must be able to log in to the hub's mosquitto
     store = HubStore(target)

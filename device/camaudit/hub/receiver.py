@@ -20,8 +20,9 @@ FLUSH_S = 0.005
 MAX_BATCH = 1000
 
 
-def receiver_main(cfg: dict[str, Any], client_id: str, subs: list[tuple[str, int]], conn: Any) -> None:
-    """Entry point of the receiver process (spawned by Collector)."""
+def receiver_main(cfg: dict[str, Any], client_id: str, subs: list[tuple[str, int]], conn: Any,
+                  v5: bool = False) -> None:
+    """Entry point of the receiver process (spawned by Collector); `v5`: MQTT 5 (hub workers)."""
     from camaudit.config.mqtt import MqttConfig
     from camaudit.mqtt.client import connect_in_background, make_client
 
@@ -69,7 +70,7 @@ def receiver_main(cfg: dict[str, Any], client_id: str, subs: list[tuple[str, int
             if batch:
                 send(("msgs", batch))
 
-    client = make_client(mqtt, client_id, clean_session=False)
+    client = make_client(mqtt, client_id, clean_session=False, v5=v5)
     client.on_connect, client.on_disconnect, client.on_message = on_connect, on_disconnect, on_message
     client.on_subscribe = on_subscribe
     t = threading.Thread(target=flusher, daemon=True)

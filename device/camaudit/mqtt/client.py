@@ -21,16 +21,18 @@ def make_client(
     clean_session: bool = True,
     will: tuple[str, bytes] | None = None,
     userdata: Any = None,
+    v5: bool = False,
 ) -> Client:
-    """A paho client with TLS, credentials and (optionally) a retained QoS1 last will set."""
+    """A paho client with TLS, credentials and (optionally) a retained QoS1 last will set.
+    `v5`: MQTT 5 (shared subscriptions of hub workers), session ending at disconnect."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
     client: Client = _client_class()(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
-        clean_session=clean_session,
-        protocol=mqtt.MQTTv311,
+        clean_session=None if v5 else clean_session,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
         userdata=userdata,
     )
     if cfg.username is not None:

@@ -1,0 +1,91 @@
+"""`camaudit hub --worker NAME`: one of several hub workers splitting the device stream.
+
+A worker connects (MQTT 5) to the hub's broker, or a site's (`--broker`), joins the shared
+subscription group `$share/<group>/<p>/+/events` (and checkpoints), links every batch in
+the shared hub store (hub/linkstore.py), and serves the web page from that store on its
+own `--listen` port. It never starts or manages a broker.
+
+With the hub's own mosquitto, the worker's MQTT user is created by `camaudit hub
+add-worker NAME` (password in `<data_dir>/secrets/NAME.pass`), and the broker URL is read
+from the running hub's generated `broker/mosquitto.conf` unless `--broker` is given.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from camaudit.config.hub import HubConfig
+from camaudit.hub.broker import broker_dir, check_user, secret_path
+from camaudit.hub.store import HubError, HubStore
+
+if TYPE_CHECKING:
+    from camaudit.hub.app import HubHandle
+
+log = logging.getLogger(__name__)
+
+
+def hub_broker_url(data_dir: Path) -> str:
+    """The URL of the hub's own mosquitto, from the config it generated in `data_dir`."""
+    conf = broker_dir(data_dir) / "mosquitto.conf"
+    try:
+        text = conf.read_text(encoding="utf-8")
+    except OSError:
+        raise HubError(f"no hub broker config at {conf}: start `camaudit hub` there first, "
+                       "or give the broker with --broker URL") from None
+    m = re.search(r"^listener (\d+) (\S+)$", text, re.M)
+    if m is None:
+        raise HubError(f"{conf}: no `listener PORT HOST` line")
+    scheme = "mqtts" if re.search(r"^certfile ", text, re.M) else "mqtt"
+    host = m.group(2)
+    return f"{scheme}://{'[' + host + ']' if ':' in host else host}:{m.group(1)}"
+
+
+def start_worker(cfg: HubConfig, name: str) -> HubHandle:
+    """Start worker `name` on `cfg`'s store and broker; returns a HubHandle (stop() ends it)."""
+    from camaudit.hub.app import HubHandle, _private_dir, _start_web, _token
+    from camaudit.hub.collector import Collector
+    from camaudit.hub.live import LiveAlerts
+    from camaudit.store.keys import load_or_create_key
+
+    check_user(name)
+    _private_dir(cfg.data_dir)
+    url = cfg.broker or hub_broker_url(cfg.data_dir)
+    update: dict[str, object] = {"url": url}
+    own_broker = cfg.broker is None
+    if cfg.mqtt.username is None:
+        secret = secret_path(cfg.data_dir, name)
+        if not secret.is_file():
+            raise HubError(f"worker {name}: no MQTT password at {secret}: run `camaudit hub add-worker {name}` "
+                           "(hub's own broker), or give the site broker's user with --username/--password-file")
+        update.update(username=name, password_file=str(secret))
+    if own_broker and cfg.broker_certfile:
+        update.update(ca_file=str(cfg.broker_certfile), insecure=True)
+    mqtt = cfg.mqtt.model_copy(update=update)
+    store = HubStore(cfg.db_target)
+    wkey = load_or_create_key(cfg.data_dir / "hub.key")  # every worker witnesses as the one hub
+    token = _token(cfg)
+    live = LiveAlerts()
+    # the hub's mosquitto takes the user name as client id; a site's broker needs a unique one
+    client_id = (mqtt.username or name) if own_broker else f"{cfg.client_id}-{name}"
+    collector = Collector(store, mqtt, wkey, tofu=cfg.trust_on_first_use, max_bytes=cfg.max_message_bytes,
+                          client_id=client_id, on_alerts=live.publish, receiver_process=True,
+                          linking="shared", group=cfg.worker_group)
+    try:
+        collector.start()
+    except BaseException:
+        store.close()
+        raise
+    handle = HubHandle(broker_url=url, web_url=None, token=token, store=HubStore(cfg.db_target),
+                       collector=collector, data_dir=cfg.data_dir, hub_public_key=wkey.public_hex,
+                       embedded_broker=None, _live=live)
+    if cfg.web:
+        try:
+            _start_web(handle, cfg, live)
+        except BaseException:
+            handle.stop()
+            raise
+    log.info("hub worker %s up: broker %s, group %s, web %s", name, url, cfg.worker_group, handle.web_url)
+    return handle
