@@ -72,7 +72,15 @@ class SiteBroker:
                                   limits=BrokerLimits(max_connections=len(fleet) + 64))
         self.m.write_config()
         t0 = time.monotonic()
-        for user in [*workers, *(d.id for d in fleet)]:
+        from camaudit.hub.broker import add_worker
+
+        for user in workers:
+            if user == HUB_USER:
+                ensure_user_secret(self.dir, self.m.passwd_file, user)
+            else:  # `camaudit hub add-worker`: its own user, the workers' ACL lines
+                add_worker(self.dir, user, "camaudit")
+        self.m.write_config()
+        for user in (d.id for d in fleet):
             ensure_user_secret(self.dir, self.m.passwd_file, user)
         log.info("%d MQTT users created in %.1f s", len(fleet) + len(workers), time.monotonic() - t0)
         self.m.start()
@@ -127,15 +135,20 @@ class Workers:
             }))
             cmd = [CAMAUDIT, "hub", "--config", str(cfg), "--broker", broker.m.url, "--db", db]
             if worker_mode:
-                cmd.append("--worker")
+                # its MQTT user and password file come from the config's mqtt section (the
+                # --password-file flag hands MqttConfig a Path, refused: see the report)
+                cmd += ["--worker", user]
             log_file = open(d / "hub.log", "wb")  # noqa: SIM115 - the child keeps it
             w.procs.append(subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL))
             log_file.close()
         time.sleep(3.0)  # started and subscribed (the hub asks devices to re-send on subscribe anyway)
-        for p in w.procs:
+        for i, p in enumerate(w.procs):
             if p.poll() is not None:
-                raise RuntimeError(f"hub worker exited at start (code {p.returncode}): see {work}/hub-*/hub.log")
+                user = f"worker{i + 1}" if worker_mode else HUB_USER
+                tail = (work / f"hub-{user}" / "hub.log").read_text(errors="replace")[-1500:]
+                w.stop()
+                raise RuntimeError(f"hub worker {user} exited at start (code {p.returncode}): {tail}")
         return w
 
     def stop(self) -> None:
@@ -313,6 +326,8 @@ def main() -> int:
     ap.add_argument("--kill-workers", type=int, default=2, help="workers in the kill run (0: no kill run)")
     ap.add_argument("--sqlite", action="store_true",
                     help="one `camaudit hub` on SQLite instead of workers on PostgreSQL")
+    ap.add_argument("--single", action="store_true",
+                    help="one `camaudit hub` (its in-memory linking) on PostgreSQL instead of workers")
     ap.add_argument("--no-peer", action="store_true", help="skip the simulator-alone run")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("-v", action="store_true")
@@ -321,8 +336,11 @@ def main() -> int:
                         format="%(asctime)s %(name)s: %(message)s")
     rate = args.rate or args.devices * 4 / 60
     counts = [int(x) for x in args.workers.split(",") if x]
-    worker_mode = not args.sqlite
+    worker_mode = not (args.sqlite or args.single)
+    if args.sqlite or args.single:
+        counts = [1]
     work = Path(tempfile.mkdtemp(prefix="camaudit-scale-"))
+    work.chmod(0o711)  # PostgreSQL runs as `postgres` when we are root: it must reach work/pg
     out: dict[str, Any] = {"devices": args.devices, "cores": os.cpu_count(),
                            "load_avg_start": [round(x, 2) for x in os.getloadavg()], "workers": {}}
     pg = None
@@ -334,7 +352,7 @@ def main() -> int:
         names = [f"worker{i}" for i in range(1, max([*counts, args.kill_workers]) + 1)] if worker_mode else [HUB_USER]
         broker = SiteBroker(work, fleet, names)
         pg_pid = None
-        if worker_mode:
+        if not args.sqlite:
             from pgserver import PgServer
 
             (work / "pg").mkdir()
