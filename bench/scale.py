@@ -330,6 +330,7 @@ def main() -> int:
                     help="one `camaudit hub` (its in-memory linking) on PostgreSQL instead of workers")
     ap.add_argument("--no-peer", action="store_true", help="skip the simulator-alone run")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--json-out", type=Path, help="also write the JSON result here")
     ap.add_argument("-v", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO if args.v else logging.WARNING, stream=sys.stderr,
@@ -384,6 +385,8 @@ def main() -> int:
             pg.stop()
         shutil.rmtree(work, ignore_errors=True)
     out["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+    if args.json_out:
+        args.json_out.write_text(json.dumps(out, indent=1))
     if args.json:
         print(json.dumps(out))
     else:
