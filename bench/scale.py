@@ -261,7 +261,7 @@ def check_store(db: str, heads: dict[str, int]) -> dict[str, int]:
 
 # ---- one run -----------------------------------------------------------------------------------
 def run_case(*, n: int, rate: float, seconds: float, broker: SiteBroker, db: str, work: Path,
-             worker_mode: bool, pg_pid: int | None, kill_at: float | None = None,
+             worker_mode: bool, pg_pid: int | None, kill: bool = False,
              ack_timeout_s: float = 10.0) -> dict[str, Any]:
     enroll(db, broker.fleet)
     workers = Workers.start(n, db, broker, work, worker_mode)
@@ -273,26 +273,32 @@ def run_case(*, n: int, rate: float, seconds: float, broker: SiteBroker, db: str
     killed: list[int] = []
 
     def killer() -> None:
-        if not poller.first.wait(120):
+        """SIGKILL worker 1 (and its receiver process) once half of the records are stored."""
+        half = int(rate * seconds / 2)
+        deadline = time.monotonic() + seconds + 600
+        while time.monotonic() < deadline and not poller.halt.is_set():
+            if poller.samples and poller.samples[-1][1] >= half:
+                break
+            time.sleep(0.1)
+        else:
             return
-        time.sleep(kill_at or 0)
         victim = workers.procs[0]
         with contextlib.suppress(psutil.Error):
             for c in psutil.Process(victim.pid).children(recursive=True):
                 c.kill()
         victim.kill()
-        killed.append(victim.pid)
-        log.warning("SIGKILLed worker pid %d", victim.pid)
+        killed.append(poller.samples[-1][1])
+        log.warning("SIGKILLed worker pid %d at %d records stored", victim.pid, killed[-1])
 
     try:
         poller.start()
         meter.start()
-        if kill_at is not None:
+        if kill:
             threading.Thread(target=killer, daemon=True).start()
         la = os.getloadavg()[0]
         s = simulate.run(broker.fleet, simulate.SimConfig(
             url=broker.m.url, rate=rate, seconds=seconds, procs=2, disconnect_per_min=0.5,
-            ack_timeout_s=ack_timeout_s, drain_s=180, seed=n))
+            ack_timeout_s=ack_timeout_s, drain_s=600, seed=n))
         time.sleep(0.5)
         wall, cpu = meter.stop()
     finally:
@@ -308,7 +314,7 @@ def run_case(*, n: int, rate: float, seconds: float, broker: SiteBroker, db: str
         replays_answered=s.replays_answered, acks_received=s.acks_received, disconnects=s.disconnects, cpu_s=cpu,
         cores={k: round(v / wall, 2) for k, v in cpu.items()}, wall_s=round(wall, 1),
         load_avg_start=round(la, 2), load_avg_end=round(os.getloadavg()[0], 2),
-        killed=bool(killed))
+        killed_at_stored=killed[0] if killed else None)
     log.warning("workers=%d rate=%.0f: %s", n, rate, {k: res[k] for k in (
         "eps", "generated", "stored", "lost", "duplicates_stored", "drained_s", "cores")})
     return res
@@ -320,9 +326,9 @@ def main() -> int:
     ap.add_argument("--devices", type=int, default=500)
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--rate", type=float, default=None, help="realistic records/s (default devices x 4 / 60)")
-    ap.add_argument("--seconds", type=float, default=30.0)
-    ap.add_argument("--burst", type=float, default=2000.0, help="burst records/s offered")
-    ap.add_argument("--burst-seconds", type=float, default=20.0)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--burst", type=float, default=1000.0, help="burst records/s offered")
+    ap.add_argument("--burst-seconds", type=float, default=6.0)
     ap.add_argument("--kill-workers", type=int, default=2, help="workers in the kill run (0: no kill run)")
     ap.add_argument("--sqlite", action="store_true",
                     help="one `camaudit hub` on SQLite instead of workers on PostgreSQL")
@@ -375,7 +381,7 @@ def main() -> int:
                                  "realistic": real, "burst": burst}
         if args.kill_workers and worker_mode:
             k = run_case(n=args.kill_workers, rate=args.burst, seconds=args.burst_seconds, db=new_db("kill"),
-                         kill_at=args.burst_seconds / 2, **common)
+                         kill=True, **common)
             out["kill"] = {"workers": args.kill_workers, "eps": k["eps"], "lost": k["lost"],
                            "duplicates_stored": k["duplicates_stored"], "run": k}
     finally:
