@@ -628,12 +628,13 @@ class HubStore:
     def export_span(
         self, device: str, since_ms: int | None, until_ms: int | None
     ) -> tuple[str, int, list[tuple[int, str]]] | None:
-        """What an export of `device` over since_ms <= ts <= until_ms needs, read in one
-        transaction: (public key hex, highest stored seq, [(seq, json)] from the span's
-        first seq (reaching back to the notice texts in force then, see
-        registrations_start) to its last). None if the hub holds no record in the span;
-        HubError if the device is not enrolled."""
-        with self._db() as c, c.transaction():
+        """What an export of `device` over since_ms <= ts <= until_ms needs: (public key
+        hex, highest stored seq, [(seq, json)] from the span's first seq (reaching back to
+        the notice texts in force then, see _registrations_start) to its last). None if the
+        hub holds no record in the span; HubError if the device is not enrolled. Plain
+        reads: an export never holds the write lock ingest needs (the caller checks that
+        the rows it got have no gap)."""
+        with self._db() as c:
             row = c.execute("SELECT public_key FROM devices WHERE device = ?", (device,)).fetchone()
             if row is None:
                 raise HubError(f"hub store {self.where}: no enrolled device {device!r}")
