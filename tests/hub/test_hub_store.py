@@ -299,6 +299,8 @@ def test_bad_or_unreachable_store_url_is_one_line_without_the_password(tmp_path:
         (["hub", "--db", "postgresql://u:hunter2@127.0.0.1:1/x", "forks"], None),
         (["hub", "forks", "--db", "postgresql://u:hunter2@127.0.0.1:1/x"], None),
         (["hub", "forks"], {"CAMAUDIT_HUB_DB": "postgresql://u:hunter2@127.0.0.1:1/x"}),
+        (["hub", "--data-dir", str(tmp_path / "h"), "--broker", "mqtt://127.0.0.1:1",
+          "--db", "postgresql://u:hunter2@127.0.0.1:1/x"], None),  # the hub itself
     ):
         r = _cli(*args, env=env)
         assert r.returncode != 0 and "hunter2" not in r.stderr + r.stdout, r.stderr
@@ -443,3 +445,46 @@ def test_redact_hides_any_password(url: str) -> None:
 
     shown = redact(url)
     assert "s3cr" not in shown and "***" in shown and shown.startswith(url.split("://")[0] + "://hub")
+
+
+def test_a_batch_rolled_back_by_a_deadlock_is_written_again_once(pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Another writer locks two heads in the opposite order to a batch: PostgreSQL aborts
+    one of the two; the batch is written again, and its counters count once."""
+    import psycopg
+
+    keys = {d: DeviceKey.generate() for d in ("d0", "d1")}
+    chains = {d: _chain(d, k, [("capture.end", "counter", {"capture": "c"})] * 3) for d, k in keys.items()}
+    store = HubStore(pg_url)
+    for d, k in keys.items():
+        store.enroll(d, k.public_hex)
+    other = psycopg.connect(pg_url, autocommit=False)
+    other.execute("UPDATE heads SET online = 1 WHERE device = 'd1'")  # holds d1
+    errors: list[BaseException] = []
+
+    def batch() -> None:
+        try:  # locks d0, then waits for d1
+            store.write_batch([(ev, ev.to_json().decode(), T0) for d in ("d0", "d1") for ev in chains[d]],
+                              {}, {"d0": 1, "d1": 1}, {"fork": (1, "x")}, [])
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    t = threading.Thread(target=batch)
+    t.start()
+    with psycopg.connect(pg_url, autocommit=True) as watch:  # until the batch holds d0 and waits for d1
+        deadline = time.monotonic() + 20
+        while not watch.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                "AND datname = current_database()").fetchone()[0]:
+            assert time.monotonic() < deadline, "the batch never waited for d1"
+            time.sleep(0.02)
+    # this side waits for d0: a cycle. The batch waited first, so its deadlock check (after
+    # deadlock_timeout, 1 s) runs first and PostgreSQL rolls the batch back.
+    other.execute("UPDATE heads SET online = 1 WHERE device = 'd0'")
+    other.commit()
+    t.join(30)
+    other.close()
+    assert errors == []
+    assert "deadlock detected (attempt 1 of 3: rolled back, writing again)" in caplog.text
+    rows = {r.device: r for r in store.devices()}
+    assert {d: (r.head_seq, r.duplicates) for d, r in rows.items()} == {"d0": (3, 1), "d1": (3, 1)}
+    assert store.rejects() == {"fork": 1} and store.count_events() == 6
+    store.close()
