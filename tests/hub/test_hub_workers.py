@@ -15,6 +15,7 @@ import pytest
 from camaudit.config.mqtt import MqttConfig
 from camaudit.core.record import Event
 from camaudit.hub import collector as collector_mod
+from camaudit.hub import linkstore
 from camaudit.hub.collector import Collector
 from camaudit.hub.linkstore import CollectorConflict, LinkStore
 from camaudit.hub.sql import open_sql
@@ -72,6 +73,7 @@ class Worker:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def two(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(collector_mod, "ACK_EVERY_S", 0.0)  # every head advance acked at once
+    monkeypatch.setattr(linkstore, "GAP_GRACE_S", 0.0)  # every gap asked for at once
     db = tmp_path / "hub.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
     HubStore(db).close()
     a, b = Worker(db, "A"), Worker(db, "B")
@@ -177,8 +179,6 @@ def test_random_split_of_two_streams_every_seq_once_acks_unique(two, tmp_path: P
 
 
 def test_pending_is_bounded_per_device(two, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from camaudit.hub import linkstore
-
     monkeypatch.setattr(linkstore, "PENDING_LIMIT", 20)
     db, a, b = two
     j = Journal.open(tmp_path / "j" / "journal.db", "dev1", checkpoint_every=1000)
@@ -195,13 +195,18 @@ def test_pending_is_bounded_per_device(two, tmp_path: Path, monkeypatch: pytest.
 
 def test_sweep_asks_for_a_gap_left_by_a_dead_worker(two, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(collector_mod, "REPLAY_EVERY_S", 0.2)
+    monkeypatch.setattr(linkstore, "GAP_GRACE_S", 0.3)
     db, a, b = two
     j = Journal.open(tmp_path / "j" / "journal.db", "dev1", checkpoint_every=1000)
     a.enroll("dev1", j.public_key.hex(), b)
-    evs = _append(j, 5)
+    evs = _append(j, 6)
     j.close()
-    b.feed(evs[0], evs[2], evs[3])  # seq 2 "died" with another worker
-    assert b.acks() == [1] and b.replays() == [2]
+    b.feed(evs[0], evs[2], evs[3])  # seq 2 is in the other worker's batch, or died with it
+    a.col.sweep()
+    assert b.acks() == [1] and b.replays() == [] and a.replays() == []  # not yet: a gap of a moment
+    time.sleep(0.35)
+    b.feed(evs[5])  # the gap has lasted: asked at once
+    assert b.replays() == [2]
     time.sleep(0.25)
     a.col.sweep()
     b.col.sweep()  # one of the two asks
@@ -209,6 +214,8 @@ def test_sweep_asks_for_a_gap_left_by_a_dead_worker(two, tmp_path: Path, monkeyp
     a.feed(evs[1])
     assert a.store.seqs("dev1") == [1, 2, 3, 4]
     assert a.acks() == [4]
+    a.feed(evs[4])
+    assert a.store.seqs("dev1") == [1, 2, 3, 4, 5, 6] and a.acks() == [4, 6]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
