@@ -20,4 +20,4 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-from pgserver import pg_server, pg_url  # noqa: E402,F401  (a real PostgreSQL, started on demand)
+from pgserver import hub_db, pg_server, pg_url  # noqa: E402,F401  (a real PostgreSQL, started on demand)

@@ -64,6 +64,11 @@ class PgServer:
             c.execute(f"CREATE DATABASE {name}")
         return self.url(name)
 
+    def restart(self) -> None:
+        """Restart the server (fast shutdown: every client connection is cut), same port."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-l", str(self.root / "server.log"), "-w",
+                  "-t", "60", "restart")
+
     def stop(self) -> None:
         subprocess.run([*self._as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
                         "-w", "stop"], capture_output=True, timeout=60, cwd=self.root)
@@ -85,3 +90,12 @@ def pg_server() -> Iterator[PgServer]:
 def pg_url(pg_server: PgServer) -> str:
     """A fresh, empty database on the session's PostgreSQL server."""
     return pg_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hub_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A hub store target, once per backend: a SQLite file in the test's folder (the hub's
+    default, DATA_DIR/hub.db for make_hub) or a fresh PostgreSQL database (URL)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "hub" / "hub.db")
+    return str(request.getfixturevalue("pg_url"))

@@ -29,9 +29,9 @@ def _capture(cid: str, verdict: str, evidence: list[str]) -> dict[str, object]:
 
 
 @pytest.fixture()
-def hub(tmp_path: Path) -> tuple[Path, Path, Journal]:
-    """A device journal, and a hub store holding its records 1..N (as the collector stores
-    them: the device's JSON text, verbatim)."""
+def hub(tmp_path: Path, hub_db: str) -> tuple[str, Path, Journal]:
+    """A device journal, and a hub store (SQLite file, then PostgreSQL URL) holding its
+    records 1..N (as the collector stores them: the device's JSON text, verbatim)."""
     jpath = tmp_path / "dev" / "journal.db"
     with Journal.open(jpath, "cafe-01", checkpoint_every=3) as j:
         j.append("device.online", None, {}, T0)
@@ -41,14 +41,14 @@ def hub(tmp_path: Path) -> tuple[Path, Path, Journal]:
         public_key = j.public_key.hex()
     data = tmp_path / "hub"
     load_or_create_key(data / "hub.key")
-    store = HubStore(data / "hub.db")
+    store = HubStore(hub_db)
     store.enroll("cafe-01", public_key)
     store.write_batch([(ev, ev.to_json().decode(), T0) for ev in events], {}, {}, {}, [])
     store.close()
-    return data / "hub.db", data / "hub.key", j
+    return hub_db, data / "hub.key", j
 
 
-def test_hub_pack_verifies_and_is_signed_by_the_hub(hub: tuple[Path, Path, Journal], tmp_path: Path) -> None:
+def test_hub_pack_verifies_and_is_signed_by_the_hub(hub: tuple[str, Path, Journal], tmp_path: Path) -> None:
     db, key, journal = hub
     pack = tmp_path / "hub.zip"
     s = export_hub_pack(db, key, "cafe-01", pack, now_ms=T0)
@@ -65,16 +65,15 @@ def test_hub_pack_verifies_and_is_signed_by_the_hub(hub: tuple[Path, Path, Journ
     assert [Event.from_json(x).seq for x in lines] == list(range(1, s.last_seq + 1))
 
 
-def test_hub_export_refuses_gaps_and_unknown_devices(hub: tuple[Path, Path, Journal], tmp_path: Path) -> None:
-    import sqlite3
+def test_hub_export_refuses_gaps_and_unknown_devices(hub: tuple[str, Path, Journal], tmp_path: Path) -> None:
+    from camaudit.hub.sql import open_sql
 
     db, key, _ = hub
     with pytest.raises(HubError, match="no enrolled device 'nope'"):
         export_hub_pack(db, key, "nope", tmp_path / "x.zip", now_ms=T0)
-    conn = sqlite3.connect(db)
-    conn.execute("DELETE FROM events WHERE seq = 2")
-    conn.commit()
-    conn.close()
+    sql = open_sql(db)
+    sql.execute("DELETE FROM events WHERE seq = 2")
+    sql.close()
     with pytest.raises(JournalError, match="missing seq 2..2"):
         export_hub_pack(db, key, "cafe-01", tmp_path / "y.zip", now_ms=T0)
     # a span after the gap still exports and verifies
@@ -83,10 +82,10 @@ def test_hub_export_refuses_gaps_and_unknown_devices(hub: tuple[Path, Path, Jour
     assert verify_pack(tmp_path / "z.zip").first_seq == s.first_seq
 
 
-def test_cli_hub_export(hub: tuple[Path, Path, Journal], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_hub_export(hub: tuple[str, Path, Journal], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db, key, _ = hub
     pack = tmp_path / "cli.zip"
-    main(["hub", "--data-dir", str(db.parent), "export", "cafe-01", "--out", str(pack)])
+    main(["hub", "--data-dir", str(key.parent), "export", "cafe-01", "--out", str(pack), "--db", db])
     assert "2 capture(s)" in capsys.readouterr().out
     main(["verify", str(pack), "--hub-key", load_or_create_key(key).public_hex])
     assert "signed by the hub; against the pinned hub key" in capsys.readouterr().out

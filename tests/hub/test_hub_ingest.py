@@ -37,8 +37,8 @@ def _chain(device: str, key: DeviceKey, bodies: list[tuple[str, dict]]) -> list[
     return out
 
 
-def test_one_bad_signed_message_costs_no_other_message_its_place(tmp_path: Path) -> None:
-    store = HubStore(tmp_path / "hub.db")
+def test_one_bad_signed_message_costs_no_other_message_its_place(hub_db: str) -> None:
+    store = HubStore(hub_db)
     k1, k2 = DeviceKey.generate(), DeviceKey.generate()
     store.enroll("dev1", k1.public_hex)
     store.enroll("dev2", k2.public_hex)
@@ -77,8 +77,9 @@ def _mqtt_publish(url: str, user: str, password: str, msgs: list[tuple[str, byte
 
 @pytest.mark.integration
 @pytest.mark.timeout(120)
-def test_cloned_card_fork_is_quarantined_alerted_not_acked_then_resolved(make_hub, tmp_path: Path) -> None:
-    hub = make_hub(web=True)
+def test_cloned_card_fork_is_quarantined_alerted_not_acked_then_resolved(make_hub, tmp_path: Path,
+                                                                        hub_db: str) -> None:
+    hub = make_hub(web=True, db=hub_db)
     real_dir, clone_dir = tmp_path / "real", tmp_path / "clone"
     j = Journal.open(real_dir / "journal.db", "dev1", checkpoint_every=1000)
     hub.enroll("dev1", j.public_key.hex())
@@ -126,7 +127,7 @@ def test_cloned_card_fork_is_quarantined_alerted_not_acked_then_resolved(make_hu
                                             "--wait", "2"])
         assert r.exit_code == 0, r.output
         assert "dev1  FORK: two validly signed versions of dev1 from seq 6" in r.output
-        data = ["--data-dir", str(hub.data_dir)]
+        data = ["--data-dir", str(hub.data_dir), "--db", hub_db]
         r = CliRunner().invoke(hub_cmd, [*data, "forks"])
         assert "dev1: fork from seq 6, 3 record(s) quarantined" in r.output
         # resolved (the clone got a new id and key): acks resume, the outbox drains
@@ -143,8 +144,8 @@ def test_cloned_card_fork_is_quarantined_alerted_not_acked_then_resolved(make_hu
         real.close()
 
 
-def test_resolve_keeping_the_quarantined_copy_moves_the_stored_records(tmp_path: Path) -> None:
-    store = HubStore(tmp_path / "hub.db")
+def test_resolve_keeping_the_quarantined_copy_moves_the_stored_records(hub_db: str) -> None:
+    store = HubStore(hub_db)
     key = DeviceKey.generate()
     store.enroll("dev1", key.public_hex)
     cap = ("capture.end", {"capture": "c", "verdict": "consented"})

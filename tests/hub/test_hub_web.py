@@ -119,9 +119,10 @@ AUTH = {"Authorization": "Bearer test-token-0123456789abcdef"}
 
 
 @pytest.fixture
-def venue(make_hub, tmp_path: Path):
-    """A hub in Europe/Berlin holding CAPTURES and the c-100 story (notice goes missing)."""
-    hub = make_hub(web=True, token="test-token-0123456789abcdef", timezone="Europe/Berlin")
+def venue(make_hub, tmp_path: Path, hub_db: str):
+    """A hub in Europe/Berlin holding CAPTURES and the c-100 story (notice goes missing), its
+    store on SQLite, then on PostgreSQL."""
+    hub = make_hub(web=True, token="test-token-0123456789abcdef", timezone="Europe/Berlin", db=hub_db)
     journal, pub = fill(hub, tmp_path)
     add_story(hub, journal, pub)
     yield hub, journal, pub

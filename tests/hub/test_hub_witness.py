@@ -15,8 +15,8 @@ from camaudit.store.journal import Journal
 pytestmark = pytest.mark.integration
 
 
-def test_checkpoints_are_witnessed(make_hub, tmp_path: Path) -> None:
-    hub = make_hub()
+def test_checkpoints_are_witnessed(make_hub, tmp_path: Path, hub_db: str) -> None:
+    hub = make_hub(db=hub_db)
     journal = Journal.open(tmp_path / "dev" / "journal.db", "dev1", checkpoint_every=10)
     hub.enroll("dev1", journal.public_key.hex())
     pub = Publisher(hub.device_mqtt("dev1"), journal)
