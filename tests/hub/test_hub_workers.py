@@ -15,6 +15,7 @@ import pytest
 from camaudit.config.mqtt import MqttConfig
 from camaudit.core.record import Event
 from camaudit.hub import collector as collector_mod
+from camaudit.hub import linkstore
 from camaudit.hub.collector import Collector
 from camaudit.hub.linkstore import CollectorConflict, LinkStore
 from camaudit.hub.sql import open_sql
@@ -38,7 +39,7 @@ def _append(j: Journal, n: int, tag: str = "c") -> list[Event]:
 class Worker:
     """A shared-mode collector on its own connections to the store, publishing into a list."""
 
-    def __init__(self, db: Path, name: str) -> None:
+    def __init__(self, db: Path | str, name: str) -> None:
         self.store = HubStore(db)
         self.col = Collector(self.store, MqttConfig(url="mqtt://127.0.0.1:1"), DeviceKey.generate(),
                              linking="shared", collector_id=name)
@@ -66,14 +67,14 @@ class Worker:
             w.col.reload_keys()
 
     def close(self) -> None:
-        self.col.links.sql.close()
         self.store.close()
 
 
-@pytest.fixture
-def two(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(collector_mod, "ACK_EVERY_S", 0.0)  # every head advance acked at once
-    db = tmp_path / "hub.db"
+    monkeypatch.setattr(linkstore, "GAP_GRACE_S", 0.0)  # every gap asked for at once
+    db = tmp_path / "hub.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
     HubStore(db).close()
     a, b = Worker(db, "A"), Worker(db, "B")
     yield db, a, b
@@ -172,14 +173,12 @@ def test_random_split_of_two_streams_every_seq_once_acks_unique(two, tmp_path: P
         assert acks[-1] == top
         assert len(acks) == len(set(acks)), "an ack value was sent twice"
         assert len(a.store.witnesses(dev)) == sum(1 for e in evs if e.type == "checkpoint")
-    n = a.store.conn.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
+    n = a.store.sql.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
     assert n == 0
     assert a.store.rejects() == {}
 
 
 def test_pending_is_bounded_per_device(two, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from camaudit.hub import linkstore
-
     monkeypatch.setattr(linkstore, "PENDING_LIMIT", 20)
     db, a, b = two
     j = Journal.open(tmp_path / "j" / "journal.db", "dev1", checkpoint_every=1000)
@@ -187,7 +186,7 @@ def test_pending_is_bounded_per_device(two, tmp_path: Path, monkeypatch: pytest.
     evs = _append(j, 60)
     j.close()
     a.feed(*evs[1:])  # seq 1 lost: 59 early events, 20 kept
-    assert a.store.conn.execute("SELECT COUNT(*) FROM pending").fetchone()[0] == 20
+    assert a.store.sql.execute("SELECT COUNT(*) FROM pending").fetchone()[0] == 20
     assert a.store.rejects() == {"pending_full": 1}
     a.feed(evs[0])  # 1..21 link; the rest is re-sent by the device (never acked)
     assert a.store.seqs("dev1") == list(range(1, 22))
@@ -196,13 +195,18 @@ def test_pending_is_bounded_per_device(two, tmp_path: Path, monkeypatch: pytest.
 
 def test_sweep_asks_for_a_gap_left_by_a_dead_worker(two, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(collector_mod, "REPLAY_EVERY_S", 0.2)
+    monkeypatch.setattr(linkstore, "GAP_GRACE_S", 0.3)
     db, a, b = two
     j = Journal.open(tmp_path / "j" / "journal.db", "dev1", checkpoint_every=1000)
     a.enroll("dev1", j.public_key.hex(), b)
-    evs = _append(j, 5)
+    evs = _append(j, 6)
     j.close()
-    b.feed(evs[0], evs[2], evs[3])  # seq 2 "died" with another worker
-    assert b.acks() == [1] and b.replays() == [2]
+    b.feed(evs[0], evs[2], evs[3])  # seq 2 is in the other worker's batch, or died with it
+    a.col.sweep()
+    assert b.acks() == [1] and b.replays() == [] and a.replays() == []  # not yet: a gap of a moment
+    time.sleep(0.35)
+    b.feed(evs[5])  # the gap has lasted: asked at once
+    assert b.replays() == [2]
     time.sleep(0.25)
     a.col.sweep()
     b.col.sweep()  # one of the two asks
@@ -210,10 +214,13 @@ def test_sweep_asks_for_a_gap_left_by_a_dead_worker(two, tmp_path: Path, monkeyp
     a.feed(evs[1])
     assert a.store.seqs("dev1") == [1, 2, 3, 4]
     assert a.acks() == [4]
+    a.feed(evs[4])
+    assert a.store.seqs("dev1") == [1, 2, 3, 4, 5, 6] and a.acks() == [4, 6]
 
 
-def test_in_memory_linking_never_runs_next_to_another_collector(tmp_path: Path) -> None:
-    db = tmp_path / "hub.db"
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_in_memory_linking_never_runs_next_to_another_collector(backend: str, request, tmp_path: Path) -> None:
+    db = tmp_path / "hub.db" if backend == "sqlite" else request.getfixturevalue("pg_url")
     HubStore(db).close()
     s1, s2 = LinkStore(open_sql(db)), LinkStore(open_sql(db))
     s1.register("hub@a", "memory")
@@ -242,3 +249,27 @@ def _dead_pid() -> int:
     p.wait()
     assert not os.path.exists(f"/proc/{p.pid}")
     return p.pid
+
+
+def test_a_worker_name_is_never_a_device_and_back(tmp_path: Path) -> None:
+    """A device enrolled under a worker's name would get the worker's ACL rights (read every
+    device's stream, write acks), and a worker named like a device would get its rights."""
+    from click.testing import CliRunner
+
+    from camaudit.hub.command import hub_cmd
+
+    d = str(tmp_path / "hub")
+    key = DeviceKey.generate().public_hex
+    r = CliRunner().invoke(hub_cmd, ["--data-dir", d, "add-worker", "w1"])
+    assert r.exit_code == 0, r.output
+    acl = (tmp_path / "hub" / "broker" / "acl").read_text()
+    assert "user w1\ntopic read camaudit/+/events\n" in acl and "topic write camaudit/+/ack" in acl
+    r = CliRunner().invoke(hub_cmd, ["--data-dir", d, "enroll", "w1", key])
+    assert r.exit_code != 0 and "is a hub worker's MQTT user" in str(r.exception)
+    r = CliRunner().invoke(hub_cmd, ["--data-dir", d, "enroll", "cam-1", key])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(hub_cmd, ["--data-dir", d, "add-worker", "cam-1"])
+    assert r.exit_code != 0 and "is an enrolled device" in str(r.exception)
+    r = CliRunner().invoke(hub_cmd, ["--data-dir", d, "add-worker", "hub"])
+    assert r.exit_code != 0 and "hub's own MQTT users" in str(r.exception)
+    assert "cam-1" not in (tmp_path / "hub" / "broker" / "workers").read_text()

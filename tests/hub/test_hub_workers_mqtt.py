@@ -33,9 +33,9 @@ DEVICES = ("cam-a", "cam-b", "cam-c")
 class Site:
     """The hub's data folder with its mosquitto running, devices enrolled, workers added."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, db: Path | str | None = None) -> None:
         self.dir = root / "hub"
-        self.db = self.dir / "hub.db"
+        self.db: Path | str = db or self.dir / "hub.db"
         self.broker = ManagedMosquitto(self.dir, port=free_port())
         self.broker.write_config()
         self.broker.start()
@@ -59,7 +59,8 @@ class Site:
 
     def worker(self, name: str) -> subprocess.Popen[str]:
         p = subprocess.Popen(
-            [str(CAMAUDIT), "hub", "--data-dir", str(self.dir), "--worker", name, "--listen", "127.0.0.1:0"],
+            [str(CAMAUDIT), "hub", "--data-dir", str(self.dir), "--db", str(self.db), "--worker", name,
+             "--listen", "127.0.0.1:0"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         self.procs.append(p)
@@ -87,6 +88,15 @@ class Site:
 def site(tmp_path: Path):
     require_mosquitto()
     s = Site(tmp_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_site(request, tmp_path: Path):
+    """The site with its store in a SQLite file, or in a real PostgreSQL."""
+    require_mosquitto()
+    s = Site(tmp_path, None if request.param == "sqlite" else request.getfixturevalue("pg_url"))
     yield s
     s.close()
 
@@ -123,16 +133,16 @@ def _stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
     return proc.returncode, out
 
 
-def _assert_exactly_once(db: Path, dev: str, head: int) -> None:
+def _assert_exactly_once(db: Path | str, dev: str, head: int) -> None:
     store = HubStore(db)
     try:
         assert store.seqs(dev) == list(range(1, head + 1))
-        row = store.conn.execute("SELECT COUNT(*), COUNT(DISTINCT seq) FROM events WHERE device = ?",
+        row = store.sql.execute("SELECT COUNT(*), COUNT(DISTINCT seq) FROM events WHERE device = ?",
                                  (dev,)).fetchone()
         assert row == (head, head)
         (d,) = [r for r in store.devices() if r.device == dev]
         assert d.head_seq == head
-        assert store.conn.execute("SELECT COUNT(*) FROM pending WHERE device = ?", (dev,)).fetchone()[0] == 0
+        assert store.sql.execute("SELECT COUNT(*) FROM pending WHERE device = ?", (dev,)).fetchone()[0] == 0
     finally:
         store.close()
 
@@ -146,7 +156,8 @@ def _journal_done(journal: Path, dev: str) -> int:
 @pytest.mark.integration
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("kill", [False, True], ids=["two-workers", "one-killed-mid-stream"])
-def test_two_workers_split_the_stream_store_each_event_once(site: Site, tmp_path: Path, kill: bool) -> None:
+def test_two_workers_split_the_stream_store_each_event_once(any_site: Site, tmp_path: Path, kill: bool) -> None:
+    site = any_site
     count, rate = 600, 150.0
     journals = {dev: site.device(tmp_path, dev) for dev in DEVICES}
     for w in ("w1", "w2"):
@@ -243,3 +254,60 @@ def test_worker_refuses_to_start_next_to_a_hub_that_links_in_memory(make_hub, tm
     assert line.startswith("camaudit: error: hub store ")
     assert "restart that hub with `camaudit hub --shared`" in line
     assert hub.collector.linking == "memory"
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(180)
+def test_shared_hub_and_a_worker_split_the_stream(make_hub, tmp_path: Path) -> None:
+    """`camaudit hub --shared` (the hub with its mosquitto) collects in the group next to a worker."""
+    hub = make_hub(shared=True)
+    assert hub.collector.linking == "shared"
+    data_dir = tmp_path / "hub"
+    r = CliRunner().invoke(hub_cmd, ["--data-dir", str(data_dir), "add-worker", "w1"])
+    assert r.exit_code == 0, r.output
+    w1 = subprocess.Popen([str(CAMAUDIT), "hub", "--data-dir", str(data_dir), "--worker", "w1", "--listen",
+                           "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _web_url(w1)
+        journals = {}
+        for dev in DEVICES[:2]:
+            journals[dev] = tmp_path / dev / "journal.db"
+            with Journal.open(journals[dev], dev) as j:
+                hub.enroll(dev, j.public_key.hex())
+        time.sleep(1.0)
+        env = dict(os.environ, PYTHONPATH=str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        sims = [subprocess.Popen(
+            [sys.executable, str(HERE / "devicesim.py"), str(j), dev, hub.broker_url, "400", "150", "1.5", dev,
+             str(hub.password_file(dev))], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+            for dev, j in journals.items()]
+        for p in sims:
+            _lines_until(p, lambda s: s == "done", 120)
+            assert p.wait(20) == 0
+        rc, out = _stop(w1)
+        assert rc == 0
+        worker_stored = next(int(ln.split("stored ")[1].split()[0]) for ln in out.splitlines()
+                             if ln.startswith("stopped:"))
+        total = 0
+        for dev, j in journals.items():
+            head = _journal_done(j, dev)
+            _assert_exactly_once(data_dir / "hub.db", dev, head)
+            total += head
+        assert 0 < worker_stored < total
+        assert 0 < hub.collector.stats["stored"] == total - worker_stored
+    finally:
+        if w1.poll() is None:
+            w1.kill()
+            w1.wait(10)
+
+
+def test_a_hub_on_a_store_where_a_worker_ran_links_shared(make_hub, tmp_path: Path) -> None:
+    from camaudit.hub.linkstore import LinkStore
+
+    store = HubStore(tmp_path / "hub" / "hub.db")
+    links = LinkStore(store.sql)
+    links.register("w1@elsewhere", "shared")
+    links.unregister("w1@elsewhere")
+    store.close()
+    hub = make_hub()
+    assert hub.collector.linking == "shared"
+    assert all(t.startswith("$share/camaudit-hub-") for t, _ in hub.collector._subscriptions()[:2])

@@ -26,7 +26,6 @@ from camaudit.hub.broker import (
 from camaudit.hub.collector import Collector
 from camaudit.hub.linkstore import LinkStore, Mode
 from camaudit.hub.live import LiveAlerts
-from camaudit.hub.sql import open_sql
 from camaudit.hub.store import HubError, HubStore
 
 log = logging.getLogger(__name__)
@@ -178,7 +177,7 @@ def start_hub(cfg: HubConfig) -> HubHandle:
         broker_url = cfg.broker
 
     live = LiveAlerts()
-    links = LinkStore(getattr(store, "sql", None) or open_sql(cfg.db_path))
+    links = LinkStore(store.sql)
     # once workers share this store, the hub links there too (hub/linkstore.py)
     linking: Mode = "shared" if cfg.shared or links.linking_mode() == "shared" else "memory"
     collector = Collector(store, mqtt, wkey, tofu=cfg.trust_on_first_use,

@@ -169,13 +169,7 @@ class Collector:
     def links(self) -> LinkStore:
         """The store's linking tables (opened on first use on the hub store's database)."""
         if self._links is None:
-            from camaudit.hub.sql import open_sql
-
-            sql = getattr(self.store, "sql", None)
-            if sql is None:  # a store without .sql is a SQLite file
-                assert self.store.path is not None
-                sql = open_sql(self.store.path)
-            self._links = LinkStore(sql)
+            self._links = LinkStore(self.store.sql)
         return self._links
 
     # ---- lifecycle --------------------------------------------------------------------
@@ -280,9 +274,6 @@ class Collector:
         if self._registered:
             self.links.unregister(self.collector_id)
             self._registered = False
-        if self._links is not None and self._links.sql is not getattr(self.store, "sql", None):
-            self._links.sql.close()
-            self._links = None
         log.info("hub collector stopped")
 
     def reload_keys(self) -> None:

@@ -202,10 +202,9 @@ def add_worker_cmd(ctx: click.Context, name: str) -> None:
     cfg = _config(ctx)
     if cfg.broker is not None:
         raise HubError("add-worker: the hub uses a site's broker: create the worker's user there")
-    if cfg.db_path.is_file():
-        from camaudit.hub.store import HubStore
-
-        store = HubStore(cfg.db_path)
+    target = cfg.db_target
+    if not isinstance(target, Path) or target.is_file():
+        store = _hub_store(cfg)
         try:
             if store.public_key(name) is not None:
                 raise HubError(f"add-worker: {name!r} is an enrolled device")
@@ -250,7 +249,6 @@ def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) 
 
         if device in read_workers(cfg.data_dir):
             raise HubError(f"enroll: {device!r} is a hub worker's MQTT user")
-
         check_user(device)  # it must be able to log in to the hub's mosquitto
     store = HubStore(target)
     try:

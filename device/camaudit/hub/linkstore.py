@@ -41,10 +41,15 @@ from typing import Any, Literal
 
 from camaudit.core.record import GENESIS_PREV, Event, RecordError
 from camaudit.hub.sql import Sql, SqlError
+from camaudit.hub.store import _col, _notice_key  # the events columns as HubStore fills them
 
 log = logging.getLogger(__name__)
 
 PENDING_LIMIT = 10_000  # events waiting for a predecessor, per device
+# With the stream dealt across workers, an event's predecessor is often in another worker's
+# batch being written right now: a gap counts (replay asked) once its oldest waiting event
+# has waited this long. The sweep (every second) asks for the older ones.
+GAP_GRACE_S = 0.5
 LEASE_S = 10.0  # a collector that has not beaten its heart for this long is gone
 LINKING_KEY = "linking"  # meta key: "shared" once a worker ran on this store
 
@@ -74,7 +79,7 @@ class LinkResult:
     linked: list[Event] = field(default_factory=list)
     duplicates: int = 0
     reack: bool = False
-    gap: bool = False  # events wait in pending for a missing predecessor: ask for replay
+    gap: bool = False  # events wait in pending longer than GAP_GRACE_S for a missing predecessor: ask for replay
     fork_open: bool = False  # an open fork after this transaction: send no ack
     fork_opened: dict[str, Any] | None = None  # this transaction opened it: {device, fork_seq, detected_ms}
     rejects: dict[str, tuple[int, str]] = field(default_factory=dict)
@@ -89,15 +94,14 @@ class LinkResult:
 
 
 def event_row(ev: Event, text: str, received: int) -> tuple[Any, ...]:
-    """The `events` row of a verified event (same columns as HubStore.write_batch)."""
+    """The `events` row of a verified event: the columns and values of HubStore.write_batch."""
     body = ev.body
     reasons = body.get("reasons")
     return (
-        ev.device, ev.seq, ev.ts, ev.type, ev.feed,
-        body.get("capture") if isinstance(body.get("capture"), str) else None,
-        body.get("verdict") if isinstance(body.get("verdict"), str) else None,
-        ("," + ",".join(str(r) for r in reasons) + ",") if isinstance(reasons, list) else None,
-        ev.hash, received, text,
+        ev.device, ev.seq, ev.ts, _col(ev.type), _col(ev.feed), _col(body.get("capture")),
+        _col(body.get("verdict")),
+        _col("," + ",".join(str(r) for r in reasons) + ",") if isinstance(reasons, list) else None,
+        ev.hash, received, text, _notice_key(body) if ev.type.startswith("notice.") else None,
     )
 
 
@@ -138,7 +142,7 @@ class LinkStore:
         stmts = [
             f"CREATE TABLE IF NOT EXISTS pending (device TEXT NOT NULL, seq {big} NOT NULL, "
             f"hash TEXT NOT NULL, prev TEXT NOT NULL, json TEXT NOT NULL, received_ms {big} NOT NULL, "
-            "PRIMARY KEY (device, seq))",
+            f"pending_ms {big} NOT NULL, PRIMARY KEY (device, seq))",
             f"CREATE TABLE IF NOT EXISTS link_claims (device TEXT PRIMARY KEY, replay_ms {big} NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS collectors (id TEXT PRIMARY KEY, mode TEXT NOT NULL, "
             f"pid {big}, host TEXT, started_ms {big} NOT NULL, beat_ms {big} NOT NULL)",
@@ -251,16 +255,18 @@ class LinkStore:
                 keep = sorted(ahead.values(), key=lambda c: c.ev.seq)[:max(0, room)]
                 if len(keep) < len(ahead):
                     res.reject("pending_full", f"{device}: {len(ahead) - len(keep)} early event(s) not kept")
+                now = _now_ms()
                 tx.executemany(
-                    "INSERT INTO pending (device, seq, hash, prev, json, received_ms) VALUES (?,?,?,?,?,?) "
-                    "ON CONFLICT (device, seq) DO NOTHING",
-                    [(device, c.ev.seq, c.ev.hash, c.ev.prev, c.text, c.received) for c in keep],
+                    "INSERT INTO pending (device, seq, hash, prev, json, received_ms, pending_ms) "
+                    "VALUES (?,?,?,?,?,?,?) ON CONFLICT (device, seq) DO NOTHING",
+                    [(device, c.ev.seq, c.ev.hash, c.ev.prev, c.text, c.received, now) for c in keep],
                 )
             # 5. write
             if new_rows:
                 tx.executemany(
                     "INSERT INTO events (device, seq, ts, type, feed, capture, verdict, reasons, hash, "
-                    "received_ms, json) VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (device, seq) DO NOTHING",
+                    "received_ms, json, notice) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT (device, seq) DO NOTHING",
                     new_rows,
                 )
                 tx.execute("UPDATE heads SET seq = ?, hash = ? WHERE device = ?", (head_seq, head_hash, device))
@@ -290,7 +296,7 @@ class LinkStore:
                               "stopped until `camaudit hub resolve-fork %s`", device, i.ev.seq, why, device)
             res.head = head_seq
             res.fork_open = fork_open
-            res.gap = self._has_pending(tx, device, head_seq)
+            res.gap = self._gap(tx, device, head_seq)
         return res
 
     @staticmethod
@@ -307,9 +313,10 @@ class LinkStore:
         return _Cand(Event.from_json(str(r[0])), str(r[0]), int(r[1]), pending=True)
 
     @staticmethod
-    def _has_pending(tx: Sql, device: str, head: int) -> bool:
-        return tx.execute("SELECT 1 FROM pending WHERE device = ? AND seq > ? LIMIT 1",
-                          (device, head)).fetchone() is not None
+    def _gap(tx: Sql, device: str, head: int) -> bool:
+        """Events past the head have waited longer than GAP_GRACE_S."""
+        return tx.execute("SELECT 1 FROM pending WHERE device = ? AND seq > ? AND pending_ms <= ? LIMIT 1",
+                          (device, head, _now_ms() - int(GAP_GRACE_S * 1000))).fetchone() is not None
 
     @staticmethod
     def _quarantine(tx: Sql, i: Incoming, why: str, now: int) -> dict[str, Any] | None:
@@ -339,8 +346,10 @@ class LinkStore:
         return {str(d): int(s) for d, s in self.sql.execute("SELECT device, seq FROM heads").fetchall()}
 
     def gaps(self) -> list[str]:
-        """Devices with events waiting for a missing predecessor."""
-        return [str(r[0]) for r in self.sql.execute("SELECT DISTINCT device FROM pending").fetchall()]
+        """Devices with events waiting longer than GAP_GRACE_S for a missing predecessor."""
+        return [str(r[0]) for r in self.sql.execute(
+            "SELECT DISTINCT device FROM pending WHERE pending_ms <= ?",
+            (_now_ms() - int(GAP_GRACE_S * 1000),)).fetchall()]
 
     def open_forks(self) -> int:
         return int(self.sql.execute(

@@ -49,6 +49,9 @@ def receiver_main(cfg: dict[str, Any], client_id: str, subs: list[tuple[str, int
         client.subscribe(subs)
 
     def on_subscribe(client: Any, userdata: Any, mid: Any, rcs: Any, props: Any) -> None:
+        refused = [sub for sub, rc in zip(subs, rcs, strict=False) if getattr(rc, "is_failure", False)]
+        if refused:  # e.g. a site broker's ACL denies the workers' shared subscription
+            logging.error("the broker refused subscription(s) %s", ", ".join(t for t, _ in refused))
         send(("up",))  # subscribed: from now on the broker delivers events to the hub
 
     def on_disconnect(client: Any, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
