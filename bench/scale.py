@@ -9,12 +9,14 @@ users, real signed records) driven from two processes.
 For each worker count N (`--workers 1,2,4`), on a fresh database with the fleet enrolled:
 - realistic: every device sends a few records a minute (`--rate`, default 500 devices x 4
   a minute = 33 records/s) for `--seconds`;
-- burst: `--burst` records/s for `--burst-seconds`, to find the ceiling;
+- burst: `--burst` records/s for `--burst-seconds` (default 1,000/s for 6 s: about 12
+  records a device at once), to find the ceiling: ingest events/s = records stored / time
+  from the first to the last one stored;
 then drain (until every device has its ack) and check from the store: every record stored
 exactly once: lost = records the simulator made - distinct (device, seq) stored;
 duplicates_stored = rows - distinct (device, seq), counted by a query, not assumed.
-ingest events/s = records stored / time from the first to the last one stored (burst run).
-A last run SIGKILLs one of `--kill-workers` workers half-way through a burst: lost must be 0.
+A last run SIGKILLs one of `--kill-workers` workers (and its receiver process) once half of
+a burst is stored: lost must be 0.
 CPU seconds per process group (broker, workers, PostgreSQL, simulator; psutil) over each
 burst say which part is saturated.
 

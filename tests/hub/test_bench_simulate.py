@@ -64,3 +64,32 @@ def test_scale_bench_runs_and_counts_from_the_store(tmp_path) -> None:
     burst = one["burst"]
     assert burst["stored"] == burst["generated"] >= 150 and burst["rejects"] == 0
     assert set(burst["cpu_s"]) >= {"broker", "workers", "simulator", "machine"}
+
+
+def test_scale_bench_workers_on_postgresql_and_a_kill_lose_nothing() -> None:
+    """bench/scale.py's worker mode, tiny: 2 `camaudit hub --worker` on a real PostgreSQL,
+    then the kill run (a worker SIGKILLed mid-burst): every record stored once in both."""
+    import json
+    import os
+    import subprocess
+
+    import pytest
+    from pgserver import PG_BINS
+
+    if not PG_BINS and os.environ.get("CI") != "true":
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "scale.py"), "--devices", "10", "--workers", "2",
+         "--seconds", "2", "--burst", "100", "--burst-seconds", "2", "--kill-workers", "2", "--no-peer",
+         "--json"],
+        capture_output=True, text=True, timeout=280, check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+    out = json.loads(res.stdout)
+    two = out["workers"]["2"]
+    assert two["lost"] == 0 and two["duplicates_stored"] == 0
+    assert two["burst"]["stored"] == two["burst"]["generated"] > 0
+    kill = out["kill"]
+    assert kill["run"]["killed_at_stored"] is not None  # a worker really was killed mid-burst
+    assert kill["run"]["killed_at_stored"] < kill["run"]["generated"]
+    assert kill["lost"] == 0 and kill["duplicates_stored"] == 0
+    assert kill["run"]["stored"] == kill["run"]["generated"]
