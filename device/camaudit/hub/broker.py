@@ -84,8 +84,9 @@ def acl_text(prefix: str, discovery_prefix: str = "homeassistant") -> str:
 
     `pattern` lines apply to every user with %u replaced by its name, so a device `d1` may:
     write `<p>/d1/{events,checkpoints,alerts,status,key}`, `<p>/d1/feeds/#`,
-    `<p>/d1/notices/#` and its Home Assistant discovery configs; read `<p>/d1/ack` and
-    `<p>/d1/cmd/#`. Nothing else: not another device's topics, not its own acks/commands.
+    `<p>/d1/notices/#`, its evidence frames `<p>/d1/evidence/<seq>/<sha>` and its Home Assistant
+    discovery configs; read `<p>/d1/ack` and `<p>/d1/cmd/#` (which carries evidence acks).
+    Nothing else: not another device's topics, not its own acks/commands.
     """
     p = prefix
     lines = [
@@ -97,7 +98,8 @@ def acl_text(prefix: str, discovery_prefix: str = "homeassistant") -> str:
         f"topic read {p}/+/alerts",
         "",
     ]
-    for sub in ("events", "checkpoints", "alerts", "status", "key", "feeds/#", "notices/#"):
+    for sub in ("events", "checkpoints", "alerts", "status", "key", "feeds/#", "notices/#",
+                "evidence/+/+"):
         lines.append(f"pattern write {p}/%u/{sub}")
     lines.append(f"pattern write {discovery_prefix}/+/camaudit_%u/#")
     lines.append(f"pattern read {p}/%u/ack")

@@ -131,6 +131,7 @@ class Collector:
         self.connected = threading.Event()
         self._resync = threading.Event()
         self.stats = {"messages": 0, "stored": 0, "rejected": 0, "duplicates": 0, "batches": 0, "acks": 0}
+        self.evidence: Any = None  # hub.evidence.EvidenceInbox, set before start() (evidence frames)
 
     # ---- lifecycle --------------------------------------------------------------------
     def start(self) -> None:
@@ -152,7 +153,8 @@ class Collector:
     def _subscriptions(self) -> list[tuple[str, int]]:
         p = self.p
         return [(topics.all_events(p), 1), (topics.all_checkpoints(p), 1),
-                (topics.all_status(p), 1), (topics.all_keys(p), 1)]
+                (topics.all_status(p), 1), (topics.all_keys(p), 1)] + (
+                    [(topics.all_evidence(p), 1)] if self.evidence is not None else [])
 
     def _start_receiver(self) -> None:
         import multiprocessing
@@ -380,6 +382,9 @@ class Collector:
     def _one(self, topic: str, payload: bytes, received: int, b: _Batch) -> None:
         if topic.endswith("/status") or topic.endswith("/key"):
             self._control(topic, payload, received)
+            return
+        if self.evidence is not None and "/evidence/" in topic:  # blurred frames: hub/evidence.py
+            self.evidence.submit(topic, payload, received)
             return
         try:
             ev, text = check_message(self.p, topic, payload, self._key_of, self.max_bytes, received)

@@ -381,9 +381,27 @@ def _start_publisher(cfg: Config, journal: Any) -> Any:
         return None
     from camaudit.mqtt.publisher import Publisher
 
-    pub = Publisher(cfg.mqtt, journal, feeds=list(cfg.feeds), notices=list(cfg.notices))
+    pub = Publisher(cfg.mqtt, journal, feeds=list(cfg.feeds), notices=list(cfg.notices),
+                    evidence=_evidence_sender(cfg, journal))
     pub.start()
     return pub
+
+
+def _evidence_sender(cfg: Config, journal: Any) -> Any:
+    """The evidence sender when a feed opted in (`send_evidence: true`), else None."""
+    send = {name for name, f in cfg.feeds.items() if f.send_evidence}
+    from camaudit.mqtt.evidence_sender import EvidenceSender
+    from camaudit.store.evidence_outbox import EvidenceOutbox
+
+    outbox = EvidenceOutbox(journal.path, start_cursor=int(journal.head[0]))
+    if not send:
+        outbox.drop_feeds_except(set())  # turned off: queued frames are not sent
+        outbox.close()
+        return None
+    assert cfg.mqtt is not None
+    log.info("evidence frames of feed(s) %s are sent to the hub", ", ".join(sorted(send)))
+    return EvidenceSender(outbox, journal, journal.path.parent / "evidence", send,
+                          ack_timeout_s=cfg.mqtt.ack_timeout_s)
 
 
 class _Retention:
