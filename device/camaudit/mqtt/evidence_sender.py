@@ -117,13 +117,16 @@ class EvidenceSender:
                 return added
 
     def round(self, publish: Callable[..., Any], prefix: str, device: str, hub_acked: int,
-              *, force: bool = False) -> int:
-        """Send what is due (at most every EVERY_S unless `force`); returns frames published."""
+              *, connected: bool = True, force: bool = False) -> int:
+        """Queue new frames and, when connected, send what is due (at most every EVERY_S unless
+        `force`); returns frames published."""
         now = time.monotonic()
         if not force and now - self._last < EVERY_S:
             return 0
         self._last = now
         self.scan()
+        if not connected:
+            return 0
         for sha in [s for s, t in self._inflight.items() if t <= now]:
             del self._inflight[sha]  # its ack timed out: due again by its backoff
         free = self.max_inflight - len(self._inflight)

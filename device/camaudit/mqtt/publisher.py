@@ -195,6 +195,10 @@ class Publisher:
     def hub_acked(self) -> int:
         return self._hub_acked
 
+    def evidence_pending(self) -> int:
+        """Evidence frames queued for the hub and not yet acked by it (0: none or not sending)."""
+        return self._evidence.outbox.counts().get("queued", 0) if self._evidence is not None else 0
+
     def stop(self, timeout: float = 5.0) -> None:
         """Publish retained `offline`, disconnect and end the threads (bounded by `timeout`)."""
         if self._thread is None:
@@ -294,6 +298,12 @@ class Publisher:
             retained = self._retained_dirty
             self._retained_dirty = set()
         self._flush_ack(acked, force=False)
+        if self._evidence is not None:  # queue frames; send those whose naming event the hub acked
+            try:
+                self._evidence.round(self._client.publish, self._p, self._device, acked,
+                                     connected=connected)
+            except Exception:  # a frame never costs the events their sending
+                log.exception("evidence sending round failed; retrying")
         if not connected:
             if announce or retained:  # try again once connected
                 with self._cv:
@@ -307,11 +317,6 @@ class Publisher:
             self._publish_announce()
         elif retained:
             self._publish_retained(retained)
-        if self._evidence is not None:  # only frames whose naming event the hub acked
-            try:
-                self._evidence.round(self._client.publish, self._p, self._device, acked)
-            except Exception:  # a frame never costs the events their sending
-                log.exception("evidence sending round failed; retrying")
         if rewind is not None:
             if rewind < 0:
                 self._cursor, self._replay_end = acked, 0

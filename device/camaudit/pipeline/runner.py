@@ -433,7 +433,8 @@ def _drain(publisher: Any, journal: Any, timeout: float) -> None:
 
     Whatever is not acked stays in the outbox and is re-sent on the next start."""
     deadline = time.monotonic() + timeout
-    while publisher.connected and publisher.hub_acked < journal.head[0]:
+    while publisher.connected and (publisher.hub_acked < journal.head[0]
+                                   or publisher.evidence_pending()):
         if time.monotonic() > deadline:
             log.info("stopping with %d event(s) not yet acked by the hub", journal.outbox_size())
             return
