@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from camaudit.config.base import Section
 from camaudit.core.motion import DEFAULT_THRESHOLD
@@ -46,10 +47,12 @@ class FeedConfig(Section):
                     raise ValueError(f"zone {i}: point ({x}, {y}) is outside 0..1")
         return zones
 
-    @model_validator(mode="after")
-    def _send_needs_blurred(self) -> FeedConfig:
-        if self.send_evidence and self.evidence != "blurred":
-            raise ValueError(
-                "send_evidence: true needs evidence: blurred (there is no frame to send)"
+    @field_validator("send_evidence")
+    @classmethod
+    def _send_needs_blurred(cls, send: bool, info: ValidationInfo) -> bool:
+        # `evidence` is declared before `send_evidence`, so it is validated first
+        if send and info.data.get("evidence") != "blurred":
+            raise PydanticCustomError(
+                "send_evidence", "needs evidence: blurred on this feed (there is no frame to send)"
             )
-        return self
+        return send
