@@ -168,7 +168,8 @@ def create_app(
         rows = store.captures(**filt, limit=500)
         for r in rows:
             r["verdict_words"] = verdict_words(r["verdict"], r["reasons"], r.get("basis"))
-        charts = feed_charts(store.hourly(**filt), clock.zone)
+        charts = feed_charts(store.hourly(**filt), clock.zone,
+                             since_ms=filt["since_ms"], until_ms=filt["until_ms"])
         return page(
             request,
             "captures.html",
