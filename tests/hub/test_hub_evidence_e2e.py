@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -116,6 +117,22 @@ def test_an_opted_in_feed_sends_its_frames_and_the_capture_page_shows_them(make_
     door_page = web.get(f"/capture/dev1/{door_capture}", headers=auth).text
     assert door_sha in door_page and "stay on the device" in door_page and "<img" not in door_page
     web.close()
+    # the hub's pack carries the frames it holds (byte for byte) and lists the others
+    from camaudit.hub.pack import export_hub_pack
+    from camaudit.store.keys import load_key
+    from camaudit.store.pack_verify import verify_pack
+
+    pack = tmp_path / "hub-pack.zip"
+    s = export_hub_pack(hub.store.path, hub.data_dir / "hub.key", "dev1", pack, now_ms=int(time.time() * 1000))
+    assert (s.evidence, s.missing_evidence) == (len(sent), len(named["door"]))
+    r = verify_pack(pack, hub_key=bytes.fromhex(load_key(hub.data_dir / "hub.key").public_hex))
+    assert r.proven
+    with zipfile.ZipFile(pack) as z:
+        for sha in sent:
+            assert z.read(f"evidence/{sha}.jpg") == (data_dir / "evidence" / f"{sha}.jpg").read_bytes()
+        assert not any(f"evidence/{sha}.jpg" in z.namelist() for sha in named["door"])
+        html = z.read("report.html").decode()
+    assert html.count('src="data:image/jpeg;base64,') == len(sent)
     print(f"run {run_s:.1f} s; frames sent {len(sent)}, kept {len(named['door'])}")
 
 
