@@ -219,3 +219,32 @@ def test_the_store_works_on_postgresql(pg_url: str) -> None:
         assert st.count() == 1 and st.count("dev2") == 0
     finally:
         sql.close()
+
+
+def test_a_raw_frame_with_a_visible_face_is_refused_the_safe_view_is_stored(tmp_path: Path) -> None:
+    """A misconfigured or compromised device signs a raw frame: the hub's face check (the
+    shipped int8 model) refuses it; the device's safe view of the same frame passes."""
+    from camaudit.hub.evidence import FaceCheck
+
+    s = Setup(tmp_path)
+    s.inbox.face_check = FaceCheck()
+    ok, buf = cv2.imencode(".jpg", real_frame(), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    raw = buf.tobytes()
+    raw_sha = hashlib.sha256(raw).hexdigest()
+    ev = s.capture("c-000001", [raw_sha, s.sha])
+    assert s.send(ev.seq, raw_sha, raw) == "evidence_faces_visible"
+    assert s.send(ev.seq, s.sha, s.data) == "stored"
+    assert s.frames.data("dev1", "c-000001", raw_sha) is None
+    assert s.store.rejects() == {"evidence_faces_visible": 1}
+
+
+def test_a_face_check_that_cannot_run_refuses_the_frame(tmp_path: Path) -> None:
+    s = Setup(tmp_path)
+
+    def broken(_data: bytes) -> int:
+        raise RuntimeError("no tflite runtime")
+
+    s.inbox.face_check = broken
+    ev = s.capture("c-000001", [s.sha])
+    assert s.send(ev.seq, s.sha, s.data) == "evidence_unchecked"
+    assert s.frames.count() == 0 and s.acks == []

@@ -202,7 +202,7 @@ def start_hub(cfg: HubConfig) -> HubHandle:
 
 def _evidence_inbox(cfg: HubConfig, store: HubStore, collector: Collector) -> Any:
     """Checks and stores the blurred evidence frames devices send (hub/evidence.py)."""
-    from camaudit.hub.evidence import EventLookup, EvidenceInbox, EvidenceStore
+    from camaudit.hub.evidence import EventLookup, EvidenceInbox, EvidenceStore, FaceCheck
     from camaudit.hub.sql import open_sql
 
     sql = open_sql(cfg.db_path)
@@ -210,6 +210,7 @@ def _evidence_inbox(cfg: HubConfig, store: HubStore, collector: Collector) -> An
         EvidenceStore(sql), EventLookup(sql), cfg.mqtt.prefix,
         publish=lambda topic, payload, qos=1: collector._publish(topic, payload, qos),
         count_rejects=lambda rejects: store.write_batch([], {}, {}, rejects, []),
+        face_check=FaceCheck(),
     ).start()
 
 
