@@ -204,3 +204,52 @@ def test_a_device_cannot_write_another_devices_evidence(make_hub, tmp_path: Path
     for c in (mallory, audit):
         c.close()
     j1.close()
+
+
+def test_hostile_frames_over_mqtt_are_refused_and_counted(make_hub, tmp_path: Path) -> None:
+    """The enrolled device itself sends forged, unreferenced, oversize and non-JPEG frames
+    over the hub's mosquitto; the hub stores none, counts each, and keeps working."""
+    from test_hub_isolation import Client, _password
+
+    hub = make_hub(broker_users=["dev1"])
+    assert hub.wait_connected()
+    journal = Journal.open(tmp_path / "dev1" / "journal.db", "dev1")
+    hub.enroll("dev1", journal.public_key.hex())
+    ev_dir = tmp_path / "dev1" / "evidence"
+    sha = make_frame(ev_dir, 3)
+    data = (ev_dir / f"{sha}.jpg").read_bytes()
+    not_jpeg = b"<svg xmlns='http://www.w3.org/2000/svg'/>" * 10
+    nj_sha = hashlib.sha256(not_jpeg).hexdigest()
+    big = data + b"\0" * (120_001 - len(data))  # over the hub's limit, under the broker's
+    big_sha = hashlib.sha256(big).hexdigest()
+    ev = journal.append("capture.end", "counter", {"capture": "c-1", "start": T0, "end": T0 + 1, "verdict": "consented",
+                                                    "reasons": [], "basis": "notice:x",
+                                                    "evidence": [f"sha256:{x}" for x in (sha, nj_sha, big_sha)]}, T0)
+    other = journal.append("capture.end", "counter", {"capture": "c-2", "start": T0, "end": T0 + 1,
+                                                       "verdict": "consented", "reasons": [], "basis": "notice:x",
+                                                       "evidence": []}, T0)
+    hub.store.write_batch([(e, e.to_json(), T0) for e in (ev, other)], {}, {}, {}, [])
+    dev = Client(hub.broker_url, "dev1", _password(hub, "dev1"), client_id="camaudit-dev1")
+    forged = bytearray(data)
+    forged[-10] ^= 1
+    sends = [
+        (f"camaudit/dev1/evidence/{ev.seq}/{sha}", bytes(forged)),  # payload is not the topic's sha
+        (f"camaudit/dev1/evidence/{other.seq}/{sha}", data),  # that record does not name it
+        (f"camaudit/dev1/evidence/{ev.seq}/{nj_sha}", not_jpeg),
+        (f"camaudit/dev1/evidence/{ev.seq}/{big_sha}", big),
+    ]
+    for topic, payload in sends:
+        dev.publish(topic, payload)
+    want = {"evidence_bad_sha": 1, "evidence_unreferenced": 1, "evidence_not_jpeg": 1, "evidence_oversize": 1}
+    wait_for(lambda: hub.store.rejects() == want, timeout=30, what=f"rejects {want}")
+    assert hub.evidence.store.count() == 0
+    # the honest frame still goes through afterwards, and a packet over the broker's limit
+    # is refused by mosquitto itself (the connection is closed, nothing reaches the hub)
+    dev.publish(f"camaudit/dev1/evidence/{ev.seq}/{sha}", data)
+    wait_for(lambda: hub.evidence.store.count() == 1, what="the honest frame stored")
+    dev.c.publish(f"camaudit/dev1/evidence/{ev.seq}/{sha}", b"\0" * 140_000, qos=1)
+    wait_for(lambda: dev.disconnects >= 1, timeout=10, what="broker closes an oversize packet")
+    time.sleep(0.5)
+    assert hub.store.rejects() == want
+    dev.close()
+    journal.close()

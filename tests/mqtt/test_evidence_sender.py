@@ -119,7 +119,11 @@ def test_too_large_missing_or_changed_frames_are_never_sent_and_stay_on_disk(tmp
     assert d.round() == []
     assert d.outbox.counts() == {"too_large": 1, "missing": 2}
     assert (d.ev / f"{big}.jpg").exists()
-    assert MAX_BYTES < 131072 - 200  # the hub's mosquitto packet limit, minus topic and header
+    from camaudit.hub.broker import BrokerLimits
+
+    # the hub's mosquitto takes the largest frame sent with its topic and MQTT header
+    topic = "camaudit/" + "d" * 64 + "/evidence/" + "9" * 16 + "/" + "f" * 64
+    assert MAX_BYTES + len(topic) + 2 + 2 + 5 <= BrokerLimits().max_packet_size
 
 
 def test_a_restart_neither_repeats_nor_skips_and_turning_off_drops_the_queue(tmp_path: Path) -> None:
