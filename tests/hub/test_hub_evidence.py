@@ -83,9 +83,12 @@ class Setup:
 
 def test_a_referenced_frame_is_stored_once_byte_for_byte_and_acked(tmp_path: Path) -> None:
     s = Setup(tmp_path)
+    checked: list[int] = []
+    s.inbox.face_check = lambda data: checked.append(len(data)) or 0
     ev = s.capture("c-000001", [s.sha])
     assert s.send(ev.seq, s.sha, s.data) == "stored"
     assert s.send(ev.seq, s.sha, s.data) == "duplicate"  # re-sent: stored once, acked again
+    assert checked == [len(s.data)]  # ... and not decoded and checked again
     assert s.acks == [("camaudit/dev1/cmd/evidence_ack", s.sha.encode())] * 2
     got = s.frames.data("dev1", "c-000001", s.sha)
     assert got == s.data and hashlib.sha256(got).hexdigest() == s.sha

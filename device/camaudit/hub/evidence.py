@@ -176,6 +176,10 @@ class EvidenceStore:
         ).fetchone()
         return bytes(row[0]) if row else None
 
+    def has(self, device: str, sha: str) -> bool:
+        return self.sql.execute("SELECT 1 FROM evidence_frames WHERE device = ? AND sha = ?",
+                                (device, sha)).fetchone() is not None
+
     def count(self, device: str | None = None) -> int:
         if device is None:
             return int(self.sql.execute("SELECT COUNT(*) FROM evidence_frames").fetchone()[0])
@@ -310,6 +314,10 @@ class EvidenceInbox:
         if (not str(ev.get("type", "")).startswith("capture.") or not isinstance(refs, list)
                 or f"sha256:{sha}" not in refs or not isinstance(capture, str)):
             raise EvidenceReject("evidence_unreferenced", f"{device} seq {seq} does not name {sha[:16]}...")
+        if self.store.has(device, sha):  # a re-send (the device missed our ack): no re-check
+            self.stats["duplicates"] += 1
+            self.publish(topics.evidence_ack(self.p, device), sha.encode("ascii"), qos=1)
+            return "duplicate"
         w, h = check_jpeg(payload)
         if self.face_check is not None:
             try:
