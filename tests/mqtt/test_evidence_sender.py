@@ -162,3 +162,32 @@ def test_check_config_refuses_send_evidence_without_blurred_frames(tmp_path: Pat
                               "feed (there is no frame to send)")
     cfg.write_text("device: {id: cafe-01}\nfeeds:\n  door: {source: b.mp4, evidence: blurred}\n")
     assert load_config(cfg).feeds["door"].send_evidence is False  # off by default
+
+
+def test_the_runner_makes_a_sender_only_for_opted_in_feeds(tmp_path: Path) -> None:
+    import sqlite3
+
+    from camaudit.config.model import Config
+    from camaudit.pipeline.runner import _evidence_sender
+
+    def cfg(send: bool) -> Config:
+        return Config.model_validate({
+            "device": {"id": "dev1", "data_dir": str(tmp_path / "dev")},
+            "feeds": {"counter": {"source": "a.mp4", "evidence": "blurred", "send_evidence": send},
+                      "door": {"source": "b.mp4", "evidence": "blurred"}},
+            "mqtt": {"url": "mqtt://127.0.0.1:1"},
+        })
+
+    journal = Journal.open(tmp_path / "dev" / "journal.db", "dev1")
+    assert _evidence_sender(cfg(False), journal) is None
+    assert not EvidenceOutbox.exists(journal.path)  # the default leaves the journal file alone
+    sender = _evidence_sender(cfg(True), journal)
+    assert sender is not None and sender.feeds == {"counter"}
+    capture(journal, "counter", "c-1", [frame(tmp_path / "dev" / "evidence", 1)])
+    sender.scan()
+    assert sender.outbox.counts() == {"queued": 1}
+    sender.outbox.close()
+    assert _evidence_sender(cfg(False), journal) is None  # turned off: the queue is dropped
+    with sqlite3.connect(journal.path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM evidence_outbox").fetchone()[0] == 0
+    journal.close()

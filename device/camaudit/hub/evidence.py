@@ -202,7 +202,13 @@ class EventLookup:
 
     def event(self, device: str, seq: int) -> dict[str, Any] | None:
         row = self.sql.execute("SELECT json FROM events WHERE device = ? AND seq = ?", (device, seq)).fetchone()
-        return json.loads(row[0]) if row else None
+        if row is None:
+            return None
+        raw = row[0]
+        if isinstance(raw, dict):  # a PostgreSQL store may keep it as JSONB
+            return raw
+        parsed = json.loads(bytes(raw).decode() if isinstance(raw, bytes | memoryview) else raw)
+        return parsed if isinstance(parsed, dict) else None
 
 
 @dataclass

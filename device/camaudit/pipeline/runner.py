@@ -393,11 +393,13 @@ def _evidence_sender(cfg: Config, journal: Any) -> Any:
     from camaudit.mqtt.evidence_sender import EvidenceSender
     from camaudit.store.evidence_outbox import EvidenceOutbox
 
-    outbox = EvidenceOutbox(journal.path, start_cursor=int(journal.head[0]))
     if not send:
-        outbox.drop_feeds_except(set())  # turned off: queued frames are not sent
-        outbox.close()
+        if EvidenceOutbox.exists(journal.path):  # turned off: queued frames are not sent
+            outbox = EvidenceOutbox(journal.path, start_cursor=int(journal.head[0]))
+            outbox.drop_feeds_except(set())
+            outbox.close()
         return None
+    outbox = EvidenceOutbox(journal.path, start_cursor=int(journal.head[0]))
     assert cfg.mqtt is not None
     log.info("evidence frames of feed(s) %s are sent to the hub", ", ".join(sorted(send)))
     return EvidenceSender(outbox, journal, journal.path.parent / "evidence", send,

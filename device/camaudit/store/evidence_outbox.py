@@ -62,6 +62,21 @@ class EvidenceOutbox:
             raise JournalError(f"evidence outbox in {self.path}: {exc}") from None
         self._conn = conn
 
+    @staticmethod
+    def exists(journal_path: Path) -> bool:
+        """Whether the journal file holds an evidence outbox (read only; False if unreadable)."""
+        try:
+            conn = sqlite3.connect(f"file:{Path(journal_path)}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return False
+        try:
+            return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                "name = 'evidence_outbox'").fetchone() is not None
+        except sqlite3.Error:
+            return False
+        finally:
+            conn.close()
+
     @property
     def cursor(self) -> int:
         with self._lock:
