@@ -168,7 +168,7 @@ def _svg(feed: str, s: Series, tz: tzinfo) -> str:
                 f'width="{max(bw - 2, 1):.1f}" height="{bh:.1f}" fill="{COLORS.get(verdict, "#7f8c8d")}">'
                 f"<title>{when}: {c} {escape(verdict)}</title></rect>"
             )
-        if i % every == 0:
+        if i % every == 0 and x <= w - 40:  # a label past the right edge would be cut off
             tick = local.strftime("%H:%M") if s.unit == "hour" else local.strftime("%d")
             parts.append(f'<text class="axis" x="{x:.1f}" y="{base + 14}">{tick}</text>')
             group = local.strftime("%Y-%m-%d") if s.unit == "hour" else local.strftime("%Y-%m")
