@@ -188,6 +188,7 @@ def test_a_device_cannot_write_another_devices_evidence(make_hub, tmp_path: Path
     ev = j1.append("capture.end", "counter", {"capture": "c-1", "start": T0, "end": T0, "verdict": "consented",
                                                "reasons": [], "basis": "notice:x", "evidence": [f"sha256:{sha}"]}, T0)
     hub.store.write_batch([(ev, ev.to_json(), T0)], {}, {}, {}, [])
+    hub.evidence.hold_s = 0.5  # dev2's control frame names a seq dev2 never sent: held, then refused
     audit = _auditor(hub)
     mallory = Client(hub.broker_url, "dev2", _password(hub, "dev2"), client_id="camaudit-dev2")
     mallory.publish(f"camaudit/dev1/evidence/{ev.seq}/{sha}", data)
