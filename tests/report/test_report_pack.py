@@ -86,7 +86,8 @@ def test_pdf_pages_render_and_carry_the_key_figures_as_text(pack: tuple[Path, Pa
         "2 identifiable capture(s)", "security of the premises", "sécurité des locaux",
         "while the privacy notice was not seen posted", "consented, basis notice:entrance",
         "entrance: VISIBLE (seen posted)", "entrance: MISSING (not seen posted)",
-        "Identifiable captures by hour of day (Europe/Paris)", "Identifiable captures per day",
+        "Identifiable captures per hour (x: hour starting, Europe/Paris)",
+        "Identifiable captures per day (x: day, Europe/Paris)",
         "camaudit verify PACK.zip --pubkey", "Notice timeline",
     ]:
         assert needle in flat, needle

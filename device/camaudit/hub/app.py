@@ -46,6 +46,7 @@ class HubHandle:
     _web: Any = None
     _web_thread: threading.Thread | None = None
     _live: LiveAlerts | None = None
+    evidence: Any = None  # hub.evidence.EvidenceInbox (blurred frames sent by devices)
     _stopped: bool = field(default=False)
 
     def password_file(self, user: str) -> Path:
@@ -109,6 +110,9 @@ class HubHandle:
                     self._web.force_exit = True
                     self._web_thread.join(5)
         self.collector.stop()
+        if self.evidence is not None:
+            self.evidence.stop()
+            self.evidence.store.sql.close()
         if self.embedded_broker is not None:
             self.embedded_broker.stop()
         self.collector.store.close()
@@ -185,16 +189,19 @@ def start_hub(cfg: HubConfig) -> HubHandle:
                           client_id=HUB_USER if broker is not None else cfg.client_id,
                           on_alerts=live.publish, receiver_process=True,
                           linking=linking, group=cfg.worker_group, links=links)
+    inbox = _evidence_inbox(cfg, store, collector)
+    collector.evidence = inbox
     try:
         collector.start()
     except BaseException:  # e.g. another collector links this store in memory
+        inbox.stop()
         if broker is not None:
             broker.stop()
         store.close()
         raise
     handle = HubHandle(broker_url=broker_url, web_url=None, token=token, store=HubStore(cfg.db_target),
                        collector=collector, data_dir=cfg.data_dir, hub_public_key=wkey.public_hex,
-                       embedded_broker=broker, _live=live)
+                       embedded_broker=broker, _live=live, evidence=inbox)
     if cfg.web:
         try:
             _start_web(handle, cfg, live)
@@ -205,6 +212,20 @@ def start_hub(cfg: HubConfig) -> HubHandle:
     return handle
 
 
+def _evidence_inbox(cfg: HubConfig, store: HubStore, collector: Collector) -> Any:
+    """Checks and stores the blurred evidence frames devices send (hub/evidence.py)."""
+    from camaudit.hub.evidence import EventLookup, EvidenceInbox, EvidenceStore, FaceCheck
+    from camaudit.hub.sql import open_sql
+
+    sql = open_sql(cfg.db_target)
+    return EvidenceInbox(
+        EvidenceStore(sql), EventLookup(sql), cfg.mqtt.prefix,
+        publish=lambda topic, payload, qos=1: collector._publish(topic, payload, qos),
+        count_rejects=lambda rejects: store.write_batch([], {}, {}, rejects, []),
+        face_check=FaceCheck(),
+    ).start()
+
+
 def _start_web(handle: HubHandle, cfg: HubConfig, live: LiveAlerts) -> None:
     import uvicorn
 
@@ -212,7 +233,8 @@ def _start_web(handle: HubHandle, cfg: HubConfig, live: LiveAlerts) -> None:
 
     host, port = split_hostport(cfg.listen)
     port = port or free_port(host)
-    app = create_app(handle.store, handle.token, live, timezone=cfg.timezone, hub_key=cfg.data_dir / "hub.key")
+    app = create_app(handle.store, handle.token, live, timezone=cfg.timezone, hub_key=cfg.data_dir / "hub.key",
+                     evidence=handle.evidence.store if handle.evidence is not None else None)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                            lifespan="off", timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, name="hub-web", daemon=True)

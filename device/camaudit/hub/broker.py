@@ -86,13 +86,14 @@ def acl_text(prefix: str, discovery_prefix: str = "homeassistant", workers: Iter
 
     `pattern` lines apply to every user with %u replaced by its name, so a device `d1` may:
     write `<p>/d1/{events,checkpoints,alerts,status,key}`, `<p>/d1/feeds/#`,
-    `<p>/d1/notices/#` and its Home Assistant discovery configs; read `<p>/d1/ack` and
-    `<p>/d1/cmd/#`. Nothing else: not another device's topics, not its own acks/commands.
+    `<p>/d1/notices/#`, its evidence frames `<p>/d1/evidence/<seq>/<sha>` and its Home Assistant
+    discovery configs; read `<p>/d1/ack` and `<p>/d1/cmd/#` (which carries evidence acks).
+    Nothing else: not another device's topics, not its own acks/commands.
 
     Each hub worker (`camaudit hub --worker`, its own user: the broker takes the user name
-    as client id) reads every device's events, checkpoints, status and key (also through a
-    `$share/<group>/` subscription: mosquitto checks the filter without that prefix) and
-    writes acks, commands and the hub's alerts; nothing else.
+    as client id) reads every device's events, checkpoints, status, key and evidence frames
+    (also through a `$share/<group>/` subscription: mosquitto checks the filter without that
+    prefix) and writes acks, commands and the hub's alerts; nothing else.
     """
     p = prefix
     lines = [
@@ -106,9 +107,10 @@ def acl_text(prefix: str, discovery_prefix: str = "homeassistant", workers: Iter
     ]
     for w in workers:
         lines.append(f"user {check_user(w)}")
-        lines += [f"topic read {p}/+/{sub}" for sub in ("events", "checkpoints", "status", "key")]
+        lines += [f"topic read {p}/+/{sub}" for sub in ("events", "checkpoints", "status", "key", "evidence/+/+")]
         lines += [f"topic write {p}/+/ack", f"topic write {p}/+/cmd/#", f"topic write {p}/hub/alerts", ""]
-    for sub in ("events", "checkpoints", "alerts", "status", "key", "feeds/#", "notices/#"):
+    for sub in ("events", "checkpoints", "alerts", "status", "key", "feeds/#", "notices/#",
+                "evidence/+/+"):
         lines.append(f"pattern write {p}/%u/{sub}")
     lines.append(f"pattern write {discovery_prefix}/+/camaudit_%u/#")
     lines.append(f"pattern read {p}/%u/ack")

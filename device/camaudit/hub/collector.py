@@ -151,6 +151,7 @@ class Collector:
         self._resync = threading.Event()
         self.stats = {"messages": 0, "stored": 0, "rejected": 0, "duplicates": 0, "batches": 0, "acks": 0,
                       "reacks": 0, "replays": 0}
+        self.evidence: Any = None  # hub.evidence.EvidenceInbox, set before start() (evidence frames)
         self.linking: Mode = linking
         self.group = group
         self.collector_id = collector_id or f"{client_id}@{_host()}:{os.getpid()}"
@@ -198,7 +199,8 @@ class Collector:
         # status and key are retained: a shared subscription never gets retained messages
         # (MQTT 5, 4.8.2), so every worker reads them itself (storing them is idempotent)
         return [(share + topics.all_events(p), 1), (share + topics.all_checkpoints(p), 1),
-                (topics.all_status(p), 1), (topics.all_keys(p), 1)]
+                (topics.all_status(p), 1), (topics.all_keys(p), 1)] + (
+                    [(share + topics.all_evidence(p), 1)] if self.evidence is not None else [])
 
     def _start_receiver(self) -> None:
         import multiprocessing
@@ -480,6 +482,9 @@ class Collector:
     def _one(self, topic: str, payload: bytes, received: int, b: _Batch) -> None:
         if topic.endswith("/status") or topic.endswith("/key"):
             self._control(topic, payload, received)
+            return
+        if self.evidence is not None and "/evidence/" in topic:  # blurred frames: hub/evidence.py
+            self.evidence.submit(topic, payload, received)
             return
         try:
             ev, text = check_message(self.p, topic, payload, self._key_of, self.max_bytes, received)

@@ -1,18 +1,22 @@
 """`camaudit hub export DEVICE`: an evidence pack of one device, built from what the hub
 stored (the records exactly as the device signed them), the manifest signed by the hub's
-own key. Evidence frames never reach the hub, so its packs list them without carrying
-them. `camaudit verify PACK --hub-key HUB_KEY` proves such a pack (the hub key vouches
+own key. Evidence frames the device sent (feeds with `send_evidence: true`, stored by
+hub/evidence.py byte for byte) are carried; the others are listed as kept on the device.
+`camaudit verify PACK --hub-key HUB_KEY` proves such a pack (the hub key vouches
 that it holds every record of the span; each record is still checked against the device
 key); without the hub key pinned, verify says its origin is unproven (exit 3)."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
+from camaudit.core.record import Event
 from camaudit.errors import JournalError
+from camaudit.hub.sql import Sql
 from camaudit.hub.store import HubStore
 from camaudit.store.keys import load_key
-from camaudit.store.pack import PackSummary, build_pack, check_pack_args
+from camaudit.store.pack import PackSummary, build_pack, check_pack_args, evidence_refs
 
 
 def export_hub_pack(
@@ -34,6 +38,7 @@ def export_hub_pack(
     store = db if isinstance(db, HubStore) else HubStore(db, must_exist=True)
     try:
         span = store.export_span(device, since_ms, until_ms)
+        frames = _frames(store.sql, device, [text for _, text in span[2]]) if span is not None else {}
     finally:
         if store is not db:
             store.close()
@@ -47,17 +52,39 @@ def export_hub_pack(
                 f"export: the hub is missing seq {expected}..{seq - 1} of {device} "
                 "(not replayed yet); export a span before or after it"
             )
-    return build_pack(
-        out,
-        device=device,
-        public_key=public_key,
-        lines=[text for _, text in rows],
-        signer=key,
-        signed_by="hub",
-        evidence_dir=None,
-        feed=feed,
-        since_ms=since_ms,
-        until_ms=until_ms,
-        now_ms=now_ms,
-        head_seq=head,
-    )
+    with tempfile.TemporaryDirectory(prefix="camaudit-hub-frames-") as tmp:
+        for digest, data in frames.items():
+            (Path(tmp) / f"{digest}.jpg").write_bytes(data)
+        return build_pack(
+            out,
+            device=device,
+            public_key=public_key,
+            lines=[text for _, text in rows],
+            signer=key,
+            signed_by="hub",
+            evidence_dir=Path(tmp),
+            feed=feed,
+            since_ms=since_ms,
+            until_ms=until_ms,
+            now_ms=now_ms,
+            head_seq=head,
+        )
+
+
+def _frames(sql: Sql, device: str, lines: list[str]) -> dict[str, bytes]:
+    """The evidence frames of `device` the hub stored that these records name (a hub store
+    from before evidence frames has no such table: none)."""
+    from camaudit.hub.evidence import EvidenceStore
+
+    wanted: set[str] = set()
+    for line in lines:
+        wanted.update(evidence_refs(Event.from_json(line)))
+    if not wanted:
+        return {}
+    store = EvidenceStore(sql)  # creates the table if this store predates evidence frames
+    out: dict[str, bytes] = {}
+    for digest in sorted(wanted):
+        data = store.data_of(device, digest)
+        if data is not None:
+            out[digest] = data
+    return out

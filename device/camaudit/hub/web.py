@@ -27,6 +27,7 @@ from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
     RedirectResponse,
+    Response,
     StreamingResponse,
 )
 from fastapi.staticfiles import StaticFiles
@@ -36,6 +37,7 @@ from starlette.background import BackgroundTask
 from camaudit.core.policy import REASONS, load_timezone
 from camaudit.errors import CamauditError
 from camaudit.hub.chart import feed_charts
+from camaudit.hub.evidence import SHA, EvidenceStore
 from camaudit.hub.live import LiveAlerts
 from camaudit.hub.store import HubStore
 from camaudit.hub.views import (
@@ -59,10 +61,12 @@ def _safe_name(text: str) -> str:
 
 
 def create_app(
-    store: HubStore, token: str, live: LiveAlerts, *, timezone: str = "UTC", hub_key: Path | None = None
+    store: HubStore, token: str, live: LiveAlerts, *, timezone: str = "UTC", hub_key: Path | None = None,
+    evidence: EvidenceStore | None = None,
 ) -> FastAPI:
     """`timezone`: the venue's IANA zone, for every time shown; `hub_key`: the hub's signing
-    key, for /export (without it the export form is not offered)."""
+    key, for /export (without it the export form is not offered); `evidence`: the blurred
+    frames devices sent (shown on capture pages when present)."""
     app = FastAPI(title="camaudit hub", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -164,7 +168,8 @@ def create_app(
         rows = store.captures(**filt, limit=500)
         for r in rows:
             r["verdict_words"] = verdict_words(r["verdict"], r["reasons"], r.get("basis"))
-        charts = feed_charts(store.hourly(**filt), clock.zone)
+        charts = feed_charts(store.hourly(**filt), clock.zone,
+                             since_ms=filt["since_ms"], until_ms=filt["until_ms"])
         return page(
             request,
             "captures.html",
@@ -193,9 +198,27 @@ def create_app(
         end = first["end"] if first["end"] is not None else int(events[-1].get("ts") or start)
         view = capture_view(events, store.notice_states(device, at_ms=start),
                             store.notice_changes(device, start, end))
+        have = evidence.frames(device, capture) if evidence is not None else {}
+        view["frames_sent"] = [
+            {"ref": ref, "sha": ref[7:], "frame": have.get(ref[7:])} for ref in view["evidence"]
+        ]
         return page(request, "capture.html",
                     {"cap": view, "device": device, "capture": capture,
                      "identifiable_words": IDENTIFIABLE_WORDS})
+
+    @app.get("/evidence/{device}/{name}")
+    def evidence_frame(request: Request, device: str, name: str, capture: str = "") -> Any:
+        """One stored evidence frame of `device`'s `capture`, exactly the bytes the device sent."""
+        if not authed(request):
+            return JSONResponse({"error": "login required"}, status_code=401)
+        sha = name.removesuffix(".jpg")
+        data = None
+        if evidence is not None and SHA.fullmatch(sha) and len(device) + len(capture) <= MAX_ID:
+            data = evidence.data(device, capture, sha)
+        if data is None:
+            return JSONResponse({"error": "no such frame"}, status_code=404)
+        return Response(data, media_type="image/jpeg",
+                        headers={"Cache-Control": "private, no-store", "Content-Disposition": "inline"})
 
     @app.get("/export")
     def export(request: Request) -> Any:  # sync: FastAPI runs it in its thread pool

@@ -45,7 +45,7 @@ def hub_broker_url(data_dir: Path) -> str:
 
 def start_worker(cfg: HubConfig, name: str) -> HubHandle:
     """Start worker `name` on `cfg`'s store and broker; returns a HubHandle (stop() ends it)."""
-    from camaudit.hub.app import HubHandle, _private_dir, _start_web, _token
+    from camaudit.hub.app import HubHandle, _evidence_inbox, _private_dir, _start_web, _token
     from camaudit.hub.collector import Collector
     from camaudit.hub.live import LiveAlerts
     from camaudit.store.keys import load_or_create_key
@@ -73,14 +73,17 @@ def start_worker(cfg: HubConfig, name: str) -> HubHandle:
     collector = Collector(store, mqtt, wkey, tofu=cfg.trust_on_first_use, max_bytes=cfg.max_message_bytes,
                           client_id=client_id, on_alerts=live.publish, receiver_process=True,
                           linking="shared", group=cfg.worker_group)
+    inbox = _evidence_inbox(cfg, store, collector)
+    collector.evidence = inbox
     try:
         collector.start()
     except BaseException:
+        inbox.stop()
         store.close()
         raise
     handle = HubHandle(broker_url=url, web_url=None, token=token, store=HubStore(cfg.db_target),
                        collector=collector, data_dir=cfg.data_dir, hub_public_key=wkey.public_hex,
-                       embedded_broker=None, _live=live)
+                       embedded_broker=None, _live=live, evidence=inbox)
     if cfg.web:
         try:
             _start_web(handle, cfg, live)

@@ -25,6 +25,7 @@ from camaudit.mqtt.discovery import discovery_messages
 if TYPE_CHECKING:
     from camaudit.config.mqtt import MqttConfig
     from camaudit.core.record import Event
+    from camaudit.mqtt.evidence_sender import EvidenceSender
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,10 @@ class Publisher:
         feeds: Sequence[str] = (),
         notices: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
+        evidence: EvidenceSender | None = None,
     ) -> None:
         self._cfg = cfg
+        self._evidence = evidence  # blurred frames of opted-in feeds (None: none are sent)
         self._journal = journal
         self._device = journal.device
         self._p = cfg.prefix
@@ -192,6 +195,10 @@ class Publisher:
     def hub_acked(self) -> int:
         return self._hub_acked
 
+    def evidence_pending(self) -> int:
+        """Evidence frames queued for the hub and not yet acked by it (0: none or not sending)."""
+        return self._evidence.outbox.counts().get("queued", 0) if self._evidence is not None else 0
+
     def stop(self, timeout: float = 5.0) -> None:
         """Publish retained `offline`, disconnect and end the threads (bounded by `timeout`)."""
         if self._thread is None:
@@ -213,6 +220,8 @@ class Publisher:
         client.loop_stop()
         self._thread = None
         self._flush_ack()
+        if self._evidence is not None:
+            self._evidence.outbox.close()
         log.info("publisher for %s stopped (hub acked seq %d)", self._device, self._hub_acked)
 
     # ---- paho callbacks (network thread) -------------------------------------------------
@@ -221,7 +230,11 @@ class Publisher:
             log.warning("MQTT connect to %s refused: %s", self._cfg.url, rc)
             return
         p, dev = self._p, self._device
-        client.subscribe([(topics.ack(p, dev), 1), (topics.replay(p, dev), 1)])
+        subs = [(topics.ack(p, dev), 1), (topics.replay(p, dev), 1)]
+        if self._evidence is not None:
+            subs.append((topics.evidence_ack(p, dev), 1))
+            self._evidence.on_connect()
+        client.subscribe(subs)
         with self._cv:
             self._connected = True
             self._announce = True
@@ -239,6 +252,10 @@ class Publisher:
             log.warning("MQTT connection to %s lost (%s); will retry", self._cfg.url, rc)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        if self._evidence is not None and msg.topic == topics.evidence_ack(self._p, self._device):
+            self._evidence.on_ack(msg.payload)
+            self.notify()  # a slot is free: send the next frame
+            return
         seq = parse_seq(msg.payload)
         if seq is None:
             log.warning("ignoring bad payload on %s", msg.topic)
@@ -281,6 +298,12 @@ class Publisher:
             retained = self._retained_dirty
             self._retained_dirty = set()
         self._flush_ack(acked, force=False)
+        if self._evidence is not None:  # queue frames; send those whose naming event the hub acked
+            try:
+                self._evidence.round(self._client.publish, self._p, self._device, acked,
+                                     connected=connected)
+            except Exception:  # a frame never costs the events their sending
+                log.exception("evidence sending round failed; retrying")
         if not connected:
             if announce or retained:  # try again once connected
                 with self._cv:

@@ -47,6 +47,21 @@ def replay(p: str, device: str) -> str:
     return f"{p}/{device}/cmd/replay"
 
 
+def evidence(p: str, device: str, seq: int, sha_hex: str) -> str:
+    """One blurred evidence frame (the device's stored JPEG, bytes unchanged), sent only after
+    the hub acked event `seq`, which names it (see camaudit.mqtt.evidence_sender)."""
+    return f"{p}/{device}/evidence/{seq}/{sha_hex}"
+
+
+def all_evidence(p: str) -> str:
+    return f"{p}/+/evidence/+/+"
+
+
+def evidence_ack(p: str, device: str) -> str:
+    """hub -> device: the sha256 hex of an evidence frame the hub stored."""
+    return f"{p}/{device}/cmd/evidence_ack"
+
+
 def unconsented_today(p: str, device: str, feed: str) -> str:
     """Retained count of today's unconsented captures (for Home Assistant)."""
     return f"{p}/{device}/feeds/{feed}/unconsented_today"

@@ -381,9 +381,29 @@ def _start_publisher(cfg: Config, journal: Any) -> Any:
         return None
     from camaudit.mqtt.publisher import Publisher
 
-    pub = Publisher(cfg.mqtt, journal, feeds=list(cfg.feeds), notices=list(cfg.notices))
+    pub = Publisher(cfg.mqtt, journal, feeds=list(cfg.feeds), notices=list(cfg.notices),
+                    evidence=_evidence_sender(cfg, journal))
     pub.start()
     return pub
+
+
+def _evidence_sender(cfg: Config, journal: Any) -> Any:
+    """The evidence sender when a feed opted in (`send_evidence: true`), else None."""
+    send = {name for name, f in cfg.feeds.items() if f.send_evidence}
+    from camaudit.mqtt.evidence_sender import EvidenceSender
+    from camaudit.store.evidence_outbox import EvidenceOutbox
+
+    if not send:
+        if EvidenceOutbox.exists(journal.path):  # turned off: queued frames are not sent
+            outbox = EvidenceOutbox(journal.path, start_cursor=int(journal.head[0]))
+            outbox.drop_feeds_except(set())
+            outbox.close()
+        return None
+    outbox = EvidenceOutbox(journal.path, start_cursor=int(journal.head[0]))
+    assert cfg.mqtt is not None
+    log.info("evidence frames of feed(s) %s are sent to the hub", ", ".join(sorted(send)))
+    return EvidenceSender(outbox, journal, journal.path.parent / "evidence", send,
+                          ack_timeout_s=cfg.mqtt.ack_timeout_s)
 
 
 class _Retention:
@@ -415,7 +435,8 @@ def _drain(publisher: Any, journal: Any, timeout: float) -> None:
 
     Whatever is not acked stays in the outbox and is re-sent on the next start."""
     deadline = time.monotonic() + timeout
-    while publisher.connected and publisher.hub_acked < journal.head[0]:
+    while publisher.connected and (publisher.hub_acked < journal.head[0]
+                                   or publisher.evidence_pending()):
         if time.monotonic() > deadline:
             log.info("stopping with %d event(s) not yet acked by the hub", journal.outbox_size())
             return

@@ -85,6 +85,8 @@ def bar_chart(bars: Bars, w: float = 520, h: float = 190, y_label: str = "captur
         lines.append(Line(left - 3, y, left, y))
         labels.append(Label(left - 5, y + 3, str(v), "end", 8))
     every = max(1, (n + 11) // 12)
+    ticks = bars.ticks if len(bars.ticks) == n else tuple(lab if i % every == 0 else "" for i, lab in enumerate(bars.labels))
+    groups = bars.groups if len(bars.groups) == n else ("",) * n
     for i, lab in enumerate(bars.labels):
         x = left + i * slot + (slot - bw) / 2
         y = top + ph
@@ -95,8 +97,10 @@ def bar_chart(bars: Bars, w: float = 520, h: float = 190, y_label: str = "captur
             bh = ph * c / ymax
             y -= bh
             rects.append(Rect(x, y, bw, bh, COLORS[verdict], f"{lab}: {c} {verdict}"))
-        if i % every == 0:
-            labels.append(Label(x + bw / 2, top + ph + 12, lab, "middle", 8))
+        if ticks[i]:
+            labels.append(Label(x + bw / 2, top + ph + 12, ticks[i], "middle", 8))
+        if groups[i]:
+            labels.append(Label(x + bw / 2, top + ph + 22, groups[i], "middle", 7))
     lx = left
     for verdict in VERDICTS:
         rects.append(Rect(lx, h - 14, 9, 9, COLORS[verdict], verdict))

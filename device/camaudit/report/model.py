@@ -144,11 +144,15 @@ class CaptureItem:
 
 @dataclass(frozen=True)
 class Bars:
-    """A bar chart: one bar per label, stacked by verdict."""
+    """A bar chart: one bar per label, stacked by verdict. `ticks` (optional, one per bar,
+    "" for none) is what the x axis prints under a bar, `groups` a second line (e.g. the
+    date under the first hour of each day); without them every n-th label is printed."""
 
     title: str
     labels: tuple[str, ...]
     counts: Mapping[str, tuple[int, ...]]  # verdict -> count per label
+    ticks: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
 
     @property
     def peak(self) -> int:
@@ -273,7 +277,7 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
                 states[nid] = _state_at(changes, nid, start)
         items.append(CaptureItem(r, states, tuple(reason_words(x) for x in r.reasons)))
     timeline = _timeline(changes, sorted(covers), first_time, last_time)
-    per_hour, per_day = _charts(items, clock)
+    per_hour, per_day = _charts(items, clock, first_time, last_time)
     return Report(
         device=str(meta.get("device") or records[0].device),
         public_key=str(meta.get("public_key", "")),
@@ -325,29 +329,81 @@ def _timeline(
     return tuple(out)
 
 
-def _charts(items: list[CaptureItem], clock: Clock) -> tuple[Bars, Bars]:
-    hours = [f"{h:02d}" for h in range(24)]
-    per_hour = {v: [0] * 24 for v in VERDICTS}
-    days: dict[str, dict[str, int]] = {}
-    for c in items:
-        if not c.identifiable:
-            continue
-        start = c.row.start if c.row.start is not None else c.row.ts
-        loc = clock.local(start)
-        per_hour[c.verdict][loc.hour] += 1
-        day = days.setdefault(loc.strftime("%Y-%m-%d"), dict.fromkeys(VERDICTS, 0))
-        day[c.verdict] += 1
-    labels = tuple(sorted(days))
+HOUR_MS = 3_600_000
+MAX_CHART_DAYS = 92  # the per-hour chart shows at most this many days (the per-day chart all)
+
+
+CHART_SANE = (946_684_800_000, 4_102_444_800_000)  # 2000..2100: a start past these is not charted
+
+
+def _start_of(c: CaptureItem) -> int:
+    return c.row.start if c.row.start is not None else c.row.ts
+
+
+def _tick_every(n: int, target: int = 8) -> int:
+    return max(1, (n + target - 1) // target)
+
+
+def _charts(items: list[CaptureItem], clock: Clock, t0: int, t1: int) -> tuple[Bars, Bars]:
+    """Time series of identifiable captures by verdict along [t0, t1] (the report's span), in
+    the venue's zone, empty buckets included: one bar per local hour (the last
+    MAX_CHART_DAYS days of a longer span, said in its title) and one per local day."""
     zone = clock.zone
+    charted = [c for c in items if c.identifiable and CHART_SANE[0] <= _start_of(c) <= CHART_SANE[1]]
+    starts = [_start_of(c) for c in charted]
+    lo, hi = min([t0, *starts]), max([t1, *starts])
+    # hours: local hour starts, stepping whole hours from the first (exact in every zone
+    # whose DST shift is a whole hour)
+    first_local = clock.local(lo).replace(minute=0, second=0, microsecond=0)
+    h0 = int(first_local.timestamp() * 1000)
+    n_hours = (hi - h0) // HOUR_MS + 1
+    cut = ""
+    if n_hours > MAX_CHART_DAYS * 24:
+        skip = n_hours - MAX_CHART_DAYS * 24
+        h0, n_hours = h0 + skip * HOUR_MS, MAX_CHART_DAYS * 24
+        cut = f", last {MAX_CHART_DAYS} days of the span"
+    per_hour = {v: [0] * n_hours for v in VERDICTS}
+    # days: local calendar days (a DST day is 23 or 25 hours)
+    d0 = clock.local(lo).date()
+    n_days = (clock.local(hi).date() - d0).days + 1
+    per_day = {v: [0] * n_days for v in VERDICTS}
+    for c in charted:
+        start = _start_of(c)
+        hi_idx = (start - h0) // HOUR_MS
+        if 0 <= hi_idx < n_hours:
+            per_hour[c.verdict][hi_idx] += 1
+        per_day[c.verdict][(clock.local(start).date() - d0).days] += 1
+    hour_locals = [clock.local(h0 + i * HOUR_MS) for i in range(n_hours)]
+    every = _tick_every(n_hours)
+    hour_ticks, hour_groups, last = [], [], ""
+    for i, loc in enumerate(hour_locals):
+        shown = i % every == 0
+        hour_ticks.append(loc.strftime("%H:%M") if shown else "")
+        day = loc.strftime("%Y-%m-%d")
+        hour_groups.append(day if shown and day != last else "")
+        if shown:
+            last = day
+    day_list = [d0.fromordinal(d0.toordinal() + i) for i in range(n_days)]
+    every = _tick_every(n_days)
+    day_ticks, day_groups, last = [], [], ""
+    for i, d in enumerate(day_list):
+        shown = i % every == 0
+        day_ticks.append(d.strftime("%d") if shown else "")
+        month = d.strftime("%Y-%m")
+        day_groups.append(month if shown and month != last else "")
+        if shown:
+            last = month
     return (
         Bars(
-            f"Identifiable captures by hour of day ({zone})",
-            tuple(hours),
+            f"Identifiable captures per hour{cut} (x: hour starting, {zone})",
+            tuple(loc.strftime("%Y-%m-%d %H:%M %Z") for loc in hour_locals),
             {v: tuple(per_hour[v]) for v in VERDICTS},
+            tuple(hour_ticks), tuple(hour_groups),
         ),
         Bars(
-            f"Identifiable captures per day ({zone})",
-            labels,
-            {v: tuple(days[d][v] for d in labels) for v in VERDICTS},
+            f"Identifiable captures per day (x: day, {zone})",
+            tuple(d.strftime("%Y-%m-%d") for d in day_list),
+            {v: tuple(per_day[v]) for v in VERDICTS},
+            tuple(day_ticks), tuple(day_groups),
         ),
     )

@@ -175,8 +175,9 @@ def render_report(
             "",
             "## Evidence frames",
             "",
-            "The records reference blurred evidence frames that stay on the device (the hub "
-            "never receives frames); an export made on the device carries them:",
+            "The records reference blurred evidence frames the hub did not receive (their "
+            "feed does not send evidence to the hub, the default, or they had not arrived); "
+            "they stay on the device, and an export made there carries them:",
             "",
         ]
         lines += [f"- sha256:{d}" for d in missing_evidence]
