@@ -176,6 +176,12 @@ class EvidenceStore:
         ).fetchone()
         return bytes(row[0]) if row else None
 
+    def data_of(self, device: str, sha: str) -> bytes | None:
+        """The stored bytes of a frame of that device (any capture), else None."""
+        row = self.sql.execute("SELECT data FROM evidence_frames WHERE device = ? AND sha = ?",
+                               (device, sha)).fetchone()
+        return bytes(row[0]) if row else None
+
     def has(self, device: str, sha: str) -> bool:
         return self.sql.execute("SELECT 1 FROM evidence_frames WHERE device = ? AND sha = ?",
                                 (device, sha)).fetchone() is not None
