@@ -64,6 +64,7 @@ def start_worker(cfg: HubConfig, name: str) -> HubHandle:
     if own_broker and cfg.broker_certfile:
         update.update(ca_file=str(cfg.broker_certfile), insecure=True)
     mqtt = cfg.mqtt.model_copy(update=update)
+    mqtt.password()  # an unreadable password file: one error line now, not a silent receiver
     store = HubStore(cfg.db_target)
     wkey = load_or_create_key(cfg.data_dir / "hub.key")  # every worker witnesses as the one hub
     token = _token(cfg)
