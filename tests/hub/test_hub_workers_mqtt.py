@@ -7,6 +7,7 @@ a hub that links in memory."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -329,6 +330,25 @@ def test_worker_on_a_site_broker_with_its_own_user_and_folder(site: Site, tmp_pa
     assert p.returncode == 2
     (line,) = p.stderr.strip().splitlines()
     assert line.startswith("camaudit: error: ") and "nope.pass: cannot read MQTT password file" in line
+    # the hub's key is named by the store: a worker without it, or with another, refuses
+    from camaudit.store.keys import DeviceKey, load_or_create_key
+
+    hub_key = load_or_create_key(site.dir / "hub.key")
+    store = HubStore(site.db)
+    store.set_meta("hub_public_key", hub_key.public_hex)
+    store.close()
+    for attempt in ("missing", "another"):
+        if attempt == "another":
+            other.mkdir(exist_ok=True)
+            (other / "hub.key").write_bytes(DeviceKey.generate().pem())
+            (other / "hub.key").chmod(0o600)
+        p = subprocess.run([*cmd[:-2], "--password-file", str(secret), *cmd[-2:]],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2, p.stderr
+        (line,) = p.stderr.strip().splitlines()
+        assert "copy the hub's hub.key" in line
+        assert (attempt == "missing") == ("no hub key at" in line)
+    shutil.copy(site.dir / "hub.key", other / "hub.key")
     w = subprocess.Popen([*cmd[:-2], "--password-file", str(secret), *cmd[-2:]],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     site.procs.append(w)
