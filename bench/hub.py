@@ -14,9 +14,17 @@ Also printed, as the peer in the same run: the hub pipeline alone (same messages
 without a broker), so the broker's share of the cost is visible.
 
     .venv/bin/python bench/hub.py [--events 10000] [--seconds 10] [--rounds 3] [--json]
+                                  [--db postgresql://user@host/db | --db temp]
+
+The hub store is SQLite (the default). `--db URL` runs every broker again with the hub's
+store on that PostgreSQL server, in the same run (each run in a fresh database created
+there and dropped after: the URL's user needs CREATEDB); `--db temp` starts Debian's
+postgresql in a temp folder for it, as the tests do.
 
 `--json` prints {"mosquitto": {...}, "embedded": {...}} with keys ingest_eps, p50_ms,
-p99_ms, lost, duplicates_stored (read by checks outside the project: keep stable).
+p99_ms, lost, duplicates_stored (read by checks outside the project: keep stable); with
+`--db`, also "mosquitto+postgresql" and "embedded+postgresql", and "pipeline_alone":
+{"sqlite": ev/s, "postgresql": ev/s}.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "device"))
@@ -134,7 +143,37 @@ def _device(workdir: Path, mqtt: MqttConfig, mode: str, args: argparse.Namespace
     return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
 
 
-def run_broker(which: str, args: argparse.Namespace, log: logging.Logger) -> dict[str, float | int]:
+class FreshDatabases:
+    """A new, empty PostgreSQL database per run on the server of `url` (dropped at close)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._made: list[str] = []
+
+    def _at(self, name: str) -> str:
+        from urllib.parse import urlsplit, urlunsplit
+
+        return urlunsplit(urlsplit(self.url)._replace(path="/" + name))
+
+    def new(self) -> str:
+        import psycopg
+
+        name = f"camaudit_bench_{os.getpid()}_{len(self._made)}"
+        with psycopg.connect(self.url, autocommit=True) as c:
+            c.execute(f"CREATE DATABASE {name}")
+        self._made.append(name)
+        return self._at(name)
+
+    def close(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as c:
+            for name in self._made:
+                c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def run_broker(which: str, args: argparse.Namespace, log: logging.Logger,
+               dbs: FreshDatabases | None = None) -> dict[str, float | int]:
     work = Path(tempfile.mkdtemp(prefix=f"camaudit-bench-{which}-"))
     mosq = Mosquitto(work) if which == "mosquitto" else None
     result: dict[str, float | int] = {}
@@ -143,7 +182,7 @@ def run_broker(which: str, args: argparse.Namespace, log: logging.Logger) -> dic
         for mode in ("ingest", "latency"):
             hub_dir = work / f"hub-{mode}"
             cfg = HubConfig(data_dir=hub_dir, web=False, broker=mosq.url if mosq else None,
-                            broker_listen=f"127.0.0.1:{_free_port()}")
+                            broker_listen=f"127.0.0.1:{_free_port()}", db=dbs.new() if dbs else None)
             stored_at: dict[int, float] = {}
             hub = start_hub(cfg)
             hub.collector.on_stored = functools.partial(_note, stored_at)
@@ -166,7 +205,8 @@ def run_broker(which: str, args: argparse.Namespace, log: logging.Logger) -> dic
                     head = int(dev.stdout.readline().split()[1])
                     _wait(lambda s=stored_at, h=head: len(s) >= h, 120)
                     events = [Event.from_json(t) for (t,) in hub.store.sql.execute(
-                        "SELECT json FROM events WHERE device = ? AND type = 'capture.end'", (DEVICE,))]
+                        "SELECT json FROM events WHERE device = ? AND type = 'capture.end'", (DEVICE,)
+                    ).fetchall()]
                     lat = sorted((stored_at[e.seq] * 1000 - e.ts) for e in events)
                     result["p50_ms"] = round(lat[len(lat) // 2], 1)
                     result["p99_ms"] = round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 1)
@@ -213,8 +253,9 @@ def _wait(pred, timeout: float) -> None:
         time.sleep(0.01)
 
 
-def pipeline_alone(n: int) -> float:
-    """Peer: the hub's verify+store pipeline fed directly (no broker, no network)."""
+def pipeline_alone(n: int, dbs: FreshDatabases | None = None) -> float:
+    """Peer: the hub's verify+store pipeline fed directly (no broker, no network); its
+    store SQLite, or a fresh PostgreSQL database from `dbs`."""
     from camaudit.core.record import GENESIS_PREV, seal
 
     key, wkey = DeviceKey.generate(), DeviceKey.generate()
@@ -226,7 +267,7 @@ def pipeline_alone(n: int) -> float:
         prev = ev.hash
         msgs.append(ev.to_json())
     with tempfile.TemporaryDirectory() as d:
-        store = HubStore(Path(d) / "hub.db")
+        store = HubStore(dbs.new() if dbs else Path(d) / "hub.db")
         store.enroll(DEVICE, key.public_hex)
         done = threading.Event()
         count = [0]
@@ -267,6 +308,8 @@ def main() -> int:
     ap.add_argument("--brokers", default="mosquitto,embedded")
     ap.add_argument("--rounds", type=int, default=1,
                     help="interleaved rounds per broker; the median round is reported, all are printed")
+    ap.add_argument("--db", help="also run on PostgreSQL: a postgresql:// URL (its user may CREATE "
+                    "DATABASE) or 'temp' (start Debian's postgresql in a temp folder)")
     ap.add_argument("--device", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--journal", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
@@ -279,30 +322,55 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     log = logging.getLogger("bench.hub")
     brokers = args.brokers.split(",")
-    rounds: dict[str, list[dict[str, float | int]]] = {b: [] for b in brokers}
-    for _ in range(max(1, args.rounds)):
-        for b in brokers:
-            rounds[b].append(run_broker(b, args, log))
-    out = {b: _median_round(rs) for b, rs in rounds.items()}
-    alone = pipeline_alone(args.events)
+    server: Any = None
+    dbs: FreshDatabases | None = None
+    if args.db == "temp":
+        sys.path.insert(0, str(ROOT / "tests"))
+        from pgserver import PgServer
+
+        server = PgServer(Path(tempfile.mkdtemp(prefix="camaudit-bench-pg-")))
+        dbs = FreshDatabases(server.url())
+    elif args.db:
+        dbs = FreshDatabases(args.db)
+    runs = [(b, None) for b in brokers] + ([(f"{b}+postgresql", dbs) for b in brokers] if dbs else [])
+    rounds: dict[str, list[dict[str, float | int]]] = {name: [] for name, _ in runs}
+    try:
+        for _ in range(max(1, args.rounds)):
+            for name, db in runs:
+                rounds[name].append(run_broker(name.split("+")[0], args, log, db))
+        out = {b: _median_round(rs) for b, rs in rounds.items()}
+        alone = pipeline_alone(args.events)
+        alone_pg = pipeline_alone(args.events, dbs) if dbs else None
+    finally:
+        if dbs is not None:
+            dbs.close()
+        if server is not None:
+            server.stop()
+            shutil.rmtree(server.root, ignore_errors=True)
     if args.json:
-        print(json.dumps({b: {k: r[k] for k in ("ingest_eps", "p50_ms", "p99_ms", "lost",
-                                                "duplicates_stored")} for b, r in out.items()}))
+        doc: dict[str, Any] = {b: {k: r[k] for k in ("ingest_eps", "p50_ms", "p99_ms", "lost",
+                                                     "duplicates_stored")} for b, r in out.items()}
+        if alone_pg is not None:
+            doc["pipeline_alone"] = {"sqlite": round(alone, 1), "postgresql": round(alone_pg, 1)}
+        print(json.dumps(doc))
         return 0
     print(f"hub bench: {args.events} events ingest, {args.rate:.0f} ev/s for {args.seconds:.0f} s latency, "
-          f"loopback, {os.cpu_count()} cores")
+          f"loopback, {os.cpu_count()} cores, load avg {os.getloadavg()[0]:.2f}; hub store SQLite"
+          + (" and PostgreSQL (+postgresql)" if dbs else ""))
     label = {"mosquitto": "site mosquitto", "embedded": "hub's mosquitto"}
-    print(f"{'broker':<16} {'ingest ev/s':>12} {'vs target 2000':>15} {'p50 ms':>8} {'p99 ms':>8} "
+    print(f"{'broker':<22} {'ingest ev/s':>12} {'vs target 2000':>15} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'vs target 250':>14} {'lost':>5} {'dups':>5}")
     if args.rounds > 1:
         for b, rs in rounds.items():
             print(f"{b} rounds: ingest ev/s " + " ".join(f"{r['ingest_eps']:.0f}" for r in rs)
                   + "; p99 ms " + " ".join(f"{r['p99_ms']:.1f}" for r in rs) + " (median round below)")
     for b, r in out.items():
-        print(f"{label.get(b, b):<16} {r['ingest_eps']:>12.0f} {r['ingest_eps'] / 2000:>14.2f}x {r['p50_ms']:>8.1f} "
+        print(f"{label.get(b, b):<22} {r['ingest_eps']:>12.0f} {r['ingest_eps'] / 2000:>14.2f}x {r['p50_ms']:>8.1f} "
               f"{r['p99_ms']:>8.1f} {r['p99_ms'] / 250:>13.2f}x {r['lost']:>5} {r['duplicates_stored']:>5}")
-    print(f"peer: hub pipeline alone (verify + store, no broker): {alone:.0f} ev/s; "
-          + ", ".join(f"{b} end-to-end = {r['ingest_eps'] / alone:.2f}x of it" for b, r in out.items()))
+    print(f"peer: hub pipeline alone (verify + store, no broker): {alone:.0f} ev/s on SQLite"
+          + (f", {alone_pg:.0f} ev/s on PostgreSQL" if alone_pg is not None else "") + "; "
+          + ", ".join(f"{b} end-to-end = {r['ingest_eps'] / (alone_pg if '+' in b and alone_pg else alone):.2f}x "
+                      "of it" for b, r in out.items()))
     return 0
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -298,6 +299,8 @@ def test_bad_or_unreachable_store_url_is_one_line_without_the_password(tmp_path:
         (["hub", "--db", "postgresql://u:hunter2@127.0.0.1:1/x", "forks"], None),
         (["hub", "forks", "--db", "postgresql://u:hunter2@127.0.0.1:1/x"], None),
         (["hub", "forks"], {"CAMAUDIT_HUB_DB": "postgresql://u:hunter2@127.0.0.1:1/x"}),
+        (["hub", "--data-dir", str(tmp_path / "h"), "--broker", "mqtt://127.0.0.1:1",
+          "--db", "postgresql://u:hunter2@127.0.0.1:1/x"], None),  # the hub itself
     ):
         r = _cli(*args, env=env)
         assert r.returncode != 0 and "hunter2" not in r.stderr + r.stdout, r.stderr
@@ -367,3 +370,121 @@ def test_pg_tables_use_bigint_for_times_and_seqs(pg_url: str) -> None:
         "AND data_type = 'integer' AND column_name <> 'online'").fetchall()
     assert small == []
     sql.close()
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(180)
+def test_a_running_hub_rides_out_a_postgresql_restart(make_hub, tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Real device -> mosquitto -> hub -> PostgreSQL; the server restarts mid-stream: the
+    hub keeps storing, every event once, and the device's outbox drains (acks resume)."""
+    from brokers import wait_for
+
+    from camaudit.mqtt.publisher import Publisher
+    from camaudit.store.journal import Journal
+
+    server = PgServer(Path(tempfile.mkdtemp(prefix="camaudit-pg-hub-")))
+    try:
+        hub = make_hub(db=server.new_database())
+        journal = Journal.open(tmp_path / "dev" / "journal.db", "dev1", checkpoint_every=1000)
+        hub.enroll("dev1", journal.public_key.hex())
+        cfg = hub.device_mqtt("dev1").model_copy(update={"ack_timeout_s": 1.0})
+        pub = Publisher(cfg, journal, feeds=["counter"])
+        pub.start()
+        try:
+            def send(n: int) -> None:
+                for _ in range(n):
+                    journal.append("capture.end", "counter", {"capture": "c", "verdict": "consented"}, T0)
+                pub.notify()
+
+            send(20)
+            wait_for(lambda: hub.store.count_events("dev1") == 20, what="first 20 stored")
+            server.restart()
+            send(20)
+            time.sleep(0.5)
+            server.restart()
+            send(20)
+            wait_for(lambda: journal.outbox_size() == 0, timeout=60, what="every event acked after the restarts")
+            assert hub.store.seqs("dev1") == list(range(1, 61))
+            assert hub.store.devices()[0].head_seq == 60
+            assert "connection lost; reconnecting" in caplog.text  # it did meet the restarts
+        finally:
+            pub.stop()
+            journal.close()
+            hub.stop()
+    finally:
+        server.stop()
+
+
+def test_hub_config_file_names_the_store(tmp_path: Path) -> None:
+    from camaudit.config.hub import load_hub_config
+    from camaudit.errors import ConfigError
+
+    f = tmp_path / "hub.yaml"
+    f.write_text("hub:\n  data_dir: /srv/hub\n  db: postgresql://hub@db.example/camaudit\n")
+    c = load_hub_config(f)
+    assert c.db_target == "postgresql://hub@db.example/camaudit" and c.db_is_url
+    with pytest.raises(ConfigError):
+        _ = c.db_path  # not a file: callers that need one say so
+    f.write_text("hub:\n  db: /srv/other.db\n")
+    assert load_hub_config(f).db_target == Path("/srv/other.db")
+    f.write_text("hub:\n  db: 'mysql://hub:hunter2@db/x'\n")
+    with pytest.raises(ConfigError) as err:
+        load_hub_config(f)
+    assert "hunter2" not in str(err.value) and "hub.yaml" in str(err.value)
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://hub:s3cr@t/pw@db.example:5432/camaudit",
+    "postgresql://hub:s3cr@t@db.example/camaudit?sslmode=require",
+    "postgresql://hub@db.example/camaudit?sslmode=require&password=s3cr@t",
+    "postgres://hub:s3cr@t@[::1]:5432/x",
+])
+def test_redact_hides_any_password(url: str) -> None:
+    from camaudit.hub.sql import redact
+
+    shown = redact(url)
+    assert "s3cr" not in shown and "***" in shown and shown.startswith(url.split("://")[0] + "://hub")
+
+
+def test_a_batch_rolled_back_by_a_deadlock_is_written_again_once(pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Another writer locks two heads in the opposite order to a batch: PostgreSQL aborts
+    one of the two; the batch is written again, and its counters count once."""
+    import psycopg
+
+    keys = {d: DeviceKey.generate() for d in ("d0", "d1")}
+    chains = {d: _chain(d, k, [("capture.end", "counter", {"capture": "c"})] * 3) for d, k in keys.items()}
+    store = HubStore(pg_url)
+    for d, k in keys.items():
+        store.enroll(d, k.public_hex)
+    other = psycopg.connect(pg_url, autocommit=False)
+    other.execute("UPDATE heads SET online = 1 WHERE device = 'd1'")  # holds d1
+    errors: list[BaseException] = []
+
+    def batch() -> None:
+        try:  # locks d0, then waits for d1
+            store.write_batch([(ev, ev.to_json().decode(), T0) for d in ("d0", "d1") for ev in chains[d]],
+                              {}, {"d0": 1, "d1": 1}, {"fork": (1, "x")}, [])
+        except BaseException as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    t = threading.Thread(target=batch)
+    t.start()
+    with psycopg.connect(pg_url, autocommit=True) as watch:  # until the batch holds d0 and waits for d1
+        deadline = time.monotonic() + 20
+        while not watch.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                "AND datname = current_database()").fetchone()[0]:
+            assert time.monotonic() < deadline, "the batch never waited for d1"
+            time.sleep(0.02)
+    # this side waits for d0: a cycle. The batch waited first, so its deadlock check (after
+    # deadlock_timeout, 1 s) runs first and PostgreSQL rolls the batch back.
+    other.execute("UPDATE heads SET online = 1 WHERE device = 'd0'")
+    other.commit()
+    t.join(30)
+    other.close()
+    assert errors == []
+    assert "deadlock detected (attempt 1 of 3: rolled back, writing again)" in caplog.text
+    rows = {r.device: r for r in store.devices()}
+    assert {d: (r.head_seq, r.duplicates) for d, r in rows.items()} == {"d0": (3, 1), "d1": (3, 1)}
+    assert store.rejects() == {"fork": 1} and store.count_events() == 6
+    store.close()

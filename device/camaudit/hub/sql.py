@@ -33,7 +33,13 @@ Dialect = Literal["sqlite", "postgresql"]
 
 
 class SqlError(CamauditError):
-    """The hub's database cannot be opened or used."""
+    """The hub's database cannot be opened or used. `transient`: the transaction was
+    rolled back by a conflict with another writer (PostgreSQL deadlock or serialization
+    failure, SQLite still locked after its busy timeout) and may simply be run again."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class Cursor(Protocol):
@@ -125,6 +131,10 @@ class Sql:
         return "BIGINT" if self.dialect == "postgresql" else "INTEGER"
 
 
+def _locked(exc: sqlite3.Error) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
 class SqliteSql(Sql):
     dialect: Dialect = "sqlite"
 
@@ -146,13 +156,13 @@ class SqliteSql(Sql):
         try:
             return self.conn.execute(sql, params)  # type: ignore[return-value]
         except sqlite3.Error as exc:
-            raise SqlError(f"hub store {self.where}: {exc}") from None
+            raise SqlError(f"hub store {self.where}: {exc}", transient=_locked(exc)) from None
 
     def _executemany(self, sql: str, rows: Iterable[Params]) -> None:
         try:
             self.conn.executemany(sql, rows)
         except sqlite3.Error as exc:
-            raise SqlError(f"hub store {self.where}: {exc}") from None
+            raise SqlError(f"hub store {self.where}: {exc}", transient=_locked(exc)) from None
 
     def _begin(self) -> None:
         self._execute("BEGIN IMMEDIATE", ())
@@ -183,8 +193,15 @@ def to_psycopg(sql: str) -> str:
 
 
 def redact(url: str) -> str:
-    """A database URL fit for a message: its password replaced by ***."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    """A database URL fit for a message: its password replaced by *** (in the user part,
+    up to the last `@`, whatever it contains; and a `password=` query parameter)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    at = rest.rfind("@")
+    if at >= 0 and ":" in rest[:at]:
+        rest = rest[:at].split(":", 1)[0] + ":***" + rest[at:]
+    return scheme + sep + re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", rest)
 
 
 class PostgresSql(Sql):
@@ -217,7 +234,9 @@ class PostgresSql(Sql):
     def _error(self, exc: Exception) -> SqlError:
         text = str(exc).strip()
         first = text.splitlines()[0] if text else type(exc).__name__
-        return SqlError(f"hub store {self.where}: {first.replace(self._url, self.where)}")
+        errors = self._psycopg.errors
+        transient = isinstance(exc, errors.DeadlockDetected | errors.SerializationFailure)
+        return SqlError(f"hub store {self.where}: {first.replace(self._url, self.where)}", transient=transient)
 
     def _live(self) -> Any:
         """The connection, reopened if the last one was lost (never inside a transaction)."""

@@ -91,6 +91,7 @@ def _notice_key(body: Mapping[str, Any]) -> str | None:
 # Version 1 is the schema of the SQLite-only hub (its sqlite-utils tables, same names and
 # columns): a hub.db made before versioning opens as version 0 and keeps its data.
 SCHEMA_VERSION = 2
+WRITE_ATTEMPTS = 3  # a batch rolled back by a conflict with another writer is written again
 _ADVISORY_KEY = 0x63616D61  # "cama": PostgreSQL advisory lock held while migrating
 
 
@@ -309,65 +310,88 @@ class HubStore:
                 heads[ev.device] = (ev.seq, ev.hash)
         rows.sort(key=lambda r: (r[0], r[1]))
         quarantined = sorted(quarantine, key=lambda q: (q[0].device, q[0].seq, q[0].hash))
-        with self._db() as c, c.transaction():
-            if rows:
-                c.executemany(
-                    "INSERT INTO events (device, seq, ts, type, feed, capture, verdict, reasons, hash, "
-                    "received_ms, json, notice) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-                    "ON CONFLICT(device, seq) DO NOTHING",
-                    rows,
-                )
-            for dev in sorted({*heads, *seen, *duplicates}):
-                seq, h = heads.get(dev, (-1, ""))
-                max_seen, last = seen.get(dev, (0, -1))
-                c.execute(
-                    "UPDATE heads SET seq = CASE WHEN seq < ? THEN ? ELSE seq END, "
-                    "hash = CASE WHEN seq < ? THEN ? ELSE hash END, "
-                    f"max_seen = {c.greatest('max_seen', '?')}, "
-                    f"last_seen_ms = CASE WHEN ? < 0 THEN last_seen_ms "
-                    f"ELSE {c.greatest('COALESCE(last_seen_ms, 0)', '?')} END, "
-                    "duplicates = duplicates + ? WHERE device = ?",
-                    (seq, seq, seq, h, max_seen, last, last, duplicates.get(dev, 0), dev),
-                )
-            now = _now_ms()
-            for reason, (n, detail) in sorted(rejects.items()):
-                c.execute(
-                    "INSERT INTO rejects (reason, count, last_ms, last_detail) VALUES (?,?,?,?) "
-                    "ON CONFLICT(reason) DO UPDATE SET count = rejects.count + excluded.count, "
-                    "last_ms = excluded.last_ms, last_detail = excluded.last_detail",
-                    (_col(reason), n, now, _col(detail[:300])),
-                )
-            for w in sorted(witnesses, key=lambda w: (w["device"], w["seq"])):
-                c.execute(
-                    "INSERT INTO witness (device, seq, cp_seq, cp_hash, ts, hub_key, hub_sig) "
-                    "VALUES (:device, :seq, :cp_seq, :cp_hash, :ts, :hub_key, :hub_sig) "
-                    "ON CONFLICT(device, seq) DO NOTHING",
-                    w,
-                )
-            for ev, text, received, why in quarantined:
-                c.execute(
-                    "INSERT INTO quarantine (device, seq, hash, prev, ts, type, received_ms, json, why) "
-                    "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(device, seq, hash) DO NOTHING",
-                    (ev.device, ev.seq, ev.hash, ev.prev, ev.ts, _col(ev.type), received, text,
-                     _col(why[:300])),
-                )
-            for dev in sorted({q[0].device for q in quarantined}):
-                fork_seq = min(q[0].seq for q in quarantined if q[0].device == dev)
-                n = sum(1 for q in quarantined if q[0].device == dev)
-                c.execute(
-                    "INSERT INTO fork_state (device, fork_seq, detected_ms, copies) VALUES (?,?,?,?) "
-                    "ON CONFLICT(device) DO UPDATE SET "
-                    "fork_seq = CASE WHEN fork_state.resolved_ms IS NULL THEN "
-                    f"{c.least('fork_state.fork_seq', 'excluded.fork_seq')} ELSE excluded.fork_seq END, "
-                    "detected_ms = CASE WHEN fork_state.resolved_ms IS NULL THEN fork_state.detected_ms "
-                    "ELSE excluded.detected_ms END, "
-                    "copies = CASE WHEN fork_state.resolved_ms IS NULL THEN fork_state.copies + excluded.copies "
-                    "ELSE excluded.copies END, "
-                    "resolution = CASE WHEN fork_state.resolved_ms IS NULL THEN fork_state.resolution "
-                    "ELSE NULL END, "
-                    "resolved_ms = NULL",
-                    (dev, fork_seq, now, n),
-                )
+        witnessed = sorted(witnesses, key=lambda w: (w["device"], w["seq"]))
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with self.sql.lock, self.sql.transaction() as c:
+                    self._write(c, rows, heads, seen, duplicates, rejects, witnessed, quarantined)
+                return
+            except SqlError as exc:
+                if not exc.transient or attempt == WRITE_ATTEMPTS:
+                    raise HubError(str(exc)) from None
+                log.warning("%s (attempt %d of %d: rolled back, writing again)", exc, attempt, WRITE_ATTEMPTS)
+                time.sleep(0.05 * attempt)
+
+    @staticmethod
+    def _write(
+        c: Sql,
+        rows: list[tuple[Any, ...]],
+        heads: dict[str, tuple[int, str]],
+        seen: dict[str, tuple[int, int]],
+        duplicates: dict[str, int],
+        rejects: dict[str, tuple[int, str]],
+        witnessed: list[dict[str, Any]],
+        quarantined: list[tuple[Event, str, int, str]],
+    ) -> None:
+        """write_batch's one transaction (see there)."""
+        if rows:
+            c.executemany(
+                "INSERT INTO events (device, seq, ts, type, feed, capture, verdict, reasons, hash, "
+                "received_ms, json, notice) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(device, seq) DO NOTHING",
+                rows,
+            )
+        for dev in sorted({*heads, *seen, *duplicates}):
+            seq, h = heads.get(dev, (-1, ""))
+            max_seen, last = seen.get(dev, (0, -1))
+            c.execute(
+                "UPDATE heads SET seq = CASE WHEN seq < ? THEN ? ELSE seq END, "
+                "hash = CASE WHEN seq < ? THEN ? ELSE hash END, "
+                f"max_seen = {c.greatest('max_seen', '?')}, "
+                f"last_seen_ms = CASE WHEN ? < 0 THEN last_seen_ms "
+                f"ELSE {c.greatest('COALESCE(last_seen_ms, 0)', '?')} END, "
+                "duplicates = duplicates + ? WHERE device = ?",
+                (seq, seq, seq, h, max_seen, last, last, duplicates.get(dev, 0), dev),
+            )
+        now = _now_ms()
+        for reason, (n, detail) in sorted(rejects.items()):
+            c.execute(
+                "INSERT INTO rejects (reason, count, last_ms, last_detail) VALUES (?,?,?,?) "
+                "ON CONFLICT(reason) DO UPDATE SET count = rejects.count + excluded.count, "
+                "last_ms = excluded.last_ms, last_detail = excluded.last_detail",
+                (_col(reason), n, now, _col(detail[:300])),
+            )
+        for w in witnessed:
+            c.execute(
+                "INSERT INTO witness (device, seq, cp_seq, cp_hash, ts, hub_key, hub_sig) "
+                "VALUES (:device, :seq, :cp_seq, :cp_hash, :ts, :hub_key, :hub_sig) "
+                "ON CONFLICT(device, seq) DO NOTHING",
+                w,
+            )
+        for ev, text, received, why in quarantined:
+            c.execute(
+                "INSERT INTO quarantine (device, seq, hash, prev, ts, type, received_ms, json, why) "
+                "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(device, seq, hash) DO NOTHING",
+                (ev.device, ev.seq, ev.hash, ev.prev, ev.ts, _col(ev.type), received, text,
+                 _col(why[:300])),
+            )
+        for dev in sorted({q[0].device for q in quarantined}):
+            fork_seq = min(q[0].seq for q in quarantined if q[0].device == dev)
+            n = sum(1 for q in quarantined if q[0].device == dev)
+            c.execute(
+                "INSERT INTO fork_state (device, fork_seq, detected_ms, copies) VALUES (?,?,?,?) "
+                "ON CONFLICT(device) DO UPDATE SET "
+                "fork_seq = CASE WHEN fork_state.resolved_ms IS NULL THEN "
+                f"{c.least('fork_state.fork_seq', 'excluded.fork_seq')} ELSE excluded.fork_seq END, "
+                "detected_ms = CASE WHEN fork_state.resolved_ms IS NULL THEN fork_state.detected_ms "
+                "ELSE excluded.detected_ms END, "
+                "copies = CASE WHEN fork_state.resolved_ms IS NULL THEN fork_state.copies + excluded.copies "
+                "ELSE excluded.copies END, "
+                "resolution = CASE WHEN fork_state.resolved_ms IS NULL THEN fork_state.resolution "
+                "ELSE NULL END, "
+                "resolved_ms = NULL",
+                (dev, fork_seq, now, n),
+            )
 
     # ---- forks ----------------------------------------------------------------------------
     def fork_seq(self, device: str) -> int | None:
@@ -628,12 +652,13 @@ class HubStore:
     def export_span(
         self, device: str, since_ms: int | None, until_ms: int | None
     ) -> tuple[str, int, list[tuple[int, str]]] | None:
-        """What an export of `device` over since_ms <= ts <= until_ms needs, read in one
-        transaction: (public key hex, highest stored seq, [(seq, json)] from the span's
-        first seq (reaching back to the notice texts in force then, see
-        registrations_start) to its last). None if the hub holds no record in the span;
-        HubError if the device is not enrolled."""
-        with self._db() as c, c.transaction():
+        """What an export of `device` over since_ms <= ts <= until_ms needs: (public key
+        hex, highest stored seq, [(seq, json)] from the span's first seq (reaching back to
+        the notice texts in force then, see _registrations_start) to its last). None if the
+        hub holds no record in the span; HubError if the device is not enrolled. Plain
+        reads: an export never holds the write lock ingest needs (the caller checks that
+        the rows it got have no gap)."""
+        with self._db() as c:
             row = c.execute("SELECT public_key FROM devices WHERE device = ?", (device,)).fetchone()
             if row is None:
                 raise HubError(f"hub store {self.where}: no enrolled device {device!r}")
