@@ -299,6 +299,8 @@ def test_bad_or_unreachable_store_url_is_one_line_without_the_password(tmp_path:
         (["hub", "--db", "postgresql://u:hunter2@127.0.0.1:1/x", "forks"], None),
         (["hub", "forks", "--db", "postgresql://u:hunter2@127.0.0.1:1/x"], None),
         (["hub", "forks"], {"CAMAUDIT_HUB_DB": "postgresql://u:hunter2@127.0.0.1:1/x"}),
+        (["hub", "--data-dir", str(tmp_path / "h"), "--broker", "mqtt://127.0.0.1:1",
+          "--db", "postgresql://u:hunter2@127.0.0.1:1/x"], None),  # the hub itself
     ):
         r = _cli(*args, env=env)
         assert r.returncode != 0 and "hunter2" not in r.stderr + r.stdout, r.stderr
