@@ -7,6 +7,7 @@ a hub that links in memory."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -311,3 +312,51 @@ def test_a_hub_on_a_store_where_a_worker_ran_links_shared(make_hub, tmp_path: Pa
     hub = make_hub()
     assert hub.collector.linking == "shared"
     assert all(t.startswith("$share/camaudit-hub-") for t, _ in hub.collector._subscriptions()[:2])
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_worker_on_a_site_broker_with_its_own_user_and_folder(site: Site, tmp_path: Path) -> None:
+    """`--broker URL --username U --password-file F --group G`, its own data folder (another
+    machine), the shared store: it collects and acks; its refusal lines are one line each."""
+    journal = site.device(tmp_path, "cam-a")
+    site.add_worker("w9")
+    secret = site.dir / "secrets" / "w9.pass"
+    other = tmp_path / "machine2"
+    cmd = [str(CAMAUDIT), "hub", "--data-dir", str(other), "--db", str(site.db), "--broker", site.broker.url,
+           "--username", "w9", "--group", "g-site", "--listen", "127.0.0.1:0", "--worker", "w9"]
+    p = subprocess.run([*cmd[:-2], "--password-file", str(tmp_path / "nope.pass"), *cmd[-2:]],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2
+    (line,) = p.stderr.strip().splitlines()
+    assert line.startswith("camaudit: error: ") and "nope.pass: cannot read MQTT password file" in line
+    # the hub's key is named by the store: a worker without it, or with another, refuses
+    from camaudit.store.keys import DeviceKey, load_or_create_key
+
+    hub_key = load_or_create_key(site.dir / "hub.key")
+    store = HubStore(site.db)
+    store.set_meta("hub_public_key", hub_key.public_hex)
+    store.close()
+    for attempt in ("missing", "another"):
+        if attempt == "another":
+            other.mkdir(exist_ok=True)
+            (other / "hub.key").write_bytes(DeviceKey.generate().pem())
+            (other / "hub.key").chmod(0o600)
+        p = subprocess.run([*cmd[:-2], "--password-file", str(secret), *cmd[-2:]],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2, p.stderr
+        (line,) = p.stderr.strip().splitlines()
+        assert "copy the hub's hub.key" in line
+        assert (attempt == "missing") == ("no hub key at" in line)
+    shutil.copy(site.dir / "hub.key", other / "hub.key")
+    w = subprocess.Popen([*cmd[:-2], "--password-file", str(secret), *cmd[-2:]],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    site.procs.append(w)
+    lines = _lines_until(w, lambda s: s.startswith("hub key"), 30)
+    assert "worker  w9 in group g-site" in lines
+    sim = site.sim(journal, "cam-a", 200, 200)
+    _lines_until(sim, lambda s: s == "done", 90)
+    assert sim.wait(20) == 0
+    _assert_exactly_once(site.db, "cam-a", _journal_done(journal, "cam-a"))
+    rc, _ = _stop(w)
+    assert rc == 0

@@ -144,3 +144,32 @@ def test_fork_across_connections_opened_once(target: Any, tmp_path: Path) -> Non
     assert quarantined <= {e.hash for e in real + clone}
     assert all(r.fork_open for r in results[-2:])
     sql.close()
+
+
+def test_a_transaction_rolled_back_by_a_conflict_is_linked_again(target: Any, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deadlock / serialization failure (PostgreSQL) or a store still locked (SQLite) rolls the
+    whole transaction back: linking runs again and stores everything once; any other error is raised."""
+    from camaudit.hub.sql import SqlError
+
+    evs = _stream(tmp_path, "d1", 5)
+    sql = open_sql(target)
+    links = LinkStore(sql)
+    _enroll(sql, "d1")
+    real = LinkStore._link
+    calls: list[int] = []
+
+    def flaky(self: LinkStore, *a: Any, **kw: Any) -> LinkResult:
+        calls.append(1)
+        if len(calls) == 1:  # the first transaction is rolled back by a conflict
+            raise SqlError("deadlock detected", transient=True)
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(LinkStore, "_link", flaky)
+    r = links.link("d1", [Incoming(e, e.to_json().decode(), NOW) for e in evs[:3]], _witness)
+    assert len(calls) == 2 and r.head == 3 and r.head_before == 0
+    monkeypatch.setattr(LinkStore, "_link", lambda *a, **kw: (_ for _ in ()).throw(SqlError("disk full")))
+    with pytest.raises(SqlError, match="disk full"):
+        links.link("d1", [], _witness)
+    assert [int(r[0]) for r in sql.execute("SELECT seq FROM events ORDER BY seq").fetchall()] == [1, 2, 3]
+    sql.close()

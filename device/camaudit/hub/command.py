@@ -91,9 +91,13 @@ def _config(ctx: click.Context) -> HubConfig:
         update["trust_on_first_use"] = True
     if o.get("shared"):
         update["shared"] = True
-    if o.get("username") or o.get("password_file"):
-        update["mqtt"] = {**cfg.mqtt.model_dump(), "username": o.get("username"),
-                          "password_file": o.get("password_file")}
+    if o.get("username") or o.get("password_file"):  # a worker's user on a site's broker
+        mqtt = cfg.mqtt.model_dump()
+        if o.get("username"):
+            mqtt["username"] = o["username"]
+        if o.get("password_file"):
+            mqtt["password_file"] = str(o["password_file"])
+        update["mqtt"] = mqtt
     if o["users"]:
         update["broker_users"] = [*cfg.broker_users, *o["users"]]
     try:

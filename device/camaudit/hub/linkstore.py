@@ -50,6 +50,7 @@ PENDING_LIMIT = 10_000  # events waiting for a predecessor, per device
 # batch being written right now: a gap counts (replay asked) once its oldest waiting event
 # has waited this long. The sweep (every second) asks for the older ones.
 GAP_GRACE_S = 0.5
+LINK_ATTEMPTS = 3
 LEASE_S = 10.0  # a collector that has not beaten its heart for this long is gone
 LINKING_KEY = "linking"  # meta key: "shared" once a worker ran on this store
 
@@ -162,8 +163,22 @@ class LinkStore:
     def link(self, device: str, incoming: Iterable[Incoming], witness: WitnessFn,
              max_seen: tuple[int, int] | None = None) -> LinkResult:
         """Link `incoming` (verified events of `device`) and whatever waits in `pending`,
-        in one transaction holding the device's head row. See the module docstring."""
+        in one transaction holding the device's head row. See the module docstring. A
+        transaction rolled back by a conflict with another writer (SqlError.transient) is
+        run again, up to LINK_ATTEMPTS times in all."""
         inc = sorted(incoming, key=lambda i: i.ev.seq)
+        for attempt in range(1, LINK_ATTEMPTS + 1):
+            try:
+                return self._link(device, inc, witness, max_seen)
+            except SqlError as exc:
+                if not exc.transient or attempt == LINK_ATTEMPTS:
+                    raise
+                log.warning("linking %s rolled back (%s); again", device, exc)
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    def _link(self, device: str, inc: list[Incoming], witness: WitnessFn,
+              max_seen: tuple[int, int] | None) -> LinkResult:
         with self.sql.transaction() as tx:
             row = tx.lock_row("heads", "device", device)
             if row is None:

@@ -23,6 +23,7 @@ from camaudit.hub.store import HubError, HubStore
 
 if TYPE_CHECKING:
     from camaudit.hub.app import HubHandle
+    from camaudit.store.keys import DeviceKey
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,32 @@ def hub_broker_url(data_dir: Path) -> str:
     return f"{scheme}://{'[' + host + ']' if ':' in host else host}:{m.group(1)}"
 
 
+def _hub_key(store: HubStore, path: Path, name: str) -> DeviceKey:
+    """The one hub key every worker witnesses with (`hub.key`: a checker pins ONE hub key).
+    The store names it (meta `hub_public_key`, set by the hub or the first worker); a worker
+    whose key is another refuses to start, and none makes a new key next to a named one."""
+    from camaudit.store.keys import load_or_create_key
+
+    held = store.meta("hub_public_key")
+    if held is not None and not path.exists():
+        raise HubError(f"worker {name}: no hub key at {path}: copy the hub's hub.key (public {held[:16]}...) "
+                       f"there; every worker countersigns with the one hub key")
+    key = load_or_create_key(path)
+    store.sql.execute("INSERT INTO meta (key, value) VALUES ('hub_public_key', ?) ON CONFLICT (key) DO NOTHING",
+                      (key.public_hex,))
+    held = store.meta("hub_public_key")
+    if held != key.public_hex:
+        raise HubError(f"worker {name}: {path} (public {key.public_hex[:16]}...) is not this store's hub key "
+                       f"({str(held)[:16]}...): copy the hub's hub.key there; every worker countersigns with "
+                       "the one hub key")
+    return key
+
+
 def start_worker(cfg: HubConfig, name: str) -> HubHandle:
     """Start worker `name` on `cfg`'s store and broker; returns a HubHandle (stop() ends it)."""
     from camaudit.hub.app import HubHandle, _private_dir, _start_web, _token
     from camaudit.hub.collector import Collector
     from camaudit.hub.live import LiveAlerts
-    from camaudit.store.keys import load_or_create_key
 
     check_user(name)
     _private_dir(cfg.data_dir)
@@ -64,8 +85,13 @@ def start_worker(cfg: HubConfig, name: str) -> HubHandle:
     if own_broker and cfg.broker_certfile:
         update.update(ca_file=str(cfg.broker_certfile), insecure=True)
     mqtt = cfg.mqtt.model_copy(update=update)
+    mqtt.password()  # an unreadable password file: one error line now, not a silent receiver
     store = HubStore(cfg.db_target)
-    wkey = load_or_create_key(cfg.data_dir / "hub.key")  # every worker witnesses as the one hub
+    try:
+        wkey = _hub_key(store, cfg.data_dir / "hub.key", name)
+    except BaseException:
+        store.close()
+        raise
     token = _token(cfg)
     live = LiveAlerts()
     # the hub's mosquitto takes the user name as client id; a site's broker needs a unique one
