@@ -124,11 +124,16 @@ class Workers:
 
     @classmethod
     def start(cls, n: int, db: str, broker: SiteBroker, work: Path, worker_mode: bool) -> Workers:
+        from camaudit.store.keys import load_or_create_key
+
+        key = work / "hub.key"
+        load_or_create_key(key)  # one hub key for every worker (they witness as one hub)
         w = cls()
         for i in range(n):
             user = f"worker{i + 1}" if worker_mode else HUB_USER
             d = work / f"hub-{user}"
             d.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(key, d / "hub.key")
             cfg = d / "hub.yaml"
             cfg.write_text(json.dumps({
                 "data_dir": str(d), "web": False,
