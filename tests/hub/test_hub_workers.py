@@ -218,6 +218,35 @@ def test_sweep_asks_for_a_gap_left_by_a_dead_worker(two, tmp_path: Path, monkeyp
     assert a.store.seqs("dev1") == [1, 2, 3, 4, 5, 6] and a.acks() == [4, 6]
 
 
+def test_no_replay_asked_while_another_worker_has_a_backlog(two, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The missing predecessor is most likely queued at a worker that lags: asking the device
+    to replay it then only adds load. A gap counts once it outlasts the grace plus the
+    largest lag a live collector reported; when that worker catches up, it counts again."""
+    monkeypatch.setattr(collector_mod, "REPLAY_EVERY_S", 0.0)
+    monkeypatch.setattr(linkstore, "GAP_GRACE_S", 0.2)
+    monkeypatch.setattr(linkstore, "LAG_CACHE_S", 0.0)
+    db, a, b = two
+    j = Journal.open(tmp_path / "j" / "journal.db", "dev1", checkpoint_every=1000)
+    a.enroll("dev1", j.public_key.hex(), b)
+    evs = _append(j, 4)
+    j.close()
+    links = a.col.links
+    links.register("A", "shared")
+    links.register("B", "shared")
+    links.heartbeat("A", lag_ms=60_000)  # worker A's oldest queued message waited a minute
+    b.feed(evs[0], evs[2])
+    time.sleep(0.3)
+    b.col.sweep()
+    b.feed(evs[3])
+    assert b.acks() == [1] and b.replays() == []  # past the grace, not past A's lag
+    links.heartbeat("A", lag_ms=0)  # A caught up and seq 2 never came: a real gap
+    b.col.sweep()
+    assert b.replays() == [2]
+    a.feed(evs[1])
+    assert a.store.seqs("dev1") == [1, 2, 3, 4] and a.acks() == [4]
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_in_memory_linking_never_runs_next_to_another_collector(backend: str, request, tmp_path: Path) -> None:
     db = tmp_path / "hub.db" if backend == "sqlite" else request.getfixturevalue("pg_url")

@@ -70,7 +70,7 @@ REACK_EVERY_S = 0.5
 ACK_EVERY_S = 0.05  # a device's new head is acked at most this often (one ack covers many events)
 BASE_CHECK_S = 2.0  # a device stuck on a gap: look this often for a new base (`hub enroll --after`)
 SWEEP_S = 1.0  # shared linking: look this often for gaps left by a worker that died
-BEAT_S = 2.0  # heartbeat of this collector's registration in the store
+BEAT_S = 1.0  # heartbeat of this collector's registration (and its lag) in the store
 
 
 @dataclass
@@ -163,6 +163,7 @@ class Collector:
         self._forked: set[str] = set()
         self._last_sweep = 0.0
         self._last_beat = 0.0
+        self._lag_ms = 0  # shared: how long the oldest message of the batch being handled waited
         # shared: (device, seq) of the latest acks this worker sent (tests, bounded)
         self.acks_sent: deque[tuple[str, int]] = deque(maxlen=100_000)
 
@@ -404,6 +405,7 @@ class Collector:
 
     def _idle(self) -> None:
         now = time.monotonic()
+        self._lag_ms = 0
         self._maintain(now)
         if self.linking == "shared":
             self._send_owed_acks(now)
@@ -431,7 +433,7 @@ class Collector:
         if self._registered and now - self._last_beat >= BEAT_S:
             self._last_beat = now
             try:
-                self.links.heartbeat(self.collector_id)
+                self.links.heartbeat(self.collector_id, self._lag_ms)
             except Exception:
                 log.exception("collector heartbeat failed")
         if self.linking == "shared" and now - self._last_sweep >= SWEEP_S:
@@ -715,6 +717,7 @@ class Collector:
     # ---- shared linking (hub/linkstore.py) ------------------------------------------------
     def _process_shared(self, msgs: list[tuple[str, bytes, int, bool]]) -> None:
         """Check every message, then link per device in the shared store (one transaction each)."""
+        self._lag_ms = int(time.time() * 1000) - min(m[2] for m in msgs)
         b = _Batch()
         by_dev: dict[str, list[Incoming]] = {}
         for topic, payload, received, _retain in msgs:

@@ -47,9 +47,13 @@ log = logging.getLogger(__name__)
 
 PENDING_LIMIT = 10_000  # events waiting for a predecessor, per device
 # With the stream dealt across workers, an event's predecessor is often in another worker's
-# batch being written right now: a gap counts (replay asked) once its oldest waiting event
-# has waited this long. The sweep (every second) asks for the older ones.
+# batch being written right now, or still in its queue: a gap counts (replay asked) once its
+# oldest waiting event has waited GAP_GRACE_S plus the group's lag (the largest backlog a
+# live collector reported with its heartbeat: how long its oldest message being handled has
+# waited). Under a backlog the predecessor is usually queued at another worker, and asking
+# the device to replay then only adds load. The sweep (every second) asks for the older ones.
 GAP_GRACE_S = 0.5
+LAG_CACHE_S = 1.0  # the group's lag is read from the store at most this often
 LINK_ATTEMPTS = 3
 LEASE_S = 10.0  # a collector that has not beaten its heart for this long is gone
 LINKING_KEY = "linking"  # meta key: "shared" once a worker ran on this store
@@ -136,6 +140,8 @@ class LinkStore:
 
     def __init__(self, sql: Sql) -> None:
         self.sql = sql
+        self._lag_ms = 0
+        self._lag_read = -LAG_CACHE_S
         self._migrate()
 
     def _migrate(self) -> None:
@@ -146,7 +152,8 @@ class LinkStore:
             f"pending_ms {big} NOT NULL, PRIMARY KEY (device, seq))",
             f"CREATE TABLE IF NOT EXISTS link_claims (device TEXT PRIMARY KEY, replay_ms {big} NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS collectors (id TEXT PRIMARY KEY, mode TEXT NOT NULL, "
-            f"pid {big}, host TEXT, started_ms {big} NOT NULL, beat_ms {big} NOT NULL)",
+            f"pid {big}, host TEXT, started_ms {big} NOT NULL, beat_ms {big} NOT NULL, "
+            f"lag_ms {big} NOT NULL DEFAULT 0)",
         ]
         for attempt in range(3):  # two workers creating the tables at once on PostgreSQL
             try:
@@ -311,7 +318,7 @@ class LinkStore:
                               "stopped until `camaudit hub resolve-fork %s`", device, i.ev.seq, why, device)
             res.head = head_seq
             res.fork_open = fork_open
-            res.gap = self._gap(tx, device, head_seq)
+            res.gap = self._gap(tx, device, head_seq, self._gap_cutoff())
         return res
 
     @staticmethod
@@ -327,11 +334,25 @@ class LinkStore:
             return None
         return _Cand(Event.from_json(str(r[0])), str(r[0]), int(r[1]), pending=True)
 
+    def group_lag_ms(self) -> int:
+        """The largest backlog (ms) a live collector on this store reported (cached LAG_CACHE_S)."""
+        mono = time.monotonic()
+        if mono - self._lag_read >= LAG_CACHE_S:
+            self._lag_read = mono
+            row = self.sql.execute("SELECT MAX(lag_ms) FROM collectors WHERE id <> '~lock' AND beat_ms > ?",
+                                   (_now_ms() - int(LEASE_S * 1000),)).fetchone()
+            self._lag_ms = int(row[0] or 0) if row else 0
+        return self._lag_ms
+
+    def _gap_cutoff(self) -> int:
+        """Events that entered `pending` at or before this ms wait for a real gap."""
+        return _now_ms() - int(GAP_GRACE_S * 1000) - self.group_lag_ms()
+
     @staticmethod
-    def _gap(tx: Sql, device: str, head: int) -> bool:
-        """Events past the head have waited longer than GAP_GRACE_S."""
+    def _gap(tx: Sql, device: str, head: int, cutoff_ms: int) -> bool:
+        """Events past the head have waited past the cutoff (see GAP_GRACE_S)."""
         return tx.execute("SELECT 1 FROM pending WHERE device = ? AND seq > ? AND pending_ms <= ? LIMIT 1",
-                          (device, head, _now_ms() - int(GAP_GRACE_S * 1000))).fetchone() is not None
+                          (device, head, cutoff_ms)).fetchone() is not None
 
     @staticmethod
     def _quarantine(tx: Sql, i: Incoming, why: str, now: int) -> dict[str, Any] | None:
@@ -361,10 +382,10 @@ class LinkStore:
         return {str(d): int(s) for d, s in self.sql.execute("SELECT device, seq FROM heads").fetchall()}
 
     def gaps(self) -> list[str]:
-        """Devices with events waiting longer than GAP_GRACE_S for a missing predecessor."""
+        """Devices with events waiting past the gap cutoff (GAP_GRACE_S + the group's lag) for
+        a missing predecessor."""
         return [str(r[0]) for r in self.sql.execute(
-            "SELECT DISTINCT device FROM pending WHERE pending_ms <= ?",
-            (_now_ms() - int(GAP_GRACE_S * 1000),)).fetchall()]
+            "SELECT DISTINCT device FROM pending WHERE pending_ms <= ?", (self._gap_cutoff(),)).fetchall()]
 
     def open_forks(self) -> int:
         return int(self.sql.execute(
@@ -425,8 +446,10 @@ class LinkStore:
                 self._set_meta(tx, LINKING_KEY, "shared")
         log.info("collector %s registered on %s (%s linking)", cid, self.sql.where, mode)
 
-    def heartbeat(self, cid: str) -> None:
-        self.sql.execute("UPDATE collectors SET beat_ms = ? WHERE id = ?", (_now_ms(), cid))
+    def heartbeat(self, cid: str, lag_ms: int = 0) -> None:
+        """`cid` is alive; `lag_ms`: how long the oldest message it is handling has waited."""
+        self.sql.execute("UPDATE collectors SET beat_ms = ?, lag_ms = ? WHERE id = ?",
+                         (_now_ms(), max(0, int(lag_ms)), cid))
 
     def unregister(self, cid: str) -> None:
         with contextlib.suppress(Exception):
