@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from camaudit.hub.sql import Sql
+from camaudit.hub.store import migrate
 from camaudit.mqtt import topics
 
 log = logging.getLogger(__name__)
@@ -142,13 +143,7 @@ class EvidenceStore:
 
     def __init__(self, sql: Sql) -> None:
         self.sql = sql
-        sql.execute(
-            "CREATE TABLE IF NOT EXISTS evidence_frames (device TEXT NOT NULL, sha TEXT NOT NULL, "
-            f"capture TEXT NOT NULL, seq {sql.bigint} NOT NULL, feed TEXT, width INTEGER NOT NULL, "
-            f"height INTEGER NOT NULL, bytes INTEGER NOT NULL, received_ms {sql.bigint} NOT NULL, "
-            f"data {sql.blob} NOT NULL, PRIMARY KEY (device, sha))"
-        )
-        sql.execute("CREATE INDEX IF NOT EXISTS evidence_frames_capture ON evidence_frames (device, capture)")
+        migrate(sql)  # evidence_frames is part of the hub store's schema (version 3)
 
     def add(self, f: Frame, data: bytes) -> bool:
         """Store a checked frame; False if (device, sha) was already stored."""

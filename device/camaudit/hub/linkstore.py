@@ -41,7 +41,11 @@ from typing import Any, Literal
 
 from camaudit.core.record import GENESIS_PREV, Event, RecordError
 from camaudit.hub.sql import Sql, SqlError
-from camaudit.hub.store import _col, _notice_key  # the events columns as HubStore fills them
+from camaudit.hub.store import (  # the events columns as HubStore fills them
+    _col,
+    _notice_key,
+    migrate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -145,26 +149,8 @@ class LinkStore:
         self._migrate()
 
     def _migrate(self) -> None:
-        big = self.sql.bigint
-        stmts = [
-            f"CREATE TABLE IF NOT EXISTS pending (device TEXT NOT NULL, seq {big} NOT NULL, "
-            f"hash TEXT NOT NULL, prev TEXT NOT NULL, json TEXT NOT NULL, received_ms {big} NOT NULL, "
-            f"pending_ms {big} NOT NULL, PRIMARY KEY (device, seq))",
-            f"CREATE TABLE IF NOT EXISTS link_claims (device TEXT PRIMARY KEY, replay_ms {big} NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS collectors (id TEXT PRIMARY KEY, mode TEXT NOT NULL, "
-            f"pid {big}, host TEXT, started_ms {big} NOT NULL, beat_ms {big} NOT NULL, "
-            f"lag_ms {big} NOT NULL DEFAULT 0)",
-        ]
-        for attempt in range(3):  # two workers creating the tables at once on PostgreSQL
-            try:
-                with self.sql.transaction() as tx:
-                    for s in stmts:
-                        tx.execute(s)
-                return
-            except Exception as exc:
-                if attempt == 2:
-                    raise SqlError(f"hub store {self.sql.where}: cannot create the worker tables: {exc}") from None
-                time.sleep(0.1 * (attempt + 1))
+        """The linking tables are part of the hub store's schema (hub/store.py, version 3)."""
+        migrate(self.sql)
 
     # ---- linking ----------------------------------------------------------------------
     def link(self, device: str, incoming: Iterable[Incoming], witness: WitnessFn,

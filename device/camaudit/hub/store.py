@@ -90,7 +90,7 @@ def _notice_key(body: Mapping[str, Any]) -> str | None:
 # ---- schema ----------------------------------------------------------------------------
 # Version 1 is the schema of the SQLite-only hub (its sqlite-utils tables, same names and
 # columns): a hub.db made before versioning opens as version 0 and keeps its data.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 WRITE_ATTEMPTS = 3  # a batch rolled back by a conflict with another writer is written again
 _ADVISORY_KEY = 0x63616D61  # "cama": PostgreSQL advisory lock held while migrating
 
@@ -144,6 +144,25 @@ def _schema_v2(sql: Sql) -> None:
     sql.execute("CREATE INDEX IF NOT EXISTS idx_events_device_notice ON events (device, notice)")
 
 
+def _schema_v3(i: str, blob: str) -> list[str]:
+    """Several collectors on one store (hub/linkstore.py: events waiting for a predecessor,
+    replay claims, the collectors' registry with their lag) and the evidence frames devices
+    send (hub/evidence.py)."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS pending (device TEXT NOT NULL, seq {i} NOT NULL, "
+        f"hash TEXT NOT NULL, prev TEXT NOT NULL, json TEXT NOT NULL, received_ms {i} NOT NULL, "
+        f"pending_ms {i} NOT NULL, PRIMARY KEY (device, seq))",
+        f"CREATE TABLE IF NOT EXISTS link_claims (device TEXT PRIMARY KEY, replay_ms {i} NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS collectors (id TEXT PRIMARY KEY, mode TEXT NOT NULL, "
+        f"pid {i}, host TEXT, started_ms {i} NOT NULL, beat_ms {i} NOT NULL, lag_ms {i} NOT NULL DEFAULT 0)",
+        "CREATE TABLE IF NOT EXISTS evidence_frames (device TEXT NOT NULL, sha TEXT NOT NULL, "
+        f"capture TEXT NOT NULL, seq {i} NOT NULL, feed TEXT, width {i} NOT NULL, "
+        f"height {i} NOT NULL, bytes {i} NOT NULL, received_ms {i} NOT NULL, "
+        f"data {blob} NOT NULL, PRIMARY KEY (device, sha))",
+        "CREATE INDEX IF NOT EXISTS evidence_frames_capture ON evidence_frames (device, capture)",
+    ]
+
+
 def migrate(sql: Sql) -> int:
     """Bring the store to SCHEMA_VERSION (idempotent; one process at a time). Returns the
     version found."""
@@ -161,6 +180,9 @@ def migrate(sql: Sql) -> int:
                 sql.execute(stmt)
         if found < 2:
             _schema_v2(sql)
+        if found < 3:
+            for stmt in _schema_v3(sql.bigint, sql.blob):
+                sql.execute(stmt)
         if found < SCHEMA_VERSION:
             sql.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) "
                         "DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
