@@ -70,6 +70,15 @@ class Worker:
         self.store.close()
 
 
+def _dev1_events(tmp_path: Path, a: Worker, b: Worker, n: int) -> list[Event]:
+    """`n` events of device dev1 (a real journal), enrolled with both workers."""
+    j = Journal.open(tmp_path / "j" / "journal.db", "dev1", checkpoint_every=1000)
+    a.enroll("dev1", j.public_key.hex(), b)
+    evs = _append(j, n)
+    j.close()
+    return evs
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def two(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(collector_mod, "ACK_EVERY_S", 0.0)  # every head advance acked at once
@@ -181,10 +190,7 @@ def test_random_split_of_two_streams_every_seq_once_acks_unique(two, tmp_path: P
 def test_pending_is_bounded_per_device(two, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(linkstore, "PENDING_LIMIT", 20)
     db, a, b = two
-    j = Journal.open(tmp_path / "j" / "journal.db", "dev1", checkpoint_every=1000)
-    a.enroll("dev1", j.public_key.hex(), b)
-    evs = _append(j, 60)
-    j.close()
+    evs = _dev1_events(tmp_path, a, b, 60)
     a.feed(*evs[1:])  # seq 1 lost: 59 early events, 20 kept
     assert a.store.sql.execute("SELECT COUNT(*) FROM pending").fetchone()[0] == 20
     assert a.store.rejects() == {"pending_full": 1}
@@ -197,10 +203,7 @@ def test_sweep_asks_for_a_gap_left_by_a_dead_worker(two, tmp_path: Path, monkeyp
     monkeypatch.setattr(collector_mod, "REPLAY_EVERY_S", 0.2)
     monkeypatch.setattr(linkstore, "GAP_GRACE_S", 0.3)
     db, a, b = two
-    j = Journal.open(tmp_path / "j" / "journal.db", "dev1", checkpoint_every=1000)
-    a.enroll("dev1", j.public_key.hex(), b)
-    evs = _append(j, 6)
-    j.close()
+    evs = _dev1_events(tmp_path, a, b, 6)
     b.feed(evs[0], evs[2], evs[3])  # seq 2 is in the other worker's batch, or died with it
     a.col.sweep()
     assert b.acks() == [1] and b.replays() == [] and a.replays() == []  # not yet: a gap of a moment
@@ -227,10 +230,7 @@ def test_no_replay_asked_while_another_worker_has_a_backlog(two, tmp_path: Path,
     monkeypatch.setattr(linkstore, "GAP_GRACE_S", 0.2)
     monkeypatch.setattr(linkstore, "LAG_CACHE_S", 0.0)
     db, a, b = two
-    j = Journal.open(tmp_path / "j" / "journal.db", "dev1", checkpoint_every=1000)
-    a.enroll("dev1", j.public_key.hex(), b)
-    evs = _append(j, 4)
-    j.close()
+    evs = _dev1_events(tmp_path, a, b, 4)
     links = a.col.links
     links.register("A", "shared")
     links.register("B", "shared")

@@ -189,6 +189,16 @@ def start_hub(cfg: HubConfig) -> HubHandle:
                           client_id=HUB_USER if broker is not None else cfg.client_id,
                           on_alerts=live.publish, receiver_process=True,
                           linking=linking, group=cfg.worker_group, links=links)
+    handle = serve(cfg, store, collector, broker_url=broker_url, token=token, hub_public_key=wkey.public_hex,
+                   live=live, broker=broker)
+    log.info("hub up: broker %s, web %s", broker_url, handle.web_url)
+    return handle
+
+
+def serve(cfg: HubConfig, store: HubStore, collector: Collector, *, broker_url: str, token: str,
+          hub_public_key: str, live: LiveAlerts, broker: ManagedMosquitto | None) -> HubHandle:
+    """Start `collector` with its evidence inbox, then the web page (the hub and every worker);
+    whatever started is stopped again if a later step fails."""
     inbox = _evidence_inbox(cfg, store, collector)
     collector.evidence = inbox
     try:
@@ -200,7 +210,7 @@ def start_hub(cfg: HubConfig) -> HubHandle:
         store.close()
         raise
     handle = HubHandle(broker_url=broker_url, web_url=None, token=token, store=HubStore(cfg.db_target),
-                       collector=collector, data_dir=cfg.data_dir, hub_public_key=wkey.public_hex,
+                       collector=collector, data_dir=cfg.data_dir, hub_public_key=hub_public_key,
                        embedded_broker=broker, _live=live, evidence=inbox)
     if cfg.web:
         try:
@@ -208,7 +218,6 @@ def start_hub(cfg: HubConfig) -> HubHandle:
         except BaseException:
             handle.stop()
             raise
-    log.info("hub up: broker %s, web %s", broker_url, handle.web_url)
     return handle
 
 

@@ -616,13 +616,19 @@ class Collector:
             b.alerts.append(alert_view(ev))
         return True
 
-    def _witness(self, ch: _Chain, ev: Event) -> dict[str, Any] | None:
+    @staticmethod
+    def _checkpoint_claim(ev: Event) -> tuple[int, str, str]:
+        """(seq, hash, sig) a checkpoint vouches for, checked for shape and range."""
         body = ev.body
         cp_seq, cp_hash, cp_sig = body.get("seq"), body.get("hash"), body.get("sig")
         if not isinstance(cp_seq, int) or not isinstance(cp_hash, str) or not isinstance(cp_sig, str):
             raise RecordError(f"seq {ev.seq}: checkpoint body lacks seq/hash/sig")
         if not 0 <= cp_seq < ev.seq:
             raise RecordError(f"seq {ev.seq}: checkpoint vouches for seq {cp_seq}")
+        return cp_seq, cp_hash, cp_sig
+
+    def _witness(self, ch: _Chain, ev: Event) -> dict[str, Any] | None:
+        cp_seq, cp_hash, cp_sig = self._checkpoint_claim(ev)
         if cp_seq < ch.base_seq:
             return None  # vouches for a seq pruned before the hub had it: nothing to witness
         if cp_seq == ch.base_seq:
@@ -634,12 +640,7 @@ class Collector:
     def _witness_shared(self, ev: Event, base_seq: int, base_hash: str,
                         hash_at: Callable[[int], str | None]) -> dict[str, Any] | None:
         """A checkpoint linked by LinkStore: `hash_at` reads the stored chain in its transaction."""
-        body = ev.body
-        cp_seq, cp_hash, cp_sig = body.get("seq"), body.get("hash"), body.get("sig")
-        if not isinstance(cp_seq, int) or not isinstance(cp_hash, str) or not isinstance(cp_sig, str):
-            raise RecordError(f"seq {ev.seq}: checkpoint body lacks seq/hash/sig")
-        if not 0 <= cp_seq < ev.seq:
-            raise RecordError(f"seq {ev.seq}: checkpoint vouches for seq {cp_seq}")
+        cp_seq, cp_hash, cp_sig = self._checkpoint_claim(ev)
         if cp_seq < base_seq:
             return None
         return self._countersign(ev, cp_seq, cp_hash, cp_sig, base_hash if cp_seq == base_seq else hash_at(cp_seq))

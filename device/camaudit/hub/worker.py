@@ -67,7 +67,7 @@ def _hub_key(store: HubStore, path: Path, name: str) -> DeviceKey:
 
 def start_worker(cfg: HubConfig, name: str) -> HubHandle:
     """Start worker `name` on `cfg`'s store and broker; returns a HubHandle (stop() ends it)."""
-    from camaudit.hub.app import HubHandle, _evidence_inbox, _private_dir, _start_web, _token
+    from camaudit.hub.app import _private_dir, _token, serve
     from camaudit.hub.collector import Collector
     from camaudit.hub.live import LiveAlerts
 
@@ -99,22 +99,7 @@ def start_worker(cfg: HubConfig, name: str) -> HubHandle:
     collector = Collector(store, mqtt, wkey, tofu=cfg.trust_on_first_use, max_bytes=cfg.max_message_bytes,
                           client_id=client_id, on_alerts=live.publish, receiver_process=True,
                           linking="shared", group=cfg.worker_group)
-    inbox = _evidence_inbox(cfg, store, collector)
-    collector.evidence = inbox
-    try:
-        collector.start()
-    except BaseException:
-        inbox.stop()
-        store.close()
-        raise
-    handle = HubHandle(broker_url=url, web_url=None, token=token, store=HubStore(cfg.db_target),
-                       collector=collector, data_dir=cfg.data_dir, hub_public_key=wkey.public_hex,
-                       embedded_broker=None, _live=live, evidence=inbox)
-    if cfg.web:
-        try:
-            _start_web(handle, cfg, live)
-        except BaseException:
-            handle.stop()
-            raise
+    handle = serve(cfg, store, collector, broker_url=url, token=token, hub_public_key=wkey.public_hex,
+                   live=live, broker=None)
     log.info("hub worker %s up: broker %s, group %s, web %s", name, url, cfg.worker_group, handle.web_url)
     return handle

@@ -340,6 +340,20 @@ def _start_of(c: CaptureItem) -> int:
     return c.row.start if c.row.start is not None else c.row.ts
 
 
+def _axis_labels(labels: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """(tick, group) per bucket -> the tick labels shown (every _tick_every-th bucket) and the
+    group labels (a shown bucket's group, when it differs from the last one shown)."""
+    every = _tick_every(len(labels))
+    ticks, groups, last = [], [], ""
+    for i, (tick, group) in enumerate(labels):
+        shown = i % every == 0
+        ticks.append(tick if shown else "")
+        groups.append(group if shown and group != last else "")
+        if shown:
+            last = group
+    return ticks, groups
+
+
 def _tick_every(n: int, target: int = 8) -> int:
     return max(1, (n + target - 1) // target)
 
@@ -374,25 +388,10 @@ def _charts(items: list[CaptureItem], clock: Clock, t0: int, t1: int) -> tuple[B
             per_hour[c.verdict][hi_idx] += 1
         per_day[c.verdict][(clock.local(start).date() - d0).days] += 1
     hour_locals = [clock.local(h0 + i * HOUR_MS) for i in range(n_hours)]
-    every = _tick_every(n_hours)
-    hour_ticks, hour_groups, last = [], [], ""
-    for i, loc in enumerate(hour_locals):
-        shown = i % every == 0
-        hour_ticks.append(loc.strftime("%H:%M") if shown else "")
-        day = loc.strftime("%Y-%m-%d")
-        hour_groups.append(day if shown and day != last else "")
-        if shown:
-            last = day
+    hour_ticks, hour_groups = _axis_labels([(loc.strftime("%H:%M"), loc.strftime("%Y-%m-%d"))
+                                            for loc in hour_locals])
     day_list = [d0.fromordinal(d0.toordinal() + i) for i in range(n_days)]
-    every = _tick_every(n_days)
-    day_ticks, day_groups, last = [], [], ""
-    for i, d in enumerate(day_list):
-        shown = i % every == 0
-        day_ticks.append(d.strftime("%d") if shown else "")
-        month = d.strftime("%Y-%m")
-        day_groups.append(month if shown and month != last else "")
-        if shown:
-            last = month
+    day_ticks, day_groups = _axis_labels([(d.strftime("%d"), d.strftime("%Y-%m")) for d in day_list])
     return (
         Bars(
             f"Identifiable captures per hour{cut} (x: hour starting, {zone})",
