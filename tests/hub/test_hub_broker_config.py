@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
+from camaudit.config.hub import HubConfig
 from camaudit.hub.broker import BrokerLimits, ManagedMosquitto, acl_text
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -36,3 +40,15 @@ def test_readme_shows_the_acl_the_hub_writes() -> None:
     assert block is not None
     generated = [ln for ln in acl_text("camaudit").splitlines() if not ln.startswith("#")]
     assert block.group(1).splitlines() == generated
+
+
+def test_hub_config_sets_the_brokers_connection_limit(make_hub) -> None:
+    """A fleet past 256 devices raises `broker_max_connections`; the hub's mosquitto gets it."""
+    hub = make_hub(broker_max_connections=600)
+    conf = hub.embedded_broker.conf_file.read_text().splitlines()
+    assert "max_connections 600" in conf and "max_connections 256" not in conf
+
+
+def test_a_connection_limit_too_small_to_run_is_refused() -> None:
+    with pytest.raises(ValidationError, match="broker_max_connections"):
+        HubConfig.model_validate({"broker_max_connections": 3})

@@ -34,6 +34,11 @@ class HubConfig(Section):
         description="MQTT users (devices) to create in the hub mosquitto's password file; "
         "each gets data_dir/secrets/<user>.pass.",
     )
+    broker_max_connections: int = Field(
+        default=256, ge=16, le=1_000_000,
+        description="Connections the hub's mosquitto accepts (devices + hub + workers + alert readers); "
+        "every one holds file descriptors and memory, so it bounds what a connection flood can take.",
+    )
     broker_certfile: Path | None = Field(default=None, description="TLS cert for the hub's mosquitto.")
     broker_keyfile: Path | None = None
     mqtt: MqttConfig = Field(

@@ -18,6 +18,7 @@ from camaudit.hub.broker import (
     ALERTS_USER,
     HUB_USER,
     RESERVED_USERS,
+    BrokerLimits,
     ManagedMosquitto,
     check_user,
     ensure_user_secret,
@@ -156,7 +157,8 @@ def start_hub(cfg: HubConfig) -> HubHandle:
         # The ACL (broker.acl_text) grants that to the hub user alone.
         broker = ManagedMosquitto(cfg.data_dir, host, port or free_port(host), prefix=cfg.mqtt.prefix,
                                   discovery_prefix=cfg.mqtt.discovery_prefix,
-                                  certfile=cfg.broker_certfile, keyfile=cfg.broker_keyfile)
+                                  certfile=cfg.broker_certfile, keyfile=cfg.broker_keyfile,
+                                  limits=BrokerLimits(max_connections=cfg.broker_max_connections))
         broker.write_config()
         secret = ensure_user_secret(cfg.data_dir, broker.passwd_file, HUB_USER)
         ensure_user_secret(cfg.data_dir, broker.passwd_file, ALERTS_USER)  # `camaudit alerts`
