@@ -153,6 +153,31 @@ def test_two_workers_adversarial_order_store_once_ack_once_fork_once(two, tmp_pa
     assert ("camaudit/hub/alerts", b"", True) in a.sent  # the retained fork alert cleared
 
 
+def test_an_ack_owed_when_another_worker_finds_a_fork_is_not_sent(two, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    db, a, b = two
+    j = Journal.open(tmp_path / "real" / "journal.db", "dev1", checkpoint_every=1000)
+    a.enroll("dev1", j.public_key.hex(), b)
+    _append(j, 1)
+    j.close()
+    shutil.copytree(tmp_path / "real", tmp_path / "clone")
+    j = Journal.open(tmp_path / "real" / "journal.db", "dev1", checkpoint_every=1000)
+    real = j.events() + _append(j, 2, "real")
+    j.close()
+    clone = Journal.open(tmp_path / "clone" / "journal.db", "dev1", checkpoint_every=1000)
+    (c2,) = _append(clone, 1, "clone")
+    clone.close()
+    monkeypatch.setattr(collector_mod, "ACK_EVERY_S", 3600.0)
+    a.col._last_ack["dev1"] = time.monotonic()  # A acked a moment ago: its next ack waits
+    a.feed(*real)  # A stores 1-3 and owes dev1 the ack of 3
+    assert a.store.seqs("dev1") == [1, 2, 3] and a.acks() == []
+    b.feed(c2)  # the clone's seq 2 reaches B: a fork
+    assert len(b.fork_alerts()) == 1
+    monkeypatch.setattr(collector_mod, "ACK_EVERY_S", 0.0)
+    a.col._send_owed_acks(time.monotonic())
+    assert a.acks() == [] and b.acks() == []  # the owed ack is dropped, not sent
+
+
 def test_random_split_of_two_streams_every_seq_once_acks_unique(two, tmp_path: Path) -> None:
     db, a, b = two
     rng = random.Random(15)

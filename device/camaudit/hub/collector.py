@@ -809,11 +809,16 @@ class Collector:
                 self._replay(dev, frm)
 
     def _send_owed_acks(self, now: float) -> None:
-        """Ack each device whose head THIS worker advanced, at most every ACK_EVERY_S."""
-        for dev, seq in list(self._owed.items()):
-            if now - self._last_ack.get(dev, 0.0) < ACK_EVERY_S:
-                continue
+        """Ack each device whose head THIS worker advanced, at most every ACK_EVERY_S; not a
+        device another worker found forked since (read once per round, just before sending)."""
+        due = [(dev, seq) for dev, seq in self._owed.items() if now - self._last_ack.get(dev, 0.0) >= ACK_EVERY_S]
+        if not due:
+            return
+        forked = self.links.forked_devices()
+        for dev, seq in due:
             del self._owed[dev]
+            if dev in forked:
+                continue  # neither copy may prune anything until an operator resolves the fork
             self._last_ack[dev] = now
             self.stats["acks"] += 1
             self.acks_sent.append((dev, seq))

@@ -373,6 +373,11 @@ class LinkStore:
         return [str(r[0]) for r in self.sql.execute(
             "SELECT DISTINCT device FROM pending WHERE pending_ms <= ?", (self._gap_cutoff(),)).fetchall()]
 
+    def forked_devices(self) -> set[str]:
+        """Devices with an open fork (no acks to them)."""
+        return {str(r[0]) for r in self.sql.execute(
+            "SELECT device FROM fork_state WHERE resolved_ms IS NULL").fetchall()}
+
     def open_forks(self) -> int:
         return int(self.sql.execute(
             "SELECT COUNT(*) FROM fork_state WHERE resolved_ms IS NULL").fetchone()[0])
