@@ -8,7 +8,7 @@ the device's own save_evidence (safe view, JPEG quality 85). Sizes: no detection
 pixelated scene alone (a filled face box only makes a frame smaller). --faces: the frame's
 detections (the same detector) are passed, as the pipeline does.
 
-    .venv/bin/python bench/evidence_sizes.py [--videos /work/shared/data/videos] [--faces]
+    .venv/bin/python bench/evidence_sizes.py [--videos ../shared/data/videos] [--faces]
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ def faces(videos: Path, out: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--videos", type=Path, default=Path("/work/shared/data/videos"))
+    ap.add_argument("--videos", type=Path,
+                    default=Path(__file__).resolve().parents[1].parent / "shared" / "data" / "videos")
     ap.add_argument("--faces", action="store_true", help="run the hub's face check instead of sizes")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="camaudit-evbench-") as tmp:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 from pathlib import Path
 
 import cv2
@@ -13,7 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from camaudit.config.mqtt import MqttConfig
 from camaudit.core.types import Detection
+from camaudit.hub.collector import Collector
 from camaudit.hub.evidence import (
     MAX_BYTES,
     EventLookup,
@@ -26,8 +29,10 @@ from camaudit.hub.sql import open_sql
 from camaudit.hub.store import HubStore
 from camaudit.pipeline.evidence import save_evidence
 from camaudit.store.journal import Journal
+from camaudit.store.keys import DeviceKey
 
-CLIP = Path("/work/shared/data/videos/intel_head-pose-face-detection-female-and-male.gif")
+CLIP = (Path(__file__).resolve().parents[3] / "shared" / "data" / "videos"
+        / "intel_head-pose-face-detection-female-and-male.gif")  # ../shared beside the repo
 T0 = 1795651200000
 
 
@@ -251,3 +256,26 @@ def test_a_face_check_that_cannot_run_refuses_the_frame(tmp_path: Path) -> None:
     ev = s.capture("c-000001", [s.sha])
     assert s.send(ev.seq, s.sha, s.data) == "evidence_unchecked"
     assert s.frames.count() == 0 and s.acks == []
+
+
+@pytest.mark.parametrize("linking", ["memory", "shared"])
+def test_a_collector_hands_frames_to_the_inbox_in_both_linkings(tmp_path: Path, linking: str) -> None:
+    """Workers (shared linking) take frames off the same subscription as the single hub: the
+    collector passes them to the inbox, never to the event checks (which would reject them)."""
+    s = Setup(tmp_path)
+    s.inbox.face_check = lambda data: 0
+    ev = s.capture("c-000001", [s.sha])
+    col = Collector(s.store, MqttConfig(url="mqtt://127.0.0.1:1"), DeviceKey.generate(), linking=linking,
+                    collector_id="w1")
+    col._publish = lambda *a, **k: None  # type: ignore[method-assign]
+    col.evidence = s.inbox.start()
+    try:
+        col._process([(f"camaudit/dev1/evidence/{ev.seq}/{s.sha}", s.data, T0, False)])
+        deadline = time.monotonic() + 10
+        while s.frames.data_of("dev1", s.sha) is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        s.inbox.stop()
+    assert s.frames.data_of("dev1", s.sha) == s.data
+    assert s.store.rejects() == {}
+    assert s.acks == [("camaudit/dev1/cmd/evidence_ack", s.sha.encode())]

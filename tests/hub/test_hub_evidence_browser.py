@@ -23,7 +23,8 @@ from camaudit.store.evidence_outbox import EvidenceOutbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
-CLIP = Path("/work/shared/data/videos/intel_head-pose-face-detection-female-and-male.gif")
+CLIP = (Path(__file__).resolve().parents[3] / "shared" / "data" / "videos"
+        / "intel_head-pose-face-detection-female-and-male.gif")  # ../shared beside the repo
 
 
 def test_capture_page_shows_the_frames_the_device_sent(make_hub, tmp_path: Path, browser) -> None:  # noqa: F811

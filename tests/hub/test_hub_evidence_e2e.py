@@ -30,7 +30,7 @@ from camaudit.store.keys import load_or_create_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
-VIDEOS = Path("/work/shared/data/videos")
+VIDEOS = Path(__file__).resolve().parents[3] / "shared" / "data" / "videos"  # ../shared beside the repo
 CLIP_A = VIDEOS / "intel_head-pose-face-detection-female-and-male.gif"
 CLIP_B = VIDEOS / "intel_face-demographics-walking.gif"
 T0 = 1795651200000

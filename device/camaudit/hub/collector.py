@@ -481,12 +481,18 @@ class Collector:
             log.info("rejected %d message(s): %s (%s)", n, reason, detail[:120])
         self._publish_after(b)
 
-    def _one(self, topic: str, payload: bytes, received: int, b: _Batch) -> None:
+    def _side_channel(self, topic: str, payload: bytes, received: int) -> bool:
+        """Status, key and evidence-frame messages (no chain): handled here; True if it was one."""
         if topic.endswith("/status") or topic.endswith("/key"):
             self._control(topic, payload, received)
-            return
+            return True
         if self.evidence is not None and "/evidence/" in topic:  # blurred frames: hub/evidence.py
             self.evidence.submit(topic, payload, received)
+            return True
+        return False
+
+    def _one(self, topic: str, payload: bytes, received: int, b: _Batch) -> None:
+        if self._side_channel(topic, payload, received):
             return
         try:
             ev, text = check_message(self.p, topic, payload, self._key_of, self.max_bytes, received)
@@ -724,8 +730,7 @@ class Collector:
         for topic, payload, received, _retain in msgs:
             self.stats["messages"] += 1
             try:
-                if topic.endswith("/status") or topic.endswith("/key"):
-                    self._control(topic, payload, received)
+                if self._side_channel(topic, payload, received):
                     continue
                 try:
                     ev, text = check_message(self.p, topic, payload, self._key_of, self.max_bytes, received)
