@@ -106,6 +106,11 @@ class _Batch:
         n = self.rejects.get(reason, (0, ""))[0]
         self.rejects[reason] = (n + 1, detail)
 
+    def saw(self, ev: Event, received: int) -> None:
+        """Device activity: the highest seq seen and when."""
+        max_seen, _ = self.seen.get(ev.device, (0, 0))
+        self.seen[ev.device] = (max(max_seen, ev.seq), received)
+
 
 class Collector:
     def __init__(
@@ -491,19 +496,25 @@ class Collector:
             return True
         return False
 
-    def _one(self, topic: str, payload: bytes, received: int, b: _Batch) -> None:
+    def _checked(self, topic: str, payload: bytes, received: int, b: _Batch) -> tuple[Event, str] | None:
+        """A verified event and its text; None for a side-channel message (handled) or a
+        message that failed a check (counted in `b` by reason)."""
         if self._side_channel(topic, payload, received):
-            return
+            return None
         try:
-            ev, text = check_message(self.p, topic, payload, self._key_of, self.max_bytes, received)
+            return check_message(self.p, topic, payload, self._key_of, self.max_bytes, received)
         except Reject as r:
             b.reject(r.reason, r.detail)
+            return None
+
+    def _one(self, topic: str, payload: bytes, received: int, b: _Batch) -> None:
+        got = self._checked(topic, payload, received, b)
+        if got is None:
             return
-        dev = ev.device
-        if topic.endswith("/checkpoints") and self._chain(dev).recent.get(ev.seq) == ev.hash:
+        ev, text = got
+        if topic.endswith("/checkpoints") and self._chain(ev.device).recent.get(ev.seq) == ev.hash:
             return  # the checkpoints-topic copy of an event just stored from events
-        max_seen, _ = b.seen.get(dev, (0, 0))
-        b.seen[dev] = (max(max_seen, ev.seq), received)
+        b.saw(ev, received)
         self._accept(ev, text, received, b)
 
     def _fork(self, ch: _Chain, ev: Event, text: str, received: int, b: _Batch, why: str) -> None:
@@ -730,17 +741,13 @@ class Collector:
         for topic, payload, received, _retain in msgs:
             self.stats["messages"] += 1
             try:
-                if self._side_channel(topic, payload, received):
+                got = self._checked(topic, payload, received, b)
+                if got is None:
                     continue
-                try:
-                    ev, text = check_message(self.p, topic, payload, self._key_of, self.max_bytes, received)
-                except Reject as r:
-                    b.reject(r.reason, r.detail)
-                    continue
+                ev, text = got
                 by_dev.setdefault(ev.device, []).append(
                     Incoming(ev, text, received, quiet=topic.endswith("/checkpoints")))
-                max_seen, _ = b.seen.get(ev.device, (0, 0))
-                b.seen[ev.device] = (max(max_seen, ev.seq), received)
+                b.saw(ev, received)
             except Exception as exc:  # isolated: this message only
                 log.exception("hub message on %s failed", topic[:120])
                 b.reject("internal", f"{topic[:80]}: {exc!r}"[:200])
