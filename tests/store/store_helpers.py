@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 T0 = 1_795_651_200_000  # 2026-11-26 00:00:00 UTC, in ms
 
 
@@ -46,3 +48,16 @@ def clone(template: Path, dest_dir: Path) -> Path:
     for name in (template.name, "device.key"):
         shutil.copy2(template.parent / name, dest_dir / name)
     return dest_dir / template.name
+
+
+def run_verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`camaudit verify ARGS` run in-process: (exit code, stdout, stderr)."""
+    from camaudit.cli import main
+
+    try:
+        main(["verify", *args])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from store_helpers import T0, capture_body
+from store_helpers import T0, capture_body, run_verify
 
-from camaudit.cli import main
 from camaudit.core.record import Event
 from camaudit.core.types import Detection
 from camaudit.errors import VerifyError
@@ -94,16 +93,6 @@ def _resign(src: Path, dst: Path, key: DeviceKey, signed_by: str, files: dict[st
     return _zip(dst, {**files, "manifest.json": mb, "manifest.sig": key.sign(mb).hex().encode() + b"\n"})
 
 
-def _verify_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(["verify", *args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def _hub_pack(db: Path, out: Path, hub: DeviceKey, now: int = T0 + 4 * HOUR) -> Path:
     build_pack(
         out, device="cafe-01", public_key=_pub(db), lines=_lines(db), signer=hub, signed_by="hub",
@@ -116,18 +105,18 @@ def test_hub_resigned_pack_with_rewritten_report_fails(device, tmp_path, capsys)
     db, pub = device
     hub = DeviceKey.generate()
     pack = _hub_pack(db, tmp_path / "hub.zip", hub)
-    code, out, _ = _verify_cli(capsys, str(pack), "--pubkey", pub, "--hub-key", hub.public_hex)
+    code, out, _ = run_verify(capsys, str(pack), "--pubkey", pub, "--hub-key", hub.public_hex)
     assert code == 0 and "OK, authentic" in out and "pinned hub key" in out
     attacker = DeviceKey.generate()
     files = {n: d for n, d in _files(pack).items() if not n.startswith("manifest")}
     files["report.md"] = files["report.md"].replace(b"unconsented", b"consented") + b"\nAll consented.\n"
     forged = _resign(pack, tmp_path / "forged.zip", attacker, "hub", files)
     # with the real device key pinned (the attack of the issue), the report gives it away
-    code, _, err = _verify_cli(capsys, str(forged), "--pubkey", pub)
+    code, _, err = run_verify(capsys, str(forged), "--pubkey", pub)
     assert code == 1
     assert "report.md differs from the one derived from the records: line" in err
     # with the hub key pinned, the signer gives it away first
-    code, _, err = _verify_cli(capsys, str(forged), "--pubkey", pub, "--hub-key", hub.public_hex)
+    code, _, err = run_verify(capsys, str(forged), "--pubkey", pub, "--hub-key", hub.public_hex)
     assert code == 1 and "not the pinned --hub-key" in err
 
 
@@ -147,10 +136,10 @@ def test_dropped_tail_resigned_needs_the_hub_key(device, tmp_path, capsys) -> No
     files.update(derived_files(events, meta, {}))  # a careful forger regenerates the reports too
     forged = _resign(pack, tmp_path / "tail.zip", DeviceKey.generate(), "hub", files)
     # every record is the device's: only the hub key proves the pack holds them all
-    code, out, _ = _verify_cli(capsys, str(forged), "--pubkey", pub)
+    code, out, _ = run_verify(capsys, str(forged), "--pubkey", pub)
     assert code == 3
     assert "UNPROVEN ORIGIN" in out and "not pinned (give --hub-key)" in out
-    code, _, err = _verify_cli(capsys, str(forged), "--pubkey", pub, "--hub-key", hub.public_hex)
+    code, _, err = run_verify(capsys, str(forged), "--pubkey", pub, "--hub-key", hub.public_hex)
     assert code == 1 and "not the pinned --hub-key" in err
 
 
@@ -176,17 +165,17 @@ def test_whole_pack_forged_with_a_new_key(device, tmp_path, capsys) -> None:
     pack = tmp_path / "fake.zip"
     export_pack(fake, pack, now_ms=T0)
     fake_pub = _pub(fake)
-    code, out, _ = _verify_cli(capsys, str(pack))
+    code, out, _ = run_verify(capsys, str(pack))
     assert code == 3
     assert out.startswith(f"{pack}: UNPROVEN ORIGIN: internally consistent evidence pack")
     assert "no device key was pinned (give --pubkey)" in out
     assert f"device key {fake_pub} (fingerprint {fingerprint(bytes.fromhex(fake_pub))})" in out
-    code, _, err = _verify_cli(capsys, str(pack), "--pubkey", pub)
+    code, _, err = run_verify(capsys, str(pack), "--pubkey", pub)
     assert code == 1 and f"device key {fake_pub[:16]}... is not the pinned --pubkey {pub[:16]}..." in err
     # the key pinned from a file, as `camaudit device-key` prints it
     keyfile = tmp_path / "device.pub"
     keyfile.write_text(f"cafe-01 {pub}\n")
-    code, _, err = _verify_cli(capsys, str(pack), "--pubkey", str(keyfile))
+    code, _, err = run_verify(capsys, str(pack), "--pubkey", str(keyfile))
     assert code == 1 and "is not the pinned --pubkey" in err
 
 
@@ -199,7 +188,7 @@ def test_line_separators_in_strings_verify(tmp_path, where, capsys) -> None:
     export_pack(db, pack, now_ms=T0)
     raw = _files(pack)["events.jsonl"].decode()
     assert "\u2028" in raw and len(raw.splitlines()) > len(raw.split("\n")) - 1  # splitlines would break it
-    code, out, err = _verify_cli(capsys, str(pack), "--pubkey", _pub(db))
+    code, out, err = run_verify(capsys, str(pack), "--pubkey", _pub(db))
     assert code == 0 and "OK, authentic" in out, err
 
 
@@ -317,7 +306,7 @@ def test_rezipped_with_folder_entries_still_verifies(device, tmp_path, capsys) -
     subprocess.run(["zip", "-q", "-r", str(rezipped), "."], cwd=unpacked, check=True, timeout=60)
     with zipfile.ZipFile(rezipped) as z:
         assert "evidence/" in z.namelist()  # zip -r adds the folder entry
-    code, out, err = _verify_cli(capsys, str(rezipped), "--pubkey", pub)
+    code, out, err = run_verify(capsys, str(rezipped), "--pubkey", pub)
     assert code == 0 and "OK, authentic" in out, err
 
 
@@ -328,14 +317,14 @@ def test_truncated_and_non_zip_packs_are_pack_errors(device, tmp_path, capsys) -
     for cut in (len(data) // 2, len(data) - 10, 30):
         short = tmp_path / f"cut{cut}.zip"
         short.write_bytes(data[:cut])
-        code, out, err = _verify_cli(capsys, str(short), "--pubkey", pub)
+        code, out, err = run_verify(capsys, str(short), "--pubkey", pub)
         assert code == 1, (cut, out, err)
         assert err.startswith(f"camaudit: error: {short}: FAILED: ") and "journal" not in err
         assert "damaged or truncated" in err
         assert len(err.strip().splitlines()) == 1
     text = tmp_path / "pack.zip"
     text.write_text("this is not a zip\n")
-    code, _, err = _verify_cli(capsys, str(text))
+    code, _, err = run_verify(capsys, str(text))
     assert code == 1
     assert err.strip() == f"camaudit: error: {text}: FAILED: not a zip file (an evidence pack is the .zip `camaudit export` writes)"
     # a zip whose body was damaged (central directory intact) names the member
@@ -344,12 +333,12 @@ def test_truncated_and_non_zip_packs_are_pack_errors(device, tmp_path, capsys) -
     bad[off : off + 20] = bytes(20)
     damaged = tmp_path / "damaged.zip"
     damaged.write_bytes(bytes(bad))
-    code, _, err = _verify_cli(capsys, str(damaged), "--pubkey", pub)
+    code, _, err = run_verify(capsys, str(damaged), "--pubkey", pub)
     assert code == 1 and "FAILED" in err and "Traceback" not in err
 
 
 def test_pinned_key_arguments_are_checked(tmp_path, capsys) -> None:
-    code, _, err = _verify_cli(capsys, str(tmp_path / "x.zip"), "--hub-key", "zz")
+    code, _, err = run_verify(capsys, str(tmp_path / "x.zip"), "--hub-key", "zz")
     assert code == 2 and "--hub-key" in err and "neither 64 hex digits nor a readable file" in err
     assert os.environ.get("CAMAUDIT_NEVER_SET") is None
 
@@ -364,7 +353,7 @@ def test_the_device_never_writes_a_string_the_reader_cannot_read_back(tmp_path, 
     alert = next(e for e in events if e.type == "alert")
     assert alert.feed == "door\U0001f600" and alert.body["text"] == f"torn \ufffd down{ODD}"
     pack = export_pack(db, tmp_path / "p.zip", now_ms=T0) and tmp_path / "p.zip"
-    code, out, err = _verify_cli(capsys, str(pack), "--pubkey", _pub(db))
+    code, out, err = run_verify(capsys, str(pack), "--pubkey", _pub(db))
     assert code == 0 and "OK, authentic" in out, err
 
 

@@ -7,9 +7,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from store_helpers import T0, capture_body
+from store_helpers import T0, capture_body, run_verify
 
-from camaudit.cli import main
 from camaudit.hub.pack import export_hub_pack
 from camaudit.hub.store import HubStore
 from camaudit.store.journal import Journal
@@ -38,19 +37,9 @@ def setup(tmp_path: Path) -> tuple[Path, Path, str, int]:
     return db, witness, hub_key.public_hex, events[-1].seq
 
 
-def _verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(["verify", *args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def test_witness_confirms_an_untouched_journal(setup, capsys) -> None:
     db, witness, hub, head = setup
-    code, out, err = _verify(capsys, str(db), "--witness", str(witness), "--hub-key", hub)
+    code, out, err = run_verify(capsys, str(db), "--witness", str(witness), "--hub-key", hub)
     assert code == 0, err
     assert f"head seq {head}" in out and f"hub-witnessed up to seq {head}" in out
 
@@ -61,9 +50,9 @@ def test_deleted_tail_passes_alone_and_fails_against_the_witness(setup, capsys) 
     con.execute("DELETE FROM events WHERE seq > ?", (head - 2,))  # the alert is gone
     con.commit()
     con.close()
-    code, out, _ = _verify(capsys, str(db))
+    code, out, _ = run_verify(capsys, str(db))
     assert code == 0 and "records deleted from the end cannot be seen (give --witness)" in out
-    code, _, err = _verify(capsys, str(db), "--witness", str(witness), "--hub-key", hub)
+    code, _, err = run_verify(capsys, str(db), "--witness", str(witness), "--hub-key", hub)
     assert code == 1
     assert err.strip() == (
         f"camaudit: error: {db}: FAILED: the journal ends at seq {head - 2}, but the hub witnessed "
@@ -73,9 +62,9 @@ def test_deleted_tail_passes_alone_and_fails_against_the_witness(setup, capsys) 
 
 def test_witness_needs_the_pinned_hub_key(setup, capsys) -> None:
     db, witness, _, _ = setup
-    code, _, err = _verify(capsys, str(db), "--witness", str(witness))
+    code, _, err = run_verify(capsys, str(db), "--witness", str(witness))
     assert code == 2 and "--witness needs --hub-key" in err
-    code, _, err = _verify(capsys, str(db), "--witness", str(witness), "--hub-key", DeviceKey.generate().public_hex)
+    code, _, err = run_verify(capsys, str(db), "--witness", str(witness), "--hub-key", DeviceKey.generate().public_hex)
     assert code == 1 and "not the pinned --hub-key" in err
 
 
@@ -91,7 +80,7 @@ def test_tail_rewritten_with_the_device_key_fails_against_the_witness(setup, cap
     with Journal.open(db, "cafe-01", checkpoint_every=1000) as j:
         while j.head[0] < head:
             j.append("device.online", None, {}, T0 + 9001)
-    code, out, _ = _verify(capsys, str(db))
+    code, out, _ = run_verify(capsys, str(db))
     assert code == 0 and f"head seq {head}" in out  # alone, nothing to see
-    code, _, err = _verify(capsys, str(db), "--witness", str(witness), "--hub-key", hub)
+    code, _, err = run_verify(capsys, str(db), "--witness", str(witness), "--hub-key", hub)
     assert code == 1 and f"FAILED: seq {head} is not the record the hub witnessed" in err
