@@ -6,6 +6,7 @@ y growing downwards; each renderer only draws the shapes it is given.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from camaudit.report.model import VERDICTS, Bars, Segment
@@ -101,11 +102,7 @@ def bar_chart(bars: Bars, w: float = 520, h: float = 190, y_label: str = "captur
             labels.append(Label(x + bw / 2, top + ph + 12, ticks[i], "middle", 8))
         if groups[i]:
             labels.append(Label(x + bw / 2, top + ph + 22, groups[i], "middle", 7))
-    lx = left
-    for verdict in VERDICTS:
-        rects.append(Rect(lx, h - 14, 9, 9, COLORS[verdict], verdict))
-        labels.append(Label(lx + 12, h - 6, verdict, "start", 8))
-        lx += 90
+    _legend(rects, labels, VERDICTS, left, h - 14, 90)
     return Shapes(w, h, tuple(rects), tuple(labels), tuple(lines))
 
 
@@ -131,12 +128,16 @@ def timeline_chart(
     lines.append(Line(left, base, left + pw, base))
     labels.append(Label(left, base + 11, fmt_left, "start", 7.5))
     labels.append(Label(left + pw, base + 11, fmt_right, "end", 7.5))
-    lx = left
-    for st in STATE_ORDER:
-        rects.append(Rect(lx, h - 13, 9, 9, COLORS[st], st))
-        labels.append(Label(lx + 12, h - 5, st, "start", 8))
-        lx += 95
+    _legend(rects, labels, STATE_ORDER, left, h - 13, 95)
     return Shapes(w, h, tuple(rects), tuple(labels), tuple(lines))
+
+
+def _legend(rects: list[Rect], labels: list[Label], keys: Iterable[str], x: float, y: float, step: float) -> None:
+    """A colour swatch and its name for each key, left to right from (x, y)."""
+    for key in keys:
+        rects.append(Rect(x, y, 9, 9, COLORS[key], key))
+        labels.append(Label(x + 12, y + 8, key, "start", 8))
+        x += step
 
 
 def to_svg(shapes: Shapes, aria: str) -> str:
