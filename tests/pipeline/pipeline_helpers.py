@@ -85,3 +85,33 @@ def write_clip(path: Path, frames: list, fps: float, size: tuple[int, int]) -> P
         w.write(f)
     w.release()
     return path
+
+
+def run_watched_clip(tmp: Path, name: str, frames: list, fps: float, size: tuple[int, int], quad,
+                     notice: dict, device: dict, feed: dict | None = None) -> tuple[Path, Path]:
+    """Write `frames` as clip `name`, run the device on it as feed `arcade` with notice
+    `entrance` (`notice`) watched in the sign's region `quad`: (journal db, config file)."""
+    import yaml
+
+    from camaudit.notices.composite import quad_bbox
+
+    clip = tmp / name
+    write_clip(clip, frames, fps, size)
+    region = quad_bbox(quad, (size[1], size[0], 3))
+    cfg = {
+        "device": {"data_dir": str(tmp), **device},
+        "capture": {"idle_s": 1.0},
+        "feeds": {"arcade": {"source": str(clip), **(feed or {})}},
+        "notices": {
+            "entrance": {
+                **notice,
+                "watch": {"feed": "arcade", "region": [round(float(v), 4) for v in region], "check_s": 0.2,
+                          "grace_s": 1.0},
+            }
+        },
+    }
+    cfg_path = tmp / "venue.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    db = tmp / "journal.db"
+    camaudit("run", "--config", str(cfg_path), "--db", str(db))
+    return db, cfg_path

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-from pipeline_helpers import camaudit, captures, clip_frames, write_clip
+from pipeline_helpers import camaudit, captures, clip_frames, run_watched_clip
 
 from camaudit.config.notices import NoticeConfig
-from camaudit.notices.composite import composite_sign, perspective_quad, quad_bbox
+from camaudit.notices.composite import composite_sign, perspective_quad
 from camaudit.notices.sign import render_sign
 
 pytestmark = pytest.mark.integration
@@ -53,24 +52,7 @@ def scenario(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
         + [with_(f, cover) for f in people]  # 205 .. 309: people, sign covered
     )
     covered_at = 130
-    clip = tmp / "scenario.avi"
-    write_clip(clip, parts, FPS, SIZE)
-    region = quad_bbox(quad, (SIZE[1], SIZE[0], 3))
-    cfg = {
-        "device": {"id": "scenario-01", "data_dir": str(tmp)},
-        "capture": {"idle_s": 1.0},
-        "feeds": {"arcade": {"source": str(clip)}},
-        "notices": {
-            "entrance": {
-                **NOTICE,
-                "watch": {"feed": "arcade", "region": [round(float(v), 4) for v in region], "check_s": 0.2, "grace_s": 1.0},
-            }
-        },
-    }
-    cfg_path = tmp / "venue.yaml"
-    cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
-    db = tmp / "journal.db"
-    camaudit("run", "--config", str(cfg_path), "--db", str(db))
+    db, _ = run_watched_clip(tmp, "scenario.avi", parts, FPS, SIZE, quad, NOTICE, {"id": "scenario-01"})
     return db, covered_at
 
 

@@ -13,14 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
 
-from pipeline_helpers import camaudit, clip_frames, write_clip  # noqa: E402
+from pipeline_helpers import clip_frames, run_watched_clip  # noqa: E402
 
 from camaudit.config.notices import NoticeConfig  # noqa: E402
-from camaudit.notices.composite import composite_sign, perspective_quad, quad_bbox  # noqa: E402
+from camaudit.notices.composite import composite_sign, perspective_quad  # noqa: E402
 from camaudit.notices.sign import render_sign  # noqa: E402
 
 FPS = 25.0
@@ -53,22 +52,6 @@ def venue_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tu
         + [composite_sign(f, cover, quad) for f in empty[25:]]
         + [composite_sign(f, cover, quad) for f in people]
     )
-    clip = tmp / "venue.avi"
-    write_clip(clip, parts, FPS, SIZE)
-    region = quad_bbox(quad, (SIZE[1], SIZE[0], 3))
-    cfg = {
-        "device": {"id": "cafe-01", "data_dir": str(tmp), "timezone": "Europe/Paris", "venue": VENUE},
-        "capture": {"idle_s": 1.0},
-        "feeds": {"arcade": {"source": str(clip), "evidence": "blurred"}},
-        "notices": {
-            "entrance": {
-                **NOTICE,
-                "watch": {"feed": "arcade", "region": [round(float(v), 4) for v in region], "check_s": 0.2, "grace_s": 1.0},
-            }
-        },
-    }
-    cfg_path = tmp / "venue.yaml"
-    cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
-    db = tmp / "journal.db"
-    camaudit("run", "--config", str(cfg_path), "--db", str(db))
-    return db, cfg_path
+    return run_watched_clip(tmp, "venue.avi", parts, FPS, SIZE, quad, NOTICE,
+                            {"id": "cafe-01", "timezone": "Europe/Paris", "venue": VENUE}, {"evidence": "blurred"})
+
