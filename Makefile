@@ -51,9 +51,9 @@ docs: $(VENV)/.docs
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 ## the manual builds with no warning: a broken link or anchor, or a page missing from the
-## nav, fails `make test`
+## nav, fails `make test` (no --quiet: it hides the warnings --strict counts)
 docs-check: $(VENV)/.test
-	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir .cache/docs-check-site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir .cache/docs-check-site
 
 ## shellcheck on deploy.sh and every script; systemd-analyze verify on the units
 check-firmware: system-deps
