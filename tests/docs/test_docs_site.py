@@ -121,3 +121,11 @@ def test_the_readme_is_short_and_says_how_to_run_it() -> None:
     assert len(lines) < 250
     first_screen = "\n".join(lines[:30])
     assert "make demo" in first_screen and "make test" in first_screen
+
+
+def test_the_readmes_links_point_at_files_that_exist() -> None:
+    links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", (ROOT / "README.md").read_text())
+    local = [ln for ln in links if "://" not in ln]
+    assert len(local) > 10
+    missing = [ln for ln in local if not (ROOT / ln).exists()]
+    assert missing == []
