@@ -42,7 +42,7 @@ RESTORE_SHARPNESS = 0.2  # + blurred_ratio
 class HealthLimits:
     """Thresholds (grey levels 0..255 and ratios) and times (ms)."""
 
-    dark_level: float = 20.0  # mean grey at or below: dark
+    dark_level: float = 10.0  # mean grey at or below: dark
     uniform_std: float = 6.0  # grey standard deviation at or below: uniform
     moved_match: float = 0.10  # share of the reference's textured cells still matching below: moved
     blurred_ratio: float = 0.35  # sharpness / reference sharpness below: blurred
