@@ -23,10 +23,10 @@ SMEAR_SIGMA = 10.0  # px at 480 px wide, at the end of the smear
 
 def people_frames(path: Path, seconds: float) -> list[np.ndarray]:
     """The clip's frames at SIZE, played forwards then backwards until `seconds` long."""
+    import cv2
+
     from camaudit.sources import open_source
     from camaudit.sources.base import Frame
-
-    import cv2
 
     src = open_source(str(path), fps=None, loop=False, pace=False)
     frames = [cv2.resize(it.image, SIZE, interpolation=cv2.INTER_AREA)
