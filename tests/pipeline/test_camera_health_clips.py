@@ -130,3 +130,35 @@ def test_edited_tv_clip_is_a_moved_camera(shared_data: Path, tmp_path: Path):
     assert [e["type"] for e in ev] == ["camera.reference", "camera.moved", "alert"]
     t0 = ev[0]["body"]["learned"] - 1000
     assert 0.5 <= rel_s(ev[1], t0) <= 2.0
+
+
+def test_notice_watched_by_a_covered_camera_is_unknown_not_missing(shared_data: Path, tmp_path: Path):
+    """The sign is seen, then a black sheet goes over the lens: the notice becomes UNKNOWN
+    because the camera is covered, never MISSING (grace 1 s, the lens stays covered 3 s)."""
+    import numpy as np
+    from pipeline_helpers import clip_frames, run_watched_clip
+
+    from camaudit.config.notices import NoticeConfig
+    from camaudit.notices.composite import composite_sign, perspective_quad
+    from camaudit.notices.sign import render_sign
+
+    fps, size = 25.0, (960, 540)
+    notice = {"controller": "Example Café Ltd, 1 Main St", "purposes": ["security of the premises"],
+              "rights": "access, erasure, objection: ask the contact below",
+              "contact": "dpo@example.org", "full_notice": "https://example.org/cctv",
+              "covers": ["arcade"]}
+    quad = perspective_quad(870, 110, 150, yaw_deg=15)
+    sign = render_sign("entrance", NoticeConfig.model_validate(notice), 600)
+    people = [composite_sign(f, sign, quad)
+              for f in clip_frames(shared_data / "videos" / "facenet-pytorch_video.mp4", size)]
+    fade = [(people[-1] * (1 - a)).astype(np.uint8) for a in np.linspace(0.1, 1.0, 10)]
+    dark = [np.full_like(people[0], 2) for _ in range(75)]
+    db, _ = run_watched_clip(tmp_path, "covered.avi", people + fade + dark, fps, size, quad,
+                             notice, {"id": "cover-01"}, feed={"health": HEALTH})
+    ev = journal_events(db)
+    notices = [e for e in ev if e["type"] in ("notice.restored", "notice.missing", "notice.unknown")]
+    assert [e["type"] for e in notices] == ["notice.restored", "notice.unknown"], notices
+    assert notices[1]["body"]["why"] == "camera_covered"
+    covered = [e for e in ev if e["type"] == "camera.covered"]
+    assert len(covered) == 1 and covered[0]["seq"] < notices[1]["seq"]
+    camaudit("verify", str(db))
