@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from health_clips import CHANGE_S, CLEAR_S, FPS, HOLD_S, SIZE, health_clip
+from health_clips import CHANGE_S, CLEAR_S, FPS, HOLD_S, SIZE, health_clip, wall
 from pipeline_helpers import camaudit, write_clip
 
 pytestmark = pytest.mark.integration
@@ -161,4 +161,26 @@ def test_notice_watched_by_a_covered_camera_is_unknown_not_missing(shared_data: 
     assert notices[1]["body"]["why"] == "camera_covered"
     covered = [e for e in ev if e["type"] == "camera.covered"]
     assert len(covered) == 1 and covered[0]["seq"] < notices[1]["seq"]
+    camaudit("verify", str(db))
+
+
+def test_reference_survives_a_restart_until_an_operator_relearns(shared_data: Path, tmp_path: Path):
+    """Learned on the people clip; turned to the wall and restarted: still `moved`. After
+    `camaudit relearn main` the next start learns the wall and reports nothing."""
+    import numpy as np
+    from health_clips import people_frames
+
+    people = people_frames(shared_data / "videos" / "intel_face-demographics-walking.gif", 3.0)
+    side = [np.ascontiguousarray(wall(SIZE[1], SIZE[0])) for _ in range(30)]
+    db = run_clip(tmp_path, people, FPS, SIZE, "people.avi")
+    assert [e["type"] for e in health_events(db)] == ["camera.reference"]
+    run_clip(tmp_path, side, FPS, SIZE, "wall.avi")
+    ev = health_events(db)[1:]
+    assert [e["type"] for e in ev] == ["camera.reference", "camera.moved", "alert"]
+    assert ev[0]["body"]["reason"] == "stored"
+    assert ev[0]["body"]["sha256"] == health_events(db)[0]["body"]["sha256"]
+    camaudit("relearn", "main", "--db", str(db))
+    run_clip(tmp_path, side, FPS, SIZE, "wall2.avi")
+    ev = health_events(db)[4:]
+    assert [e["type"] for e in ev] == ["camera.reference"] and ev[0]["body"]["reason"] == "operator"
     camaudit("verify", str(db))
