@@ -37,7 +37,7 @@ def run_clip(tmp: Path, frames: list, fps: float, size: tuple[int, int], name: s
              data: Path | None = None) -> Path:
     clip = write_clip(tmp / name, frames, fps, size)
     data = data or tmp
-    cfg = {"device": {"data_dir": str(data)}, "capture": {"idle_s": 1.0},
+    cfg = {"device": {"data_dir": str(data), "timezone": "Europe/Paris"}, "capture": {"idle_s": 1.0},
            "feeds": {"main": {"source": str(clip), "health": HEALTH}}}
     cfg_path = tmp / f"{name}.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
@@ -75,6 +75,17 @@ def test_health_clip_gives_its_condition_and_no_other(shared_data: Path, tmp_pat
         off = CLEAR_S + CHANGE_S + HOLD_S  # the sheet comes off over 1 s from here
         assert off <= rel_s(end, t0, "end") <= off + 1.0
         assert end["body"]["worst"]["std"] < 1.0
+        # the evidence pack's report says it in words, times in the venue's zone
+        import zipfile
+
+        camaudit("export", "--db", str(db), "--out", str(tmp_path / "pack.zip"))
+        with zipfile.ZipFile(tmp_path / "pack.zip") as z:
+            page = z.read("report.html").decode()
+        assert "The camera &#39;main&#39; was covered from " in page
+        assert "CET" in page.split("was covered from ")[1][:40]
+        assert "captures in that time are unknown, not absent" in page
+        key = camaudit("device-key", "--db", str(db)).stdout.split()[-1]  # "<device id> HEX"
+        camaudit("verify", str(tmp_path / "pack.zip"), "--pubkey", key)
     elif cond == "moved":
         assert vals["scene_match"] < 0.1 and vals["std"] > 6  # a wall, not a covered lens
     else:
