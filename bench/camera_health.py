@@ -9,7 +9,13 @@ For each shared clip (../shared/data/videos), decoded once into memory at 640 px
 Prints microseconds per frame (median of `--rounds` passes) and the ratios health/thumbnail
 and health/detect. One thread (OpenCV, LiteRT, numpy BLAS not involved).
 
-    .venv/bin/python bench/camera_health.py [--rounds 3] [--json]
+With --measures, it prints instead what the thresholds are chosen against: per clip (its own
+frames, at its own rate), with the reference learned from its first second as the device
+does, the lowest mean grey, grey std, scene match and sharpness ratio (and the highest
+sharpness ratio) over all its frames, and the same for the three health clips the tests make
+(black sheet, pan to a wall, smeared lens) over their last second.
+
+    .venv/bin/python bench/camera_health.py [--rounds 3] [--json] [--measures]
 """
 
 from __future__ import annotations
@@ -50,7 +56,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--measures", action="store_true")
     args = ap.parse_args()
+    if args.measures:
+        measures()
+        return
     import cv2
 
     cv2.setNumThreads(1)
@@ -96,6 +106,51 @@ def main() -> None:
     he = statistics.median(r["health_us"] for r in rows)
     print(f"median health cost: {he:.0f} us/frame; "
           f"{statistics.median(r['health_per_detect'] for r in rows):.2%} of one detector call")
+
+
+def _series(frames: list, fps: float) -> list[tuple[float, float, float | None, float | None]]:
+    from camaudit.config.feeds import HealthConfig
+    from camaudit.core.motion import downscale_gray
+    from camaudit.pipeline.camera_health import HealthWatch, sharpness
+
+    w = HealthWatch("bench", HealthConfig(learn_s=1.0), lambda *a: None)
+    out = []
+    for i, f in enumerate(frames):
+        t = downscale_gray(f)
+        w.observe(t, round(i * 1000 / fps))
+        ref = w.reference
+        out.append((float(t.mean()), float(t.std()),
+                    ref.scene_match(t) if ref is not None else None,
+                    ref.sharpness_ratio(sharpness(t), t.shape) if ref is not None else None))
+    return out
+
+
+def _row(name: str, s: list) -> str:
+    m = [x[2] for x in s if x[2] is not None]
+    r = [x[3] for x in s if x[3] is not None]
+    return (f"{name:52} {min(x[0] for x in s):6.1f} {min(x[1] for x in s):6.1f} "
+            f"{min(m) if m else float('nan'):7.2f} {min(r) if r else float('nan'):7.2f} "
+            f"{max(r) if r else float('nan'):7.2f}")
+
+
+def measures() -> None:
+    import cv2
+
+    sys.path.insert(0, str(ROOT / "tests" / "pipeline"))
+    from health_clips import FPS, health_clip
+
+    print(f"{'clip (all frames)':52} {'mean':>6} {'std':>6} {'match':>7} {'sharp':>7} {'sharp+':>7}")
+    for clip in sorted(VIDEOS.iterdir()):
+        cap = cv2.VideoCapture(str(clip))
+        fps = cap.get(cv2.CAP_PROP_FPS) or 10.0
+        cap.release()
+        print(_row(clip.name, _series(frames_of(clip, limit=10_000), fps)))
+    print(f"{'health clip (last second)':52}")
+    for kind in ("covered", "panned", "smeared"):
+        frames = health_clip(kind, VIDEOS)
+        if kind == "covered":  # the sheet comes off at the end: its darkest second instead
+            frames = frames[: len(frames) - round(5 * FPS)]
+        print(_row(kind, _series(frames, FPS)[-round(FPS):]))
 
 
 if __name__ == "__main__":
