@@ -150,3 +150,13 @@ def test_relearn_command(tmp_path: Path):
     assert "learned again" in out and ch.relearn_path(tmp_path / "camera_health", "door").exists()
     bad = camaudit("relearn", "gate", "--config", str(cfg), check=False)
     assert bad.returncode != 0 and "no feed 'gate'" in bad.stderr and "door" in bad.stderr
+
+
+def test_run_prints_health_events_in_words():
+    from camaudit.console import describe
+    from camaudit.core.record import Event
+
+    ev = Event(device="d1", seq=3, ts=1_800_000_000_000, type="camera.covered", feed="door",
+               body={"condition": "covered", "start": 1, "values": {"mean": 2.5}}, prev="0" * 64)
+    line = describe(ev)
+    assert line is not None and "door" in line and "camera.covered: covered" in line
