@@ -160,3 +160,29 @@ def test_run_prints_health_events_in_words():
                body={"condition": "covered", "start": 1, "values": {"mean": 2.5}}, prev="0" * 64)
     line = describe(ev)
     assert line is not None and "door" in line and "camera.covered: covered" in line
+
+
+def test_hostile_frames_do_not_crash_or_raise_false_events():
+    """Frames of 1x1, 2x500, all-255 and a resolution switch mid-stream."""
+    import cv2
+
+    j = Journal()
+    w = ch.HealthWatch("door", CFG, j)
+    t = feed(w, scene(1), 0, 2.0)
+    for shape in ((1, 1, 3), (2, 500, 3), (500, 2, 3)):
+        w.observe(downscale_gray(np.full(shape, 128, np.uint8)), t)
+        t += 100
+    assert j.types() == ["camera.reference"]
+    # the same scene at 1280x720: compared at the reference's size, still the same view
+    big = cv2.resize(scene(1), (1280, 720), interpolation=cv2.INTER_CUBIC)
+    t = feed(w, big, t, 3.0)
+    assert j.types() == ["camera.reference"]
+    # ...and a turned camera at the new size is still caught
+    feed(w, cv2.resize(scene(2), (1280, 720)), t, 2.0)
+    assert j.types() == ["camera.reference", "camera.moved"]
+    # a reference learned on 1x1 frames cannot judge moved or blurred, and does not crash
+    j2 = Journal()
+    w2 = ch.HealthWatch("tiny", CFG, j2)
+    for i in range(30):
+        w2.observe(downscale_gray(np.full((1, 1, 3), 100 + i, np.uint8)), i * 100)
+    assert w2.reference is None or w2.reference.textured_cells == 0

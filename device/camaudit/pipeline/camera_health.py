@@ -72,6 +72,14 @@ def _cells(thumb: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return out
 
 
+def _resized(thumb: npt.NDArray[np.float32], shape: tuple[int, ...]) -> npt.NDArray[np.float32]:
+    import cv2
+
+    out: npt.NDArray[np.float32] = cv2.resize(
+        thumb.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return out
+
+
 class Reference:
     """A learned view: the median thumbnail (uint8) and its sharpness."""
 
@@ -291,13 +299,21 @@ class HealthWatch:
         if self._loaded_pending and self.reference is not None:
             self._loaded_pending = False
             self.sink(REFERENCE, self.feed, self.reference.body("stored"), ts_ms)
+        if thumb.size == 0:
+            return
         mean, std = float(thumb.mean()), float(thumb.std())
         sharp = sharpness(thumb)
         ref = self.reference
+        cmp, cmp_sharp = thumb, sharp
+        if ref is not None and thumb.shape != ref.thumb.shape:
+            # the stream's resolution changed: compare at the reference's size (a camera
+            # cannot leave the audit's view by switching resolution)
+            cmp = _resized(thumb, ref.thumb.shape)
+            cmp_sharp = sharpness(cmp)
         sample = HealthSample(
             ts_ms, mean, std,
-            scene_match=ref.scene_match(thumb) if ref is not None else None,
-            sharpness_ratio=ref.sharpness_ratio(sharp, thumb.shape) if ref is not None else None,
+            scene_match=ref.scene_match(cmp) if ref is not None else None,
+            sharpness_ratio=ref.sharpness_ratio(cmp_sharp, cmp.shape) if ref is not None else None,
         )
         if ref is None and classify(sample, self.limits) is None:
             self._learn_step(thumb, sharp, ts_ms)
