@@ -75,9 +75,8 @@ def _cells(thumb: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 def _resized(thumb: npt.NDArray[np.float32], shape: tuple[int, ...]) -> npt.NDArray[np.float32]:
     import cv2
 
-    out: npt.NDArray[np.float32] = cv2.resize(
-        thumb.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
-    return out
+    out = cv2.resize(thumb.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return np.asarray(out, dtype=np.float32)
 
 
 class Reference:
