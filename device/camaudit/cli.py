@@ -28,6 +28,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "export": "camaudit.store.pack_command:export_cmd",
     "subject-check": "camaudit.report.command:subject_check_cmd",
     "status": "camaudit.health.command:status_cmd",
+    "relearn": "camaudit.pipeline.health_command:relearn_cmd",
 }
 
 

@@ -40,6 +40,8 @@ def describe(ev: Event) -> str | None:
         return f"{_clock(ev.ts)} {feed:<10} ALERT: {b.get('text', '')}"
     if ev.type in ("feed.down", "feed.up", "notice.missing", "notice.restored", "notice.unknown"):
         return f"{_clock(ev.ts)} {feed:<10} {ev.type}: {b.get('detail') or b.get('notice') or ''}"
+    if ev.type in ("camera.covered", "camera.moved", "camera.blurred", "camera.restored"):
+        return f"{_clock(ev.ts)} {feed:<10} {ev.type}: {b.get('condition', '')} {b.get('values', '')}"
     return None
 
 

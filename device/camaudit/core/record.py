@@ -34,6 +34,11 @@ EVENT_TYPES = frozenset(
         "release.start",
         "release.end",
         "alert",
+        "camera.covered",
+        "camera.moved",
+        "camera.blurred",
+        "camera.restored",
+        "camera.reference",
         "checkpoint",
         "witness",
     }

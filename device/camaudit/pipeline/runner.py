@@ -313,6 +313,7 @@ def run(
                 ids=ids,
                 evidence_dir=path.parent / "evidence",
                 board=board,
+                health_dir=path.parent / "camera_health",
                 on_faces=publisher.set_faces if publisher is not None else None,
             )
             src = sources[name]

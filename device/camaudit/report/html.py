@@ -9,6 +9,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from camaudit.report import words
+from camaudit.report.camera_health import period_text
 from camaudit.report.charts import bar_chart, timeline_chart, to_svg
 from camaudit.report.model import Report
 
@@ -40,6 +41,9 @@ code{word-break:break-all}
 <table><tr><th>notice</th><th>state</th><th>from</th><th>to</th></tr>
 {% for s in segments %}<tr><td>{{ s.notice }}</td><td>{{ s.state }}</td><td>{{ s.start }}</td><td>{{ s.end }}</td></tr>{% endfor %}</table>
 {% else %}<p>No notice is registered or watched in these records.</p>{% endif %}
+<h2>Camera health</h2>
+{% if not camera_health %}<p>No camera was journalled covered, moved or blurred in these records.</p>{% endif %}
+{% for line in camera_health %}<p>{{ line }}</p>{% endfor %}
 <h2>Captures</h2>
 {% if not captures %}<p>No capture in this span.</p>{% endif %}
 {% for c in captures %}<div class="capture" id="{{ c.id }}">
@@ -112,6 +116,7 @@ def render_html(r: Report, frames: Mapping[str, bytes]) -> bytes:
             for s in r.timeline
         ],
         captures=caps,
+        camera_health=[period_text(p, c.both) for p in r.camera_health],
         verify=words.how_to_verify(r),
     )
     return page.encode("utf-8")

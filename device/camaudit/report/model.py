@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from camaudit.core.alerts import reason_words
 from camaudit.core.record import Event
+from camaudit.report.camera_health import BlindPeriod, blind_periods
 from camaudit.store.captures import CaptureRow
 
 VERDICTS = ("consented", "unconsented", "open")
@@ -182,6 +183,7 @@ class Report:
     per_day: Bars
     missing_evidence: tuple[str, ...]
     evidence_on_device: bool
+    camera_health: tuple[BlindPeriod, ...] = ()  # covered / moved / blurred periods
 
     @property
     def controllers(self) -> list[str]:
@@ -300,6 +302,7 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
         per_day=per_day,
         missing_evidence=tuple(meta.get("missing_evidence") or ()),
         evidence_on_device=bool(meta.get("evidence_on_device", False)),
+        camera_health=blind_periods(records, feed),
     )
 
 
