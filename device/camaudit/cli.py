@@ -118,7 +118,7 @@ def run_cmd(
         loop=loop,
         pace=pace,
     )
-    reporter = QuietReporter() if quiet else ConsoleReporter()
+    reporter = QuietReporter() if quiet else ConsoleReporter(timezone=cfg.device.timezone)
     summary = run(cfg, db=db, reporter=reporter)
     if not quiet:
         for line in summary_lines(summary):
@@ -152,11 +152,12 @@ def config_schema_cmd() -> None:
 @cli.command("log")
 @click.option("--db", type=click.Path(path_type=Path), help="Journal database (default: the config's data_dir/journal.db).")
 @click.option("-c", "--config", type=click.Path(path_type=Path), help="Device config: its journal and the venue's time zone.")
-@click.option("--tz", help="Show times in this IANA time zone (default: the config's device.timezone, else this machine's).")
+@click.option("--tz", help="Show times in this IANA time zone (default: the config's device.timezone, else the zone the journal records).")
 @click.option("--json", "as_json", is_flag=True, help="JSON list of captures (times in UTC ms).")
 def log_cmd(db: Path | None, config: Path | None, tz: str | None, as_json: bool) -> None:
     """List the captures in a journal, times in the venue's local time with the zone named."""
     from camaudit.core.policy import load_timezone
+    from camaudit.report.feeds import journal_zone
     from camaudit.store.captures import format_table, list_captures
 
     cfg = _load(config)
@@ -165,6 +166,8 @@ def log_cmd(db: Path | None, config: Path | None, tz: str | None, as_json: bool)
     if db is None:
         db = cfg.device.data_dir / "journal.db"
     zone_name = tz or (cfg.device.timezone if cfg is not None else None)
+    if zone_name is None and db.is_file():
+        zone_name = journal_zone(db) or "UTC"  # the venue's zone as the device journalled it
     try:
         zone = load_timezone(zone_name) if zone_name else None
     except ValueError as exc:

@@ -6,22 +6,24 @@ import os
 import sys
 import time
 from collections.abc import Mapping
-from datetime import datetime
 from typing import IO
+from zoneinfo import ZoneInfo
 
 import click
 
+from camaudit.core import venue_time
 from camaudit.core.record import Event
 from camaudit.pipeline.feed_loop import FeedStats
 from camaudit.pipeline.runner import RunSummary
 
 
-def _clock(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000).strftime("%H:%M:%S")
+def describe(ev: Event, tz: ZoneInfo = venue_time.UTC_ZONE) -> str | None:
+    """One readable line for the events a person cares about (None for the rest); its time
+    in the venue's zone `tz`, named."""
 
+    def _clock(ts_ms: int) -> str:
+        return venue_time.fmt_clock(ts_ms, tz)
 
-def describe(ev: Event) -> str | None:
-    """One readable line for the events a person cares about (None for the rest)."""
     b = ev.body
     feed = ev.feed or "-"
     if ev.type == "capture.start":
@@ -44,8 +46,11 @@ def describe(ev: Event) -> str | None:
 
 
 class ConsoleReporter:
-    def __init__(self, out: IO[str] | None = None, *, progress: bool | None = None) -> None:
+    def __init__(
+        self, out: IO[str] | None = None, *, progress: bool | None = None, timezone: str | None = None
+    ) -> None:
         self.out = out or sys.stdout
+        self.tz = venue_time.zone_or_utc(timezone)
         under_systemd = "INVOCATION_ID" in os.environ
         self.show_progress = (
             progress if progress is not None else (sys.stderr.isatty() and not under_systemd)
@@ -59,7 +64,7 @@ class ConsoleReporter:
             self._line = False
 
     def event(self, ev: Event) -> None:
-        text = describe(ev)
+        text = describe(ev, self.tz)
         if text is None:
             return
         self._clear()

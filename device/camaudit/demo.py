@@ -161,7 +161,7 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
         for act in demo_story.ACTS:
             click.echo(f"  feed {act.feed:<9} {act.expect}")
         click.echo()
-        summary = run(cfg, db=db, reporter=ConsoleReporter())
+        summary = run(cfg, db=db, reporter=ConsoleReporter(timezone=demo_story.TIMEZONE))
         click.echo()
         for line in summary_lines(summary):
             click.echo(line)

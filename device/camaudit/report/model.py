@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from camaudit.core import venue_time
 from camaudit.core.alerts import reason_words
 from camaudit.core.record import Event
 from camaudit.store.captures import CaptureRow
@@ -57,7 +58,7 @@ class Clock:
         utc = datetime.fromtimestamp(ms / 1000, tz=UTC)
         same_day = loc.date() == utc.date()
         u = utc.strftime("%H:%M:%S UTC" if same_day else "%Y-%m-%d %H:%M:%S UTC")
-        return f"{loc.strftime('%Y-%m-%d %H:%M:%S')} {loc.tzname()} ({u})"
+        return f"{loc.strftime('%Y-%m-%d %H:%M:%S')} {venue_time.zone_abbrev(loc)} ({u})"
 
     def utc(self, ms: int | None) -> str:
         if ms is None:
