@@ -138,7 +138,27 @@ def check_config_cmd(file: Path) -> None:
         Policy.from_config(cfg)  # what only this machine can check: the venue's time zone
     except ConfigError as exc:
         raise ConfigError(f"{locate(file, ('device', 'timezone'))}: {exc}") from None
+    for warning in config_warnings(cfg, file):
+        click.secho(f"warning: {warning}", err=True, fg="yellow")
     click.echo(f"{file}: OK ({len(cfg.feeds)} feed(s), {len(cfg.notices)} notice(s))")
+
+
+def config_warnings(cfg: Any, file: Path) -> list[str]:
+    """What is valid but probably not meant: no venue name; hours that run overnight."""
+    from camaudit.config.loader import locate
+    from camaudit.core.policy import overnight_ranges
+
+    out = []
+    if not cfg.device.venue:
+        out.append(f"{locate(file, ('device',))}: device.venue is not set: reports and letters will "
+                   "say 'Venue: not configured' (set it to the venue's name and address)")
+    for nid, notice in sorted(cfg.notices.items()):
+        for key, rng in overnight_ranges(notice.hours or {}):
+            start, _, end = rng.partition("-")
+            out.append(f"{locate(file, ('notices', nid, 'hours', key))}: notices.{nid}.hours.{key}: "
+                       f"{rng!r} runs overnight, from {start.strip()} to {end.strip()} the next morning "
+                       f"(if you meant {end.strip()}-{start.strip()}, swap the times)")
+    return out
 
 
 @cli.command("config-schema")

@@ -10,7 +10,7 @@ verdict. Times are UTC ms; `Clock` formats them in the venue's zone and in UTC.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from camaudit.core import venue_time
 from camaudit.core.alerts import reason_words
 from camaudit.core.record import Event
+from camaudit.report.limits import Seen, observe
 from camaudit.store.captures import CaptureRow
 
 VERDICTS = ("consented", "unconsented", "open")
@@ -128,6 +129,8 @@ class CaptureItem:
     row: CaptureRow
     notice_states: Mapping[str, str]  # notice id -> state at the capture's start
     reasons_words: tuple[str, ...]
+    # for a notice NOT_REPORTED at the start: its first reported (state, time) during the capture
+    first_reports: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
     @property
     def identifiable(self) -> bool:
@@ -183,6 +186,7 @@ class Report:
     per_day: Bars
     missing_evidence: tuple[str, ...]
     evidence_on_device: bool
+    seen: Seen | None = None  # the audit's own coverage (report.limits)
 
     @property
     def controllers(self) -> list[str]:
@@ -272,11 +276,16 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
     items = []
     for r in rows:
         start = r.start if r.start is not None else r.ts
-        states = {}
+        end = r.end if r.end is not None else r.ts
+        states, firsts = {}, {}
         for nid in sorted(covers):
             if r.feed in covers[nid]:
                 states[nid] = _state_at(changes, nid, start)
-        items.append(CaptureItem(r, states, tuple(reason_words(x) for x in r.reasons)))
+                if states[nid] == NOT_REPORTED:
+                    first = next(((st, ts) for ts, n, st in changes if n == nid and start < ts <= end), None)
+                    if first is not None:
+                        firsts[nid] = first
+        items.append(CaptureItem(r, states, tuple(reason_words(x) for x in r.reasons), firsts))
     timeline = _timeline(changes, sorted(covers), first_time, last_time)
     per_hour, per_day = _charts(items, clock, first_time, last_time)
     return Report(
@@ -301,11 +310,15 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
         per_day=per_day,
         missing_evidence=tuple(meta.get("missing_evidence") or ()),
         evidence_on_device=bool(meta.get("evidence_on_device", False)),
+        seen=observe(records, feed),
     )
 
 
+NOT_REPORTED = "not yet reported"  # no state of the notice in these records before the capture
+
+
 def _state_at(changes: list[tuple[int, str, str]], notice: str, t: int) -> str:
-    state = "not recorded in this pack"
+    state = NOT_REPORTED
     for ts, nid, st in changes:
         if ts > t:
             break
