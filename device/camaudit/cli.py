@@ -51,13 +51,29 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
+class VenueClockFormatter(logging.Formatter):
+    """Log lines carry the time as the live lines do: venue-local, zone named ("10:54:06 CET").
+    `zone` is set once the config names the venue's (UTC until then)."""
+
+    zone: Any = None
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        from camaudit.core import venue_time
+
+        return venue_time.fmt_clock(int(record.created * 1000), self.zone or venue_time.UTC_ZONE)
+
+
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(
-        level=max(level, logging.DEBUG),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(VenueClockFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=max(level, logging.DEBUG), handlers=[handler])
+
+
+def _log_in_venue_zone(timezone: str | None) -> None:
+    from camaudit.core import venue_time
+
+    VenueClockFormatter.zone = venue_time.zone_or_utc(timezone)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,6 +134,7 @@ def run_cmd(
         loop=loop,
         pace=pace,
     )
+    _log_in_venue_zone(cfg.device.timezone)
     reporter = QuietReporter() if quiet else ConsoleReporter(timezone=cfg.device.timezone)
     summary = run(cfg, db=db, reporter=reporter)
     if not quiet:

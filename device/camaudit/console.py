@@ -30,19 +30,27 @@ def describe(ev: Event, tz: ZoneInfo = venue_time.UTC_ZONE) -> str | None:
         return f"{_clock(ev.ts)} {feed:<10} capture {b['capture']} started: {b['max_faces']} face(s) in view"
     if ev.type == "capture.end":
         dur = ((b.get("end") or ev.ts) - b["start"]) / 1000
-        verdict = b["verdict"].upper()
         reasons = ", ".join(b.get("reasons") or []) or (b.get("basis") or "")
         extra = " (interrupted)" if b.get("interrupted") else ""
+        if presence_only(ev):  # no identifiable face: no alert, so not shouted like one
+            outcome = f"no identifiable face, no alert ({b['verdict']} [{reasons}])"
+        else:
+            outcome = f"{b['verdict'].upper()} [{reasons}]"
         return (
             f"{_clock(ev.ts)} {feed:<10} capture {b['capture']} ended{extra}: {dur:.1f} s, "
             f"max {b['max_faces']} face(s), {b['distinct_tracks']} track(s), "
-            f"{b['identifiable_tracks']} identifiable -> {verdict} [{reasons}]"
+            f"{b['identifiable_tracks']} identifiable -> {outcome}"
         )
     if ev.type == "alert":
         return f"{_clock(ev.ts)} {feed:<10} ALERT: {b.get('text', '')}"
     if ev.type in ("feed.down", "feed.up", "notice.missing", "notice.restored", "notice.unknown"):
         return f"{_clock(ev.ts)} {feed:<10} {ev.type}: {b.get('detail') or b.get('notice') or ''}"
     return None
+
+
+def presence_only(ev: Event) -> bool:
+    """An unconsented capture with no identifiable face: presence, never an alert."""
+    return ev.body.get("verdict") == "unconsented" and not ev.body.get("identifiable_tracks")
 
 
 class ConsoleReporter:
@@ -71,6 +79,8 @@ class ConsoleReporter:
         color = "red" if ev.type == "alert" else None
         if ev.type == "capture.end":
             color = "red" if ev.body.get("verdict") == "unconsented" else "green"
+            if presence_only(ev):
+                color = None
         click.secho(text, file=self.out, fg=color)
 
     def progress(self, feeds: Mapping[str, FeedStats]) -> None:
@@ -95,8 +105,9 @@ def summary_lines(s: RunSummary) -> list[str]:
     for name, st in s.feeds.items():
         gate = f"{100 * (1 - st.detected / st.frames):.0f}% skipped by motion gate" if st.frames else ""
         infer = f"{1000 * st.detect_s / st.detected:.1f} ms/detect" if st.detected else ""
+        detail = "; ".join(p for p in (gate, infer) if p)
         lines.append(
-            f"feed {name}: {st.frames} frames at {st.fps:.1f} fps ({gate}; {infer}), "
+            f"feed {name}: {st.frames} frames at {st.fps:.1f} fps{f' ({detail})' if detail else ''}, "
             f"{st.captures} capture(s), {st.unconsented} alert(s), "
             f"{s.undecodable.get(name, 0)} undecodable, {s.dropped.get(name, 0)} dropped"
         )

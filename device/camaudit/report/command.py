@@ -47,10 +47,13 @@ def run_subject_check(
     pack = out_dir / "pack.zip"
     if pack.exists():
         raise JournalError(f"subject-check: {pack} exists; not overwriting evidence")
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         make_pack(pack, since_ms, until_ms)
     except JournalError as exc:
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # nothing to keep: leave no empty folder behind
         if "no record" not in str(exc):
             raise
         click.echo(f"no record at all between {since} and {until}: the device journalled nothing "
