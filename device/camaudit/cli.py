@@ -52,13 +52,29 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
+class VenueClockFormatter(logging.Formatter):
+    """Log lines carry the time as the live lines do: venue-local, zone named ("10:54:06 CET").
+    `zone` is set once the config names the venue's (UTC until then)."""
+
+    zone: Any = None
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        from camaudit.core import venue_time
+
+        return venue_time.fmt_clock(int(record.created * 1000), self.zone or venue_time.UTC_ZONE)
+
+
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(
-        level=max(level, logging.DEBUG),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(VenueClockFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=max(level, logging.DEBUG), handlers=[handler])
+
+
+def _log_in_venue_zone(timezone: str | None) -> None:
+    from camaudit.core import venue_time
+
+    VenueClockFormatter.zone = venue_time.zone_or_utc(timezone)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,7 +135,8 @@ def run_cmd(
         loop=loop,
         pace=pace,
     )
-    reporter = QuietReporter() if quiet else ConsoleReporter()
+    _log_in_venue_zone(cfg.device.timezone)
+    reporter = QuietReporter() if quiet else ConsoleReporter(timezone=cfg.device.timezone)
     summary = run(cfg, db=db, reporter=reporter)
     if not quiet:
         for line in summary_lines(summary):
@@ -139,7 +156,27 @@ def check_config_cmd(file: Path) -> None:
         Policy.from_config(cfg)  # what only this machine can check: the venue's time zone
     except ConfigError as exc:
         raise ConfigError(f"{locate(file, ('device', 'timezone'))}: {exc}") from None
+    for warning in config_warnings(cfg, file):
+        click.secho(f"warning: {warning}", err=True, fg="yellow")
     click.echo(f"{file}: OK ({len(cfg.feeds)} feed(s), {len(cfg.notices)} notice(s))")
+
+
+def config_warnings(cfg: Any, file: Path) -> list[str]:
+    """What is valid but probably not meant: no venue name; hours that run overnight."""
+    from camaudit.config.loader import locate
+    from camaudit.core.policy import overnight_ranges
+
+    out = []
+    if not cfg.device.venue:
+        out.append(f"{locate(file, ('device',))}: device.venue is not set: reports and letters will "
+                   "say 'Venue: not configured' (set it to the venue's name and address)")
+    for nid, notice in sorted(cfg.notices.items()):
+        for key, rng in overnight_ranges(notice.hours or {}):
+            start, _, end = rng.partition("-")
+            out.append(f"{locate(file, ('notices', nid, 'hours', key))}: notices.{nid}.hours.{key}: "
+                       f"{rng!r} runs overnight, from {start.strip()} to {end.strip()} the next morning "
+                       f"(if you meant {end.strip()}-{start.strip()}, swap the times)")
+    return out
 
 
 @cli.command("config-schema")
@@ -153,11 +190,12 @@ def config_schema_cmd() -> None:
 @cli.command("log")
 @click.option("--db", type=click.Path(path_type=Path), help="Journal database (default: the config's data_dir/journal.db).")
 @click.option("-c", "--config", type=click.Path(path_type=Path), help="Device config: its journal and the venue's time zone.")
-@click.option("--tz", help="Show times in this IANA time zone (default: the config's device.timezone, else this machine's).")
+@click.option("--tz", help="Show times in this IANA time zone (default: the config's device.timezone, else the zone the journal records).")
 @click.option("--json", "as_json", is_flag=True, help="JSON list of captures (times in UTC ms).")
 def log_cmd(db: Path | None, config: Path | None, tz: str | None, as_json: bool) -> None:
     """List the captures in a journal, times in the venue's local time with the zone named."""
     from camaudit.core.policy import load_timezone
+    from camaudit.report.feeds import journal_zone
     from camaudit.store.captures import format_table, list_captures
 
     cfg = _load(config)
@@ -166,6 +204,8 @@ def log_cmd(db: Path | None, config: Path | None, tz: str | None, as_json: bool)
     if db is None:
         db = cfg.device.data_dir / "journal.db"
     zone_name = tz or (cfg.device.timezone if cfg is not None else None)
+    if zone_name is None and db.is_file():
+        zone_name = journal_zone(db) or "UTC"  # the venue's zone as the device journalled it
     try:
         zone = load_timezone(zone_name) if zone_name else None
     except ValueError as exc:

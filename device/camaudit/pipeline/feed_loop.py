@@ -104,7 +104,8 @@ class FeedLoop:
     def _status(self, st: FeedStatus) -> None:
         if st.kind == "feed.down":
             self._close_capture(st.ts_ms)
-        log.warning("feed %s: %s (%s)", self.name, st.kind, st.detail)
+        # the source logs each attempt; the console line and the journal carry the state change
+        log.info("feed %s: %s (%s)", self.name, st.kind, st.detail)
         self.sink(st.kind, self.name, {"detail": st.detail}, st.ts_ms)
         if st.kind == "feed.down" and self.board is not None:
             self.board.feed_down(self.name, st.ts_ms)

@@ -383,7 +383,7 @@ def _start_publisher(cfg: Config, journal: Any) -> Any:
     from camaudit.mqtt.publisher import Publisher
 
     pub = Publisher(cfg.mqtt, journal, feeds=list(cfg.feeds), notices=list(cfg.notices),
-                    evidence=_evidence_sender(cfg, journal))
+                    evidence=_evidence_sender(cfg, journal), timezone=cfg.device.timezone)
     pub.start()
     return pub
 

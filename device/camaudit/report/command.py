@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from camaudit.core import venue_time
 from camaudit.errors import JournalError
 
 
@@ -19,23 +19,12 @@ def default_out(feed: str, since: str) -> Path:
 
 def parse_in_zone(text: str, zone: str | None, *, end: bool, param: str) -> int:
     """UTC ms of an ISO 8601 date/time; without an offset it is the venue's local time
-    (`zone`, as the device journalled it; the machine's zone when unknown). A bare date
-    means its start (for --to, its end)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
+    (`zone`, as the device journalled it; UTC when unknown), by camaudit.core.venue_time.
+    A bare date means its start (for --to, its end)."""
     try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not an ISO 8601 date/time", param_hint=param) from None
-    if when.tzinfo is None:
-        try:
-            when = when.replace(tzinfo=ZoneInfo(zone)) if zone else when.astimezone()
-        except (ZoneInfoNotFoundError, ValueError):
-            when = when.astimezone()
-    ms = int(when.astimezone(UTC).timestamp() * 1000)
-    if end and len(text) == 10:  # YYYY-MM-DD: the whole day
-        ms += 86_400_000 - 1
-    return ms
+        return venue_time.parse(text, venue_time.zone_or_utc(zone), end=end)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=param) from None
 
 
 def run_subject_check(
@@ -58,10 +47,13 @@ def run_subject_check(
     pack = out_dir / "pack.zip"
     if pack.exists():
         raise JournalError(f"subject-check: {pack} exists; not overwriting evidence")
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         make_pack(pack, since_ms, until_ms)
     except JournalError as exc:
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # nothing to keep: leave no empty folder behind
         if "no record" not in str(exc):
             raise
         click.echo(f"no record at all between {since} and {until}: the device journalled nothing "

@@ -125,7 +125,7 @@ def summary_lines(res: SubjectCheck) -> list[str]:
         lines.append(
             f"  {row.capture}  {c.both(row.start)} to "
             f"{c.both(row.end) if row.state == 'closed' else 'still open'}  "
-            f"{words.verdict_text(item)}; notice: {words.notice_state_text(item)}; "
+            f"{words.verdict_text(item)}; notice: {words.notice_state_text(item, r)}; "
             f"{row.identifiable_tracks} identifiable of {row.distinct_tracks} tracks; evidence: "
             + (", ".join(f"sha256:{d}" for d in item.evidence_digests()) or "none kept")
         )

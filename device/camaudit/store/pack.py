@@ -40,6 +40,7 @@ from camaudit.store.pack_report import (
     derived_files,
     evidence_refs,
     latest_captures,
+    scoped_refs,
 )
 
 __all__ = ["REPORT", "evidence_refs", "export_pack", "build_pack", "PackSummary"]
@@ -145,18 +146,17 @@ def build_pack(
     events = [Event.from_json(line) for line in lines]
     frames: dict[str, bytes] = {}
     missing: list[str] = []
-    for ev in events:
-        for digest in evidence_refs(ev):
-            if digest in frames or digest in missing:
-                continue
-            try:
-                data = (evidence_dir / f"{digest}.jpg").read_bytes() if evidence_dir else b""
-            except OSError:
-                data = b""
-            if hashlib.sha256(data).hexdigest() != digest:
-                missing.append(digest)  # absent, or damaged on disk: never carried
-                continue
-            frames[digest] = data
+    for digest in scoped_refs(events, feed, since_ms, until_ms):
+        if digest in frames or digest in missing:
+            continue
+        try:
+            data = (evidence_dir / f"{digest}.jpg").read_bytes() if evidence_dir else b""
+        except OSError:
+            data = b""
+        if hashlib.sha256(data).hexdigest() != digest:
+            missing.append(digest)  # absent, or damaged on disk: never carried
+            continue
+        frames[digest] = data
     captures = latest_captures(events, feed)
     device_doc = {
         "device": device,

@@ -55,13 +55,39 @@ def latest_captures(events: Sequence[Event], feed: str | None) -> list[CaptureRo
     return rows
 
 
-def missing_frames(events: Sequence[Event], frames: Collection[str]) -> list[str]:
-    """Digests the records reference that the pack does not carry, in order of first mention."""
+def scoped_refs(events: Sequence[Event], feed: str | None, since: int | None, until: int | None) -> list[str]:
+    """The evidence digests a pack asked for `feed` and [since, until] carries, in order of
+    first mention: those of the captures of that feed in that span (issue 22.8: a complaint
+    about one camera carries only that camera's frames); other records stay for the chain,
+    their frames do not."""
+    wanted = {(r.feed, r.capture) for r in latest_captures(events, feed) if _overlaps(r, since, until)}
     out: list[str] = []
     for ev in events:
-        for d in evidence_refs(ev):
-            if d not in frames and d not in out:
-                out.append(d)
+        if "capture" in ev.body and ev.type.startswith("capture."):
+            keep = (ev.feed, str(ev.body["capture"])) in wanted
+        else:
+            keep = (feed is None or ev.feed == feed) and (since is None or ev.ts >= since) and (
+                until is None or ev.ts <= until)
+        if keep:
+            out += [d for d in evidence_refs(ev) if d not in out]
+    return out
+
+
+def _overlaps(row: CaptureRow, since: int | None, until: int | None) -> bool:
+    start = row.start if row.start is not None else row.ts
+    end = row.end if row.end is not None else start
+    return (since is None or end >= since) and (until is None or start <= until)
+
+
+def missing_frames(events: Sequence[Event], frames: Collection[str], meta: PackMeta | None = None) -> list[str]:
+    """Digests of the pack's scope (its feed and span; all with no `meta`) that it does not
+    carry, in order of first mention."""
+    scope = scoped_refs(events, meta.feed, meta.since_ms, meta.until_ms) if meta else [
+        d for ev in events for d in evidence_refs(ev)]
+    out: list[str] = []
+    for d in scope:
+        if d not in frames and d not in out:
+            out.append(d)
     return out
 
 
@@ -75,7 +101,7 @@ def derived_files(
     them in memory) those two are left out and only report.md and captures.csv are made."""
     from camaudit.report.files import report_files
 
-    missing = missing_frames(records, frozenset(meta.frames))
+    missing = missing_frames(records, frozenset(meta.frames), meta)
     rendered = report_files(
         records,
         {
