@@ -330,9 +330,11 @@ def run(
         stats = {n: lp.stats for n, lp in loops.items()}
         summary.feeds = stats
         retention = _Retention(journal, cfg.device.retention_days, reporter)
+        stamper = _Stamper(journal.path, cfg.timestamps, reporter)
         restated = time.monotonic()
         while any(t.is_alive() for t in threads):
             retention.maybe_prune()
+            stamper.maybe_stamp()
             if time.monotonic() - restated >= RESTATE_NOTICES_S:  # an export of any day carries them
                 restated = time.monotonic()
                 register_notices(cfg, path, sink, now_ms(), again=True)
@@ -428,6 +430,35 @@ class _Retention:
             return
         if n:
             log.info("retention: pruned %d acknowledged event(s) older than the limit", n)
+
+
+class _Stamper:
+    """Asks the configured time-stamp authorities for a token over the newest checkpoint,
+    every `every_s`, on its own thread (a slow authority never holds the loop)."""
+
+    def __init__(self, db: Path, cfg: Any, reporter: Reporter) -> None:
+        self.db, self.cfg, self.reporter = db, cfg, reporter
+        self._last = float("-inf")
+        self._thread: threading.Thread | None = None
+
+    def maybe_stamp(self) -> None:
+        if not self.cfg.urls or time.monotonic() - self._last < self.cfg.every_s:
+            return
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._last = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="timestamps", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from camaudit.trust.stamper import stamp_latest
+
+        try:
+            errors = stamp_latest(self.db, self.cfg.urls, timeout_s=self.cfg.timeout_s)
+        except JournalError as exc:
+            errors = [str(exc)]
+        for e in errors:
+            self.reporter.warning(f"timestamps: {e}")
 
 
 def _drain(publisher: Any, journal: Any, timeout: float) -> None:

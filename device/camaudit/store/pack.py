@@ -12,6 +12,8 @@
 - `report.md` (and any other file pack_report.derived_files returns): derived from the
   records and the signed metadata only, so verify can make it again (`--feed` narrows the
   report, never the records);
+- `timestamps/<seq>.<id>.tsr`: RFC 3161 time-stamp tokens (DER) over the hash of record
+  <seq> that the device (or hub) obtained from a time-stamp authority (trust.tsa);
 - `manifest.json` (sha256 of every file above) and `manifest.sig` (the device key's
   signature of manifest.json).
 
@@ -41,6 +43,8 @@ from camaudit.store.pack_report import (
     evidence_refs,
     latest_captures,
 )
+from camaudit.trust.token_store import DIR as TOKEN_DIR
+from camaudit.trust.token_store import tokens_between
 
 __all__ = ["REPORT", "evidence_refs", "export_pack", "build_pack", "PackSummary"]
 
@@ -114,6 +118,7 @@ def export_pack(
         until_ms=until_ms,
         now_ms=now_ms,
         head_seq=head_seq,
+        timestamps=tokens_between(db.parent / TOKEN_DIR, 1, head_seq),
     )
 
 
@@ -138,10 +143,12 @@ def build_pack(
     until_ms: int | None,
     now_ms: int,
     head_seq: int | None = None,
+    timestamps: dict[str, bytes] | None = None,
 ) -> PackSummary:
     """Write a pack of `lines` (a contiguous run of one device's signed records, in seq
     order). `signer` signs the manifest: the device's own key, or a hub's (`signed_by`).
-    `head_seq`: the highest seq the source held at export (default: the last line's)."""
+    `head_seq`: the highest seq the source held at export (default: the last line's).
+    `timestamps`: token file name -> DER; only tokens over a record of `lines` are carried."""
     events = [Event.from_json(line) for line in lines]
     frames: dict[str, bytes] = {}
     missing: list[str] = []
@@ -188,6 +195,7 @@ def build_pack(
         **derived_files(events, meta, frames),
     }
     files.update({f"evidence/{d}.jpg": data for d, data in sorted(frames.items())})
+    files.update(_tokens_of(events, timestamps or {}))
     manifest = _json(
         {
             "format": PACK_FORMAT,
@@ -214,6 +222,22 @@ def build_pack(
         signed_by=signed_by,
         signer_key=signer.public_hex,
     )
+
+
+def _tokens_of(events: list[Event], tokens: dict[str, bytes]) -> dict[str, bytes]:
+    """The tokens that stamp a record of `events`, as pack files (others are left out:
+    a pack carries nothing verify could not tie to its records)."""
+    from camaudit.trust.tsa import TokenError, facts, imprint_of
+
+    imprints = {imprint_of(ev.hash) for ev in events}
+    out: dict[str, bytes] = {}
+    for name, der in sorted(tokens.items()):
+        try:
+            if facts(der).imprint in imprints:
+                out[f"{TOKEN_DIR}/{name}"] = der
+        except TokenError as exc:
+            log.warning("time-stamp token %s left out of the pack: %s", name, exc)
+    return out
 
 
 def _json(doc: object) -> bytes:

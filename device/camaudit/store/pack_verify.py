@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,9 @@ from camaudit.store.pack_zip import (
     open_members,
     read_all,
 )
+from camaudit.trust.pack_time import PREFIX as TOKENS
+from camaudit.trust.pack_time import check_pack_times
+from camaudit.trust.token_store import seq_of
 
 EXIT_UNPROVEN = 3  # consistent, but no pinned key proves where it comes from
 INLINE_FRAMES_BYTES = 64 << 20  # evidence frames held to regenerate report.html / report.pdf
@@ -63,6 +66,7 @@ class PackReport:
     why_unproven: str = ""
     last_hash: str = ""  # hash of the record at last_seq
     regenerated: tuple[str, ...] = ()  # the derived files made again from the records and compared
+    times: tuple[str, ...] = ()  # one line per time-stamp token ("records up to seq N existed by T (authority)")
 
     def keys(self) -> str:
         out = f"device key {self.public_key} (fingerprint {fingerprint(bytes.fromhex(self.public_key))})"
@@ -141,11 +145,17 @@ def _opt_int(doc: dict[str, Any], field: str) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
-def verify_pack(path: Path, public_key: bytes | None = None, hub_key: bytes | None = None) -> PackReport:
+def verify_pack(
+    path: Path,
+    public_key: bytes | None = None,
+    hub_key: bytes | None = None,
+    tsa_certs: Sequence[object] | None = None,
+) -> PackReport:
     """Check the pack at `path`; VerifyError naming the first problem.
 
     `public_key` pins the device key, `hub_key` the hub key. The report's `proven` says
-    whether a pinned key vouches for the pack's signer."""
+    whether a pinned key vouches for the pack's signer. `tsa_certs` pins time-stamp
+    authorities: every token under timestamps/ must be signed by one of them."""
     path = Path(path)
     if not looks_like_zip(path):
         raise _fail(path, "not a zip file (an evidence pack is the .zip `camaudit export` writes)")
@@ -155,12 +165,18 @@ def verify_pack(path: Path, public_key: bytes | None = None, hub_key: bytes | No
         raise _fail(path, f"not a readable zip (damaged or truncated): {exc}") from None
     with z:
         try:
-            return _verify_open(path, z, public_key, hub_key)
+            return _verify_open(path, z, public_key, hub_key, tsa_certs)
         except PackReadError as exc:
             raise _fail(path, str(exc)) from None
 
 
-def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_key: bytes | None) -> PackReport:
+def _verify_open(
+    path: Path,
+    z: zipfile.ZipFile,
+    public_key: bytes | None,
+    hub_key: bytes | None,
+    tsa_certs: Sequence[object] | None,
+) -> PackReport:
     small = frozenset({MANIFEST, SIGNATURE, DEVICE})
     # derived names are only known from the records; give every non-frame member the
     # derived limit (frames live under evidence/)
@@ -288,6 +304,14 @@ def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_k
         feed=feed,
         frames=frozenset(frames),
     )
+    tokens = {n: kept.pop(n) for n in sorted(kept) if n.startswith(TOKENS)}
+    for n in tokens:
+        if seq_of(n) is None or n.count("/") != 1:
+            raise _fail(path, f"{n}: not a time-stamp token name (timestamps/<seq>.<id>.tsr)")
+    try:
+        times = check_pack_times([(e.seq, e.ts, e.hash) for e in records], tokens, tsa_certs)
+    except VerifyError as exc:
+        raise _fail(path, str(exc)) from None
     derived = derived_files(records, meta, frame_bytes)
     for name, want in derived.items():
         if name not in kept:
@@ -317,6 +341,7 @@ def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_k
         why_unproven=why,
         last_hash=report.head_hash,
         regenerated=tuple(derived),
+        times=tuple(times.lines()),
     )
 
 
