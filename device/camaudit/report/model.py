@@ -182,6 +182,7 @@ class Report:
     per_day: Bars
     missing_evidence: tuple[str, ...]
     evidence_on_device: bool
+    pdf_cert: str | None = None  # SHA-256 fingerprint of the report's signing certificate
 
     @property
     def controllers(self) -> list[str]:
@@ -300,6 +301,7 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
         per_day=per_day,
         missing_evidence=tuple(meta.get("missing_evidence") or ()),
         evidence_on_device=bool(meta.get("evidence_on_device", False)),
+        pdf_cert=str(meta["pdf_cert"]) if meta.get("pdf_cert") else None,
     )
 
 

@@ -113,4 +113,15 @@ def how_to_verify(r: Report) -> list[str]:
         + " (use the key you know for this device, e.g. the one the auditing hub enrolled). "
         "It checks every file against manifest.json, the manifest signature, every record's "
         "hash, signature and link, and every evidence frame's hash.",
+    ] + _pdf_signature(r)
+
+
+def _pdf_signature(r: Report) -> list[str]:
+    if not r.pdf_cert:
+        return []
+    return [
+        "report.pdf carries a PDF signature made under the key that signed this pack; the "
+        f"signing certificate's SHA-256 fingerprint is {r.pdf_cert}. Any PDF reader that "
+        "checks signatures (pdfsig, Adobe Acrobat) shows whether the document changed after "
+        "signing; camaudit verify also checks that the certificate comes from the pinned key.",
     ]

@@ -34,6 +34,7 @@ from pathlib import Path
 from camaudit.core.record import Event, RecordError
 from camaudit.errors import JournalError
 from camaudit.notices.registration import registrations_start
+from camaudit.report.files import PDF
 from camaudit.store.db import journal_error, open_readonly, read_meta
 from camaudit.store.keys import DeviceKey, load_key
 from camaudit.store.pack_report import (
@@ -43,6 +44,7 @@ from camaudit.store.pack_report import (
     evidence_refs,
     latest_captures,
 )
+from camaudit.trust.pdf_sign import sign_pdf, signing_identity
 from camaudit.trust.token_store import DIR as TOKEN_DIR
 from camaudit.trust.token_store import tokens_between
 
@@ -176,6 +178,7 @@ def build_pack(
         "feed": feed,
         "head_seq": events[-1].seq if head_seq is None else head_seq,
     }
+    identity = signing_identity(signer.private_key, signed_by, device if signed_by == "device" else "hub")
     meta = PackMeta(
         device=device,
         public_key=public_key,
@@ -185,6 +188,7 @@ def build_pack(
         until_ms=until_ms,
         feed=feed,
         frames=frozenset(frames),
+        pdf_cert=identity.fingerprint,
     )
     for line in lines:
         if "\n" in line:  # canonical JSON escapes it; a raw one would split the record
@@ -194,6 +198,8 @@ def build_pack(
         DEVICE: _json(device_doc),
         **derived_files(events, meta, frames),
     }
+    if PDF in files:
+        files[PDF] = sign_pdf(files[PDF], identity, reason=f"camaudit evidence pack of device {device}")
     files.update({f"evidence/{d}.jpg": data for d, data in sorted(frames.items())})
     files.update(_tokens_of(events, timestamps or {}))
     manifest = _json(

@@ -32,6 +32,7 @@ class PackMeta:
     until_ms: int | None
     feed: str | None
     frames: Collection[str] = ()  # sha256 hex of the evidence frames the pack carries
+    pdf_cert: str | None = None  # fingerprint of report.pdf's signing certificate (trust.pdf_sign)
 
 
 def evidence_refs(ev: Event) -> list[str]:
@@ -88,6 +89,7 @@ def derived_files(
             "until": meta.until_ms,
             "missing_evidence": missing,
             "evidence_on_device": meta.signed_by == "hub",
+            "pdf_cert": meta.pdf_cert,
         },
         frames or {},
         inline=frames is not None,
@@ -104,6 +106,7 @@ def derived_files(
         created_ms=meta.created_ms,
         signed_by=meta.signed_by,
         evidence_on_device=meta.signed_by == "hub",
+        pdf_cert=meta.pdf_cert,
     )
     return {REPORT: report.encode("utf-8"), **rendered}
 
@@ -127,6 +130,7 @@ def render_report(
     created_ms: int,
     signed_by: str = "device",
     evidence_on_device: bool = False,
+    pdf_cert: str | None = None,
 ) -> str:
     """The report.md of a pack: what was captured, what people were told, how to check it."""
     verdicts = Counter(r.verdict or "open" for r in captures)
@@ -214,6 +218,15 @@ def render_report(
         "signature, every record's hash, signature and link, every evidence frame's hash, "
         "and this report.",
         "",
+    ]
+    if pdf_cert:
+        lines += [
+            "report.pdf carries a PDF signature made under the key that signed this pack "
+            f"(signing certificate SHA-256 fingerprint {pdf_cert}); `pdfsig report.pdf` or "
+            "Adobe Acrobat show whether it changed after signing.",
+            "",
+        ]
+    lines += [
         "All times are UTC.",
         "",
     ]

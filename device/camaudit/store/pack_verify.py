@@ -21,13 +21,14 @@ import hashlib
 import json
 import zipfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from camaudit.core.chain import ChainVerifier
 from camaudit.core.record import Event, RecordError, no_duplicate_keys
 from camaudit.errors import VerifyError
+from camaudit.report.files import PDF
 from camaudit.store.pack import DEVICE, EVENTS, MANIFEST, PACK_FORMAT, PACK_VERSION, SIGNATURE
 from camaudit.store.pack_report import PackMeta, derived_files, evidence_refs
 from camaudit.store.pack_zip import (
@@ -39,6 +40,7 @@ from camaudit.store.pack_zip import (
 )
 from camaudit.trust.pack_time import PREFIX as TOKENS
 from camaudit.trust.pack_time import check_pack_times
+from camaudit.trust.pdf_sign import check_pdf, signer_of
 from camaudit.trust.token_store import seq_of
 
 EXIT_UNPROVEN = 3  # consistent, but no pinned key proves where it comes from
@@ -66,6 +68,7 @@ class PackReport:
     why_unproven: str = ""
     last_hash: str = ""  # hash of the record at last_seq
     regenerated: tuple[str, ...] = ()  # the derived files made again from the records and compared
+    pdf_signature: str = ""  # what the check of report.pdf's PDF signature found
     times: tuple[str, ...] = ()  # one line per time-stamp token ("records up to seq N existed by T (authority)")
 
     def keys(self) -> str:
@@ -303,7 +306,19 @@ def _verify_open(
         until_ms=until,
         feed=feed,
         frames=frozenset(frames),
+        pdf_cert=None,
     )
+    pdf_said = ""
+    pdf_signer = None
+    if PDF in kept:
+        try:
+            pdf_signer = signer_of(kept[PDF])
+        except VerifyError as exc:
+            raise _fail(path, f"{PDF}: {exc}") from None
+        if pdf_signer is None:
+            pdf_said = f"{PDF} carries no PDF signature (a pack made before camaudit signed its reports)"
+        else:
+            meta = replace(meta, pdf_cert=pdf_signer.fingerprint)
     tokens = {n: kept.pop(n) for n in sorted(kept) if n.startswith(TOKENS)}
     for n in tokens:
         if seq_of(n) is None or n.count("/") != 1:
@@ -313,9 +328,17 @@ def _verify_open(
     except VerifyError as exc:
         raise _fail(path, str(exc)) from None
     derived = derived_files(records, meta, frame_bytes)
+    if pdf_signer is not None:
+        try:
+            check_pdf(kept[PDF], derived.get(PDF), signer)
+        except VerifyError as exc:
+            raise _fail(path, f"{PDF}: {exc}") from None
+        pdf_said = f"{PDF}'s PDF signature is valid (certificate SHA-256 {pdf_signer.fingerprint}, issued by the {signed_by} key)"
     for name, want in derived.items():
         if name not in kept:
             raise _fail(path, f"{name} is missing (it is derived from the records)")
+        if name == PDF and pdf_signer is not None:
+            continue  # checked above: the derived PDF is the signed file's first revision
         if kept[name] != want:
             raise _fail(path, f"{name} differs from the one derived from the records: {_first_diff(kept[name], want)}")
 
@@ -341,6 +364,7 @@ def _verify_open(
         why_unproven=why,
         last_hash=report.head_hash,
         regenerated=tuple(derived),
+        pdf_signature=pdf_said,
         times=tuple(times.lines()),
     )
 
