@@ -36,6 +36,7 @@ EVENT_TYPES = frozenset(
         "alert",
         "checkpoint",
         "witness",
+        "retention.pruned",
     }
 )
 

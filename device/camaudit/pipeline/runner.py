@@ -329,7 +329,7 @@ def run(
             log.info("feed %s: started on %s", name, src.description)
         stats = {n: lp.stats for n, lp in loops.items()}
         summary.feeds = stats
-        retention = _Retention(journal, cfg.device.retention_days, reporter)
+        retention = _Retention(journal, cfg.device.retention, cfg.device.retention_days, reporter)
         stamper = _Stamper(journal.path, cfg.timestamps, reporter)
         restated = time.monotonic()
         while any(t.is_alive() for t in threads):
@@ -409,22 +409,30 @@ def _evidence_sender(cfg: Config, journal: Any) -> Any:
 
 
 class _Retention:
-    """Prunes acknowledged events older than retention_days: at start, then hourly."""
+    """Prunes acknowledged events older than the retention profile's period (or
+    retention_days): at start, then hourly; each run journals its signed deletion record."""
 
     EVERY_S = 3600.0
 
-    def __init__(self, journal: Any, days: int, reporter: Reporter) -> None:
+    def __init__(self, journal: Any, profile: str | None, days: int, reporter: Reporter) -> None:
+        from camaudit.trust.retention import policy_period
+
         self.journal = journal
-        self.keep_ms = days * 86_400_000
+        self.policy, self.keep_ms = policy_period(profile, days)
         self.reporter = reporter
         self._last = float("-inf")
+        try:  # a journal pruned by an older camaudit: record that deletion once
+            journal.record_legacy_deletion(now_ms())
+        except JournalError as exc:
+            reporter.warning(f"retention: cannot record the earlier deletion: {exc}")
 
     def maybe_prune(self) -> None:
         if time.monotonic() - self._last < self.EVERY_S:
             return
         self._last = time.monotonic()
+        now = now_ms()
         try:
-            n = self.journal.prune(now_ms() - self.keep_ms)
+            n = self.journal.prune(now - self.keep_ms, policy=self.policy, period_ms=self.keep_ms, now_ms=now)
         except JournalError as exc:
             self.reporter.warning(f"retention: prune failed: {exc}")
             return

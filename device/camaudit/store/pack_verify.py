@@ -30,7 +30,7 @@ from camaudit.core.record import Event, RecordError, no_duplicate_keys
 from camaudit.errors import VerifyError
 from camaudit.report.files import PDF
 from camaudit.store.pack import DEVICE, EVENTS, MANIFEST, PACK_FORMAT, PACK_VERSION, SIGNATURE
-from camaudit.store.pack_report import PackMeta, derived_files, evidence_refs
+from camaudit.store.pack_report import PackMeta, deletions_of, derived_files, evidence_refs
 from camaudit.store.pack_zip import (
     PackReadError,
     hash_only,
@@ -68,6 +68,7 @@ class PackReport:
     why_unproven: str = ""
     last_hash: str = ""  # hash of the record at last_seq
     regenerated: tuple[str, ...] = ()  # the derived files made again from the records and compared
+    deletions: tuple[str, ...] = ()  # "records before T were deleted on D under policy P", ...
     pdf_signature: str = ""  # what the check of report.pdf's PDF signature found
     times: tuple[str, ...] = ()  # one line per time-stamp token ("records up to seq N existed by T (authority)")
 
@@ -294,6 +295,7 @@ def _verify_open(
     for digest in sorted(frames):
         if digest not in referenced:
             raise _fail(path, f"evidence/{digest}.jpg: no record references this frame")
+    deletion = _deletion(path, device_doc, key, device, first_seq, start_hash, records, since)
     created = _opt_int(manifest, "created")
     if created is None or (feed is not None and not isinstance(feed, str)):
         raise _fail(path, f"{MANIFEST}/{DEVICE}: created / feed missing or malformed")
@@ -307,6 +309,7 @@ def _verify_open(
         feed=feed,
         frames=frozenset(frames),
         pdf_cert=None,
+        deletion=deletion,
     )
     pdf_said = ""
     pdf_signer = None
@@ -365,8 +368,50 @@ def _verify_open(
         last_hash=report.head_hash,
         regenerated=tuple(derived),
         pdf_signature=pdf_said,
+        deletions=tuple(deletions_of(records, deletion)),
         times=tuple(times.lines()),
     )
+
+
+def _deletion(
+    path: Path,
+    device_doc: dict[str, Any],
+    key: bytes,
+    device: str,
+    first_seq: int,
+    start_hash: str,
+    records: list[Event],
+    since: int | None,
+) -> dict[str, Any] | None:
+    """The body of device.json's deletion record, checked: signed by the device key, of
+    this device, naming the point the records continue from. A pack whose records start
+    after seq 1 without a `since` (it claims the journal from its start) needs it, or a
+    deletion record naming that point among its records: else its start is a silent gap."""
+    from camaudit.core.record import check_hash, check_signature
+    from camaudit.trust.retention import PRUNED, names_point
+
+    text = device_doc.get("deletion")
+    if text is None:
+        in_chain = any(ev.type == PRUNED and names_point(ev.body, first_seq - 1, start_hash) for ev in records)
+        if first_seq > 1 and since is None and not in_chain:
+            raise _fail(
+                path,
+                f"the records start at seq {first_seq} and the pack claims the journal from its "
+                f"start, but no retention.pruned record names the point before them: records "
+                f"1..{first_seq - 1} are missing without a record of their deletion",
+            )
+        return None
+    try:
+        if not isinstance(text, str):
+            raise RecordError("not a record's JSON text")
+        ev = Event.from_json(text)
+        check_hash(ev)
+        check_signature(ev, key)
+    except RecordError as exc:
+        raise _fail(path, f"{DEVICE}: deletion: {exc}") from None
+    if ev.type != PRUNED or ev.device != device or not names_point(ev.body, first_seq - 1, start_hash):
+        raise _fail(path, f"{DEVICE}: deletion: not this device's record of the deletion before seq {first_seq}")
+    return dict(ev.body)
 
 
 def _split_lines(data: bytes) -> Iterator[bytes]:
