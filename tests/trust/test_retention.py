@@ -69,7 +69,7 @@ def test_profiles_are_config_presets_with_sources() -> None:
     with pytest.raises(ValidationError, match="unknown retention profile 'de-72h'; known: edpb-72h"):
         DeviceConfig(retention="de-72h")
     with pytest.raises(ValidationError, match="not both"):
-        DeviceConfig(retention="de-48h", retention_days=30)
+        DeviceConfig(retention="de-48h", retention_days=14)
 
 
 def test_a_retention_run_leaves_a_deletion_record_a_pack_shows_and_verify_checks(tmp_path, capsys) -> None:

@@ -25,7 +25,7 @@ class DeviceConfig(Section):
     timezone: str = Field(
         default="UTC", description="IANA time zone of the venue (notice hours are local time)."
     )
-    retention_days: int = Field(default=30, ge=1, description="Prune acknowledged events older than this.")
+    retention_days: int = Field(default=30, ge=1, description="Prune acknowledged events older than this (unless `retention` names a profile).")
     retention: str | None = Field(
         default=None,
         description=(
@@ -47,6 +47,8 @@ class DeviceConfig(Section):
 
     @model_validator(mode="after")
     def _one_period(self) -> DeviceConfig:
-        if self.retention is not None and "retention_days" in self.model_fields_set:
+        # the profile replaces retention_days; a non-default retention_days beside it is a
+        # contradiction (the loader re-validates dumps, so "was it given" cannot be asked)
+        if self.retention is not None and self.retention_days != 30:
             raise ValueError("give retention (a profile) or retention_days, not both")
         return self

@@ -362,6 +362,7 @@ def run(
             journal.checkpoint(sink.journal_ts())
         except JournalError as exc:
             reporter.warning(f"final checkpoint not written: {exc}")
+        stamper.final()
     finally:
         # every record this run wrote, checkpoints included (what `verify` counts)
         summary.events = int(journal.head[0]) - start_seq if sink is not None else 0
@@ -457,6 +458,14 @@ class _Stamper:
         self._last = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="timestamps", daemon=True)
         self._thread.start()
+
+    def final(self) -> None:
+        """At a clean stop: stamp the final checkpoint (each authority bounded by timeout_s)."""
+        if not self.cfg.urls:
+            return
+        if self._thread is not None:
+            self._thread.join(timeout=self.cfg.timeout_s * len(self.cfg.urls))
+        self._run()
 
     def _run(self) -> None:
         from camaudit.trust.stamper import stamp_latest
