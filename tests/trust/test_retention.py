@@ -177,3 +177,16 @@ def _resign(dst: Path, files: dict[str, bytes], change: dict[str, bytes], db: Pa
         for n, d in {**files, "manifest.json": mb, "manifest.sig": key.sign(mb).hex().encode() + b"\n"}.items():
             z.writestr(n, d)
     return dst
+
+
+def test_a_frame_still_queued_for_the_hub_is_kept_and_not_counted(tmp_path) -> None:
+    from camaudit.store.evidence_outbox import EvidenceOutbox
+
+    db, (old_frame, _) = _journal(tmp_path)
+    box = EvidenceOutbox(db, start_cursor=0)
+    box.enqueue([(old_frame, 2, "counter")], cursor=2)  # the hub has not acked this frame
+    box.close()
+    with Journal.open(db, "cafe-01") as j:
+        assert j.prune(NOW - 48 * HOUR_MS, policy="de-48h", now_ms=NOW) == 6
+        assert j.events()[-1].body["frames"] == 0
+    assert (db.parent / "evidence" / f"{old_frame}.jpg").exists()
