@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 import time
 import zipfile
 from pathlib import Path
@@ -94,12 +95,22 @@ def test_a_retention_run_leaves_a_deletion_record_a_pack_shows_and_verify_checks
     with zipfile.ZipFile(pack) as z:
         device = json.loads(z.read("device.json"))
         report = z.read("report.md").decode()
+        pdf, html = z.read("report.pdf"), z.read("report.html").decode()
     assert json.loads(device["deletion"])["type"] == "retention.pruned"
     day = time.strftime("%Y-%m-%d", time.gmtime(NOW / 1000))
     said = f"were deleted on {day}"
     assert "## Deleted records" in report and said in report and "under policy de-48h" in report
+    # report.pdf and report.html, what people read and forward, say it too
+    flat = " ".join(subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True,
+                                   check=True, timeout=60).stdout.decode().split())
+    assert f"Records before {_utc(rec.body['before'])} were deleted on {_utc(NOW)} under policy de-48h" in flat
+    assert f"were deleted on {_utc(NOW)} under policy de-48h" in html
     code, out = _verify(capsys, str(pack), "--pubkey", _pub(db))
     assert code == 0 and "records before " in out and said in out and f"{n} record(s) and 1 evidence frame(s)" in out
+
+
+def _utc(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
 
 
 def _pub(db: Path) -> str:

@@ -183,6 +183,7 @@ class Report:
     missing_evidence: tuple[str, ...]
     evidence_on_device: bool
     pdf_cert: str | None = None  # SHA-256 fingerprint of the report's signing certificate
+    deletions: tuple[str, ...] = ()  # "records before T were deleted on D under policy P: ..."
 
     @property
     def controllers(self) -> list[str]:
@@ -302,6 +303,7 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
         missing_evidence=tuple(meta.get("missing_evidence") or ()),
         evidence_on_device=bool(meta.get("evidence_on_device", False)),
         pdf_cert=str(meta["pdf_cert"]) if meta.get("pdf_cert") else None,
+        deletions=tuple(str(d) for d in meta.get("deletions") or ()),
     )
 
 

@@ -72,6 +72,8 @@ def summary(r: Report) -> list[str]:
             reasons[w] = reasons.get(w, 0) + 1
     for w, k in sorted(reasons.items()):
         lines.append(f"{k} capture(s) filmed {w}.")
+    # proved deletion (trust.retention): each signed deletion record the pack shows
+    lines += [f"{d[0].upper()}{d[1:]}." for d in r.deletions]
     return lines
 
 

@@ -92,6 +92,7 @@ def derived_files(
             "missing_evidence": missing,
             "evidence_on_device": meta.signed_by == "hub",
             "pdf_cert": meta.pdf_cert,
+            "deletions": deletions_of(records, meta.deletion),
         },
         frames or {},
         inline=frames is not None,
