@@ -210,3 +210,13 @@ def test_signing_revision_that_adds_page_content_fails(pack, tmp_path, capsys) -
     forged = _resign(path, tmp_path / "f.zip", key, {"report.pdf": out.getvalue()})
     code, msg = _verify(capsys, str(forged), "--pubkey", key.public_hex)
     assert code == 1 and "the signing revision" in msg, msg
+
+
+@pytest.mark.parametrize("junk", [b"not a pdf", b"%PDF-1.7\n1 0 obj <</Type /Sig /Contents <00" * 200])
+def test_hostile_report_pdf_fails_with_one_line(pack, tmp_path, capsys, junk) -> None:
+    path, key = pack
+    forged = _resign(path, tmp_path / "f.zip", key, {"report.pdf": junk})
+    start = time.monotonic()
+    code, out = _verify(capsys, str(forged), "--pubkey", key.public_hex)
+    assert code == 1 and "report.pdf" in out and out.strip().count("\n") == 0, out
+    assert time.monotonic() - start < 30

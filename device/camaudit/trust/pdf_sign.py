@@ -150,20 +150,22 @@ def signer_of(pdf: bytes) -> PdfSignature | None:
     if len(sigs) != 1:
         raise VerifyError(f"report PDF holds {len(sigs)} signatures, camaudit makes one")
     sig = sigs[0]
-    leaf = x509.load_der_x509_certificate(sig.signer_cert.dump())
-    for other in sig.other_embedded_certs:
-        issuer = x509.load_der_x509_certificate(other.dump())
-        if issuer.subject != leaf.issuer:
-            continue
+    try:  # hostile input: every parse error is a failed check, named
+        leaf_der = sig.signer_cert.dump()
+        leaf = x509.load_der_x509_certificate(leaf_der)
+        issuers = [x509.load_der_x509_certificate(c.dump()) for c in sig.other_embedded_certs]
+    except Exception as exc:
+        raise VerifyError(f"report PDF: unreadable signature certificates ({type(exc).__name__}: {exc})") from None
+    for issuer in issuers:
         pub = issuer.public_key()
-        if not isinstance(pub, Ed25519PublicKey):
-            break
+        if issuer.subject != leaf.issuer or not isinstance(pub, Ed25519PublicKey):
+            continue
         try:
             leaf.verify_directly_issued_by(issuer)
-        except (ValueError, TypeError, Exception) as exc:  # InvalidSignature
+        except Exception as exc:  # InvalidSignature, ValueError, TypeError
             raise VerifyError(f"report PDF: its signing certificate is not issued by the key it names ({exc})") from None
         raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return PdfSignature(cert_fingerprint(sig.signer_cert.dump()), raw)
+        return PdfSignature(cert_fingerprint(leaf_der), raw)
     raise VerifyError("report PDF: the signature carries no Ed25519 issuer certificate")
 
 
