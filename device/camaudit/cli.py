@@ -226,7 +226,16 @@ def log_cmd(db: Path | None, config: Path | None, tz: str | None, as_json: bool)
     type=click.Path(path_type=Path),
     help="Journals: a hub export of this device (needs --hub-key); fails if the journal ends before it.",
 )
-def verify_cmd(file: Path, pubkey: str | None, hub_key: str | None, witness: Path | None) -> None:
+@click.option(
+    "--tsa-cert",
+    "tsa_certs",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Packs: pin a time-stamp authority's CA certificate (PEM/DER; repeatable); every token must chain to one.",
+)
+def verify_cmd(
+    file: Path, pubkey: str | None, hub_key: str | None, witness: Path | None, tsa_certs: tuple[Path, ...]
+) -> None:
     """Check a journal, or an evidence pack (.zip from `camaudit export`), offline.
 
     Exit 0: authentic against a pinned key (packs) / intact (journals); 1: FAILED (forged,
@@ -243,11 +252,17 @@ def verify_cmd(file: Path, pubkey: str | None, hub_key: str | None, witness: Pat
     if is_pack(file):
         if witness is not None:
             raise click.UsageError("--witness is for journals; a pack's own signer already vouches for its end")
-        result = verify_pack(file, key, hkey)
+        result = verify_pack(file, key, hkey, _tsa_certs(tsa_certs) or None)
         click.echo(f"{file}: {result.summary()}")
+        for line in (result.pdf_signature, *result.deletions, *result.times):
+            if not line:
+                continue
+            click.echo(f"  {line}")
         if not result.proven:
             sys.exit(EXIT_UNPROVEN)
         return
+    if tsa_certs:
+        raise click.UsageError("--tsa-cert is for packs: a journal's tokens are checked when it is exported")
     report = verify_journal(file, key)
     if not report.ok:
         raise VerifyError(f"{file}: FAILED at {report.first_bad}")
@@ -262,6 +277,19 @@ def verify_cmd(file: Path, pubkey: str | None, hub_key: str | None, witness: Pat
         + ("" if key else " (the journal's own key: pin it with --pubkey)")
         + f"; {tail}"
     )
+
+
+def _tsa_certs(paths: tuple[Path, ...]) -> list[object]:
+    from camaudit.trust.tsa import load_certs
+
+    out: list[object] = []
+    for p in paths:
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            raise click.BadParameter(f"{p}: {exc.strerror or exc}", param_hint="--tsa-cert") from None
+        out += load_certs(data, str(p))
+    return out
 
 
 def _pinned_key(value: str | None, hint: str) -> bytes | None:

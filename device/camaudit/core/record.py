@@ -41,6 +41,7 @@ EVENT_TYPES = frozenset(
         "camera.reference",
         "checkpoint",
         "witness",
+        "retention.pruned",
     }
 )
 

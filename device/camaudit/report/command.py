@@ -34,9 +34,11 @@ def run_subject_check(
     until: str,
     out: Path | None,
     zone: str | None = None,
+    signer: object = None,
 ) -> None:
     """Export a pack of the window with `make_pack(path, since_ms, until_ms)`, then list the
-    captures and write the letters next to it. Times without an offset are in `zone`."""
+    captures and write the letters next to it. Times without an offset are in `zone`.
+    `signer` (trust.pdf_sign.SigningIdentity of the pack's key) signs letter.pdf."""
     from camaudit.report.subject import check, summary_lines, write_letters
 
     since_ms = parse_in_zone(since, zone, end=False, param="--from")
@@ -62,8 +64,10 @@ def run_subject_check(
     res = check(pack, feed, since_ms, until_ms)
     for line in summary_lines(res):
         click.echo(line)
-    for p in write_letters(res, out_dir):
+    for p in write_letters(res, out_dir, signer):
         click.echo(f"letter: {p}")
+    if signer is not None and res.letters:
+        click.echo(f"letter.pdf is signed: certificate SHA-256 {getattr(signer, 'fingerprint', '')}")
 
 
 @click.command("subject-check")
@@ -84,4 +88,15 @@ def subject_check_cmd(db: Path, feed: str, since: str, until: str, out: Path | N
         return export_pack(db, pack, since_ms=since_ms, until_ms=until_ms, feed=feed,
                            now_ms=int(time.time() * 1000))
 
-    run_subject_check(make, feed, since, until, out, journal_zone(db))
+    from camaudit.store.db import open_readonly, read_meta
+    from camaudit.store.keys import load_key
+    from camaudit.trust.pdf_sign import signing_identity
+
+    conn = open_readonly(db)
+    try:
+        device = read_meta(conn).get("device", "")
+    finally:
+        conn.close()
+    # the key that signs the pack signs the letter (the same certificate as its report.pdf)
+    signer = signing_identity(load_key(db.parent / "device.key").private_key, "device", device)
+    run_subject_check(make, feed, since, until, out, journal_zone(db), signer)

@@ -189,6 +189,8 @@ class Report:
     evidence_on_device: bool
     camera_health: tuple[BlindPeriod, ...] = ()  # covered / moved / blurred periods
     seen: Seen | None = None  # the audit's own coverage (report.limits)
+    pdf_cert: str | None = None  # SHA-256 fingerprint of the report's signing certificate
+    deletions: tuple[str, ...] = ()  # "records before T were deleted on D under policy P: ..."
 
     @property
     def controllers(self) -> list[str]:
@@ -314,6 +316,8 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
         evidence_on_device=bool(meta.get("evidence_on_device", False)),
         camera_health=blind_periods(records, feed),
         seen=observe(records, feed),
+        pdf_cert=str(meta["pdf_cert"]) if meta.get("pdf_cert") else None,
+        deletions=tuple(str(d) for d in meta.get("deletions") or ()),
     )
 
 

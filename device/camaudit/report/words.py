@@ -72,6 +72,8 @@ def summary(r: Report) -> list[str]:
             reasons[w] = reasons.get(w, 0) + 1
     for w, k in sorted(reasons.items()):
         lines.append(f"{k} capture(s) filmed {w}.")
+    # proved deletion (trust.retention): each signed deletion record the pack shows
+    lines += [f"{d[0].upper()}{d[1:]}." for d in r.deletions]
     return lines
 
 
@@ -124,6 +126,17 @@ def how_to_verify(r: Report) -> list[str]:
         + " (use the key you know for this device, e.g. the one the auditing hub enrolled). "
         "It checks every file against manifest.json, the manifest signature, every record's "
         "hash, signature and link, and every evidence frame's hash.",
+    ] + _pdf_signature(r)
+
+
+def _pdf_signature(r: Report) -> list[str]:
+    if not r.pdf_cert:
+        return []
+    return [
+        "report.pdf carries a PDF signature made under the key that signed this pack; the "
+        f"signing certificate's SHA-256 fingerprint is {r.pdf_cert}. Any PDF reader that "
+        "checks signatures (pdfsig, Adobe Acrobat) shows whether the document changed after "
+        "signing; camaudit verify also checks that the certificate comes from the pinned key.",
     ]
 
 
