@@ -254,7 +254,7 @@ def _f(v: float | None, pct: bool = False) -> str:
 def print_table(label: str, res: dict[str, Any]) -> None:
     print(f"\n{label}: {res['src']} (tracks: {res['tracks_from']})")
     print(f"{'clip':52s} {'recall':>9s} {'precision':>11s} {'trk/person':>10s} {'cut':>4s} "
-          f"{'back/prof':>9s} {'captures':>8s}")  # fmt: skip
+          f"{'chains':>6s} {'back/prof':>9s} {'captures':>8s}")  # fmt: skip
     rows = list(res["clips"].items()) + [("overall", res["overall"])]
     for name, d in rows:
         rec = f"{d['found_yes']}/{d['people_yes']} {_f(d['recall'], True)}" if d["people_yes"] else "-"
@@ -264,7 +264,7 @@ def print_table(label: str, res: dict[str, Any]) -> None:
         if name == "overall":
             caps = f"NOFACE {d['noface_captures']}"
         print(f"{name:52s} {rec:>9s} {prec:>11s} {_f(d['tracks_per_person_shot']):>10s} "
-              f"{d['tracks_across_cut']:>4d} {d['false_ident_presence_only']:>9d} {caps!s:>8s}")  # fmt: skip
+              f"{d['tracks_across_cut']:>4d} {d['tracks_chaining_people']:>6d} {d['false_ident_presence_only']:>9d} {caps!s:>8s}")  # fmt: skip
     o = res["overall"]
     if o["false_identifiable"]:
         print(f"false identifiable tracks: {', '.join(o['false_identifiable'])}")

@@ -17,6 +17,7 @@ Counts (the unit is the person-shot: a person seen in two shots is two entries):
   person-shots or on nobody (tracks on `unsure` people count neither way);
 - tracks per person-shot: matched tracks / person-shots with at least one track;
 - tracks across a cut: tracks whose frames include a clip cut (first < cut <= last);
+- tracks chaining people: tracks whose boxes sit on two or more different person-shots;
 - false identifiable on presence-only people: identifiable tracks on people whose best view
   (the annotated peak) is the back of the head or a full profile.
 """
@@ -121,18 +122,41 @@ def overlap(track: Track, person: PersonShot) -> float:
     return max(iou(box_at(track.boxes, f), box_at(person.keyframes, f)) for f in frames)
 
 
+def best_person(track: Track, people: Sequence[PersonShot]) -> tuple[str | None, float]:
+    """The person-shot overlapping the track most, and that overlap."""
+    best, best_key = 0.0, None
+    for p in people:
+        v = overlap(track, p)
+        if v > best:
+            best, best_key = v, p.key
+    return best_key, best
+
+
+def people_followed(track: Track, people: Sequence[PersonShot], min_iou: float = MIN_IOU) -> list[str]:
+    """The person-shots the track's box is on, in frame order (more than one: the track
+    chained different people). At each of the track's box frames, the best-overlapping
+    person in view there, if >= min_iou."""
+    seen: list[str] = []
+    for f, b in track.boxes:
+        best, key = 0.0, None
+        for p in people:
+            if p.first_frame <= f <= p.last_frame:
+                v = iou(b, box_at(p.keyframes, f))
+                if v > best:
+                    best, key = v, p.key
+        if key is not None and best >= min_iou and key not in seen:
+            seen.append(key)
+    return seen
+
+
 def assign(
     tracks: Sequence[Track], people: Sequence[PersonShot], min_iou: float = MIN_IOU
 ) -> dict[str, str | None]:
     """Track id -> person-shot key (or None): each track to its best-overlapping person."""
     out: dict[str, str | None] = {}
     for t in tracks:
-        best, best_key = 0.0, None
-        for p in people:
-            v = overlap(t, p)
-            if v > best:
-                best, best_key = v, p.key
-        out[t.id] = best_key if best >= min_iou else None
+        key, v = best_person(t, people)
+        out[t.id] = key if v >= min_iou else None
     return out
 
 
@@ -150,8 +174,10 @@ class ClipScore:
     tracks_matched: int = 0
     person_shots_tracked: int = 0
     tracks_across_cut: int = 0
+    tracks_chaining_people: int = 0
     missed_yes: list[str] = field(default_factory=list)
     false_ident: list[str] = field(default_factory=list)  # track id -> person key or "nobody"
+    matches: list[dict[str, Any]] = field(default_factory=list)  # one per track, for review
 
     @property
     def recall(self) -> float | None:
@@ -170,7 +196,7 @@ class ClipScore:
         for k in (
             "people_yes", "found_yes", "ident_tracks", "ident_true", "ident_false", "ident_unsure",
             "ident_on_nobody", "false_ident_presence_only", "tracks", "tracks_matched",
-            "person_shots_tracked", "tracks_across_cut",
+            "person_shots_tracked", "tracks_across_cut", "tracks_chaining_people",
         ):  # fmt: skip
             setattr(self, k, getattr(self, k) + getattr(o, k))
         self.missed_yes += o.missed_yes
@@ -182,7 +208,7 @@ class ClipScore:
             for k in (
                 "people_yes", "found_yes", "ident_tracks", "ident_true", "ident_false",
                 "ident_unsure", "ident_on_nobody", "false_ident_presence_only", "tracks",
-                "tracks_matched", "person_shots_tracked", "tracks_across_cut",
+                "tracks_matched", "person_shots_tracked", "tracks_across_cut", "tracks_chaining_people",
             )
         }  # fmt: skip
         d |= {
@@ -192,6 +218,8 @@ class ClipScore:
             "missed_yes": list(self.missed_yes),
             "false_identifiable": list(self.false_ident),
         }
+        if self.matches:
+            d["matches"] = list(self.matches)
         return d
 
 
@@ -211,6 +239,14 @@ def score_clip(
     per_person: dict[str, list[Track]] = {}
     for t in tracks:
         k = owner[t.id]
+        near, v = best_person(t, people)
+        followed = people_followed(t, people, min_iou)
+        if len(followed) > 1:
+            s.tracks_chaining_people += 1
+        s.matches.append(
+            {"track": t.id, "frames": [t.first_frame, t.last_frame], "identifiable": t.identifiable,
+             "person": k, "nearest": near, "iou": round(v, 2), "followed": followed}
+        )  # fmt: skip
         if spans_cut(t, cuts):
             s.tracks_across_cut += 1
         if k is not None:

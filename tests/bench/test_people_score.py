@@ -26,6 +26,7 @@ from _common.people_score import (  # noqa: E402
     box_at,
     iou,
     overlap,
+    people_followed,
     score_clip,
 )
 
@@ -116,8 +117,18 @@ def test_tracks_across_a_cut_are_counted() -> None:
     clean = _track("2", [(20, 300, 100, 40, 40), (40, 300, 100, 40, 40)])
     s = score_clip([chained, clean], [p0, p1], cuts=[20])
     assert s.tracks_across_cut == 1
+    assert s.tracks_chaining_people == 1
+    assert people_followed(chained, [p0, p1]) == ["p@0", "q@1"]
     s2 = score_clip([clean], [p0, p1], cuts=[20])
-    assert s2.tracks_across_cut == 0
+    assert s2.tracks_across_cut == 0 and s2.tracks_chaining_people == 0
+
+
+def test_a_track_that_switches_to_the_neighbour_chains_two_people() -> None:
+    # on A until frame 20, then on B (A at 140, B at 340 there): one identity switch
+    switch = _track("1", [(0, 100, 100, 40, 40), (20, 140, 100, 40, 40), (30, 360, 100, 40, 40)])
+    assert people_followed(switch, [A, B]) == ["a@0", "b@0"]
+    follow = _track("2", [(0, 100, 100, 40, 40), (50, 200, 100, 40, 40)])
+    assert people_followed(follow, [A, B]) == ["a@0"]
 
 
 def test_shipped_annotations_load_and_validate() -> None:
