@@ -30,7 +30,7 @@ from camaudit.core.types import Detection
 DEFINITION = "camaudit-identifiable-1"  # face_px native box height; pose from 5 landmarks; sharpness
 
 # the order in which a failed criterion is named (the first failure is the reason)
-CRITERIA = ("pose", "face_px", "sharpness")
+CRITERIA = ("face_px", "pose", "sharpness")
 REASON_WORDS = {"pose": "turned away", "face_px": "too small", "sharpness": "blurred"}
 
 
@@ -50,7 +50,7 @@ class Measure:
     eyes: float | None
     yaw: float | None
     sharpness: float | None
-    passed: tuple[bool, bool, bool]  # pose, face_px, sharpness (CRITERIA order)
+    passed: tuple[bool, bool, bool]  # face_px, pose, sharpness (CRITERIA order)
 
     @property
     def identifiable(self) -> bool:
@@ -71,7 +71,7 @@ class Measure:
 
     def criteria(self, rule: IdentifyRule) -> dict[str, Any]:
         """The JSON of the criteria: {name: {value, passed, limit, unit, ...}}."""
-        pose_ok, px_ok, sharp_ok = self.passed
+        px_ok, pose_ok, sharp_ok = self.passed
         return {
             "face_px": {
                 "value": self.face_px, "passed": px_ok, "min": rule.min_face_px,
@@ -110,7 +110,7 @@ def measure(det: Detection, rule: IdentifyRule) -> Measure:
     px_ok = det.face_px >= rule.min_face_px
     sharp = None if det.sharpness is None else round(det.sharpness, 3)
     sharp_ok = sharp is not None and sharp >= rule.min_sharpness
-    return Measure(det.face_px, eyes, yaw, sharp, (pose_ok, px_ok, sharp_ok))
+    return Measure(det.face_px, eyes, yaw, sharp, (px_ok, pose_ok, sharp_ok))
 
 
 def why_not_words(failed: tuple[str, ...]) -> str:

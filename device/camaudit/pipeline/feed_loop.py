@@ -25,6 +25,7 @@ from camaudit.core.scene import SceneCuts
 from camaudit.core.tracking import TrackUpdate, Tracker
 from camaudit.core.types import Detection
 from camaudit.detect.base import Detector
+from camaudit.detect.landmarks import Landmarker
 from camaudit.detect.sharpness import with_sharpness
 from camaudit.pipeline.evidence import save_evidence
 from camaudit.pipeline.notice_board import NoticeBoard
@@ -101,6 +102,7 @@ class FeedLoop:
             min_face_px=min_face_px,
             ids=ids,
         )
+        self.landmarker = Landmarker()
         self.stats = FeedStats()
         self.last_ts = 0
         self._start_seq: dict[str, int | None] = {}
@@ -131,7 +133,7 @@ class FeedLoop:
             self._emit_tracks(self.tracker.cut(fr.ts_ms), fr.ts_ms)
         if self.gate.check(thumb, fr.ts_ms):
             t0 = time.perf_counter()
-            detections = with_sharpness(fr.image, self.detector.detect(fr.image), self.rule.min_face_px)
+            detections = self._measured(fr.image, self.detector.detect(fr.image))
             st.detect_s += time.perf_counter() - t0
             st.detected += 1
             upd = self.tracker.update(detections, fr.ts_ms, fr.index, (w, h))
@@ -165,6 +167,13 @@ class FeedLoop:
                     for e in events
                 ]
         self._emit_all(events)
+
+    def _measured(self, image: Any, dets: list[Detection]) -> list[Detection]:
+        """Detections with the pixel measures the core's criteria need (landmarks for
+        the pose, sharpness), for boxes at least half min_face_px tall (smaller ones fail
+        on size anyway)."""
+        half = self.rule.min_face_px / 2
+        return with_sharpness(image, self.landmarker.add(image, dets, half), self.rule.min_face_px)
 
     def _take_evidence(self, fr: Frame, boxes: list[Detection]) -> str | None:
         assert self.evidence_dir is not None
