@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 
 class SceneCuts:
-    def __init__(self, threshold: float = 40.0) -> None:
+    def __init__(self, threshold: float = 22.0) -> None:
         if threshold <= 0:
             raise ValueError(f"threshold must be > 0, got {threshold}")
         self.threshold = threshold

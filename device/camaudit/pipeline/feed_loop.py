@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from camaudit.config.capture import CaptureConfig
+from camaudit.config.detector import DetectorConfig
 from camaudit.config.feeds import FeedConfig
 from camaudit.core.alerts import alert_text
-from camaudit.config.detector import DetectorConfig
 from camaudit.core.capture import CaptureBuilder, CaptureEvent
 from camaudit.core.identify import IdentifyRule
 from camaudit.core.motion import MotionGate, downscale_gray
 from camaudit.core.policy import Moment, Policy, Verdict
 from camaudit.core.scene import SceneCuts
-from camaudit.core.tracking import TrackUpdate, Tracker
+from camaudit.core.tracking import Tracker, TrackUpdate
 from camaudit.core.types import Detection
 from camaudit.detect.base import Detector
 from camaudit.detect.landmarks import Landmarker
