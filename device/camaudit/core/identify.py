@@ -39,7 +39,7 @@ class IdentifyRule:
     min_face_px: int = 32
     min_eye_ratio: float = 0.25
     max_yaw: float = 0.6
-    min_sharpness: float = 0.0
+    min_sharpness: float = 0.18
 
 
 @dataclass(frozen=True)

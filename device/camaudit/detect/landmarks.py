@@ -6,6 +6,12 @@ it, resized to 96 x 96, goes through the upstream YuNet ONNX (models/
 yunet_landmarks_int8bq.onnx, MIT) with OpenCV's FaceDetectorYN, and the landmarks of the
 face nearest the crop's centre are mapped back to frame pixels. A crop where no face is
 found (a back of the head, a full profile) gives no landmarks: its pose cannot pass.
+
+To stay cheap, a place is looked at again at most every `every_ms` (a box overlapping,
+IoU >= 0.5, one measured less than that ago gets no landmarks this frame: it does not
+become the track's peak there, its earlier measured frames do). Pose changes at the speed
+a head turns; 2 looks a second per face is measured to keep the pipeline within 10% of
+its speed without landmarks (bench/pipeline.py).
 """
 
 from __future__ import annotations
@@ -28,11 +34,14 @@ MIN_SCORE = 0.5
 
 
 class Landmarker:
-    def __init__(self) -> None:
+    def __init__(self, every_ms: int = 500) -> None:
         import cv2
 
         path = model_path(MODEL_FILE)
         self._net: Any = cv2.FaceDetectorYN.create(str(path), "", (SIDE, SIDE), MIN_SCORE, 0.3, 50)
+        self.every_ms = every_ms
+        self._recent: list[tuple[Detection, int]] = []
+        self.looked = 0
 
     def landmarks(self, frame: np.ndarray, det: Detection) -> tuple[float, ...] | None:
         import cv2
@@ -64,9 +73,23 @@ class Landmarker:
             round(float(v) * k + (x1 if i % 2 == 0 else y1), 1) for i, v in enumerate(pts)
         )
 
-    def add(self, frame: np.ndarray, dets: list[Detection], min_px: float) -> list[Detection]:
-        """`dets` with landmarks for boxes at least `min_px` tall that have none."""
-        return [
-            replace(d, landmarks=self.landmarks(frame, d)) if d.landmarks is None and d.h >= min_px else d
-            for d in dets
-        ]
+    def add(
+        self, frame: np.ndarray, dets: list[Detection], min_px: float, ts_ms: int | None = None
+    ) -> list[Detection]:
+        """`dets` with landmarks for boxes at least `min_px` tall that have none (at
+        `ts_ms`, only those not looked at in the last `every_ms` at that place)."""
+        if ts_ms is not None:
+            self._recent = [(b, t) for b, t in self._recent if 0 <= ts_ms - t < self.every_ms]
+        out: list[Detection] = []
+        for d in dets:
+            if d.landmarks is not None or d.h < min_px:
+                out.append(d)
+                continue
+            if ts_ms is not None:
+                if any(b.iou(d) >= 0.5 for b, _ in self._recent):
+                    out.append(d)
+                    continue
+                self._recent.append((d, ts_ms))
+            self.looked += 1
+            out.append(replace(d, landmarks=self.landmarks(frame, d)))
+        return out

@@ -133,7 +133,7 @@ class FeedLoop:
             self._emit_tracks(self.tracker.cut(fr.ts_ms), fr.ts_ms)
         if self.gate.check(thumb, fr.ts_ms):
             t0 = time.perf_counter()
-            detections = self._measured(fr.image, self.detector.detect(fr.image))
+            detections = self._measured(fr.image, self.detector.detect(fr.image), fr.ts_ms)
             st.detect_s += time.perf_counter() - t0
             st.detected += 1
             upd = self.tracker.update(detections, fr.ts_ms, fr.index, (w, h))
@@ -168,12 +168,12 @@ class FeedLoop:
                 ]
         self._emit_all(events)
 
-    def _measured(self, image: Any, dets: list[Detection]) -> list[Detection]:
+    def _measured(self, image: Any, dets: list[Detection], ts_ms: int) -> list[Detection]:
         """Detections with the pixel measures the core's criteria need (landmarks for
         the pose, sharpness), for boxes at least half min_face_px tall (smaller ones fail
         on size anyway)."""
         half = self.rule.min_face_px / 2
-        return with_sharpness(image, self.landmarker.add(image, dets, half), self.rule.min_face_px)
+        return with_sharpness(image, self.landmarker.add(image, dets, half, ts_ms), self.rule.min_face_px)
 
     def _take_evidence(self, fr: Frame, boxes: list[Detection]) -> str | None:
         assert self.evidence_dir is not None
