@@ -92,7 +92,7 @@ class FeedLoop:
             max_age_ms=int(capture.track_max_age_s * 1000),
             min_hits=capture.track_min_hits,
             confirm_score=capture.track_confirm_score,
-            relink_ms=int(capture.track_relink_s * 1000),
+            relink_ms=int(min(capture.track_relink_s, capture.idle_s) * 1000),
             drop_stacked=capture.drop_stacked,
             rule=self.rule,
         )
