@@ -13,6 +13,10 @@ FaceDetectorYN.create, the pipeline from its feed loop's creation (detector load
 open); the pipeline's set-up time is printed apart.
 
     .venv/bin/python bench/pipeline.py [--clip PATH] [--repeat 3] [--rounds 3] [--json]
+        [--baseline SRC]
+
+--baseline SRC (e.g. a checkout of main at /work/main) also runs that version's pipeline
+(its device/ source tree, in the same rounds, same clip) and prints the ratio of ours to it.
 """
 
 from __future__ import annotations
@@ -139,8 +143,10 @@ def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
     return sorted(runs, key=lambda r: r["fps"])[len(runs) // 2]
 
 
-def in_child(*args: str) -> dict[str, float]:
+def in_child(*args: str, src: str | None = None) -> dict[str, float]:
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    if src is not None:
+        env["CAMAUDIT_BENCH_SRC"] = src
     out = subprocess.run(
         [sys.executable, __file__, "--child", *args],
         capture_output=True, text=True, env=env, check=False,
@@ -158,8 +164,11 @@ def main() -> None:
                     help="interleaved rounds of ours and the peer; medians are reported")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--baseline", help="another source tree's device/ dir's parent (e.g. /work/main) to compare with")
     args = ap.parse_args()
     if args.child:
+        if os.environ.get("CAMAUDIT_BENCH_SRC"):
+            sys.path.insert(0, str(Path(os.environ["CAMAUDIT_BENCH_SRC"]) / "device"))
         kind, *rest = args.child
         res = child_pipeline(rest[0], rest[1], rest[2] == "gate") if kind == "pipeline" else child_peer(*rest)
         print(json.dumps(res))
@@ -174,11 +183,15 @@ def main() -> None:
         print(f"clip: {args.clip.name} -> 640x480, {n} frames, one thread", file=sys.stderr)
         int8bq, fp32 = yunet_onnx_files()
         runs: dict[str, list[dict[str, float]]] = {
-            "ours": [], "ours_nogate": [], "int8bq": [], "fp32": []
+            "ours": [], "ours_nogate": [], "int8bq": [], "fp32": [], "baseline": []
         }
         # interleaved rounds: this machine's speed drifts, so each round measures all four
         for r in range(args.rounds):
             runs["ours"].append(in_child("pipeline", str(t / "clip.avi"), str(t / f"a{r}"), "gate"))
+            if args.baseline:
+                runs["baseline"].append(
+                    in_child("pipeline", str(t / "clip.avi"), str(t / f"z{r}"), "gate", src=args.baseline)
+                )
             runs["int8bq"].append(in_child("peer", str(t / "clip.avi"), str(int8bq)))
             runs["ours_nogate"].append(
                 in_child("pipeline", str(t / "clip.avi"), str(t / f"b{r}"), "nogate")
@@ -209,6 +222,10 @@ def main() -> None:
         "still_scene_gate_speedup": still_gate["fps"] / still_nogate["fps"],
         "still_fps": {"gate": still_gate["fps"], "gate_off": still_nogate["fps"]},
     }
+    if args.baseline:
+        base = median_run(runs["baseline"])
+        result["baseline"] = {"src": args.baseline, "fps": base["fps"], "rss_mb": base["rss_mb"],
+                              "ratio": ours["fps"] / base["fps"]}
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -224,6 +241,10 @@ def main() -> None:
           f"(gate off: {result['ratio_vs_peer_gate_off']:.2f}x)   target >= 1.5x")
     print(f"still scene: gate on {still_gate['fps']:.1f} vs off {still_nogate['fps']:.1f} frames/s "
           f"= {result['still_scene_gate_speedup']:.1f}x speed-up")
+    if args.baseline:
+        b = result["baseline"]
+        print(f"baseline {b['src']}: {b['fps']:.1f} frames/s, peak RSS {b['rss_mb']:.0f} MB; "
+              f"ours / baseline = {b['ratio']:.2f}")
     print(f"targets: overhead <= 30% -> {100 * result['overhead_beyond_detect']:.0f}%; "
           f"peak RSS <= 150 MB -> {ours['rss_mb']:.0f} MB")
 
