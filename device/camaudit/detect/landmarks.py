@@ -35,10 +35,9 @@ MIN_SCORE = 0.5
 
 class Landmarker:
     def __init__(self, every_ms: int = 500) -> None:
-        import cv2
-
-        path = model_path(MODEL_FILE)
-        self._net: Any = cv2.FaceDetectorYN.create(str(path), "", (SIDE, SIDE), MIN_SCORE, 0.3, 50)
+        self._path = model_path(MODEL_FILE)  # a missing file fails at start, not mid-run
+        self._net: Any = None  # made at the first look: a feed that never sees a face
+        # large enough does not carry OpenCV's dnn (about 7 MB RSS, bench/pipeline.py)
         self.every_ms = every_ms
         self._recent: list[tuple[Detection, int]] = []
         self.looked = 0
@@ -62,6 +61,8 @@ class Landmarker:
             src = cv2.cvtColor(src, cv2.COLOR_GRAY2BGR)
         crop[sy1 - y1:sy2 - y1, sx1 - x1:sx2 - x1] = src
         img = cv2.resize(crop, (SIDE, SIDE), interpolation=cv2.INTER_AREA if s > SIDE else cv2.INTER_LINEAR)
+        if self._net is None:
+            self._net = cv2.FaceDetectorYN.create(str(self._path), "", (SIDE, SIDE), MIN_SCORE, 0.3, 50)
         _, faces = self._net.detect(img)
         if faces is None or len(faces) == 0:
             return None
