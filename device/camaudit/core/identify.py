@@ -22,6 +22,7 @@ full profile fails `pose` and can never count, whatever its size or sharpness.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,3 +117,70 @@ def measure(det: Detection, rule: IdentifyRule) -> Measure:
 def why_not_words(failed: tuple[str, ...]) -> str:
     """The reason a track is not identifiable, in words (its first failed criterion)."""
     return REASON_WORDS[failed[0]] if failed else "identifiable"
+
+
+def _int(v: Any) -> int:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _px_words(values: list[int]) -> str:
+    v = [str(x) for x in sorted(values)]
+    return v[0] if len(v) == 1 else ", ".join(v[:-1]) + " and " + v[-1]
+
+
+def tracks_in_words(tracks: Sequence[Mapping[str, Any]]) -> str:
+    """One capture's track records (`track.end` bodies) in words: "2 identifiable: frontal,
+    sharp, 54 and 61 px; 3 not identifiable: 1 turned away, 2 too small"."""
+    yes = [t for t in tracks if t.get("identifiable") is True]
+    no = [t for t in tracks if t.get("identifiable") is not True]
+    parts: list[str] = []
+    if yes:
+        px = [_int(((t.get("criteria") or {}).get("face_px") or {}).get("value")) for t in yes]
+        parts.append(f"{len(yes)} identifiable: frontal, sharp, {_px_words(px)} px")
+    if no:
+        why: dict[str, int] = {}
+        for t in no:
+            failed = t.get("why_not") or []
+            word = REASON_WORDS.get(str(failed[0]), str(failed[0])) if failed else "unknown"
+            why[word] = why.get(word, 0) + 1
+        reasons = ", ".join(f"{n} {w}" for w, n in sorted(why.items(), key=lambda kv: (-kv[1], kv[0])))
+        parts.append(f"{len(no)} not identifiable: {reasons}")
+    return "; ".join(parts) if parts else "no track records"
+
+
+def _mapping(v: Any) -> Mapping[str, Any]:
+    return v if isinstance(v, Mapping) else {}
+
+
+def thresholds_of(track: Mapping[str, Any]) -> tuple[str, Any, Any, Any, Any] | None:
+    """(definition, min face px, min eye ratio, max yaw, min sharpness) as a track record
+    states them; None when the record has no criteria."""
+    c = track.get("criteria")
+    if not isinstance(c, Mapping):
+        return None
+    px, pose, sharp = (_mapping(c.get(k)) for k in CRITERIA)
+    return (str(track.get("definition") or "?"), px.get("min"), pose.get("min_eyes"),
+            pose.get("max_yaw"), sharp.get("min"))
+
+
+def definition_words(tracks: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What "identifiable" meant for these track records, with the thresholds the records
+    themselves state (one sentence per distinct set, in order of first use)."""
+    seen: list[tuple[str, Any, Any, Any, Any]] = []
+    for t in tracks:
+        th = thresholds_of(t)
+        if th is not None and th not in seen:
+            seen.append(th)
+    return [
+        f"Identifiable ({d}): on at least one frame of the person's track, the face box is at "
+        f"least {px} px tall in native sensor pixels; both eyes are visible (eye distance at "
+        f"least {eyes} of the box width) and the face is turned to the camera (nose offset at "
+        f"most {yaw} of half the eye distance), from five landmarks; and it is sharp "
+        f"(sharpness, detail relative to the face's own size and contrast, at least {sharp}). "
+        f"A face seen from behind or in full profile is never identifiable."
+        for d, px, eyes, yaw, sharp in seen
+    ]
+

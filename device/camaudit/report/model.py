@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from camaudit.core.alerts import reason_words
+from camaudit.core.identify import definition_words, tracks_in_words
 from camaudit.core.record import Event
 from camaudit.store.captures import CaptureRow
 
@@ -127,6 +128,9 @@ class CaptureItem:
     row: CaptureRow
     notice_states: Mapping[str, str]  # notice id -> state at the capture's start
     reasons_words: tuple[str, ...]
+    # the capture's people from its signed track.end records, in words ("2 identifiable:
+    # frontal, sharp, 54 and 61 px; 1 not identifiable: 1 turned away"); "" without records
+    tracks_words: str = ""
 
     @property
     def identifiable(self) -> bool:
@@ -182,6 +186,8 @@ class Report:
     per_day: Bars
     missing_evidence: tuple[str, ...]
     evidence_on_device: bool
+    # what "identifiable" meant, with the thresholds the track records state
+    identifiable_definition: tuple[str, ...] = ()
 
     @property
     def controllers(self) -> list[str]:
@@ -268,6 +274,7 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
     first_time = min(event_time(e) for e in records)
     last_time = max(event_time(e) for e in records)
     rows = [r for r in latest_captures(records, feed) if _in_span(r, since, until)]
+    tracks = tracks_by_capture(records, feed)
     items = []
     for r in rows:
         start = r.start if r.start is not None else r.ts
@@ -275,7 +282,9 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
         for nid in sorted(covers):
             if r.feed in covers[nid]:
                 states[nid] = _state_at(changes, nid, start)
-        items.append(CaptureItem(r, states, tuple(reason_words(x) for x in r.reasons)))
+        mine = tracks.get((r.feed, r.capture), [])
+        items.append(CaptureItem(r, states, tuple(reason_words(x) for x in r.reasons),
+                                 tracks_in_words(mine) if mine else ""))
     timeline = _timeline(changes, sorted(covers), first_time, last_time)
     per_hour, per_day = _charts(items, clock, first_time, last_time)
     return Report(
@@ -300,7 +309,18 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
         per_day=per_day,
         missing_evidence=tuple(meta.get("missing_evidence") or ()),
         evidence_on_device=bool(meta.get("evidence_on_device", False)),
+        identifiable_definition=tuple(definition_words(
+            [t for it in items for t in tracks.get((it.row.feed, it.row.capture), [])])),
     )
+
+
+def tracks_by_capture(records: Sequence[Event], feed: str | None) -> dict[tuple[str | None, str], list[Mapping[str, Any]]]:
+    """The signed `track.end` bodies of `records` by (feed, capture), in record order."""
+    out: dict[tuple[str | None, str], list[Mapping[str, Any]]] = {}
+    for ev in records:
+        if ev.type == "track.end" and (feed is None or ev.feed == feed) and "capture" in ev.body:
+            out.setdefault((ev.feed, str(ev.body["capture"])), []).append(ev.body)
+    return out
 
 
 def _state_at(changes: list[tuple[int, str, str]], notice: str, t: int) -> str:

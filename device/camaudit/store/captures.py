@@ -10,6 +10,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from camaudit.core.identify import tracks_in_words
 from camaudit.core.record import Event, RecordError
 from camaudit.errors import JournalError
 from camaudit.store.db import journal_error, open_readonly
@@ -225,33 +226,6 @@ def list_tracks(path: Path) -> list[dict[str, Any]]:
         out.append({"feed": ev.feed, **ev.body, "device": ev.device, "seq": ev.seq, "ts": ev.ts})
     out.sort(key=lambda t: (str(t.get("feed")), _int(t.get("first_ts")), _int(t.get("track"))))
     return out
-
-
-def _px_words(values: Sequence[int]) -> str:
-    v = [str(x) for x in sorted(values)]
-    return v[0] if len(v) == 1 else ", ".join(v[:-1]) + " and " + v[-1]
-
-
-def tracks_in_words(tracks: Sequence[Mapping[str, Any]]) -> str:
-    """One capture's tracks in words: "2 identifiable: frontal, sharp, 54 and 61 px;
-    3 not identifiable: 1 turned away, 2 too small"."""
-    from camaudit.core.identify import REASON_WORDS
-
-    yes = [t for t in tracks if t.get("identifiable") is True]
-    no = [t for t in tracks if t.get("identifiable") is not True]
-    parts: list[str] = []
-    if yes:
-        px = [_int((t.get("criteria") or {}).get("face_px", {}).get("value")) for t in yes]
-        parts.append(f"{len(yes)} identifiable: frontal, sharp, {_px_words(px)} px")
-    if no:
-        why: dict[str, int] = {}
-        for t in no:
-            failed = t.get("why_not") or []
-            word = REASON_WORDS.get(str(failed[0]), str(failed[0])) if failed else "unknown"
-            why[word] = why.get(word, 0) + 1
-        reasons = ", ".join(f"{n} {w}" for w, n in sorted(why.items(), key=lambda kv: (-kv[1], kv[0])))
-        parts.append(f"{len(no)} not identifiable: {reasons}")
-    return "; ".join(parts) if parts else "no track records"
 
 
 def format_tracks(tracks: Sequence[Mapping[str, Any]]) -> str:
