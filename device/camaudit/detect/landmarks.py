@@ -17,6 +17,7 @@ its speed without landmarks (bench/pipeline.py).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -75,15 +76,23 @@ class Landmarker:
         )
 
     def add(
-        self, frame: np.ndarray, dets: list[Detection], min_px: float, ts_ms: int | None = None
+        self,
+        frame: np.ndarray,
+        dets: list[Detection],
+        min_px: float,
+        ts_ms: int | None = None,
+        settled: Sequence[Detection] = (),
     ) -> list[Detection]:
         """`dets` with landmarks for boxes at least `min_px` tall that have none (at
-        `ts_ms`, only those not looked at in the last `every_ms` at that place)."""
+        `ts_ms`, only those not looked at in the last `every_ms` at that place). Boxes
+        overlapping (IoU >= 0.5) one of `settled` (the last boxes of tracks already
+        identifiable: a person's verdict is the best of their track, so it cannot change)
+        are not looked at."""
         if ts_ms is not None:
             self._recent = [(b, t) for b, t in self._recent if 0 <= ts_ms - t < self.every_ms]
         out: list[Detection] = []
         for d in dets:
-            if d.landmarks is not None or d.h < min_px:
+            if d.landmarks is not None or d.h < min_px or any(b.iou(d) >= 0.5 for b in settled):
                 out.append(d)
                 continue
             if ts_ms is not None:

@@ -173,7 +173,8 @@ class FeedLoop:
         the pose, sharpness), for boxes at least half min_face_px tall (smaller ones fail
         on size anyway)."""
         half = self.rule.min_face_px / 2
-        return with_sharpness(image, self.landmarker.add(image, dets, half, ts_ms), self.rule.min_face_px)
+        settled = [t.box for t in self.tracker.tracks if t.identifiable]
+        return with_sharpness(image, self.landmarker.add(image, dets, half, ts_ms, settled), self.rule.min_face_px)
 
     def _take_evidence(self, fr: Frame, boxes: list[Detection]) -> str | None:
         assert self.evidence_dir is not None
