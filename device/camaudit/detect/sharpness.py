@@ -10,6 +10,7 @@ high frequencies the Laplacian sees; the ratio falls. The core gets only the num
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -37,7 +38,15 @@ def sharpness(frame: np.ndarray, det: Detection) -> float | None:
     return float(np.abs(lap).mean()) / (std + 4.0)
 
 
-def with_sharpness(frame: np.ndarray, dets: list[Detection], min_px: int = 0) -> list[Detection]:
-    """`dets` with .sharpness set (boxes shorter than half `min_px` are not measured:
-    they fail on size anyway)."""
-    return [replace(d, sharpness=sharpness(frame, d)) if d.h >= min_px / 2 else d for d in dets]
+def with_sharpness(
+    frame: np.ndarray, dets: list[Detection], min_h: float = 0, settled: Sequence[Detection] = ()
+) -> list[Detection]:
+    """`dets` with .sharpness set for boxes at least `min_h` tall that do not overlap
+    (IoU >= 0.5) one of `settled` (the others are not measured: they fail on size anyway,
+    or belong to a track already identifiable)."""
+    return [
+        replace(d, sharpness=sharpness(frame, d))
+        if d.h >= min_h and not any(b.iou(d) >= 0.5 for b in settled)
+        else d
+        for d in dets
+    ]

@@ -170,11 +170,13 @@ class FeedLoop:
 
     def _measured(self, image: Any, dets: list[Detection], ts_ms: int) -> list[Detection]:
         """Detections with the pixel measures the core's criteria need (landmarks for
-        the pose, sharpness), for boxes at least half min_face_px tall (smaller ones fail
-        on size anyway)."""
-        half = self.rule.min_face_px / 2
+        the pose, sharpness), for boxes at least min_face_px tall that are not on the place
+        of an already identifiable track."""
+        # a box under min_face_px fails on size whatever its pose and sharpness; one on the
+        # place of a track already identifiable cannot change that track's verdict
+        lo = self.rule.min_face_px - 0.5  # face_px is the rounded box height
         settled = [t.box for t in self.tracker.tracks if t.identifiable]
-        return with_sharpness(image, self.landmarker.add(image, dets, half, ts_ms, settled), self.rule.min_face_px)
+        return with_sharpness(image, self.landmarker.add(image, dets, lo, ts_ms, settled), lo, settled)
 
     def _take_evidence(self, fr: Frame, boxes: list[Detection]) -> str | None:
         assert self.evidence_dir is not None
