@@ -7,7 +7,9 @@ yunet_landmarks_int8bq.onnx, MIT) with OpenCV's FaceDetectorYN, and the landmark
 face nearest the crop's centre are mapped back to frame pixels. A crop where no face is
 found (a back of the head, a full profile) gives no landmarks: its pose cannot pass.
 
-To stay cheap, a place is looked at again at most every `every_ms` (a box overlapping,
+To stay cheap, the pipeline asks only for boxes at least min_face_px tall that are not on
+an already identifiable track's place (`settled`), and a place is looked at again at most
+every `every_ms` (a box overlapping,
 IoU >= 0.5, one measured less than that ago gets no landmarks this frame: it does not
 become the track's peak there, its earlier measured frames do). Pose changes at the speed
 a head turns; 2 looks a second per face is measured to keep the pipeline within 10% of
