@@ -13,6 +13,12 @@ FaceDetectorYN.create, the pipeline from its feed loop's creation (detector load
 open); the pipeline's set-up time is printed apart.
 
     .venv/bin/python bench/pipeline.py [--clip PATH] [--repeat 3] [--rounds 3] [--json]
+        [--baseline SRC]
+
+--baseline SRC (e.g. a checkout of main at /work/main) also runs that version's pipeline
+(its device/ source tree, in the same rounds, same clip, back to back with ours, the order
+alternating) and prints the median and every round's ratio of ours to it, of frames/s and
+of frames per CPU second (steadier on a shared machine); --pair-only runs only those two.
 """
 
 from __future__ import annotations
@@ -93,9 +99,9 @@ def child_pipeline(clip: str, workdir: str, gate: bool) -> dict[str, float]:
             "feeds": {"cam": feed},
         }
     )
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     summary = run(cfg, db=Path(workdir) / "journal.db", install_signals=False)
-    total = time.perf_counter() - t0
+    total, cpu = time.perf_counter() - t0, time.process_time() - c0
     st = summary.feeds["cam"]
     # Timed from the feed loop's creation (detector loaded, journal open) to the end, as
     # the peer is timed from after FaceDetectorYN.create: set-up is a daemon's one-time
@@ -110,6 +116,10 @@ def child_pipeline(clip: str, workdir: str, gate: bool) -> dict[str, float]:
         "detected": st.detected,
         "events": summary.events,
         "rss_mb": peak_rss_mb(),
+        # CPU seconds of the whole process (all threads, set-up included): on a machine
+        # shared with other jobs far steadier than wall time
+        "cpu_s": cpu,
+        "fps_cpu": st.frames / cpu,
     }
 
 
@@ -139,8 +149,38 @@ def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
     return sorted(runs, key=lambda r: r["fps"])[len(runs) // 2]
 
 
-def in_child(*args: str) -> dict[str, float]:
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def pair_result(runs: dict[str, list[dict[str, float]]], src: str) -> dict[str, object]:
+    """Ours against the baseline round by round (each pair ran back to back): the median
+    and spread of the per-round ratios of frames/s (wall) and of frames per CPU second."""
+    wall = [a["fps"] / b["fps"] for a, b in zip(runs["ours"], runs["baseline"], strict=True)]
+    cpu = [a["fps_cpu"] / b["fps_cpu"] for a, b in zip(runs["ours"], runs["baseline"], strict=True)]
+    return {
+        "src": src,
+        "ratio_wall_median": _median(wall), "ratio_wall_each_round": [round(x, 3) for x in wall],
+        "ratio_cpu_median": _median(cpu), "ratio_cpu_each_round": [round(x, 3) for x in cpu],
+        "rss_mb_ours": max(r["rss_mb"] for r in runs["ours"]),
+        "rss_mb_baseline": max(r["rss_mb"] for r in runs["baseline"]),
+        "load_average": os.getloadavg(),
+    }
+
+
+def pair_text(p: dict[str, object]) -> str:
+    return (f"ours / baseline {p['src']}: frames/s median of per-round ratios {p['ratio_wall_median']:.3f} "
+            f"(rounds {p['ratio_wall_each_round']}); frames per CPU second {p['ratio_cpu_median']:.3f} "
+            f"(rounds {p['ratio_cpu_each_round']}); peak RSS {p['rss_mb_ours']:.0f} vs "
+            f"{p['rss_mb_baseline']:.0f} MB; load average at the end {p['load_average']}")
+
+
+def in_child(*args: str, src: str | None = None) -> dict[str, float]:
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    if src is not None:
+        env["CAMAUDIT_BENCH_SRC"] = src
     out = subprocess.run(
         [sys.executable, __file__, "--child", *args],
         capture_output=True, text=True, env=env, check=False,
@@ -158,8 +198,13 @@ def main() -> None:
                     help="interleaved rounds of ours and the peer; medians are reported")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--baseline", help="another source tree's device/ dir's parent (e.g. /work/main) to compare with")
+    ap.add_argument("--pair-only", action="store_true",
+                    help="with --baseline: each round runs only ours and the baseline (no peer, no gate-off, no still scene)")
     args = ap.parse_args()
     if args.child:
+        if os.environ.get("CAMAUDIT_BENCH_SRC"):
+            sys.path.insert(0, str(Path(os.environ["CAMAUDIT_BENCH_SRC"]) / "device"))
         kind, *rest = args.child
         res = child_pipeline(rest[0], rest[1], rest[2] == "gate") if kind == "pipeline" else child_peer(*rest)
         print(json.dumps(res))
@@ -174,16 +219,26 @@ def main() -> None:
         print(f"clip: {args.clip.name} -> 640x480, {n} frames, one thread", file=sys.stderr)
         int8bq, fp32 = yunet_onnx_files()
         runs: dict[str, list[dict[str, float]]] = {
-            "ours": [], "ours_nogate": [], "int8bq": [], "fp32": []
+            "ours": [], "ours_nogate": [], "int8bq": [], "fp32": [], "baseline": []
         }
         # interleaved rounds: this machine's speed drifts, so each round measures all four
+        pair_only = bool(args.pair_only and args.baseline)
         for r in range(args.rounds):
-            runs["ours"].append(in_child("pipeline", str(t / "clip.avi"), str(t / f"a{r}"), "gate"))
+            # ours and the baseline back to back, which one first alternating by round
+            pair = [("ours", None), ("baseline", args.baseline)] if args.baseline else [("ours", None)]
+            for key, src in (pair if r % 2 == 0 else pair[::-1]):
+                runs[key].append(in_child("pipeline", str(t / "clip.avi"), str(t / f"{key}{r}"), "gate", src=src))
+            if pair_only:
+                continue
             runs["int8bq"].append(in_child("peer", str(t / "clip.avi"), str(int8bq)))
             runs["ours_nogate"].append(
                 in_child("pipeline", str(t / "clip.avi"), str(t / f"b{r}"), "nogate")
             )
             runs["fp32"].append(in_child("peer", str(t / "clip.avi"), str(fp32)))
+        if pair_only:
+            print(json.dumps(pair_result(runs, args.baseline), indent=2) if args.json
+                  else pair_text(pair_result(runs, args.baseline)))
+            return
         ours, ours_nogate = median_run(runs["ours"]), median_run(runs["ours_nogate"])
         peers = {"int8bq": median_run(runs["int8bq"]), "fp32": median_run(runs["fp32"])}
         peer_name, peer = max(peers.items(), key=lambda kv: kv[1]["fps"])
@@ -209,6 +264,10 @@ def main() -> None:
         "still_scene_gate_speedup": still_gate["fps"] / still_nogate["fps"],
         "still_fps": {"gate": still_gate["fps"], "gate_off": still_nogate["fps"]},
     }
+    if args.baseline:
+        base = median_run(runs["baseline"])
+        result["baseline"] = {"src": args.baseline, "fps": base["fps"], "rss_mb": base["rss_mb"],
+                              "ratio": ours["fps"] / base["fps"]} | pair_result(runs, args.baseline)
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -224,6 +283,10 @@ def main() -> None:
           f"(gate off: {result['ratio_vs_peer_gate_off']:.2f}x)   target >= 1.5x")
     print(f"still scene: gate on {still_gate['fps']:.1f} vs off {still_nogate['fps']:.1f} frames/s "
           f"= {result['still_scene_gate_speedup']:.1f}x speed-up")
+    if args.baseline:
+        b = result["baseline"]
+        print(f"baseline {b['src']}: {b['fps']:.1f} frames/s, peak RSS {b['rss_mb']:.0f} MB; "
+              f"ours / baseline = {b['ratio']:.2f}")
     print(f"targets: overhead <= 30% -> {100 * result['overhead_beyond_detect']:.0f}%; "
           f"peak RSS <= 150 MB -> {ours['rss_mb']:.0f} MB")
 

@@ -192,11 +192,12 @@ def config_schema_cmd() -> None:
 @click.option("-c", "--config", type=click.Path(path_type=Path), help="Device config: its journal and the venue's time zone.")
 @click.option("--tz", help="Show times in this IANA time zone (default: the config's device.timezone, else the zone the journal records).")
 @click.option("--json", "as_json", is_flag=True, help="JSON list of captures (times in UTC ms).")
-def log_cmd(db: Path | None, config: Path | None, tz: str | None, as_json: bool) -> None:
+@click.option("--tracks", is_flag=True, help="One entry per track (its signed record: frames, boxes, criteria); see docs/tracks.md.")
+def log_cmd(db: Path | None, config: Path | None, tz: str | None, as_json: bool, tracks: bool) -> None:
     """List the captures in a journal, times in the venue's local time with the zone named."""
     from camaudit.core.policy import load_timezone
     from camaudit.report.feeds import journal_zone
-    from camaudit.store.captures import format_table, list_captures
+    from camaudit.store.captures import format_table, format_tracks, list_captures, list_tracks
 
     cfg = _load(config)
     if db is None and cfg is None:
@@ -210,6 +211,10 @@ def log_cmd(db: Path | None, config: Path | None, tz: str | None, as_json: bool)
         zone = load_timezone(zone_name) if zone_name else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--tz" if tz else "device.timezone") from None
+    if tracks:
+        records = list_tracks(db)
+        click.echo(json.dumps(records, indent=1) if as_json else format_tracks(records))
+        return
     rows = list_captures(db)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in rows], indent=2))

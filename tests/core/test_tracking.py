@@ -1,3 +1,5 @@
+import numpy as np
+
 from camaudit.core.tracking import Tracker
 from camaudit.core.types import Detection
 
@@ -77,3 +79,147 @@ def test_track_counts_only_after_a_confident_detection():
     assert [t.id for t in u.active] == [1] and u.started == (1,)
     # once confirmed, weaker detections keep it going
     assert [t.id for t in tr.update([det(11, score=0.61)], 600).active] == [1]
+
+
+# --- issue 19: people, not boxes -------------------------------------------------------
+
+from camaudit.core.identify import IdentifyRule, measure  # noqa: E402
+from camaudit.core.scene import SceneCuts  # noqa: E402
+from camaudit.core.tracking import drop_stacked  # noqa: E402
+
+
+def face(x: float, y: float = 100, s: float = 60, score: float = 0.9, *, yaw: float = 0.0,
+         eyes: float = 0.4, sharp: float | None = 0.5, marks: bool = True) -> Detection:
+    """A face box with five landmarks: eye distance `eyes` * width, nose offset from the
+    eyes' midpoint `yaw` * half that distance."""
+    lm = None
+    if marks:
+        cx, half = x + s / 2, eyes * s / 2
+        lm = (cx - half, y + 0.4 * s, cx + half, y + 0.4 * s, cx + yaw * half, y + 0.6 * s,
+              cx - half, y + 0.8 * s, cx + half, y + 0.8 * s)
+    return Detection(x, y, s, s, score, lm, sharp)
+
+
+def ended(tr: Tracker, ts: int):
+    return list(tr.finish(ts).ended)
+
+
+def test_a_track_never_crosses_a_cut():
+    """Two scenes with a face at the same place: the cut ends the track, a new one starts."""
+    tr = Tracker(min_hits=1, relink_ms=3000)
+    cuts = SceneCuts(22.0)
+    scene_a = np.full((36, 64), 40, np.float32)
+    scene_b = np.full((36, 64), 200, np.float32)
+    out = []
+    for i in range(20):
+        ts = i * 100
+        if cuts.check(scene_a if i < 10 else scene_b):
+            out += tr.cut(ts).ended
+        tr.update([face(100 + i)], ts, frame=i, frame_size=(640, 360))
+    out += tr.finish(2000).ended
+    assert cuts.cuts == 1
+    assert [(e.record.first_frame, e.record.last_frame, e.record.ended_by) for e in out] == [
+        (0, 9, "cut"), (10, 19, "end")]
+
+
+def test_scene_cuts_ignore_motion_and_noise():
+    rng = np.random.default_rng(1)
+    cuts = SceneCuts(22.0)
+    base = rng.uniform(0, 255, (36, 64)).astype(np.float32)
+    for i in range(30):
+        frame = base + rng.normal(0, 3, base.shape).astype(np.float32)
+        frame[10:30, i:i + 16] = 255  # someone walking through
+        assert not cuts.check(frame)
+
+
+def test_a_stacked_box_is_dropped():
+    head = face(100, 100, 60, 0.92)
+    hair = face(104, 40, 56, 0.70)  # right on top of the face: a second box on one head
+    inside = face(120, 120, 20, 0.65)  # nested in the face box
+    other = face(300, 100, 60, 0.80)  # someone beside: stays
+    behind = face(100, 250, 60, 0.80)  # one face height below, not touching: stays
+    assert drop_stacked([head, hair, inside, other, behind]) == [head, other, behind]
+    tr = Tracker(min_hits=1)
+    u = tr.update([hair, head], 0, frame=0)
+    assert [t.box for t in u.active] == [head] and tr.dropped_stacked == 1
+
+
+def _gap_run(gap_ms: int, relink_ms: int = 3000) -> list:
+    """A face walking right at 50 px/s, unseen for `gap_ms`, then seen where motion puts it."""
+    tr = Tracker(min_hits=2, relink_ms=relink_ms, max_age_ms=1000)
+    out = []
+    ts = 0
+    for i in range(10):
+        ts = i * 100
+        out += tr.update([face(100 + 5 * i)], ts, frame=i).ended
+    resume = ts + gap_ms
+    for k in range(0, resume - ts, 200):  # detection keeps running on empty frames
+        out += tr.update([], ts + k + 100, frame=-1).ended
+    for i in range(10):
+        t = resume + i * 100
+        out += tr.update([face(100 + 0.05 * t)], t, frame=100 + i).ended
+    return out + list(tr.finish(resume + 1000).ended)
+
+
+def test_a_two_second_gap_is_relinked():
+    out = _gap_run(2000)
+    assert len(out) == 1
+    assert out[0].record.relinks == 1 and out[0].record.last_frame == 109
+
+
+def test_a_ten_second_gap_is_not_relinked():
+    out = _gap_run(10_000)
+    assert len(out) == 2
+    assert [e.record.relinks for e in out] == [0, 0]
+
+
+def test_no_relink_when_size_or_place_disagree():
+    tr = Tracker(min_hits=1, relink_ms=3000)
+    tr.update([face(100)], 0)
+    tr.update([], 500)
+    tr.update([], 1500)
+    u = tr.update([face(500, s=60)], 2000)  # 400 px away: another person
+    assert [t.id for t in u.active] == [2]
+    u = tr.update([face(100, s=150)], 2100)  # same place, 2.5 times the size
+    assert 1 not in [t.id for t in u.active]
+
+
+def test_a_face_from_behind_or_in_profile_is_never_identifiable():
+    rule = IdentifyRule(min_face_px=32, min_eye_ratio=0.25, max_yaw=0.6, min_sharpness=0.1)
+    back = face(0, s=300, marks=False, sharp=2.0)  # no landmarks found: the back of a head
+    profile = face(0, s=300, yaw=1.8, eyes=0.12, sharp=2.0)
+    for d in (back, profile):
+        m = measure(d, rule)
+        assert not m.identifiable and m.failed == ("pose",)
+    tr = Tracker(min_hits=1, rule=rule)
+    for i in range(20):
+        tr.update([face(100, s=200 + i, marks=False, sharp=3.0)], i * 100, frame=i)
+    (e,) = tr.finish(2000).ended
+    assert e.record.identifiable is False and e.record.measure.failed == ("pose",)
+
+
+def test_identifiable_is_the_best_over_the_track_and_its_criteria_are_recorded():
+    rule = IdentifyRule(min_face_px=40, min_sharpness=0.2)
+    tr = Tracker(min_hits=1, rule=rule)
+    frames = [face(100, s=30), face(100, s=50, yaw=1.5), face(100, s=54, sharp=0.1),
+              face(100, s=61), face(100, s=45, yaw=1.2)]
+    for i, d in enumerate(frames):
+        tr.update([d], i * 100, frame=i, frame_size=(1920, 1080))
+    (e,) = tr.finish(600).ended
+    body = e.record.to_body("c-000001")
+    assert body["identifiable"] is True and body["peak"]["frame"] == 3
+    assert body["criteria"]["face_px"] == {**body["criteria"]["face_px"], "value": 61, "passed": True, "min": 40}
+    assert body["criteria"]["pose"]["value"] == {"eyes": 0.4, "yaw": 0.0}
+    assert body["frame_size"] == [1920, 1080]
+    frames_in = [b[0] for b in body["boxes"]]
+    assert frames_in == sorted(frames_in) and {0, 3, 4} <= set(frames_in)
+
+
+def test_boxes_at_least_once_a_second_and_bounded():
+    tr = Tracker(min_hits=1)
+    for i in range(0, 3000):  # 10 fps for 300 s
+        tr.update([face(100 + (i % 7))], i * 100, frame=i)
+    (e,) = tr.finish(300_000).ended
+    frames = [b[0] for b in e.record.boxes]
+    assert frames[0] == 0 and frames[-1] == 2999
+    assert max(b - a for a, b in zip(frames, frames[1:], strict=False)) <= 10

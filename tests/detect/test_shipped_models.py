@@ -153,3 +153,57 @@ def test_no_runtime_installed_is_a_model_error(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", None)
     with pytest.raises(ModelError, match="no TFLite runtime"):
         load_detector("yunet-int8-640")
+
+
+def test_landmark_model_has_the_sha256_model_md_states() -> None:
+    """The ONNX the pose criterion reads landmarks with is the upstream file MODEL.md names."""
+    text = (MODELS / "MODEL.md").read_text()
+    rows = re.findall(r"^\| (\S+\.onnx) \| (\d+) \| `([0-9a-f]{64})` \|$", text, re.M)
+    shipped = sorted(p.name for p in MODELS.glob("*.onnx"))
+    assert sorted(r[0] for r in rows) == shipped == ["yunet_landmarks_int8bq.onnx"]
+    for name, size, sha in rows:
+        data = (MODELS / name).read_bytes()
+        assert len(data) == int(size) and hashlib.sha256(data).hexdigest() == sha, name
+
+
+def test_landmark_model_finds_five_landmarks_on_a_real_face() -> None:
+    import cv2
+
+    from camaudit.detect.landmarks import Landmarker
+
+    videos = ROOT.parent / "shared" / "data" / "videos"
+    if not videos.exists():
+        videos = Path("/work/shared/data/videos")
+    cap = cv2.VideoCapture(str(videos / "intel_head-pose-face-detection-female-and-male.gif"))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    dets = [d for d in load_detector("yunet-int8-640").detect(frame) if d.h >= 32]
+    assert len(dets) == 2  # two people facing the camera
+    looked = Landmarker().add(frame, dets, 16)
+    for d in looked:
+        assert d.landmarks is not None and len(d.landmarks) == 10
+        xs, ys = d.landmarks[0::2], d.landmarks[1::2]
+        assert all(d.x <= x <= d.x + d.w for x in xs) and all(d.y <= y <= d.y + d.h for y in ys)
+        assert xs[0] < xs[1]  # the two eyes side by side, left of the image first
+
+
+def test_landmarks_are_not_read_again_for_a_settled_face() -> None:
+    """A box on an already identifiable track's place (IoU >= 0.5) is not looked at again;
+    the other face still is."""
+    import cv2
+
+    from camaudit.detect.landmarks import Landmarker
+
+    videos = ROOT.parent / "shared" / "data" / "videos"
+    if not videos.exists():
+        videos = Path("/work/shared/data/videos")
+    cap = cv2.VideoCapture(str(videos / "intel_head-pose-face-detection-female-and-male.gif"))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    a, b = sorted((d for d in load_detector("yunet-int8-640").detect(frame) if d.h >= 32), key=lambda d: d.x)
+    lm = Landmarker()
+    out = lm.add(frame, [a, b], 16, settled=[a])
+    assert lm.looked == 1
+    assert out[0].landmarks is None and out[1].landmarks is not None

@@ -181,7 +181,7 @@ class CaptureBuilder:
         before = (len(c.tracks), len(c.identifiable), c.max_faces)
         for t in upd.active:
             c.tracks.add(t.id)
-            if t.max_px >= self.min_face_px:
+            if t.identifiable:  # the best of the track so far (core.identify)
                 c.identifiable.add(t.id)
         c.heights.update(upd.new_heights)
         if (len(c.tracks), len(c.identifiable), c.max_faces) != before:

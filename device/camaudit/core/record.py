@@ -27,6 +27,7 @@ EVENT_TYPES = frozenset(
         "capture.start",
         "capture.update",
         "capture.end",
+        "track.end",
         "notice.missing",
         "notice.restored",
         "notice.unknown",

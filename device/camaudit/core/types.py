@@ -7,13 +7,21 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Detection:
-    """One face box in one frame, in frame pixels (x, y = top-left corner)."""
+    """One face box in one frame, in frame pixels (x, y = top-left corner).
+
+    `landmarks`: the detector's five points (x1, y1, ..., x5, y5: the eyes, the nose tip,
+    the mouth corners, as YuNet orders them) in frame pixels, or None if it gives none.
+    `sharpness`: the focus measure of the face box (detect.sharpness), set by the
+    pipeline adapter from the frame's pixels; None when not measured.
+    """
 
     x: float
     y: float
     w: float
     h: float
     score: float
+    landmarks: tuple[float, ...] | None = None
+    sharpness: float | None = None
 
     @property
     def face_px(self) -> int:

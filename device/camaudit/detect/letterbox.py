@@ -33,13 +33,21 @@ class Letterbox:
         y2 = np.clip(out[:, 1] + out[:, 3], 0, self.frame_h)
         return np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)
 
-    def detections(self, boxes: np.ndarray, scores: np.ndarray) -> list[Detection]:
-        """Canvas boxes (N x 4) and their scores as Detections in frame pixels; boxes that
-        fall wholly outside the frame (zero width or height once clipped) are dropped."""
+    def detections(
+        self, boxes: np.ndarray, scores: np.ndarray, landmarks: np.ndarray | None = None
+    ) -> list[Detection]:
+        """Canvas boxes (N x 4) and their scores (and N x 10 landmarks, if given) as
+        Detections in frame pixels; boxes that fall wholly outside the frame (zero width or
+        height once clipped) are dropped."""
         mapped = self.to_frame(boxes)
+        marks: list[tuple[float, ...] | None] = (
+            [None] * len(mapped)
+            if landmarks is None
+            else [tuple(round(float(v), 1) for v in row) for row in landmarks / self.scale]
+        )
         return [
-            Detection(float(x), float(y), float(w), float(h), float(s))
-            for (x, y, w, h), s in zip(mapped, scores, strict=True)
+            Detection(float(x), float(y), float(w), float(h), float(s), m)
+            for (x, y, w, h), s, m in zip(mapped, scores, marks, strict=True)
             if w > 0 and h > 0
         ]
 

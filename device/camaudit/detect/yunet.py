@@ -40,8 +40,19 @@ def decode(
 
     `heads` maps "cls_8", "obj_8", "bbox_8", ... (any leading batch dims) to float arrays.
     """
+    boxes, scores, _ = decode_with_landmarks(heads, width, height, min_score)
+    return boxes, scores
+
+
+def decode_with_landmarks(
+    heads: Mapping[str, np.ndarray], width: int, height: int, min_score: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """As decode(), plus the 5 landmarks (N x 10: x1 y1 .. x5 y5 in input pixels) when
+    `heads` holds the kps_* heads, else None. Landmark k of a cell: ((c, r) + kps) * s."""
     all_boxes: list[np.ndarray] = []
     all_scores: list[np.ndarray] = []
+    all_kps: list[np.ndarray] = []
+    with_kps = all(f"kps_{s}" in heads for s in STRIDES)
     for s in STRIDES:
         cls = heads[f"cls_{s}"].reshape(-1)
         obj = heads[f"obj_{s}"].reshape(-1)
@@ -63,6 +74,12 @@ def decode(
         h = np.exp(b[:, 3]) * s
         all_boxes.append(np.stack([cx - w / 2, cy - h / 2, w, h], axis=1))
         all_scores.append(score.astype(np.float64))
+        if with_kps:
+            k = heads[f"kps_{s}"].reshape(-1, 10)[sel].astype(np.float64)
+            k[:, 0::2] = (k[:, 0::2] + c[sel, None]) * s
+            k[:, 1::2] = (k[:, 1::2] + r[sel, None]) * s
+            all_kps.append(k)
     if not all_boxes:
-        return np.zeros((0, 4)), np.zeros(0)
-    return np.concatenate(all_boxes), np.concatenate(all_scores)
+        return np.zeros((0, 4)), np.zeros(0), (np.zeros((0, 10)) if with_kps else None)
+    kps = np.concatenate(all_kps) if with_kps else None
+    return np.concatenate(all_boxes), np.concatenate(all_scores), kps

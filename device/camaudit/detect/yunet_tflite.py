@@ -87,7 +87,11 @@ class YuNetTFLite:
         self.long_side = long_side
         self._model = TFLiteModel(path, threads=threads)
         self._heads = _head_names(self._model)
+        # the landmark heads are read only if the model has all three (pose: core.identify)
+        kps = [i for i, h in enumerate(self._heads) if h.startswith("kps_")]
         self._used = [i for i, h in enumerate(self._heads) if not h.startswith("kps_")]
+        if len(kps) == len(yunet.STRIDES):
+            self._used += kps
 
     def _canvas_for(self, frame_w: int, frame_h: int) -> tuple[int, int]:
         if self._model.size_free:
@@ -100,13 +104,14 @@ class YuNetTFLite:
         if frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"expected a BGR H x W x 3 frame, got shape {frame.shape}")
         width, height = self._canvas_for(frame.shape[1], frame.shape[0])
-        heads, used = self._heads, self._used  # no landmarks
+        heads, used = self._heads, self._used
         outputs, box = self._model.run_letterboxed(frame, width, height, only=used)
-        boxes, scores = yunet.decode(
+        boxes, scores, kps = yunet.decode_with_landmarks(
             {heads[i]: o for i, o in zip(used, outputs, strict=True)}, width, height, self.min_score
         )
         if len(scores) > TOP_K:
             top = np.argsort(-scores)[:TOP_K]
             boxes, scores = boxes[top], scores[top]
+            kps = None if kps is None else kps[top]
         keep = nms(boxes, scores, self.nms_iou)
-        return box.detections(boxes[keep], scores[keep])
+        return box.detections(boxes[keep], scores[keep], None if kps is None else kps[keep])

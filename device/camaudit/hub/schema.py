@@ -89,6 +89,33 @@ class CaptureBody(_Body):
     basis: Annotated[str, Field(max_length=256)] | None = None
 
 
+Px = Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
+Box = Annotated[list[Px], Field(min_length=4, max_length=5)]
+
+
+class TrackPeak(_Body):
+    frame: Count
+    box: Box
+    score: Annotated[float, Field(ge=0, le=1)] | int
+
+
+class TrackBody(_Body):
+    """A `track.end` record (docs/tracks.md); `criteria` values ride along unchecked."""
+
+    capture: Ident | None = None
+    track: Count
+    first_frame: Px
+    last_frame: Px
+    first_ts: Count
+    last_ts: Count
+    frame_size: Annotated[list[Count], Field(min_length=2, max_length=2)]
+    boxes: Annotated[list[Box], Field(max_length=2048)]
+    peak: TrackPeak
+    identifiable: bool
+    criteria: dict[str, Any]
+    why_not: Annotated[list[Ident], Field(max_length=MAX_LIST)] = []
+
+
 class AlertBody(_Body):
     text: Annotated[str, Field(max_length=MAX_TEXT)]
     capture: Ident | None = None
@@ -129,6 +156,7 @@ BODY_MODELS: dict[str, type[_Body]] = {
     "capture.start": CaptureBody,
     "capture.update": CaptureBody,
     "capture.end": CaptureBody,
+    "track.end": TrackBody,
     "alert": AlertBody,
     "checkpoint": CheckpointBody,
     "camera.covered": CameraHealthBody,

@@ -14,14 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from camaudit.config.capture import CaptureConfig
+from camaudit.config.detector import DetectorConfig
 from camaudit.config.feeds import FeedConfig
 from camaudit.core.alerts import alert_text
 from camaudit.core.capture import CaptureBuilder, CaptureEvent
+from camaudit.core.identify import IdentifyRule
 from camaudit.core.motion import MotionGate, downscale_gray
 from camaudit.core.policy import Moment, Policy, Verdict
-from camaudit.core.tracking import Tracker
+from camaudit.core.scene import SceneCuts
+from camaudit.core.tracking import Tracker, TrackUpdate
 from camaudit.core.types import Detection
 from camaudit.detect.base import Detector
+from camaudit.detect.landmarks import Landmarker
+from camaudit.detect.sharpness import with_sharpness
 from camaudit.pipeline.camera_health import HealthWatch
 from camaudit.pipeline.evidence import save_evidence
 from camaudit.pipeline.notice_board import NoticeBoard
@@ -61,6 +66,7 @@ class FeedLoop:
         sink: Sink,
         min_face_px: int,
         ids: Iterator[str],
+        identify: DetectorConfig | None = None,
         evidence_dir: Path | None = None,
         board: NoticeBoard | None = None,
         on_faces: Callable[[str, int], None] | None = None,
@@ -79,11 +85,22 @@ class FeedLoop:
             if feed.health.enabled else None
         )
         self.gate = MotionGate(threshold=feed.motion_threshold, max_skip_s=feed.max_skip_s)
+        self.cuts = SceneCuts(capture.scene_cut)
+        ident = identify or DetectorConfig(min_face_px=min_face_px)
+        self.rule = IdentifyRule(
+            min_face_px=min_face_px,
+            min_eye_ratio=ident.min_eye_ratio,
+            max_yaw=ident.max_yaw,
+            min_sharpness=ident.min_sharpness,
+        )
         self.tracker = Tracker(
             iou_threshold=capture.track_iou,
             max_age_ms=int(capture.track_max_age_s * 1000),
             min_hits=capture.track_min_hits,
             confirm_score=capture.track_confirm_score,
+            relink_ms=int(min(capture.track_relink_s, capture.idle_s) * 1000),
+            drop_stacked=capture.drop_stacked,
+            rule=self.rule,
         )
         self.builder = CaptureBuilder(
             idle_ms=int(capture.idle_s * 1000),
@@ -91,6 +108,7 @@ class FeedLoop:
             min_face_px=min_face_px,
             ids=ids,
         )
+        self.landmarker = Landmarker()
         self.stats = FeedStats()
         self.last_ts = 0
         self._start_seq: dict[str, int | None] = {}
@@ -115,21 +133,25 @@ class FeedLoop:
         st.frames += 1
         self.last_ts = fr.ts_ms
         detections: list[Detection] = []
+        h, w = fr.image.shape[:2]
         thumb = downscale_gray(fr.image)
         if self.health is not None:
             self.health.observe(thumb, fr.ts_ms)
+        if self.cuts.check(thumb):
+            log.debug("feed %s: scene cut at frame %d", self.name, fr.index)
+            self._emit_tracks(self.tracker.cut(fr.ts_ms), fr.ts_ms)
         if self.gate.check(thumb, fr.ts_ms):
             t0 = time.perf_counter()
-            detections = self.detector.detect(fr.image)
+            detections = self._measured(fr.image, self.detector.detect(fr.image), fr.ts_ms)
             st.detect_s += time.perf_counter() - t0
             st.detected += 1
-            upd = self.tracker.update(detections, fr.ts_ms)
+            upd = self.tracker.update(detections, fr.ts_ms, fr.index, (w, h))
         else:
-            upd = self.tracker.hold(fr.ts_ms)
+            upd = self.tracker.hold(fr.ts_ms, fr.index)
+        self._emit_tracks(upd, fr.ts_ms)
         if len(upd.active) != st.faces_now and self.on_faces is not None:
             self.on_faces(self.name, len(upd.active))
         st.faces_now = len(upd.active)
-        h, w = fr.image.shape[:2]
         if self.board is not None:
             self.board.observe(self.name, fr.image, fr.ts_ms)
         verdict = self.policy.decide(
@@ -155,6 +177,16 @@ class FeedLoop:
                 ]
         self._emit_all(events)
 
+    def _measured(self, image: Any, dets: list[Detection], ts_ms: int) -> list[Detection]:
+        """Detections with the pixel measures the core's criteria need (landmarks for
+        the pose, sharpness), for boxes at least min_face_px tall that are not on the place
+        of an already identifiable track."""
+        # a box under min_face_px fails on size whatever its pose and sharpness; one on the
+        # place of a track already identifiable cannot change that track's verdict
+        lo = self.rule.min_face_px - 0.5  # face_px is the rounded box height
+        settled = [t.box for t in self.tracker.tracks if t.identifiable]
+        return with_sharpness(image, self.landmarker.add(image, dets, lo, ts_ms, settled), lo, settled)
+
     def _take_evidence(self, fr: Frame, boxes: list[Detection]) -> str | None:
         assert self.evidence_dir is not None
         try:
@@ -163,8 +195,17 @@ class FeedLoop:
             log.error("feed %s: evidence frame not saved: %s", self.name, exc)
             return None
 
+    def _emit_tracks(self, upd: TrackUpdate, ts_ms: int, capture: str | None = None) -> None:
+        """A `track.end` event for each ended track with a record (in the open capture)."""
+        cap = capture if capture is not None else self.builder.open_capture
+        for e in upd.ended:
+            if e.record is not None:
+                self.sink("track.end", self.name, e.record.to_body(cap), ts_ms)
+
     def _emit_all(self, events: list[CaptureEvent]) -> None:
         for ev in events:
+            if ev.type == "capture.end":  # tracks still waiting to be re-linked end with it
+                self._emit_tracks(self.tracker.end_lost(ev.ts), ev.ts, ev.body.capture)
             if ev.type == "alert":
                 self.stats.unconsented += 1
                 body = {
@@ -186,7 +227,7 @@ class FeedLoop:
                 self._start_seq = {ev.body.capture: getattr(written, "seq", None)}
 
     def _close_capture(self, ts_ms: int) -> None:
-        self.tracker.finish(ts_ms)
+        self._emit_tracks(self.tracker.finish(ts_ms), ts_ms)
         if self.stats.faces_now and self.on_faces is not None:
             self.on_faces(self.name, 0)
         self.stats.faces_now = 0

@@ -311,6 +311,7 @@ def run(
                 sink=sink,
                 min_face_px=cfg.detector.min_face_px,
                 ids=ids,
+                identify=cfg.detector,
                 evidence_dir=path.parent / "evidence",
                 board=board,
                 health_dir=path.parent / "camera_health",

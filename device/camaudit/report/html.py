@@ -34,6 +34,8 @@ tr:first-child th{border-top:1px solid #ccc}.capture{padding:.5rem}}
 <table class="facts">{% for k, v in facts %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
 <h2>Summary</h2>
 {% for line in summary %}<p>{{ line }}</p>{% endfor %}
+{% if definition %}<h3>What identifiable means here</h3>
+{% for line in definition %}<p class="definition">{{ line }}</p>{% endfor %}{% endif %}
 {{ per_hour }}
 {{ per_day }}
 <h2 id="limits">{{ limits_title }}</h2>
@@ -56,7 +58,8 @@ tr:first-child th{border-top:1px solid #ccc}.capture{padding:.5rem}}
 <h3>Capture {{ c.id }} on feed {{ c.feed }}: <span class="{{ c.verdict }}">{{ c.verdict_text }}</span></h3>
 <table>
 <tr><th>start</th><td>{{ c.start }}</td></tr><tr><th>end</th><td>{{ c.end }}</td></tr>
-<tr><th>faces</th><td>at most {{ c.max_faces }} at once; {{ c.tracks }} distinct, {{ c.identifiable }} identifiable (face at least the configured minimum height)</td></tr>
+<tr><th>faces</th><td>at most {{ c.max_faces }} at once; {{ c.tracks }} distinct, {{ c.identifiable }} identifiable{% if not c.people %} (face at least the configured minimum height){% endif %}</td></tr>
+{% if c.people %}<tr><th>people (signed track records)</th><td class="people">{{ c.people }}</td></tr>{% endif %}
 <tr><th>notice state at start</th><td>{{ c.notice }}</td></tr>
 <tr><th>record</th><td>seq {{ c.seq }}</td></tr>
 <tr><th>evidence frames</th><td>{% if not c.evidence %}none kept{% endif %}{% for e in c.evidence %}<div><code>{{ e.text }}</code>{% if e.src %}<br><img class="evidence" alt="blurred evidence frame {{ e.digest }}" src="{{ e.src }}">{% endif %}</div>{% endfor %}</td></tr>
@@ -102,6 +105,7 @@ def render_html(r: Report, frames: Mapping[str, bytes]) -> bytes:
                 "identifiable": row.identifiable_tracks,
                 "notice": words.notice_state_text(item, r),
                 "seq": row.seq,
+                "people": item.tracks_words,
                 "evidence": ev,
             }
         )
@@ -113,6 +117,7 @@ def render_html(r: Report, frames: Mapping[str, bytes]) -> bytes:
         title=words.title(r),
         facts=words.facts(r),
         summary=words.summary(r),
+        definition=r.identifiable_definition,
         per_hour=Markup(to_svg(bar_chart(r.per_hour), r.per_hour.title)),
         per_day=Markup(to_svg(bar_chart(r.per_day), r.per_day.title)),
         notices=notices,

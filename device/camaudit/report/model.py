@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from camaudit.core import venue_time
 from camaudit.core.alerts import reason_words
+from camaudit.core.identify import definition_words, tracks_in_words
 from camaudit.core.record import Event
 from camaudit.report.camera_health import BlindPeriod, blind_periods
 from camaudit.report.limits import Seen, observe
@@ -132,6 +133,9 @@ class CaptureItem:
     reasons_words: tuple[str, ...]
     # for a notice NOT_REPORTED at the start: its first reported (state, time) during the capture
     first_reports: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    # the capture's people from its signed track.end records, in words ("2 identifiable:
+    # frontal, sharp, 54 and 61 px; 1 not identifiable: 1 turned away"); "" without records
+    tracks_words: str = ""
 
     @property
     def identifiable(self) -> bool:
@@ -191,6 +195,8 @@ class Report:
     seen: Seen | None = None  # the audit's own coverage (report.limits)
     pdf_cert: str | None = None  # SHA-256 fingerprint of the report's signing certificate
     deletions: tuple[str, ...] = ()  # "records before T were deleted on D under policy P: ..."
+    # what "identifiable" meant, with the thresholds the track records state
+    identifiable_definition: tuple[str, ...] = ()
 
     @property
     def controllers(self) -> list[str]:
@@ -277,6 +283,7 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
     first_time = min(event_time(e) for e in records)
     last_time = max(event_time(e) for e in records)
     rows = [r for r in latest_captures(records, feed) if _in_span(r, since, until)]
+    tracks = tracks_by_capture(records, feed)
     items = []
     for r in rows:
         start = r.start if r.start is not None else r.ts
@@ -289,7 +296,9 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
                     first = next(((st, ts) for ts, n, st in changes if n == nid and start < ts <= end), None)
                     if first is not None:
                         firsts[nid] = first
-        items.append(CaptureItem(r, states, tuple(reason_words(x) for x in r.reasons), firsts))
+        mine = tracks.get((r.feed, r.capture), [])
+        items.append(CaptureItem(r, states, tuple(reason_words(x) for x in r.reasons), firsts,
+                                 tracks_in_words(mine) if mine else ""))
     timeline = _timeline(changes, sorted(covers), first_time, last_time)
     per_hour, per_day = _charts(items, clock, first_time, last_time)
     return Report(
@@ -318,10 +327,21 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
         seen=observe(records, feed),
         pdf_cert=str(meta["pdf_cert"]) if meta.get("pdf_cert") else None,
         deletions=tuple(str(d) for d in meta.get("deletions") or ()),
+        identifiable_definition=tuple(definition_words(
+            [t for it in items for t in tracks.get((it.row.feed, it.row.capture), [])])),
     )
 
 
 NOT_REPORTED = "not yet reported"  # no state of the notice in these records before the capture
+
+
+def tracks_by_capture(records: Sequence[Event], feed: str | None) -> dict[tuple[str | None, str], list[Mapping[str, Any]]]:
+    """The signed `track.end` bodies of `records` by (feed, capture), in record order."""
+    out: dict[tuple[str | None, str], list[Mapping[str, Any]]] = {}
+    for ev in records:
+        if ev.type == "track.end" and (feed is None or ev.feed == feed) and "capture" in ev.body:
+            out.setdefault((ev.feed, str(ev.body["capture"])), []).append(ev.body)
+    return out
 
 
 def _state_at(changes: list[tuple[int, str, str]], notice: str, t: int) -> str:

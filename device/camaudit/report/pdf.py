@@ -110,6 +110,9 @@ def render_pdf(r: Report, frames: Mapping[str, bytes]) -> bytes:
     story: list[Any] = [Paragraph(markup(words.title(r)), h1), table(words.facts(r))]
     story.append(Paragraph("Summary", h2))
     story += [Paragraph(markup(line), body) for line in words.summary(r)]
+    if r.identifiable_definition:
+        story.append(Paragraph("What identifiable means here", h3))
+        story += [Paragraph(markup(line), body) for line in r.identifiable_definition]
     scale = float(width) / 520
     story += [Spacer(1, 4), drawing(bar_chart(r.per_hour), scale), Spacer(1, 4),
               drawing(bar_chart(r.per_day), scale)]
@@ -150,6 +153,8 @@ def render_pdf(r: Report, frames: Mapping[str, bytes]) -> bytes:
             ("notice state at start", words.notice_state_text(item, r)),
             ("record", f"seq {row.seq}"),
         ]
+        if item.tracks_words:
+            rows.insert(4, ("people (signed track records)", item.tracks_words))
         digests = item.evidence_digests()
         rows.append(("evidence frames", "; ".join(words.evidence_text(r, d) for d in digests) or "none kept"))
         block = [Paragraph(markup(f"Capture {row.capture} on feed {row.feed or '-'}"), h3), table(rows)]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from camaudit.core.identify import tracks_in_words
 from camaudit.core.record import Event, RecordError
 from camaudit.errors import JournalError
 from camaudit.store.db import journal_error, open_readonly
@@ -202,3 +203,48 @@ def _zone_name(tz: tzinfo | None) -> str:
     if key:
         return f"{key} (now {offset})"
     return f"this machine's zone ({now.tzname()}, now {offset})"
+
+
+def list_tracks(path: Path) -> list[dict[str, Any]]:
+    """Every `track.end` record in the journal at `path` (read-only), as the objects of
+    `camaudit log --tracks --json` (docs/tracks.md): the signed body plus `feed`, `seq`
+    and `ts` of its event. A journal from before track records gives an empty list."""
+    path = Path(path)
+    conn = open_readonly(path)
+    try:
+        rows = conn.execute("SELECT json FROM events WHERE type = 'track.end' ORDER BY seq").fetchall()
+    except sqlite3.Error as exc:
+        raise journal_error(path, exc, "listing tracks") from None
+    finally:
+        conn.close()
+    out: list[dict[str, Any]] = []
+    for (text,) in rows:
+        try:
+            ev = Event.from_json(text)
+        except RecordError as exc:
+            raise JournalError(f"journal {path}: unreadable track record: {exc}") from None
+        out.append({"feed": ev.feed, **ev.body, "device": ev.device, "seq": ev.seq, "ts": ev.ts})
+    out.sort(key=lambda t: (str(t.get("feed")), _int(t.get("first_ts")), _int(t.get("track"))))
+    return out
+
+
+def format_tracks(tracks: Sequence[Mapping[str, Any]]) -> str:
+    """A terminal listing: one line per capture in words, then one line per track."""
+    if not tracks:
+        return "no track records (journals before track records have none)"
+    by_cap: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for t in tracks:
+        by_cap.setdefault((str(t.get("feed")), str(t.get("capture"))), []).append(t)
+    lines: list[str] = []
+    for (feed, cap), ts in by_cap.items():
+        lines.append(f"{cap} on {feed}: {tracks_in_words(ts)}")
+        for t in ts:
+            c = t.get("criteria") or {}
+            pose = (c.get("pose") or {}).get("value") or {}
+            verdict = "identifiable" if t.get("identifiable") else "not identifiable (" + ", ".join(t.get("why_not") or []) + ")"
+            lines.append(
+                f"  track {t.get('track')}: frames {t.get('first_frame')}-{t.get('last_frame')}, "
+                f"{(c.get('face_px') or {}).get('value')} px, eyes {pose.get('eyes')}, yaw {pose.get('yaw')}, "
+                f"sharpness {(c.get('sharpness') or {}).get('value')}: {verdict}"
+            )
+    return "\n".join(lines)
