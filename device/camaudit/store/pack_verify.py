@@ -29,6 +29,7 @@ from camaudit.core.chain import ChainVerifier
 from camaudit.core.record import Event, RecordError, no_duplicate_keys
 from camaudit.errors import VerifyError
 from camaudit.store.pack import DEVICE, EVENTS, MANIFEST, PACK_FORMAT, PACK_VERSION, SIGNATURE
+from camaudit.store.pack_limits import frames_inline, unexpected_files
 from camaudit.store.pack_report import PackMeta, derived_files, evidence_refs
 from camaudit.store.pack_zip import (
     PackReadError,
@@ -39,7 +40,6 @@ from camaudit.store.pack_zip import (
 )
 
 EXIT_UNPROVEN = 3  # consistent, but no pinned key proves where it comes from
-INLINE_FRAMES_BYTES = 64 << 20  # evidence frames held to regenerate report.html / report.pdf
 
 
 def fingerprint(key: bytes) -> str:
@@ -71,13 +71,7 @@ class PackReport:
         return out
 
     def _reports(self) -> str:
-        said = f"{', '.join(self.regenerated)} match the records"
-        if "report.html" not in self.regenerated:
-            said += (
-                f" (report.html and report.pdf not regenerated: the frames exceed "
-                f"{INLINE_FRAMES_BYTES >> 20} MiB; the signature covers them)"
-            )
-        return said
+        return f"{', '.join(self.regenerated)} match the records"
 
     def summary(self) -> str:
         what = (
@@ -186,19 +180,17 @@ def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_k
             raise _fail(path, f"{name} is missing")
     kept: dict[str, bytes] = {}
     frames: set[str] = set()
-    # frames are held only up to INLINE_FRAMES_BYTES in all, to regenerate the reports
-    # that show them inline; past that they are hashed by streaming and those two reports
-    # are covered by the manifest's signature only (said in the result)
-    frame_bytes: dict[str, bytes] | None = {}
-    held = 0
+    # frames are held only when they all fit INLINE_FRAMES_BYTES (the reports then show
+    # them inline); past that the reports link them, so they are hashed by streaming and
+    # every report is still regenerated and compared (store.pack_limits)
+    inline = frames_inline(sum(m.size for n, m in members.items() if n in files and n.startswith("evidence/")))
+    frame_bytes: dict[str, bytes] | None = {} if inline else None
     for name, digest in sorted(files.items()):
         m = members[name]
-        if name.startswith("evidence/") and frame_bytes is not None and held + m.size <= INLINE_FRAMES_BYTES:
+        if name.startswith("evidence/") and frame_bytes is not None:
             data, got = read_all(z, m)
             frame_bytes[got] = data
-            held += len(data)
         elif name.startswith("evidence/"):
-            frame_bytes = None
             got = hash_only(z, m)
         else:
             kept[name], got = read_all(z, m)
@@ -289,6 +281,10 @@ def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_k
         frames=frozenset(frames),
     )
     derived = derived_files(records, meta, frame_bytes)
+    unchecked = unexpected_files(files, {EVENTS, DEVICE, *derived})
+    if unchecked:
+        raise _fail(path, f"{unchecked[0][:80]!r} is signed in the manifest but is no file a pack holds "
+                    f"(not the records, a report derived from them or an evidence frame): nothing checks it")
     for name, want in derived.items():
         if name not in kept:
             raise _fail(path, f"{name} is missing (it is derived from the records)")

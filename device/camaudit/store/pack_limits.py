@@ -1,0 +1,42 @@
+"""What a pack may hold, beyond the zip-level limits of store.pack_zip (issue 20).
+
+- `frames_inline(total)`: whether report.html / report.pdf show the evidence frames inline
+  (all frames together at most INLINE_FRAMES_BYTES) or, past that, link each one by its
+  path in the pack (`evidence/<sha256>.jpg`). export and verify both decide by this one
+  rule, so verify always regenerates every report and compares it, and never needs to
+  hold more than INLINE_FRAMES_BYTES of frames (before issue 20 a pack past 64 MiB of
+  frames had its report.html / report.pdf checked by nobody: a lying report verified).
+- `unexpected_files(names, derived)`: the manifest may list only the records, device.json,
+  the files derived from the records and evidence frames named `evidence/<sha256>.jpg`;
+  anything else (a `notes.txt` saying "all consented", a `Report.pdf` beside report.pdf)
+  would be signed but checked by nobody, so verify refuses it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+
+INLINE_FRAMES_BYTES = 64 << 20  # frames shown inline in report.html / report.pdf, in all
+FRAME_NAME = re.compile(r"evidence/[0-9a-f]{64}\.jpg")
+# names under these prefixes are checked by their own code (issue 24 adds "timestamps/")
+CHECKED_ELSEWHERE: tuple[str, ...] = ()
+
+
+def frames_inline(total_bytes: int) -> bool:
+    """Reports show the frames inline when all of them together fit INLINE_FRAMES_BYTES."""
+    return total_bytes <= INLINE_FRAMES_BYTES
+
+
+def frame_path(digest: str) -> str:
+    return f"evidence/{digest}.jpg"
+
+
+def unexpected_files(names: Iterable[str], allowed: Collection[str]) -> list[str]:
+    """Names the manifest lists that no check covers: not in `allowed` (records, device.json,
+    the derived files), not a frame, not under a prefix some other check owns."""
+    return sorted(
+        n
+        for n in names
+        if n not in allowed and not FRAME_NAME.fullmatch(n) and not n.startswith(CHECKED_ELSEWHERE)
+    )
