@@ -81,11 +81,11 @@ def _files(pack: Path) -> dict[str, bytes]:
         return {n: z.read(n) for n in z.namelist()}
 
 
-def _resign(src: Path, dst: Path, key: DeviceKey, files: dict[str, bytes]) -> Path:
-    """What an attacker holding the device key does: new content, manifest re-hashed and
-    re-signed by the real device key, zipped as export does."""
+def _resign(src: Path, dst: Path, key: DeviceKey, files: dict[str, bytes], **fields: object) -> Path:
+    """What an attacker holding the device key does: new content, manifest re-hashed (and
+    `fields` set in it) and re-signed by the real device key, zipped as export does."""
     old = json.loads(_files(src)["manifest.json"])
-    manifest = dict(old, files={n: hashlib.sha256(d).hexdigest() for n, d in files.items() if n not in ("manifest.json", "manifest.sig")})
+    manifest = dict(old, **fields, files={n: hashlib.sha256(d).hexdigest() for n, d in files.items() if n not in ("manifest.json", "manifest.sig")})
     mb = (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode()
     files = {n: d for n, d in files.items() if n not in ("manifest.json", "manifest.sig")}
     with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
@@ -215,6 +215,9 @@ def _zip_variant(pack: Path, dst: Path, how: str) -> Path:
                 if info.filename == "events.jsonl":
                     z.fp.write(b"hidden: all consented")  # type: ignore[union-attr]
                     z.start_dir = z.fp.tell()  # type: ignore[union-attr]
+    elif how == "local name differs":  # unzip tools that read local headers see another name
+        at = data.index(b"report.md")  # the first: its local header
+        dst.write_bytes(data[:at] + b"report.MD" + data[at + 9 :])
     return dst
 
 
@@ -226,6 +229,7 @@ def _zip_variant(pack: Path, dst: Path, how: str) -> Path:
         ("archive comment", "byte(s) after the zip's end record (trailing data or an archive comment)"),
         ("entry comment", "zip entry 'report.md' carries a comment"),
         ("hidden bytes between entries", "belong to no entry (data hidden between entries)"),
+        ("local name differs", "report.md cannot be read (damaged or truncated zip)"),
     ],
 )
 def test_bytes_outside_the_archive_fail(small, tmp_path, capsys, how, message) -> None:
@@ -233,8 +237,8 @@ def test_bytes_outside_the_archive_fail(small, tmp_path, capsys, how, message) -
     may show that the manifest does not sign."""
     db, pack = small
     bad = _zip_variant(pack, tmp_path / "bad.zip", how)
-    with zipfile.ZipFile(bad) as z:  # python's zipfile still reads all of it
-        assert z.testzip() is None and "events.jsonl" in z.namelist()
+    with zipfile.ZipFile(bad) as z:  # python's zipfile lists all of it (and reads all but one)
+        assert (z.testzip() is None) == (how != "local name differs") and "events.jsonl" in z.namelist()
     code, out, err = run_verify(capsys, str(bad), "--pubkey", _pub(db))
     assert code == 1 and out == "", (how, out)
     assert err.startswith(f"camaudit: error: {bad}: FAILED: ") and message in err
@@ -280,3 +284,31 @@ def test_a_pack_whose_inline_reports_pass_16_mib_verifies(tmp_path, capsys) -> N
     assert code == 0 and "report.html, report.pdf, captures.csv match the records" in out, err
     assert {HTML, PDF} == INLINE_REPORTS
     assert MAX_INLINE_REPORT_BYTES > INLINE_FRAMES_BYTES * 4 // 3 + MAX_DERIVED_BYTES
+
+
+def _doc(files: dict[str, bytes], name: str, **fields: object) -> dict[str, bytes]:
+    doc = json.loads(files[name]) | fields
+    return {**files, name: (json.dumps(doc, sort_keys=True, indent=1) + "\n").encode()}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"device.json": {"summary": "all captures consented"}}, "device.json: field 'summary' is no field of a pack"),
+        ({"manifest.json": {"note": "all captures consented"}}, "manifest.json: field 'note' is no field of a pack"),
+        ({"manifest.json": {"device": "other-venue-07"}}, "manifest.json and device.json name different devices"),
+        ({"device.json": {"until": "2026-11-26"}}, "device.json: until is '2026-11-26', not a time in ms or null"),
+    ],
+)
+def test_signed_fields_no_check_covers_fail(small, tmp_path, capsys, change, message) -> None:
+    """manifest.json / device.json fields a reader may take at their word, signed with the
+    device key: each is refused, not passed over."""
+    db, pack = small
+    key = load_key(db.parent / "device.key")
+    files = _files(pack)
+    if "device.json" in change:
+        files = _doc(files, "device.json", **change["device.json"])
+    bad = _resign(pack, tmp_path / "bad.zip", key, files, **change.get("manifest.json", {}))
+    code, out, err = run_verify(capsys, str(bad), "--pubkey", _pub(db))
+    assert code == 1 and out == ""
+    assert f"FAILED: {message}" in err and len(err.strip().splitlines()) == 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
+from typing import Any
 
 INLINE_FRAMES_BYTES = 64 << 20  # frames shown inline in report.html / report.pdf, in all
 FRAME_NAME = re.compile(r"evidence/[0-9a-f]{64}\.jpg")
@@ -40,3 +41,27 @@ def unexpected_files(names: Iterable[str], allowed: Collection[str]) -> list[str
         for n in names
         if n not in allowed and not FRAME_NAME.fullmatch(n) and not n.startswith(CHECKED_ELSEWHERE)
     )
+
+
+# the fields export writes; a field outside them would be signed but read by nobody
+MANIFEST_KEYS = frozenset({"format", "version", "created", "device", "public_key", "signed_by", "signer_key", "files"})
+DEVICE_KEYS = frozenset(
+    {"device", "public_key", "first_seq", "last_seq", "start_hash", "since", "until", "feed", "head_seq"}
+)
+
+
+def docs_problem(manifest: dict[str, Any], device_doc: dict[str, Any]) -> str | None:
+    """What in manifest.json / device.json is signed but checked by nobody, or None: a field
+    export never writes ("summary": "all consented"), a device name the manifest gives that
+    device.json (which the records are checked against) does not, a span that is not ms."""
+    for name, doc, known in (("manifest.json", manifest, MANIFEST_KEYS), ("device.json", device_doc, DEVICE_KEYS)):
+        extra = sorted(set(doc) - known)
+        if extra:
+            return f"{name}: field {extra[0][:40]!r} is no field of a pack (nothing checks it)"
+    if manifest.get("device") != device_doc.get("device"):
+        return "manifest.json and device.json name different devices"
+    for field in ("since", "until"):
+        v = device_doc.get(field)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+            return f"device.json: {field} is {str(v)[:40]!r}, not a time in ms or null"
+    return None

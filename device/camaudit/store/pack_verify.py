@@ -29,7 +29,7 @@ from camaudit.core.chain import ChainVerifier
 from camaudit.core.record import Event, RecordError, no_duplicate_keys
 from camaudit.errors import VerifyError
 from camaudit.store.pack import DEVICE, EVENTS, MANIFEST, PACK_FORMAT, PACK_VERSION, SIGNATURE
-from camaudit.store.pack_limits import frames_inline, unexpected_files
+from camaudit.store.pack_limits import docs_problem, frames_inline, unexpected_files
 from camaudit.store.pack_report import PackMeta, derived_files, evidence_refs
 from camaudit.store.pack_zip import (
     PackReadError,
@@ -207,6 +207,9 @@ def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_k
     key = _key(path, DEVICE, device_doc.get("public_key", ""))
     if manifest.get("public_key") != key.hex():
         raise _fail(path, f"{MANIFEST} and {DEVICE} name different keys")
+    problem = docs_problem(manifest, device_doc)
+    if problem:
+        raise _fail(path, problem)
     if public_key is not None and public_key != key:
         raise _fail(
             path,
