@@ -358,7 +358,7 @@ def test_the_device_never_writes_a_string_the_reader_cannot_read_back(tmp_path, 
 
 
 def test_derived_files_without_frames_link_them_and_still_make_every_report(device) -> None:
-    """A checker not holding the frames (past 64 MiB) still makes every report (issue 20):
+    """A checker not holding the frames (past 12 MiB) still makes every report (issue 20):
     report.html / report.pdf link the frames instead of showing them."""
     db, pub = device
     events = [Event.from_json(t) for t in _lines(db)]

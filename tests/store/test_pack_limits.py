@@ -18,12 +18,12 @@ import pytest
 from store_helpers import T0, capture_body, run_verify
 
 from camaudit.core.record import Event, seal
-from camaudit.report.files import HTML, PDF, report_files
+from camaudit.report.files import report_files
 from camaudit.store.journal import Journal
 from camaudit.store.keys import DeviceKey, load_key
 from camaudit.store.pack import export_pack
-from camaudit.store.pack_limits import INLINE_FRAMES_BYTES
-from camaudit.store.pack_zip import INLINE_REPORTS, MAX_DERIVED_BYTES, MAX_INLINE_REPORT_BYTES
+from camaudit.store.pack_limits import INLINE_FRAMES_BYTES, frames_inline
+from camaudit.store.pack_zip import MAX_DERIVED_BYTES
 
 PEAK = """
 import sys
@@ -109,13 +109,14 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def large(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """An honest device export with more than 64 MiB of evidence frames (21 x 3.4 MiB)."""
+    """An honest device export with more than 64 MiB of evidence frames (21 x 3.4 MiB): the
+    size past which main compared neither report.html nor report.pdf."""
     d = tmp_path_factory.mktemp("large")
     db = _journal(d / "dev", 21)
     pack = export_pack(db, d / "p.zip", now_ms=T0).path
     with zipfile.ZipFile(pack) as z:
         frames = sum(i.file_size for i in z.infolist() if i.filename.startswith("evidence/"))
-    assert frames > INLINE_FRAMES_BYTES
+    assert frames > 64 << 20
     return db, pack
 
 
@@ -272,18 +273,23 @@ def test_a_repeated_seq_in_the_records_fails(small, tmp_path, capsys) -> None:
         assert f"FAILED: events.jsonl:{lineno}: " in err and len(err.strip().splitlines()) == 1
 
 
-def test_a_pack_whose_inline_reports_pass_16_mib_verifies(tmp_path, capsys) -> None:
-    """An honest pack with about 20 MiB of frames (under 64 MiB: shown inline) has a 27 MiB
-    report.html; main refused it as "more than 16777216 allowed". The reports' own limit
-    fits 64 MiB of frames inline."""
+def test_a_pack_of_20_mib_of_frames_verifies(tmp_path, capsys) -> None:
+    """About 20 MiB of frames: main inlined them into a 27 MiB report.html and then refused
+    its own export ("more than 16777216 allowed"). Past 12 MiB the reports link the frames."""
     db = _journal(tmp_path / "dev", 6)
     pack = export_pack(db, tmp_path / "p.zip", now_ms=T0).path
     with zipfile.ZipFile(pack) as z:
-        assert z.getinfo("report.html").file_size > 16 << 20
+        assert sum(i.file_size for i in z.infolist() if i.filename.startswith("evidence/")) > 20 << 20
+        assert z.getinfo("report.html").file_size < 1 << 20 and z.getinfo("report.pdf").file_size < 1 << 20
     code, out, err = run_verify(capsys, str(pack), "--pubkey", _pub(db))
     assert code == 0 and "report.html, report.pdf, captures.csv match the records" in out, err
-    assert {HTML, PDF} == INLINE_REPORTS
-    assert MAX_INLINE_REPORT_BYTES > INLINE_FRAMES_BYTES * 4 // 3 + MAX_DERIVED_BYTES
+
+
+def test_inline_reports_fit_their_limit() -> None:
+    """Frames under the inline limit, base64 in report.html (4/3), fit a derived file's
+    limit with room for the text: the threshold never makes an honest pack unverifiable."""
+    assert INLINE_FRAMES_BYTES * 4 // 3 + (1 << 20) < MAX_DERIVED_BYTES
+    assert frames_inline(INLINE_FRAMES_BYTES - 1) and not frames_inline(INLINE_FRAMES_BYTES)
 
 
 def _doc(files: dict[str, bytes], name: str, **fields: object) -> dict[str, bytes]:

@@ -9,9 +9,8 @@ chunks, and zipfile stops inflating at the declared size, so a lying header cann
 member larger than its checked size.
 
 Memory bound: only the small JSON members, the records (at most MAX_RECORDS_BYTES) and the
-derived files (at most MAX_DERIVED_BYTES each; report.html and report.pdf, which show the
-frames inline, MAX_INLINE_REPORT_BYTES) are held, and the evidence frames only up
-to pack_limits.INLINE_FRAMES_BYTES in all (to regenerate the reports that show them);
+derived files (at most MAX_DERIVED_BYTES each) are held, and the evidence frames only
+under pack_limits.INLINE_FRAMES_BYTES in all (to regenerate the reports that show them);
 past that a frame is hashed in CHUNK-byte pieces and never held.
 """
 
@@ -30,12 +29,10 @@ MAX_MEMBERS = 20_000
 MAX_NAME = 200
 MAX_JSON_BYTES = 1 << 20  # manifest.json, manifest.sig, device.json
 MAX_RECORDS_BYTES = 64 << 20  # events.jsonl
-MAX_DERIVED_BYTES = 16 << 20  # report.md and other files derived from the records
+MAX_DERIVED_BYTES = 20 << 20  # report.md and other files derived from the records (16 MiB
+# before issue 20: report.html of frames just under pack_limits.INLINE_FRAMES_BYTES, 4/3 of
+# them in base64, did not fit with its text)
 MAX_FRAME_BYTES = 16 << 20  # one evidence frame
-# report.html / report.pdf show up to pack_limits.INLINE_FRAMES_BYTES (64 MiB) of frames
-# inline: base64 (html) or ASCII85 (pdf), 4/3 and 5/4 of the frames, besides their text
-INLINE_REPORTS = frozenset({"report.html", "report.pdf"})
-MAX_INLINE_REPORT_BYTES = (64 << 20) * 3 // 2 + MAX_DERIVED_BYTES
 MAX_TOTAL_BYTES = 2 << 30  # all members, uncompressed
 MAX_RATIO = 100  # uncompressed / compressed, for members above RATIO_FROM bytes
 RATIO_FROM = 1 << 20
@@ -79,7 +76,7 @@ def limit_for(name: str, records: str, small: frozenset[str], derived: frozenset
     if name in small:
         return MAX_JSON_BYTES
     if name in derived:
-        return MAX_INLINE_REPORT_BYTES if name in INLINE_REPORTS else MAX_DERIVED_BYTES
+        return MAX_DERIVED_BYTES
     return MAX_FRAME_BYTES
 
 
