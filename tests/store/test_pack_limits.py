@@ -219,6 +219,11 @@ def _zip_variant(pack: Path, dst: Path, how: str) -> Path:
     elif how == "local name differs":  # unzip tools that read local headers see another name
         at = data.index(b"report.md")  # the first: its local header
         dst.write_bytes(data[:at] + b"report.MD" + data[at + 9 :])
+    elif how == "local size differs":  # a streaming unzip reading local headers gets less
+        head = data.index(b"report.md") - 30  # the first mention: its local header
+        assert data[head : head + 4] == b"PK\x03\x04"
+        size = int.from_bytes(data[head + 18 : head + 22], "little")
+        dst.write_bytes(data[: head + 18] + (size - 1).to_bytes(4, "little") + data[head + 22 :])
     return dst
 
 
@@ -231,6 +236,7 @@ def _zip_variant(pack: Path, dst: Path, how: str) -> Path:
         ("entry comment", "zip entry 'report.md' carries a comment"),
         ("hidden bytes between entries", "belong to no entry (data hidden between entries)"),
         ("local name differs", "report.md cannot be read (damaged or truncated zip)"),
+        ("local size differs", "zip entry 'report.md': its local header disagrees with the central directory"),
     ],
 )
 def test_bytes_outside_the_archive_fail(small, tmp_path, capsys, how, message) -> None:

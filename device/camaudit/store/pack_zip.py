@@ -85,8 +85,10 @@ def check_layout(z: zipfile.ZipFile) -> None:
     byte 0 and the central directory sits where the end record says (nothing prepended:
     a "fake zip" before the real one), each entry follows the one before with nothing
     between them, the end record is the file's last bytes, and no archive or entry comment
-    (text an unzip tool shows that no signature covers). The end record is found by
-    zipfile's own reader; this only compares offsets it and the local headers give."""
+    (text an unzip tool shows that no signature covers), and each local header gives the
+    method, CRC and sizes the central directory gives (a reader walking the local headers
+    sees the same files). The end record is found by zipfile's own reader; this only
+    compares the offsets and fields it and the local headers give."""
     name = z.filename
     if name is None:
         raise PackReadError("the zip has no file name to check its layout")
@@ -125,7 +127,12 @@ def check_layout(z: zipfile.ZipFile) -> None:
             head = f.read(30)
             if len(head) != 30 or head[:4] != b"PK\x03\x04":
                 raise PackReadError(f"zip entry {info.filename[:80]!r}: no local header at its offset")
-            n, m = struct.unpack("<HH", head[26:30])
+            _, _, flags, method, _, _, crc, csize, usize, n, m = struct.unpack("<4s5H3L2H", head)
+            local = (method, crc, csize, usize) if not flags & 0x8 else (method,)
+            central = (info.compress_type, info.CRC, info.compress_size, info.file_size)[: len(local)]
+            if any(a != b and a != 0xFFFFFFFF for a, b in zip(local, central, strict=True)):
+                # a reader walking local headers (a streaming unzip) would see other content
+                raise PackReadError(f"zip entry {info.filename[:80]!r}: its local header disagrees with the central directory")
             pos = info.header_offset + 30 + n + m + info.compress_size
             descriptor = bool(info.flag_bits & 0x8)
         gap = offset_cd - pos
