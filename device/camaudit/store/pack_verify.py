@@ -1,13 +1,14 @@
 """`camaudit verify PACK.zip`: check an evidence pack offline (no device, no hub).
 
 Checks, in order, stopping at the first problem (named with the file and line):
-the zip's entries before any is read (store.pack_zip: count, names, sizes, ratio; folder
-entries ignored); the zip holds exactly the manifest's files plus manifest.json /
+the zip's entries before any is read (store.pack_zip: count, names, sizes, ratio, every
+byte of the file inside the archive; folder entries ignored); the zip holds exactly the manifest's files plus manifest.json /
 manifest.sig; every file's sha256 (streamed); the manifest's Ed25519 signature by the
 signer it names; every record's hash, signature (always by the device key), device and
 link from device.json's start hash, with no gap, ending where device.json says; the span
 device.json claims; every evidence frame's name is its sha256 and is referenced by a
-record; every derived file (report.md, ...) is exactly what the records give.
+record; every derived file (report.md, ...) is exactly what the records give, at any
+size of frames (store.pack_limits); no signed file or field is one that no check reads.
 
 Trust: a pack is authentic only against a key the checker already holds. `device_key`
 pins the device key; `hub_key` pins the hub key, which a hub-signed pack needs. Without
