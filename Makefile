@@ -29,7 +29,10 @@ demo: $(VENV)/.runtime
 	  elif [ "$$(id -u)" -eq 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends mosquitto; \
 	  elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -q && sudo apt-get install -y -q --no-install-recommends mosquitto; \
 	  else echo "make demo: the hub needs Debian's mosquitto: as root run apt-get install mosquitto" >&2; exit 1; fi; }
-	$(VENV)/bin/camaudit demo
+	@$(VENV)/bin/camaudit demo; status=$$?; \
+	  echo; echo "camaudit is installed in $(VENV)/bin, not on your PATH: type $(VENV)/bin/camaudit ..., or"; \
+	  echo "put it on PATH for this shell with: . $(VENV)/bin/activate   (then: camaudit --help)"; \
+	  exit $$status
 
 ## system packages the integration tests use (mosquitto, chromium); needs root or sudo
 system-deps:

@@ -24,6 +24,7 @@ from camaudit.store.keys import DeviceKey, load_key
 from camaudit.store.pack import export_pack
 from camaudit.store.pack_limits import INLINE_FRAMES_BYTES, frames_inline
 from camaudit.store.pack_zip import MAX_DERIVED_BYTES
+from camaudit.trust.pdf_sign import sign_pdf, signing_identity
 
 PEAK = """
 import sys
@@ -132,8 +133,12 @@ def _all_consented_reports(db: Path, pack: Path) -> dict[str, bytes]:
             body.update(verdict="consented", reasons=[], basis="notice:entrance")
         records.append(seal(device=ev.device, seq=ev.seq, ts=ev.ts, type=ev.type, feed=ev.feed, body=body,
                             prev=ev.prev, sign=DeviceKey.generate().sign))
-    meta = {"device": "cafe-01", "public_key": _pub(db), "created": T0, "signed_by": "device"}
+    # signed as export signs it, by the device key the attacker holds
+    identity = signing_identity(load_key(db.parent / "device.key").private_key, "device", "cafe-01")
+    meta = {"device": "cafe-01", "public_key": _pub(db), "created": T0, "signed_by": "device",
+            "pdf_cert": identity.fingerprint}
     fake = report_files(records, meta, {})
+    fake["report.pdf"] = sign_pdf(fake["report.pdf"], identity, reason="camaudit evidence pack of device cafe-01")
     assert b'<span class="unconsented">' not in fake["report.html"]
     assert b'<span class="unconsented">' in _files(pack)["report.html"]
     return fake
@@ -150,12 +155,13 @@ def test_large_pack_with_a_lying_report_pdf_fails(large, tmp_path, capsys) -> No
         bad = _resign(pack, tmp_path / f"lying-{name}.zip", key, {**files, name: fake[name]})
         code, out, err = run_verify(capsys, str(bad), "--pubkey", _pub(db))
         assert code == 1 and "OK" not in out, (out, err)
-        assert f"FAILED: {name} differs from the one derived from the records" in err
+        assert f"FAILED: {name}" in err and "differs from the one derived from the records" in err, err
         assert len(err.strip().splitlines()) == 1
-    # a report left out altogether is missing, not "not regenerated"
+    # a report left out altogether fails, not "not regenerated"
     gone = _resign(pack, tmp_path / "no-pdf.zip", key, {n: d for n, d in files.items() if n != "report.pdf"})
     code, out, err = run_verify(capsys, str(gone), "--pubkey", _pub(db))
-    assert code == 1 and "FAILED: report.pdf is missing (it is derived from the records)" in err
+    # (report.md, which names the PDF signature, is the first file that no longer matches)
+    assert code == 1 and out == "" and "FAILED: report." in err and len(err.strip().splitlines()) == 1
 
 
 def test_large_honest_pack_verifies_every_report_with_bounded_memory(small, large, capsys) -> None:

@@ -24,8 +24,9 @@ from typing import Any
 
 INLINE_FRAMES_BYTES = 12 << 20  # frames shown inline in report.html / report.pdf: under this, in all
 FRAME_NAME = re.compile(r"evidence/[0-9a-f]{64}\.jpg")
-# names under these prefixes are checked by their own code (issue 24 adds "timestamps/")
-CHECKED_ELSEWHERE: tuple[str, ...] = ()
+# names under these prefixes are checked by their own code: time-stamp tokens (issue 24,
+# trust.pack_time: each name, and each token against the records and the pinned authority)
+CHECKED_ELSEWHERE: tuple[str, ...] = ("timestamps/",)
 
 
 def frames_inline(total_bytes: int) -> bool:
@@ -50,7 +51,8 @@ def unexpected_files(names: Iterable[str], allowed: Collection[str]) -> list[str
 # the fields export writes; a field outside them would be signed but read by nobody
 MANIFEST_KEYS = frozenset({"format", "version", "created", "device", "public_key", "signed_by", "signer_key", "files"})
 DEVICE_KEYS = frozenset(
-    {"device", "public_key", "first_seq", "last_seq", "start_hash", "since", "until", "feed", "head_seq"}
+    {"device", "public_key", "first_seq", "last_seq", "start_hash", "since", "until", "feed", "head_seq",
+     "deletion"}  # deletion: the signed retention.pruned record, checked by pack_verify._deletion
 )
 
 
