@@ -9,7 +9,7 @@
   report.html is 4/3 of its frames, no pack with 12 MiB of frames or more could verify
   (report.html over the 16 MiB a derived file could be). So 12 MiB changes the reports of
   no pack that verified before, and bounds verify's memory (bench/pack_memory.py --frames:
-  1,030 MiB peak RSS at 60 MiB of frames inline, 103 MiB at 70 MiB linked).
+  1,030 MiB peak RSS at 60 MiB of frames inline, 127 MiB at 70 MiB linked).
 - `unexpected_files(names, derived)`: the manifest may list only the records, device.json,
   the files derived from the records and evidence frames named `evidence/<sha256>.jpg`;
   anything else (a `notes.txt` saying "all consented", a `Report.pdf` beside report.pdf)
