@@ -2,7 +2,11 @@
 bombs refused before reading. Each verify runs in its own child process; peak RSS is the
 child's VmHWM (ru_maxrss would include the parent's, inherited across exec).
 
-    .venv/bin/python bench/pack_memory.py [--records 100000]
+    .venv/bin/python bench/pack_memory.py [--records 100000] [--frames 1,18,21]
+
+--frames (issue 20): device exports whose capture references N noise JPEGs of 3.4 MiB each;
+up to 64 MiB of frames the reports show them inline (verify holds them to regenerate
+report.html / report.pdf), past it they link them (verify streams them).
 """
 
 from __future__ import annotations
@@ -67,6 +71,33 @@ def honest_pack(out: Path, n: int) -> int:
         return z.getinfo("events.jsonl").file_size
 
 
+def frames_pack(d: Path, n: int) -> tuple[Path, int]:
+    import hashlib
+
+    import cv2
+    import numpy as np
+
+    from camaudit.store.journal import Journal
+    from camaudit.store.pack import export_pack
+
+    (d / "evidence").mkdir(parents=True)
+    refs, total = [], 0
+    for i in range(n):
+        img = np.random.default_rng(i).integers(0, 256, (1500, 2000, 3), np.uint8)
+        data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+        digest = hashlib.sha256(data).hexdigest()
+        (d / "evidence" / f"{digest}.jpg").write_bytes(data)
+        refs.append(f"sha256:{digest}")
+        total += len(data)
+    t0 = 1_795_651_200_000
+    body = {"capture": "c-000001", "start": t0, "end": t0 + 60_000, "frames": 40, "max_faces": 2,
+            "distinct_tracks": 3, "identifiable_tracks": 1, "face_px": {"min": 18, "median": 41, "max": 96},
+            "verdict": "unconsented", "reasons": ["no_notice"], "basis": None, "evidence": refs}
+    with Journal.open(d / "journal.db", "bench-01") as j:
+        j.append("capture.end", "door", body, t0 + 60_000)
+    return export_pack(d / "journal.db", d / "pack.zip", now_ms=t0).path, total
+
+
 def bomb(out: Path, mib: int) -> None:
     zero = bytes(1 << 20)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
@@ -80,6 +111,7 @@ def bomb(out: Path, mib: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--frames", default="", help="comma-separated frame counts (3.4 MiB each)")
     a = ap.parse_args()
     idle = int(subprocess.run([sys.executable, "-c", IDLE], capture_output=True, text=True, check=True).stdout)
     rows = []
@@ -90,6 +122,9 @@ def main() -> None:
         print(f"made a {a.records}-record pack ({size / 2**20:.1f} MiB of records) in {time.perf_counter() - t:.0f} s",
               file=sys.stderr)
         rows.append(("honest pack", honest.stat().st_size, *child(honest)))
+        for n in [int(x) for x in a.frames.split(",") if x]:
+            pack, total = frames_pack(Path(tmp) / f"frames{n}", n)
+            rows.append((f"{n} frame(s), {total / 2**20:.1f} MiB", pack.stat().st_size, *child(pack)))
         for mib in (800, 60):
             p = Path(tmp) / f"bomb{mib}.zip"
             bomb(p, mib)

@@ -364,14 +364,20 @@ def test_the_device_never_writes_a_string_the_reader_cannot_read_back(tmp_path, 
     assert code == 0 and "OK, authentic" in out, err
 
 
-def test_derived_files_without_frames_leave_out_only_the_reports_that_show_them(device) -> None:
-    """A checker not holding the frames (past verify's 64 MiB) regenerates what it can, the
-    same bytes as with them."""
+def test_derived_files_without_frames_link_them_and_still_make_every_report(device) -> None:
+    """A checker not holding the frames (past 12 MiB) still makes every report (issue 20):
+    report.html / report.pdf link the frames instead of showing them."""
     db, pub = device
     events = [Event.from_json(t) for t in _lines(db)]
-    meta = PackMeta("cafe-01", pub, T0, "device", None, None, None, ())
-    full = derived_files(events, meta, {})
+    digest = next(r[7:] for e in events for r in e.body.get("evidence") or ())
+    meta = PackMeta("cafe-01", pub, T0, "device", None, None, None, frozenset({digest}))
+    full = derived_files(events, meta, {digest: _frame(db, digest)})
     partial = derived_files(events, meta)
-    assert set(full) == {"report.md", "captures.csv", "report.html", "report.pdf"}
-    assert set(partial) == {"report.md", "captures.csv"}
-    assert all(partial[n] == full[n] for n in partial)
+    assert set(full) == set(partial) == {"report.md", "captures.csv", "report.html", "report.pdf"}
+    assert all(partial[n] == full[n] for n in ("report.md", "captures.csv"))
+    assert f'src="evidence/{digest}.jpg"'.encode() in partial["report.html"]
+    assert b"data:image/jpeg" in full["report.html"] and b"data:image/jpeg" not in partial["report.html"]
+
+
+def _frame(db: Path, digest: str) -> bytes:
+    return (db.parent / "evidence" / f"{digest}.jpg").read_bytes()

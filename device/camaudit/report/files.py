@@ -7,7 +7,7 @@ can regenerate them from events.jsonl and compare (store.pack_report's derived f
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from camaudit.core.record import Event
@@ -27,13 +27,17 @@ def report_files(
     frames: Mapping[str, bytes] | None = None,
     *,
     inline: bool = True,
+    linked: Collection[str] = (),
 ) -> dict[str, bytes]:
     """meta: device, public_key, created (ms), signed_by, and optionally feed, since,
     until (ms), missing_evidence (digests), evidence_on_device. frames: sha256 hex -> the
-    blurred evidence frame (JPEG) the pack carries, shown inline. `inline=False`: only
-    captures.csv (report.html and report.pdf need the frames)."""
+    blurred evidence frame (JPEG) the pack carries, shown inline. `inline=False`: no frame
+    is shown; each digest in `linked` (frames the pack carries) is named by its path in
+    the pack instead (store.pack_limits.frames_inline decides which)."""
     report = build(records, meta)
-    if not inline:  # only the file that shows no frame (a checker not holding them)
-        return {CSV: render_csv(report)}
-    frames = frames or {}
-    return {HTML: render_html(report, frames), PDF: render_pdf(report, frames), CSV: render_csv(report)}
+    frames = (frames or {}) if inline else {}
+    return {
+        HTML: render_html(report, frames, linked),
+        PDF: render_pdf(report, frames, linked),
+        CSV: render_csv(report),
+    }

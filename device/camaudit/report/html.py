@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from jinja2 import Environment
 from markupsafe import Markup
@@ -72,7 +72,9 @@ tr:first-child th{border-top:1px solid #ccc}.capture{padding:.5rem}}
 _ENV = Environment(autoescape=True, keep_trailing_newline=True)
 
 
-def render_html(r: Report, frames: Mapping[str, bytes]) -> bytes:
+def render_html(r: Report, frames: Mapping[str, bytes], linked: Collection[str] = ()) -> bytes:
+    """`linked`: frames the pack carries but the page links (evidence/<sha256>.jpg) instead
+    of showing inline (a pack past store.pack_limits.INLINE_FRAMES_BYTES of frames)."""
     c = r.clock
     notices = [
         {
@@ -91,6 +93,8 @@ def render_html(r: Report, frames: Mapping[str, bytes]) -> bytes:
             src = ""
             if d in frames:
                 src = "data:image/jpeg;base64," + base64.b64encode(frames[d]).decode("ascii")
+            elif d in linked:
+                src = f"evidence/{d}.jpg"
             ev.append({"digest": d, "text": words.evidence_text(r, d), "src": src})
         caps.append(
             {

@@ -4,7 +4,7 @@ drawings, the blurred evidence frames inline; byte-for-byte deterministic (`inva
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -71,7 +71,9 @@ def keep_headings(story: list[Any]) -> list[Any]:
     return out
 
 
-def render_pdf(r: Report, frames: Mapping[str, bytes]) -> bytes:
+def render_pdf(r: Report, frames: Mapping[str, bytes], linked: Collection[str] = ()) -> bytes:
+    """`linked`: frames the pack carries but the PDF names by their path instead of showing
+    (a pack past store.pack_limits.INLINE_FRAMES_BYTES of frames)."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
@@ -165,6 +167,9 @@ def render_pdf(r: Report, frames: Mapping[str, bytes]) -> bytes:
                 img.drawWidth = min(width, 120 * mm)
                 img.drawHeight = img.drawWidth * ratio
                 block += [Spacer(1, 3), img]
+            elif d in linked:
+                block.append(Paragraph(markup(f"frame: evidence/{d}.jpg in this pack (not shown here: "
+                                              "the pack's frames are too large to inline)"), small))
         story.append(KeepTogether(block))
     story.append(Paragraph("How to verify this pack", h2))
     story += [Paragraph(markup(line), body) for line in words.how_to_verify(r)]

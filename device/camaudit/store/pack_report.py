@@ -100,10 +100,15 @@ def derived_files(
     """Every pack file derived from the records: name -> exact bytes.
 
     `frames` (sha256 hex -> JPEG bytes of the evidence frames the pack carries) are shown
-    inline in report.html and report.pdf; with `frames=None` (a checker that did not hold
-    them in memory) those two are left out and only report.md and captures.csv are made."""
+    inline in report.html and report.pdf when they fit store.pack_limits.frames_inline;
+    past that, or with `frames=None` (a checker that did not hold them because they do not
+    fit), both reports name each frame of `meta.frames` by its path in the pack instead.
+    Either way all four files are made, so verify compares every one."""
     from camaudit.report.files import report_files
+    from camaudit.store.pack_limits import frames_inline
 
+    if frames is not None and not frames_inline(sum(len(v) for v in frames.values())):
+        frames = None
     missing = missing_frames(records, frozenset(meta.frames), meta)
     rendered = report_files(
         records,
@@ -122,6 +127,7 @@ def derived_files(
         },
         frames or {},
         inline=frames is not None,
+        linked=frozenset(meta.frames) if frames is None else (),
     )
     report = render_report(
         device=meta.device,

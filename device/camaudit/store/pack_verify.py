@@ -1,13 +1,14 @@
 """`camaudit verify PACK.zip`: check an evidence pack offline (no device, no hub).
 
 Checks, in order, stopping at the first problem (named with the file and line):
-the zip's entries before any is read (store.pack_zip: count, names, sizes, ratio; folder
-entries ignored); the zip holds exactly the manifest's files plus manifest.json /
+the zip's entries before any is read (store.pack_zip: count, names, sizes, ratio, every
+byte of the file inside the archive; folder entries ignored); the zip holds exactly the manifest's files plus manifest.json /
 manifest.sig; every file's sha256 (streamed); the manifest's Ed25519 signature by the
 signer it names; every record's hash, signature (always by the device key), device and
 link from device.json's start hash, with no gap, ending where device.json says; the span
 device.json claims; every evidence frame's name is its sha256 and is referenced by a
-record; every derived file (report.md, ...) is exactly what the records give.
+record; every derived file (report.md, ...) is exactly what the records give, at any
+size of frames (store.pack_limits); no signed file or field is one that no check reads.
 
 Trust: a pack is authentic only against a key the checker already holds. `device_key`
 pins the device key; `hub_key` pins the hub key, which a hub-signed pack needs. Without
@@ -30,6 +31,7 @@ from camaudit.core.record import Event, RecordError, no_duplicate_keys
 from camaudit.errors import VerifyError
 from camaudit.report.files import PDF
 from camaudit.store.pack import DEVICE, EVENTS, MANIFEST, PACK_FORMAT, PACK_VERSION, SIGNATURE
+from camaudit.store.pack_limits import docs_problem, frames_inline, unexpected_files
 from camaudit.store.pack_report import PackMeta, deletions_of, derived_files, evidence_refs
 from camaudit.store.pack_zip import (
     PackReadError,
@@ -44,7 +46,6 @@ from camaudit.trust.pdf_sign import check_pdf, signer_of
 from camaudit.trust.token_store import seq_of
 
 EXIT_UNPROVEN = 3  # consistent, but no pinned key proves where it comes from
-INLINE_FRAMES_BYTES = 64 << 20  # evidence frames held to regenerate report.html / report.pdf
 
 
 def fingerprint(key: bytes) -> str:
@@ -79,13 +80,7 @@ class PackReport:
         return out
 
     def _reports(self) -> str:
-        said = f"{', '.join(self.regenerated)} match the records"
-        if "report.html" not in self.regenerated:
-            said += (
-                f" (report.html and report.pdf not regenerated: the frames exceed "
-                f"{INLINE_FRAMES_BYTES >> 20} MiB; the signature covers them)"
-            )
-        return said
+        return f"{', '.join(self.regenerated)} match the records"
 
     def summary(self) -> str:
         what = (
@@ -206,19 +201,17 @@ def _verify_open(
             raise _fail(path, f"{name} is missing")
     kept: dict[str, bytes] = {}
     frames: set[str] = set()
-    # frames are held only up to INLINE_FRAMES_BYTES in all, to regenerate the reports
-    # that show them inline; past that they are hashed by streaming and those two reports
-    # are covered by the manifest's signature only (said in the result)
-    frame_bytes: dict[str, bytes] | None = {}
-    held = 0
+    # frames are held only when they all fit INLINE_FRAMES_BYTES (the reports then show
+    # them inline); past that the reports link them, so they are hashed by streaming and
+    # every report is still regenerated and compared (store.pack_limits)
+    inline = frames_inline(sum(m.size for n, m in members.items() if n in files and n.startswith("evidence/")))
+    frame_bytes: dict[str, bytes] | None = {} if inline else None
     for name, digest in sorted(files.items()):
         m = members[name]
-        if name.startswith("evidence/") and frame_bytes is not None and held + m.size <= INLINE_FRAMES_BYTES:
+        if name.startswith("evidence/") and frame_bytes is not None:
             data, got = read_all(z, m)
             frame_bytes[got] = data
-            held += len(data)
         elif name.startswith("evidence/"):
-            frame_bytes = None
             got = hash_only(z, m)
         else:
             kept[name], got = read_all(z, m)
@@ -235,6 +228,9 @@ def _verify_open(
     key = _key(path, DEVICE, device_doc.get("public_key", ""))
     if manifest.get("public_key") != key.hex():
         raise _fail(path, f"{MANIFEST} and {DEVICE} name different keys")
+    problem = docs_problem(manifest, device_doc)
+    if problem:
+        raise _fail(path, problem)
     if public_key is not None and public_key != key:
         raise _fail(
             path,
@@ -331,6 +327,10 @@ def _verify_open(
     except VerifyError as exc:
         raise _fail(path, str(exc)) from None
     derived = derived_files(records, meta, frame_bytes)
+    unchecked = unexpected_files(files, {EVENTS, DEVICE, *derived})
+    if unchecked:
+        raise _fail(path, f"{unchecked[0][:80]!r} is signed in the manifest but is no file a pack holds "
+                    f"(not the records, a report derived from them or an evidence frame): nothing checks it")
     if pdf_signer is not None:
         try:
             check_pdf(kept[PDF], derived.get(PDF), signer)

@@ -9,8 +9,8 @@ chunks, and zipfile stops inflating at the declared size, so a lying header cann
 member larger than its checked size.
 
 Memory bound: only the small JSON members, the records (at most MAX_RECORDS_BYTES) and the
-derived files (at most MAX_DERIVED_BYTES each) are held, and the evidence frames only up
-to pack_verify.INLINE_FRAMES_BYTES in all (to regenerate the reports that show them);
+derived files (at most MAX_DERIVED_BYTES each) are held, and the evidence frames only
+under pack_limits.INLINE_FRAMES_BYTES in all (to regenerate the reports that show them);
 past that a frame is hashed in CHUNK-byte pieces and never held.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import stat
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -28,7 +29,9 @@ MAX_MEMBERS = 20_000
 MAX_NAME = 200
 MAX_JSON_BYTES = 1 << 20  # manifest.json, manifest.sig, device.json
 MAX_RECORDS_BYTES = 64 << 20  # events.jsonl
-MAX_DERIVED_BYTES = 16 << 20  # report.md and other files derived from the records
+MAX_DERIVED_BYTES = 20 << 20  # report.md and other files derived from the records (16 MiB
+# before issue 20: report.html of frames just under pack_limits.INLINE_FRAMES_BYTES, 4/3 of
+# them in base64, did not fit with its text)
 MAX_FRAME_BYTES = 16 << 20  # one evidence frame
 MAX_TOTAL_BYTES = 2 << 30  # all members, uncompressed
 MAX_RATIO = 100  # uncompressed / compressed, for members above RATIO_FROM bytes
@@ -77,13 +80,77 @@ def limit_for(name: str, records: str, small: frozenset[str], derived: frozenset
     return MAX_FRAME_BYTES
 
 
+def check_layout(z: zipfile.ZipFile) -> None:
+    """Every byte of the file belongs to the archive (issue 20): the first entry starts at
+    byte 0 and the central directory sits where the end record says (nothing prepended:
+    a "fake zip" before the real one), each entry follows the one before with nothing
+    between them, the end record is the file's last bytes, and no archive or entry comment
+    (text an unzip tool shows that no signature covers), and each local header gives the
+    method, CRC and sizes the central directory gives (a reader walking the local headers
+    sees the same files). The end record is found by zipfile's own reader; this only
+    compares the offsets and fields it and the local headers give."""
+    name = z.filename
+    if name is None:
+        raise PackReadError("the zip has no file name to check its layout")
+    infos = sorted(z.infolist(), key=lambda i: i.header_offset)
+    with open(name, "rb") as f:
+        endrec = zipfile._EndRecData(f)  # type: ignore[attr-defined]  # zipfile's own reader
+        if endrec is None:
+            raise PackReadError("no end of central directory record (damaged or truncated zip)")
+        size = f.seek(0, 2)
+        at, size_cd, offset_cd, comment = endrec[9], endrec[5], endrec[6], endrec[8]
+        tail = size - at - 22
+        if comment or tail:
+            raise PackReadError(
+                f"{tail} byte(s) after the zip's end record (trailing data or an archive comment): "
+                "a pack is exactly the zip export writes"
+            )
+        cd_end = at - (56 + 20 if endrec[0] == zipfile.stringEndArchive64 else 0)  # type: ignore[attr-defined]
+        before = cd_end - size_cd - offset_cd
+        if before:
+            raise PackReadError(
+                f"{before} byte(s) before the zip's first entry (data or another zip prepended): "
+                "a pack starts with its first entry"
+            )
+        pos, descriptor = 0, False
+        for info in infos:
+            gap = info.header_offset - pos
+            if info.comment:
+                raise PackReadError(f"zip entry {info.filename[:80]!r} carries a comment")
+            if gap < 0:
+                raise PackReadError(f"zip entry {info.filename[:80]!r} overlaps the entry before it")
+            if gap and not (descriptor and gap in (12, 16, 20, 24)):
+                raise PackReadError(
+                    f"{gap} byte(s) at offset {pos} of the zip belong to no entry (data hidden between entries)"
+                )
+            f.seek(info.header_offset)
+            head = f.read(30)
+            if len(head) != 30 or head[:4] != b"PK\x03\x04":
+                raise PackReadError(f"zip entry {info.filename[:80]!r}: no local header at its offset")
+            _, _, flags, method, _, _, crc, csize, usize, n, m = struct.unpack("<4s5H3L2H", head)
+            local = (method, crc, csize, usize) if not flags & 0x8 else (method,)
+            central = (info.compress_type, info.CRC, info.compress_size, info.file_size)[: len(local)]
+            if any(a != b and a != 0xFFFFFFFF for a, b in zip(local, central, strict=True)):
+                # a reader walking local headers (a streaming unzip) would see other content
+                raise PackReadError(f"zip entry {info.filename[:80]!r}: its local header disagrees with the central directory")
+            pos = info.header_offset + 30 + n + m + info.compress_size
+            descriptor = bool(info.flag_bits & 0x8)
+        gap = offset_cd - pos
+        if gap and not (descriptor and gap in (12, 16, 20, 24)):
+            raise PackReadError(
+                f"{gap} byte(s) at offset {pos} of the zip belong to no entry (data hidden before the central directory)"
+            )
+
+
 def open_members(
     z: zipfile.ZipFile, *, records: str, small: frozenset[str], derived: frozenset[str]
 ) -> dict[str, Member]:
-    """Check every entry of `z` (see the module doc); return the file members by name."""
+    """Check every entry of `z` (see the module doc and check_layout); return the file
+    members by name."""
     infos = z.infolist()
     if len(infos) > MAX_MEMBERS:
         raise PackReadError(f"{len(infos)} zip entries, more than a pack may hold ({MAX_MEMBERS})")
+    check_layout(z)
     out: dict[str, Member] = {}
     total = 0
     for info in infos:
