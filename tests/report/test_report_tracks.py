@@ -19,6 +19,7 @@ from pipeline_helpers import camaudit
 from camaudit.core.record import Event
 from camaudit.report.files import report_files
 from camaudit.store.keys import load_or_create_key
+from camaudit.trust.pdf_sign import check_pdf, signer_of
 
 pytestmark = pytest.mark.integration
 
@@ -105,4 +106,11 @@ def test_criteria_round_trip_journal_pack_verify(run_and_pack: tuple[Path, Path]
     meta = {"device": dev["device"], "public_key": dev["public_key"], "created": created,
             "signed_by": "device", "feed": None, "since": None, "until": None,
             "missing_evidence": [], "evidence_on_device": False}
-    assert report_files(records, meta, {}) == packed
+    # report.pdf is signed in the pack (trust.pdf_sign): the derived bytes are its first revision
+    signed = signer_of(packed["report.pdf"])
+    assert signed is not None
+    meta["pdf_cert"] = signed.fingerprint
+    made = report_files(records, meta, {})
+    assert {n: made[n] for n in ("report.html", "captures.csv")} == {n: packed[n] for n in ("report.html", "captures.csv")}
+    assert packed["report.pdf"].startswith(made["report.pdf"])
+    check_pdf(packed["report.pdf"], made["report.pdf"], bytes.fromhex(dev["public_key"]))
