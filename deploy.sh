@@ -339,6 +339,21 @@ device_key() {
   say "device key (kept in $data/device.key):"
   inroot setpriv --reuid=camaudit --regid=camaudit --init-groups "$venv/bin/camaudit" device-key --config "$etc/config.yaml"
 }
+time_wait() {  # time-sync.target waits (bounded) for a synchronised clock where the system offers it
+  local unit="" d="$R/etc/systemd/system/systemd-time-wait-sync.service.d"
+  if have_pkg systemd-timesyncd && [ -e "$R/lib/systemd/system/systemd-time-wait-sync.service" ]; then
+    unit=systemd-time-wait-sync.service
+    run install -d -m 0755 "$d"
+    run install -m 0644 "$here/firmware/systemd-time-wait-sync.service.d/camaudit.conf" "$d/camaudit.conf"
+  elif [ -e "$R/lib/systemd/system/chrony-wait.service" ]; then
+    unit=chrony-wait.service
+  else
+    say "clock: neither systemd-timesyncd nor chrony here: services start without waiting for the clock (records are marked until it is synchronised)"
+    return 0
+  fi
+  if [ "$staged" -eq 1 ]; then run systemctl --root="$root" enable "$unit"; else run systemctl enable "$unit"; fi
+  say "clock: services wait for a synchronised clock at boot ($unit)"
+}
 enable_service() {
   local unit="$1"
   if [ "$staged" -eq 1 ]; then
@@ -367,7 +382,8 @@ uninstall() {
   done
   run rm -rf "$R$prefix" "$R/usr/share/camaudit"
   run rm -f "$R/usr/local/bin/camaudit" "$R/etc/systemd/journald.conf.d/camaudit.conf" \
-    "$R/etc/systemd/system.conf.d/camaudit-watchdog.conf"
+    "$R/etc/systemd/system.conf.d/camaudit-watchdog.conf" \
+    "$R/etc/systemd/system/systemd-time-wait-sync.service.d/camaudit.conf"
   if [ -f "$R/boot/firmware/config.txt" ] && grep -q '^# >>> camaudit' "$R/boot/firmware/config.txt"; then
     run sed -i '/^# >>> camaudit/,/^# <<< camaudit/d' "$R/boot/firmware/config.txt"
   fi
@@ -414,6 +430,7 @@ fi
 install_program
 [ "$camera_deferred" -eq 0 ] || check_camera
 install_firmware
+time_wait
 install_config
 if [ "$mode" = device ]; then
   device_key

@@ -12,11 +12,11 @@ suite="${3:-bookworm}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 include="python3,python3-venv,ca-certificates"
 if [ "$arch" = "$(dpkg --print-architecture)" ]; then
-  # python3-pip: present as on Raspberry Pi OS; systemd: booted as PID 1 in a container
+  # python3-pip, systemd-timesyncd: present as on Raspberry Pi OS; systemd: booted as PID 1 in a container
   # (tests/deploy/test_boot.py); python3-numpy, python3-scipy: Debian's numpy and an extension
   # built against it, the Pi camera stack's situation (tests/deploy/test_pi_gen.py);
   # iproute2: `ip` for the offline upgrade test
-  include="$include,python3-pip,systemd,systemd-sysv,dbus,python3-numpy,python3-scipy,iproute2"
+  include="$include,python3-pip,systemd,systemd-sysv,systemd-timesyncd,dbus,python3-numpy,python3-scipy,iproute2"
 fi
 if [ -e "$dest/.complete" ] && grep -qxF "include=$include" "$dest/.complete"; then
   echo "debian-root: reusing $dest"

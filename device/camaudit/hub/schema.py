@@ -102,6 +102,12 @@ class CheckpointBody(_Body):
     sig: Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]
 
 
+class ClockSyncedBody(_Body):  # issue 21: the device's clock became synchronised
+    how: Annotated[str, Field(max_length=MAX_TEXT)]
+    unsynced_ms: Count
+    clock_step_ms: Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
+
+
 class AnyBody(_Body):
     pass
 
@@ -112,6 +118,7 @@ BODY_MODELS: dict[str, type[_Body]] = {
     "capture.end": CaptureBody,
     "alert": AlertBody,
     "checkpoint": CheckpointBody,
+    "clock.synced": ClockSyncedBody,
 }
 
 

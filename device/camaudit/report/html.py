@@ -46,6 +46,7 @@ code{word-break:break-all}
 <h3>Capture {{ c.id }} on feed {{ c.feed }}: <span class="{{ c.verdict }}">{{ c.verdict_text }}</span></h3>
 <table>
 <tr><th>start</th><td>{{ c.start }}</td></tr><tr><th>end</th><td>{{ c.end }}</td></tr>
+{% if c.clock %}<tr><th>clock</th><td class="clock-unsynced">{{ c.clock }}</td></tr>{% endif %}
 <tr><th>faces</th><td>at most {{ c.max_faces }} at once; {{ c.tracks }} distinct, {{ c.identifiable }} identifiable (face at least the configured minimum height)</td></tr>
 <tr><th>notice state at start</th><td>{{ c.notice }}</td></tr>
 <tr><th>record</th><td>seq {{ c.seq }}</td></tr>
@@ -92,6 +93,7 @@ def render_html(r: Report, frames: Mapping[str, bytes]) -> bytes:
                 "identifiable": row.identifiable_tracks,
                 "notice": words.notice_state_text(item),
                 "seq": row.seq,
+                "clock": words.clock_text(item),
                 "evidence": ev,
             }
         )

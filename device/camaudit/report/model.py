@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from camaudit.core.alerts import reason_words
+from camaudit.core.clock_sync import unsynced_seqs
 from camaudit.core.record import Event
 from camaudit.store.captures import CaptureRow
 
@@ -127,6 +128,7 @@ class CaptureItem:
     row: CaptureRow
     notice_states: Mapping[str, str]  # notice id -> state at the capture's start
     reasons_words: tuple[str, ...]
+    clock_unsynced: bool = False  # stamped before the device's clock was synchronised
 
     @property
     def identifiable(self) -> bool:
@@ -268,6 +270,9 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
     first_time = min(event_time(e) for e in records)
     last_time = max(event_time(e) for e in records)
     rows = [r for r in latest_captures(records, feed) if _in_span(r, since, until)]
+    late = unsynced_seqs(records)
+    late_captures = {(ev.feed, str(ev.body.get("capture"))) for ev in records
+                     if ev.seq in late and ev.type.startswith("capture.")}
     items = []
     for r in rows:
         start = r.start if r.start is not None else r.ts
@@ -275,7 +280,8 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
         for nid in sorted(covers):
             if r.feed in covers[nid]:
                 states[nid] = _state_at(changes, nid, start)
-        items.append(CaptureItem(r, states, tuple(reason_words(x) for x in r.reasons)))
+        items.append(CaptureItem(r, states, tuple(reason_words(x) for x in r.reasons),
+                                 clock_unsynced=(r.feed, r.capture) in late_captures))
     timeline = _timeline(changes, sorted(covers), first_time, last_time)
     per_hour, per_day = _charts(items, clock, first_time, last_time)
     return Report(

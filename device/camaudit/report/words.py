@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from camaudit.core.clock_sync import UNSYNCED_WORDS
 from camaudit.report.model import CaptureItem, Report
 
 NOTICE_FIELDS = (
@@ -87,6 +88,14 @@ def notice_state_text(c: CaptureItem) -> str:
     if not c.notice_states:
         return "no notice covers this camera"
     return "; ".join(f"{n}: {STATE_WORDS.get(s, s)}" for n, s in c.notice_states.items())
+
+
+def clock_text(c: CaptureItem) -> str:
+    """"" for a capture stamped by a synchronised (or not recorded) clock."""
+    if not c.clock_unsynced:
+        return ""
+    return (f"{UNSYNCED_WORDS}: recorded before the device's clock was set by the network; "
+            "its times may be wrong (the order of the records holds)")
 
 
 def evidence_text(r: Report, digest: str) -> str:
