@@ -60,6 +60,11 @@ def test_pi_gen_stage_installs_the_service_and_keeps_debians_numpy(base_root: Pa
         # plain Debian has no picamera2: said, not an error
         assert "python3-picamera2 is not in this root's apt sources" in proc.stdout
         assert f"numpy: the system's {BOOKWORM_NUMPY} (python3-numpy)" in proc.stdout
+        # the units wait (bounded) for a synchronised clock: systemd-timesyncd is there, as on a Pi
+        assert "clock: services wait for a synchronised clock at boot (systemd-time-wait-sync.service)" in proc.stdout
+        assert (root / "etc/systemd/system/sysinit.target.wants/systemd-time-wait-sync.service").is_symlink()
+        assert "TimeoutStartSec=90s" in (
+            root / "etc/systemd/system/systemd-time-wait-sync.service.d/camaudit.conf").read_text()
         assert (root / "etc/systemd/system/multi-user.target.wants/camaudit.service").is_symlink()
         assert (root / "etc/camaudit/config.yaml").is_file()
         assert not (root / "var/lib/camaudit/device.key").exists()  # each card makes its own
