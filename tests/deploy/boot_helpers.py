@@ -40,7 +40,8 @@ def sources_digest() -> str:
     h = hashlib.sha256()
     for name in SOURCES:
         p = ROOT / name
-        files = sorted(f for f in p.rglob("*") if f.is_file() and "__pycache__" not in f.parts) \
+        files = sorted(f for f in p.rglob("*")
+                       if f.is_file() and "__pycache__" not in f.parts and "pi-gen" not in f.parts) \
             if p.is_dir() else [p]
         for f in files:
             h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())

@@ -12,6 +12,7 @@ warm: boots through an overlay on the cache.
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -59,6 +60,15 @@ def frozen_is_restarted(box: Booted, unit: str) -> float:
     log = box.sh(f"journalctl -u {unit} --no-pager", check=False).stdout
     assert "Watchdog timeout" in log, log[-2000:]
     return took
+
+
+def last_online_clock(box: Booted) -> dict[str, object]:
+    """The `clock` the device journalled in its last device.online (under the real unit)."""
+    out = box.sh("/opt/camaudit/venv/bin/python -c \"import json, sqlite3; "
+                 "c = sqlite3.connect('file:/var/lib/camaudit/journal.db?mode=ro', uri=True); "
+                 "r = c.execute('SELECT json FROM events WHERE type = ? ORDER BY seq DESC LIMIT 1', "
+                 "('device.online',)).fetchone(); print(json.dumps(json.loads(r[0])['body']['clock']))\"")
+    return json.loads(out.stdout)
 
 
 def device_runs(box: Booted) -> int:
@@ -115,6 +125,9 @@ def test_boot_device_and_hub(deployed: Path, tmp_path: Path):
             box.wait_active("camaudit-hub.service", timeout=120)
             assert {p: digest(p) for p in kept} == kept  # config and key as they were
             assert device_runs(box) == runs_before + 1  # the same journal, one run longer
+            clock = last_online_clock(box)  # what the device can tell about the clock, sandboxed
+            assert isinstance(clock["synced"], bool) and clock["how"]
+            print("device.online clock:", clock)
             verify = box.sh("setpriv --reuid=camaudit --regid=camaudit --init-groups "
                             "camaudit verify /var/lib/camaudit/journal.db", check=False)
             assert verify.returncode == 0, verify.stdout + verify.stderr

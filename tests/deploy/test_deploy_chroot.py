@@ -69,7 +69,9 @@ def deploy_run_upgrade_uninstall(root: Path, shared_data: Path) -> None:
         host = subprocess.run([str(ROOT / ".venv/bin/camaudit"), "detect", "--json", str(wider / IMAGE)],
                               capture_output=True, text=True, timeout=300, check=True)
         got, want = json.loads(inside.stdout), json.loads(host.stdout)
-        assert len(got["faces"]) == len(want["faces"]) >= 1
+        # the same boxes as reported, though inside runs Debian's numpy 1.24 with the wheels
+        # that fit it (opencv-python-headless 4.11) and this venv numpy 2 (docs/pi-image.md)
+        assert got["faces"] == want["faces"] and len(want["faces"]) >= 1
         # and the daemon itself, as the service's user, on the bundled clip: a journal
         demo = chroot(root, "/opt/camaudit/venv/bin/python", "-c",
                       "import camaudit, pathlib; print(pathlib.Path(camaudit.__file__).parent / 'data' / 'demo_headpose.gif')").stdout.strip()
