@@ -13,7 +13,7 @@ from deploy_helpers import ROOT
 
 FW = ROOT / "firmware"
 SCRIPTS = [ROOT / "deploy.sh", *sorted((ROOT / "scripts").glob("*.sh")),
-           *sorted((FW / "pi-gen").rglob("*.sh"))]
+           *sorted((FW / "pi-gen").rglob("*.sh")), *sorted((ROOT / "tests" / "deploy").glob("*.sh"))]
 
 
 def unit(name: str) -> dict[str, list[str]]:
