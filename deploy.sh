@@ -202,7 +202,7 @@ plan_packages() {  # plan_packages EXTRA...: sets `missing`, the packages apt ha
     if apt_knows python3-picamera2 || have_pkg python3-picamera2; then
       want+=(python3-picamera2 python3-libcamera)
     else
-      say "python3-picamera2 is not in this system's apt sources (not Raspberry Pi OS): Pi camera feeds will not work; USB, RTSP and file feeds do"
+      say "python3-picamera2 is not in this system's apt sources (not Raspberry Pi OS, or apt-get update never ran): Pi camera feeds will not work; USB, RTSP and file feeds do"
     fi
   fi
   missing=()
