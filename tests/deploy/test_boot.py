@@ -114,7 +114,9 @@ def test_boot_device_and_hub(deployed: Path, tmp_path: Path):
             print(f"hub restarted {frozen_is_restarted(box, 'camaudit-hub.service'):.1f} s after SIGSTOP")
 
             cfg, db = root / "etc/camaudit/config.yaml", root / "var/lib/camaudit/journal.db"
-            kept = {p: digest(p) for p in (cfg, key)}
+            hub_key, hub_db = root / "var/lib/camaudit-hub/hub.key", root / "var/lib/camaudit-hub/hub.db"
+            kept = {p: digest(p) for p in (cfg, key, hub_key, tok_file)}
+            assert hub_db.is_file()
             runs_before = device_runs(box)
             assert runs_before >= 2  # the first start and the one after the watchdog's restart
             box.poweroff()
@@ -123,7 +125,8 @@ def test_boot_device_and_hub(deployed: Path, tmp_path: Path):
             box.start()
             box.wait_active("camaudit.service", timeout=120)
             box.wait_active("camaudit-hub.service", timeout=120)
-            assert {p: digest(p) for p in kept} == kept  # config and key as they were
+            assert {p: digest(p) for p in kept} == kept  # configs, keys and the web token as they were
+            assert hub_db.is_file()
             assert device_runs(box) == runs_before + 1  # the same journal, one run longer
             clock = last_online_clock(box)  # what the device can tell about the clock, sandboxed
             assert isinstance(clock["synced"], bool) and clock["how"]
