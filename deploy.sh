@@ -134,19 +134,47 @@ check_arch() {
     *) die "unsupported architecture: $arch (needs arm64 or amd64)" ;;
   esac
 }
-check_network() {
-  local host hosts
-  if [ -n "$wheels" ]; then hosts=(deb.debian.org); else hosts=(deb.debian.org pypi.org); fi
+check_network() {  # only the hosts this run needs: apt for missing packages, PyPI without --wheels
+  local host hosts=()
   [ "$action" != uninstall ] || return 0
+  [ ${#missing[@]} -eq 0 ] || hosts+=(deb.debian.org)
+  [ -n "$wheels" ] || hosts+=(pypi.org)
+  if [ ${#hosts[@]} -eq 0 ]; then say "network: not needed (system packages present, Python packages from $wheels)"; return 0; fi
+  if [ "$dry" -eq 1 ]; then say "network: would be needed for ${hosts[*]} (not checked in a dry run)"; return 0; fi
   for host in "${hosts[@]}"; do
     timeout 10 bash -c "exec 3<>/dev/tcp/$host/443" 2>/dev/null \
-      || die "no network: cannot reach $host:443 (needed to install packages; check the cable/Wi-Fi and DNS)"
+      || die "no network: cannot reach $host:443 (needed to install packages; check the cable/Wi-Fi and DNS; or give --wheels DIR and install the system packages first)"
   done
 }
-check_camera() {
+yaml_python() {  # a Python that has a YAML parser: the installed program's, else the system's
+  local py
+  for py in "$R$venv/bin/python" python3; do
+    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import yaml' 2>/dev/null; then echo "$py"; return 0; fi
+  done
+  return 1
+}
+feed_sources() {  # the feeds' `source` values, one a line, read by a YAML parser (any style)
+  "$(yaml_python)" -c '
+import sys, yaml
+with open(sys.argv[1], encoding="utf-8") as f:
+    cfg = yaml.safe_load(f) or {}
+feeds = cfg.get("feeds") if isinstance(cfg, dict) else None
+for feed in (feeds.values() if isinstance(feeds, dict) else feeds or []):
+    if isinstance(feed, dict) and feed.get("source") is not None:
+        print(feed["source"])
+' "$1"
+}
+camera_deferred=0
+check_camera() {  # before any change when a YAML parser is at hand, else right after the program is
   [ "$mode" = device ] && [ "$action" != uninstall ] && [ "$camera_check" -eq 1 ] && [ "$staged" -eq 0 ] || return 0
+  camera_deferred=0
+  if ! yaml_python >/dev/null; then
+    if [ "$dry" -eq 1 ]; then printf '  would check: the cameras named in %s, once the program is installed\n' "$config_for_check"
+    else camera_deferred=1; fi
+    return 0
+  fi
   local src
-  src="$(grep -E '^[[:space:]]+source:' "$config_for_check" | sed -E 's/^[[:space:]]+source:[[:space:]]*//; s/["'\'']//g' || true)"
+  src="$(feed_sources "$config_for_check")" || die "cannot read the feeds of $config_for_check (camaudit check-config names the problem)"
   while IFS= read -r s; do
     case "$s" in
       picamera2*)
@@ -163,15 +191,28 @@ check_camera() {
 }
 
 # --- the steps --------------------------------------------------------------------------
-apt_install() {
-  local pkgs=(python3-venv python3-pip ca-certificates "$@")
-  inroot apt-get update -q
-  if [ "$mode" = device ] && { [ "$dry" -eq 1 ] || inroot apt-cache show python3-picamera2 >/dev/null 2>&1; }; then
-    pkgs+=(python3-picamera2 python3-libcamera)
-  elif [ "$mode" = device ]; then
-    say "python3-picamera2 is not in this system's apt sources (not Raspberry Pi OS): Pi camera feeds will not work; USB, RTSP and file feeds do"
+# read-only looks at the target's package database (no chroot: also in a dry run as a user)
+have_pkg() { [ "$(dpkg-query --admindir="$R/var/lib/dpkg" -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]; }
+apt_knows() { cat "$R"/var/lib/apt/lists/*_Packages 2>/dev/null | grep -qx "Package: $1"; }
+missing=()
+plan_packages() {  # plan_packages EXTRA...: sets `missing`, the packages apt has to install
+  # python3-numpy: the venv uses Debian's numpy, the one the Pi camera stack is built against
+  local want=(python3-venv python3-pip python3-numpy ca-certificates "$@") p
+  if [ "$mode" = device ]; then
+    if apt_knows python3-picamera2 || have_pkg python3-picamera2; then
+      want+=(python3-picamera2 python3-libcamera)
+    else
+      say "python3-picamera2 is not in this system's apt sources (not Raspberry Pi OS, or apt-get update never ran): Pi camera feeds will not work; USB, RTSP and file feeds do"
+    fi
   fi
-  DEBIAN_FRONTEND=noninteractive inroot apt-get install -y -q --no-install-recommends "${pkgs[@]}"
+  missing=()
+  for p in "${want[@]}"; do have_pkg "$p" || missing+=("$p"); done
+  if [ ${#missing[@]} -eq 0 ]; then say "system packages: present (${want[*]})"; else say "system packages to install: ${missing[*]}"; fi
+}
+apt_install() {
+  [ ${#missing[@]} -gt 0 ] || return 0
+  inroot apt-get update -q
+  DEBIAN_FRONTEND=noninteractive inroot apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 make_user() {  # make_user NAME HOME GROUPS...
   local user="$1" home="$2" g
@@ -187,25 +228,41 @@ make_user() {  # make_user NAME HOME GROUPS...
   done
 }
 install_program() {
-  local src=/tmp/camaudit-src pipargs=()
+  local src pipargs=() np
   if [ "$dry" -eq 1 ] || [ ! -x "$R$venv/bin/python" ]; then
     inroot python3 -m venv --system-site-packages "$venv"
   fi
-  run rm -rf "$R$src"
-  run mkdir -p "$R$src"
-  # the package's sources only (no .git, venv or caches)
+  # a staging folder of this run's own (the checkout may itself sit in the target's /tmp)
   if [ "$dry" -eq 1 ]; then
+    src=/tmp/camaudit-src.XXXXXX
     printf '  would copy: %s/{pyproject.toml,README.md,device} to %s\n' "$here" "$R$src"
   else
+    mkdir -p "$R/tmp"
+    src="$(mktemp -d "$R/tmp/camaudit-src.XXXXXX")"
+    src="${src#"$R"}"
+    # the package's sources only (no .git, venv or caches)
     tar -C "$here" --exclude=__pycache__ --exclude='*.egg-info' -cf - pyproject.toml README.md device | tar -C "$R$src" -xf -
   fi
   if [ -n "$wheels" ]; then
-    run rm -rf "$R/tmp/camaudit-wheels"
-    run cp -r "$wheels" "$R/tmp/camaudit-wheels"
-    pipargs=(--no-index --find-links /tmp/camaudit-wheels)
+    run cp -r "$wheels" "$R$src/wheels"
+    pipargs=(--no-index --find-links "$src/wheels")
+  fi
+  # Debian's numpy stays the venv's numpy: the camera stack's extensions (simplejpeg, ...) are
+  # built against it, and a pip numpy 2 in the venv would break their import (docs/pi-image.md)
+  if [ "$dry" -eq 1 ]; then
+    say "numpy: would keep the system's (python3-numpy) and install nothing over it"
+  else
+    np="$(inroot python3 -c 'import numpy; print(numpy.__version__)')" \
+      || die "python3-numpy does not import in the target system"
+    if compgen -G "$R$venv/lib/python3*/site-packages/numpy" >/dev/null; then
+      inroot "$venv/bin/pip" uninstall -q -y --disable-pip-version-check numpy  # an older install's own copy
+    fi
+    printf 'numpy==%s\n' "$np" >"$R$src/constraints.txt"
+    pipargs+=(--constraint "$src/constraints.txt")
+    say "numpy: the system's $np (python3-numpy)"
   fi
   inroot "$venv/bin/pip" install -q --disable-pip-version-check "${pipargs[@]}" "$src"
-  run rm -rf "$R$src" "$R/tmp/camaudit-wheels"
+  run rm -rf "$R$src"
   run install -d -m 0755 "$R$models"
   run install -m 0644 "$here"/models/*.tflite "$here/models/MODEL.md" "$R$models/"
   run install -m 0644 "$here/README.md" "$R$prefix/README.md"
@@ -258,7 +315,15 @@ install_config() {
       run install -m 0644 "$tls_cert" "$R$etc/hub-tls/cert.pem"
       run install -m 0640 "$tls_key" "$R$etc/hub-tls/key.pem"
       inroot chgrp camaudit-hub "$etc/hub-tls/key.pem"
-      args="--broker-listen 0.0.0.0:8883 --tls-cert $etc/hub-tls/cert.pem --tls-key $etc/hub-tls/key.pem"
+      if [ "$dry" -eq 1 ]; then
+        printf '  would write: %s\n' "$etc/hub.yaml (broker on 0.0.0.0:8883 with TLS)"
+      else
+        printf '# written by deploy.sh --hub --tls-cert/--tls-key (camaudit hub --config)\nbroker_listen: "0.0.0.0:8883"\nbroker_certfile: %s\nbroker_keyfile: %s\n' \
+          "$etc/hub-tls/cert.pem" "$etc/hub-tls/key.pem" >"$R$etc/hub.yaml"
+        chmod 0640 "$R$etc/hub.yaml"
+        inroot chgrp camaudit-hub "$etc/hub.yaml"
+      fi
+      args="--config $etc/hub.yaml"
     else
       say "hub: no --tls-cert given: the broker listens on 127.0.0.1 only (devices elsewhere need TLS)"
     fi
@@ -273,6 +338,21 @@ device_key() {
   [ "$mode" = device ] && [ "$key" -eq 1 ] || return 0
   say "device key (kept in $data/device.key):"
   inroot setpriv --reuid=camaudit --regid=camaudit --init-groups "$venv/bin/camaudit" device-key --config "$etc/config.yaml"
+}
+time_wait() {  # time-sync.target waits (bounded) for a synchronised clock where the system offers it
+  local unit="" d="$R/etc/systemd/system/systemd-time-wait-sync.service.d"
+  if have_pkg systemd-timesyncd && [ -e "$R/lib/systemd/system/systemd-time-wait-sync.service" ]; then
+    unit=systemd-time-wait-sync.service
+    run install -d -m 0755 "$d"
+    run install -m 0644 "$here/firmware/systemd-time-wait-sync.service.d/camaudit.conf" "$d/camaudit.conf"
+  elif [ -e "$R/lib/systemd/system/chrony-wait.service" ]; then
+    unit=chrony-wait.service
+  else
+    say "clock: neither systemd-timesyncd nor chrony here: services start without waiting for the clock (records are marked until it is synchronised)"
+    return 0
+  fi
+  if [ "$staged" -eq 1 ]; then run systemctl --root="$root" enable "$unit"; else run systemctl enable "$unit"; fi
+  say "clock: services wait for a synchronised clock at boot ($unit)"
 }
 enable_service() {
   local unit="$1"
@@ -302,7 +382,8 @@ uninstall() {
   done
   run rm -rf "$R$prefix" "$R/usr/share/camaudit"
   run rm -f "$R/usr/local/bin/camaudit" "$R/etc/systemd/journald.conf.d/camaudit.conf" \
-    "$R/etc/systemd/system.conf.d/camaudit-watchdog.conf"
+    "$R/etc/systemd/system.conf.d/camaudit-watchdog.conf" \
+    "$R/etc/systemd/system/systemd-time-wait-sync.service.d/camaudit.conf"
   if [ -f "$R/boot/firmware/config.txt" ] && grep -q '^# >>> camaudit' "$R/boot/firmware/config.txt"; then
     run sed -i '/^# >>> camaudit/,/^# <<< camaudit/d' "$R/boot/firmware/config.txt"
   fi
@@ -331,6 +412,7 @@ if [ "$action" = upgrade ] && [ ! -x "$R$venv/bin/camaudit" ]; then
 fi
 config_for_check="$config"
 [ ! -f "$R$etc/config.yaml" ] || config_for_check="$R$etc/config.yaml"
+if [ "$mode" = device ]; then plan_packages; else plan_packages mosquitto; fi
 check_network
 check_camera
 prepare_root
@@ -338,7 +420,7 @@ if [ "$mode" = device ]; then
   apt_install
   make_user camaudit "$data" video render
 else
-  apt_install mosquitto
+  apt_install
   make_user camaudit-hub "$hubdata"
   # the hub runs its own mosquitto from the config it generates; Debian's instance stays off
   if [ "$staged" -eq 1 ]; then run systemctl --root="$root" disable mosquitto.service
@@ -346,7 +428,9 @@ else
   fi
 fi
 install_program
+[ "$camera_deferred" -eq 0 ] || check_camera
 install_firmware
+time_wait
 install_config
 if [ "$mode" = device ]; then
   device_key

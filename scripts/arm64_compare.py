@@ -6,6 +6,9 @@
   arm64 must match one of x86 within 1 px on each edge, and the counts must be equal;
 - `camaudit run` on CLIP, then `camaudit log --json`: the same captures (all fields but
   the wall-clock times; durations equal).
+- the model alone, fed x86's input tensors: the same face count and the same boxes as
+  camaudit reports them (0.1 px, score 1e-4); float64 bit-identity is not required (a
+  1-ulp float64 difference, 5.7e-14, was seen on an AVX-512 host), the raw difference is printed.
 Prints the times. Emulated speed is not Raspberry Pi speed. Exit 1 on any difference.
 """
 
@@ -132,9 +135,12 @@ def main() -> int:
             if proc.returncode != 0:
                 sys.exit(f"check-arm64: error: same-input check ({arch}) failed:\n{proc.stderr[-3000:]}")
         same = json.loads(proc.stdout.strip().splitlines()[-1])
+    # must be identical: the face count and the boxes as camaudit reports them (0.1 px, score
+    # 1e-4); float64 bits need not be (the raw difference is printed, not judged)
     print(f"model alone (arm64 fed x86's input tensors): {same['count_differs']} image(s) with another "
-          f"face count, largest box/score difference {same['max_abs_diff']}")
-    if same["count_differs"] or same["max_abs_diff"] > 0:
+          f"face count, {same['reported_differs']} with another reported box (0.1 px, score 1e-4); "
+          f"largest raw float64 difference {same['max_abs_diff']:.2g} (information only)")
+    if same["count_differs"] or same["reported_differs"]:
         bad.append(f"the int8 model itself differs on identical inputs: {same}")
 
     # where differences come from: is OpenCV's resize bit-identical on both builds?

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make check-arm64: camaudit on emulated arm64 (qemu user mode, no binfmt registration)
-# gives the same face boxes (within 1 px) and the same captures as on this x86 machine.
+# gives the same face boxes (within 1 px), the same captures, and fed the same input tensors
+# the same boxes as camaudit reports them (0.1 px; float64 bits need not match) as this x86 machine.
 #   scripts/check-arm64.sh [PYTHON] [IMAGES]
 # Builds, once, under .cache/: a Debian bookworm arm64 root (debootstrap --foreign: no arm64
 # binary runs while building it), the arm64 wheels of the exact versions this venv runs

@@ -11,7 +11,14 @@ arch="${2:-amd64}"
 suite="${3:-bookworm}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 include="python3,python3-venv,ca-certificates"
-if [ -e "$dest/.complete" ]; then
+if [ "$arch" = "$(dpkg --print-architecture)" ]; then
+  # python3-pip, systemd-timesyncd: present as on Raspberry Pi OS; systemd: booted as PID 1 in a container
+  # (tests/deploy/test_boot.py); python3-numpy, python3-scipy: Debian's numpy and an extension
+  # built against it, the Pi camera stack's situation (tests/deploy/test_pi_gen.py);
+  # iproute2: `ip` for the offline upgrade test
+  include="$include,python3-pip,systemd,systemd-sysv,systemd-timesyncd,dbus,python3-numpy,python3-scipy,iproute2"
+fi
+if [ -e "$dest/.complete" ] && grep -qxF "include=$include" "$dest/.complete"; then
   echo "debian-root: reusing $dest"
   exit 0
 fi
@@ -36,5 +43,5 @@ fi
 rm -rf "$dest"
 mv "$part" "$dest"
 mv "$part.log" "$dest.log"
-echo "built in $(( $(date +%s) - start )) s" >"$dest/.complete"
+printf 'built in %s s\ninclude=%s\n' "$(( $(date +%s) - start ))" "$include" >"$dest/.complete"
 echo "debian-root: built $dest ($arch $suite) in $(( $(date +%s) - start )) s"

@@ -37,15 +37,22 @@ def debian_root(arch: str = "amd64") -> tuple[Path, float]:
     return dest, time.monotonic() - t0
 
 
+# Debian bookworm's python3-numpy: deploy.sh keeps it as the venv's numpy (docs/pi-image.md),
+# so the bundle holds wheels that work with it (opencv-python-headless < 4.12, ml_dtypes 0.5)
+BOOKWORM_NUMPY = "1.24.2"
+
+
 def wheelhouse() -> Path:
-    """Every wheel camaudit needs on this platform, downloaded once (PyPI)."""
-    dest = CACHE / "wheels" / "amd64"
+    """Every wheel camaudit needs in a bookworm root (numpy pinned to Debian's), downloaded once."""
+    dest = CACHE / "wheels" / f"amd64-numpy{BOOKWORM_NUMPY}"
     marker = dest / ".complete"
     if not marker.exists():
         dest.mkdir(parents=True, exist_ok=True)
+        pins = dest / "constraints.txt"
+        pins.write_text(f"numpy=={BOOKWORM_NUMPY}\n")
         proc = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "-d", str(dest), str(ROOT),
-             "setuptools>=68", "wheel"],
+            [sys.executable, "-m", "pip", "download", "-q", "-d", str(dest), "-c", str(pins),
+             str(ROOT), "setuptools>=68", "wheel"],
             capture_output=True, text=True, timeout=1200,
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
@@ -53,9 +60,28 @@ def wheelhouse() -> Path:
     return dest
 
 
-def deploy(*args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess[str]:
+def numpy2_wheels() -> Path:
+    """A numpy 2 wheel, what pip would put into the venv if deploy.sh did not keep Debian's."""
+    dest = CACHE / "wheels" / "numpy2"
+    marker = dest / ".complete"
+    if not marker.exists():
+        dest.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "-d", str(dest), "numpy>=2,<3"],
+            capture_output=True, text=True, timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        marker.write_text("ok\n")
+    return dest
+
+
+def deploy(*args: str, timeout: float = 900, check: bool = True,
+           offline: bool = False) -> subprocess.CompletedProcess[str]:
+    """deploy.sh ARGS; offline: in a network namespace of its own with no interface up
+    (`unshare -n`), where no host can be reached."""
+    prefix = ["unshare", "-n"] if offline else []
     proc = subprocess.run(
-        ["bash", str(DEPLOY), *args], capture_output=True, text=True, timeout=timeout,
+        [*prefix, "bash", str(DEPLOY), *args], capture_output=True, text=True, timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
     if check:

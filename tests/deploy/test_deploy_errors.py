@@ -60,11 +60,27 @@ def test_unsupported_architecture(tmp_path: Path, arch: str, words: str):
 def test_no_network(tmp_path: Path):
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("needs root to enter an empty network namespace")
-    proc = subprocess.run(
-        ["unshare", "--net", "bash", str(DEPLOY), "--root", str(fake_root(tmp_path, BOOKWORM_PI)), "--dry-run"],
-        capture_output=True, text=True, timeout=60,
-    )
+    root = fake_root(tmp_path, BOOKWORM_PI)  # none of the system packages installed
+    cmd = ["unshare", "--net", "bash", str(DEPLOY), "--root", str(root)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert "no network: cannot reach deb.debian.org:443" in error_line(proc)
+    assert sorted(p.name for p in root.iterdir()) == ["etc", "var"]  # nothing changed
+    # a plan needs no network: it names what the install would need
+    plan = subprocess.run([*cmd, "--dry-run"], capture_output=True, text=True, timeout=60)
+    assert plan.returncode == 0, plan.stderr
+    assert "network: would be needed for deb.debian.org pypi.org" in plan.stdout
+
+
+@pytest.mark.parametrize("style", ["block", "flow"])
+def test_no_camera_whatever_the_yaml_style(tmp_path: Path, style: str):
+    if Path("/dev/video0").exists() or shutil.which("rpicam-hello"):
+        pytest.skip("this machine has a camera")
+    cfg = tmp_path / "cam.yaml"
+    feeds = ("feeds: {door: {source: picamera2, fps: 2}}\n" if style == "flow" else
+             "feeds:\n  door:\n    source: 'picamera2'\n")
+    cfg.write_text("device: {id: cafe-01}\n" + feeds)
+    line = error_line(deploy("--dry-run", "--config", str(cfg), check=False))
+    assert "no camera" in line and "--skip-camera-check" in line
 
 
 def test_no_camera(tmp_path: Path):

@@ -13,7 +13,7 @@ from deploy_helpers import ROOT
 
 FW = ROOT / "firmware"
 SCRIPTS = [ROOT / "deploy.sh", *sorted((ROOT / "scripts").glob("*.sh")),
-           *sorted((FW / "pi-gen").rglob("*.sh"))]
+           *sorted((FW / "pi-gen").rglob("*.sh")), *sorted((ROOT / "tests" / "deploy").glob("*.sh"))]
 
 
 def unit(name: str) -> dict[str, list[str]]:
@@ -60,8 +60,9 @@ def test_units_restart_and_are_hardened(name: str):
     assert "@system-service" in u["SystemCallFilter"] and u["MemoryMax"]
 
 
-def test_device_unit_is_notify_with_a_watchdog():
-    u = unit("camaudit.service")
+@pytest.mark.parametrize("name", ["camaudit.service", "camaudit-hub.service"])
+def test_units_are_notify_with_a_watchdog(name: str):
+    u = unit(name)
     assert u["Type"] == ["notify"] and u["NotifyAccess"] == ["main"]
     assert int(u["WatchdogSec"][0]) >= 20  # the loop counts as stalled after half of it
 

@@ -140,3 +140,26 @@ def test_off_a_pi_the_error_says_how_to_install(monkeypatch: pytest.MonkeyPatch)
     msg = str(err.value)
     assert "sudo apt install python3-picamera2" in msg
     assert "--system-site-packages" in msg
+
+
+@pytest.mark.parametrize("body, kind", [
+    # what Raspberry Pi OS's simplejpeg raises under a pip numpy 2 (picamera2's tracker)
+    ('raise ValueError("numpy.dtype size changed, may indicate binary incompatibility.\\n'
+     'Expected 96 from C header, got 88 from PyObject")', "ValueError"),
+    ("import simplejpeg_not_here", "ModuleNotFoundError"),
+    ("import numpy\nnumpy.no_such_attribute_in_numpy", "AttributeError"),
+    ('raise OSError("libcamera.so.0.1: cannot open shared object file")', "OSError"),
+])
+def test_any_import_failure_is_one_line_saying_what_to_install(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, body: str, kind: str
+) -> None:
+    pkg = tmp_path / "picamera2"  # a real package on sys.path whose import fails
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(body + "\n")
+    monkeypatch.delitem(sys.modules, "picamera2", raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(SourceError) as err:
+        open_source("picamera2")
+    msg = str(err.value)
+    assert "\n" not in msg and len(msg) < 700
+    assert "python3-picamera2" in msg and "python3-numpy" in msg and f"({kind}: " in msg

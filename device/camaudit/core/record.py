@@ -22,6 +22,7 @@ EVENT_TYPES = frozenset(
     {
         "device.online",
         "device.fault",
+        "clock.synced",
         "feed.up",
         "feed.down",
         "capture.start",

@@ -154,7 +154,7 @@ def hub_cmd(ctx: click.Context, /, **opts: Any) -> None:
     click.echo(f"broker  {handle.broker_url}")
     for user in cfg.broker_users:
         click.echo(f"  MQTT user {user}: password file {handle.password_file(user)}")
-    click.echo(f"web     {handle.web_url}  (token: {handle.token})")
+    click.echo(f"web     {handle.web_url}  (login token in {_token_where(cfg)})")  # issue 21: never the token itself (stdout is the system journal)
     click.echo(f"hub key {handle.hub_public_key}")
     if handle.embedded_broker is not None:
         click.echo(f"alerts  camaudit alerts --broker {handle.broker_url} --username alerts "
@@ -162,11 +162,21 @@ def hub_cmd(ctx: click.Context, /, **opts: Any) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    # >>> issue 21: systemd watchdog (Type=notify): READY=1, pings only while the parts live
+    from camaudit.health.hub_watchdog import HubWatchdog, hub_checks
+
+    dog = HubWatchdog(hub_checks(handle))
     try:
-        while not stop.wait(1.0):
-            pass
+        while not stop.wait(dog.every_s):
+            dog.tick()
     finally:
+        dog.stopping()
+        # <<< issue 21
         handle.stop()
+
+
+def _token_where(cfg: HubConfig) -> str:  # issue 21: where the web token is, not the token
+    return "the --token / config value" if cfg.token else str(cfg.data_dir / "web.token")
 
 
 def _wait_for_signal() -> None:
@@ -183,7 +193,7 @@ def _run_worker(cfg: HubConfig, name: str) -> None:
     handle = start_worker(cfg, name)
     click.echo(f"worker  {name} in group {cfg.worker_group}")
     click.echo(f"broker  {handle.broker_url}")
-    click.echo(f"web     {handle.web_url}  (token: {handle.token})" if handle.web_url else "web     off")
+    click.echo(f"web     {handle.web_url}  (login token in {_token_where(cfg)})" if handle.web_url else "web     off")  # issue 21
     click.echo(f"hub key {handle.hub_public_key}")
     try:
         _wait_for_signal()

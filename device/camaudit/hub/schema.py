@@ -148,6 +148,12 @@ class CameraReferenceBody(_Body):
     sha256: Hex64
 
 
+class ClockSyncedBody(_Body):  # issue 21: the device's clock became synchronised
+    how: Annotated[str, Field(max_length=MAX_TEXT)]
+    unsynced_ms: Count
+    clock_step_ms: Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
+
+
 class AnyBody(_Body):
     pass
 
@@ -164,6 +170,7 @@ BODY_MODELS: dict[str, type[_Body]] = {
     "camera.blurred": CameraHealthBody,
     "camera.restored": CameraHealthBody,
     "camera.reference": CameraReferenceBody,
+    "clock.synced": ClockSyncedBody,
 }
 
 

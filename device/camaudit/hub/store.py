@@ -661,6 +661,22 @@ class HubStore:
             ).fetchall()
         return feeds_of((f, t, _text(j)) for f, t, j in rows)
 
+    def clock_unsynced_at(self, device: str, seq: int) -> bool:  # issue 21
+        """Was `device`'s record `seq` stamped before its clock was synchronised?"""
+        from camaudit.core.clock_sync import unsynced_after
+
+        with self._db() as c:
+            row = c.execute(
+                "SELECT type, json FROM events WHERE type IN ('device.online', 'clock.synced') "
+                "AND device = ? AND seq <= ? ORDER BY seq DESC LIMIT 1", (device, seq)).fetchone()
+        if row is None:
+            return False
+        try:
+            body = json.loads(_text(row[1])).get("body")
+        except (ValueError, AttributeError):
+            return False
+        return unsynced_after(row[0], body)
+
     def timezone(self, device: str) -> str | None:
         """The venue's time zone as `device` last journalled it (device.online, notice.registered)."""
         from camaudit.report.feeds import zone_of

@@ -198,6 +198,7 @@ def create_app(
         end = first["end"] if first["end"] is not None else int(events[-1].get("ts") or start)
         view = capture_view(events, store.notice_states(device, at_ms=start),
                             store.notice_changes(device, start, end))
+        view["clock_unsynced"] = store.clock_unsynced_at(device, int(events[0].get("seq") or 0))  # issue 21
         have = evidence.frames(device, capture) if evidence is not None else {}
         view["frames_sent"] = [
             {"ref": ref, "sha": ref[7:], "frame": have.get(ref[7:])} for ref in view["evidence"]

@@ -21,6 +21,7 @@ from camaudit.config.model import Config
 from camaudit.core.capture import capture_ids
 from camaudit.core.record import Event
 from camaudit.errors import CamauditError, JournalError
+from camaudit.health.clock_sync import ClockWatch
 from camaudit.health.sd_notify import Notifier
 from camaudit.health.watchdog import Supervisor
 from camaudit.notices.registration import register_notices
@@ -208,6 +209,7 @@ def run(
     install_signals: bool = True,
     listeners: list[Callable[[Event], None]] | None = None,
     on_notice_state: Callable[[str, str], None] | None = None,
+    clock_watch: ClockWatch | None = None,
 ) -> RunSummary:
     from camaudit.detect import load_detector
     from camaudit.sources import open_source
@@ -270,9 +272,11 @@ def run(
             reporter,
             listeners,
             clip_feeds=frozenset(n for n, src in sources.items() if is_clip(src)),
+            clock=now_ms,  # looked up at run time (a test's clock can stand in)
         )
         restore = _install_signals(stop) if install_signals else None
         next_number = close_interrupted_captures(journal, path, sink, now_ms())
+        clock_watch = clock_watch or ClockWatch()  # issue 21: clock.synced, device.online's clock
         sink(
             "device.online",
             None,
@@ -282,6 +286,7 @@ def run(
                 "model": cfg.detector.model,
                 "timezone": cfg.device.timezone,
                 "venue": cfg.device.venue,
+                "clock": clock_watch.start(),
             },
             now_ms(),
         )
@@ -337,6 +342,8 @@ def run(
         while any(t.is_alive() for t in threads):
             retention.maybe_prune()
             stamper.maybe_stamp()
+            if (synced := clock_watch.poll()) is not None:  # issue 21
+                sink("clock.synced", None, synced, now_ms())
             if time.monotonic() - restated >= RESTATE_NOTICES_S:  # an export of any day carries them
                 restated = time.monotonic()
                 register_notices(cfg, path, sink, now_ms(), again=True)

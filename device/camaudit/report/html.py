@@ -58,6 +58,7 @@ tr:first-child th{border-top:1px solid #ccc}.capture{padding:.5rem}}
 <h3>Capture {{ c.id }} on feed {{ c.feed }}: <span class="{{ c.verdict }}">{{ c.verdict_text }}</span></h3>
 <table>
 <tr><th>start</th><td>{{ c.start }}</td></tr><tr><th>end</th><td>{{ c.end }}</td></tr>
+{% if c.clock %}<tr><th>clock</th><td class="clock-unsynced">{{ c.clock }}</td></tr>{% endif %}
 <tr><th>faces</th><td>at most {{ c.max_faces }} at once; {{ c.tracks }} distinct, {{ c.identifiable }} identifiable{% if not c.people %} (face at least the configured minimum height){% endif %}</td></tr>
 {% if c.people %}<tr><th>people (signed track records)</th><td class="people">{{ c.people }}</td></tr>{% endif %}
 <tr><th>notice state at start</th><td>{{ c.notice }}</td></tr>
@@ -110,6 +111,7 @@ def render_html(r: Report, frames: Mapping[str, bytes], linked: Collection[str] 
                 "notice": words.notice_state_text(item, r),
                 "seq": row.seq,
                 "people": item.tracks_words,
+                "clock": words.clock_text(item),
                 "evidence": ev,
             }
         )

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from camaudit.core import venue_time
 from camaudit.core.alerts import reason_words
+from camaudit.core.clock_sync import unsynced_seqs
 from camaudit.core.identify import definition_words, tracks_in_words
 from camaudit.core.record import Event
 from camaudit.report.camera_health import BlindPeriod, blind_periods
@@ -136,6 +137,7 @@ class CaptureItem:
     # the capture's people from its signed track.end records, in words ("2 identifiable:
     # frontal, sharp, 54 and 61 px; 1 not identifiable: 1 turned away"); "" without records
     tracks_words: str = ""
+    clock_unsynced: bool = False  # stamped before the device's clock was synchronised
 
     @property
     def identifiable(self) -> bool:
@@ -284,6 +286,9 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
     last_time = max(event_time(e) for e in records)
     rows = [r for r in latest_captures(records, feed) if _in_span(r, since, until)]
     tracks = tracks_by_capture(records, feed)
+    late = unsynced_seqs(records)
+    late_captures = {(ev.feed, str(ev.body.get("capture"))) for ev in records
+                     if ev.seq in late and ev.type.startswith("capture.")}
     items = []
     for r in rows:
         start = r.start if r.start is not None else r.ts
@@ -298,7 +303,8 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
                         firsts[nid] = first
         mine = tracks.get((r.feed, r.capture), [])
         items.append(CaptureItem(r, states, tuple(reason_words(x) for x in r.reasons), firsts,
-                                 tracks_in_words(mine) if mine else ""))
+                                 tracks_in_words(mine) if mine else "",
+                                 clock_unsynced=(r.feed, r.capture) in late_captures))
     timeline = _timeline(changes, sorted(covers), first_time, last_time)
     per_hour, per_day = _charts(items, clock, first_time, last_time)
     return Report(

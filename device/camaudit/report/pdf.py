@@ -150,6 +150,7 @@ def render_pdf(r: Report, frames: Mapping[str, bytes], linked: Collection[str] =
             ("verdict", words.verdict_text(item)),
             ("start", c.both(row.start)),
             ("end", c.both(row.end) if row.state == "closed" else "still open"),
+            *([("clock", words.clock_text(item))] if item.clock_unsynced else []),
             ("faces", f"at most {row.max_faces} at once; {row.distinct_tracks} distinct, "
                       f"{row.identifiable_tracks} identifiable"),
             ("notice state at start", words.notice_state_text(item, r)),

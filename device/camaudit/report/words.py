@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from camaudit.core.clock_sync import UNSYNCED_WORDS
 from camaudit.report.model import NOT_REPORTED, CaptureItem, Report
 
 NOTICE_FIELDS = (
@@ -100,6 +101,14 @@ def _state_words(c: CaptureItem, notice: str, state: str, r: Report | None) -> s
     if first is not None and r is not None:
         text += f"; first reported {STATE_WORDS.get(first[0], first[0])} at {r.clock.both(first[1])}"
     return text
+
+
+def clock_text(c: CaptureItem) -> str:
+    """"" for a capture stamped by a synchronised (or not recorded) clock."""
+    if not c.clock_unsynced:
+        return ""
+    return (f"{UNSYNCED_WORDS}: recorded before the device's clock was set by the network; "
+            "its times may be wrong (the order of the records holds)")
 
 
 def evidence_text(r: Report, digest: str) -> str:

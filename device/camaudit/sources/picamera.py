@@ -22,14 +22,33 @@ INSTALL_HINT = (
     "and create the venv with --system-site-packages so that it can see it "
     "(python3 -m venv --system-site-packages .venv)"
 )
+BROKEN_HINT = (
+    "picamera2 is installed but does not import: its extensions are built for Raspberry Pi "
+    "OS's numpy (python3-numpy); keep that numpy in the venv (sudo ./deploy.sh --upgrade does; "
+    "by hand: pip uninstall numpy in a --system-site-packages venv), and "
+    "'sudo apt install --reinstall python3-picamera2 python3-simplejpeg'"
+)
 
 
 def import_picamera2() -> Any:
-    """The picamera2 module, or SourceError telling how to install it."""
+    """The picamera2 module, or SourceError with one line telling what to install.
+
+    Any failure counts, not only ImportError: an extension built for another numpy raises
+    ValueError ("numpy.dtype size changed"), others raise AttributeError or OSError.
+    """
     try:
         return importlib.import_module("picamera2")
-    except ImportError as e:
-        raise SourceError(f"{INSTALL_HINT} ({e})") from e
+    except ModuleNotFoundError as e:
+        if e.name == "picamera2":
+            raise SourceError(f"{INSTALL_HINT} ({e})") from e
+        raise SourceError(f"{BROKEN_HINT} ({type(e).__name__}: {_one_line(e)})") from e
+    except Exception as e:  # whatever the camera stack raises on import: one line, no traceback
+        raise SourceError(f"{BROKEN_HINT} ({type(e).__name__}: {_one_line(e)})") from e
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text[:300] + ("..." if len(text) > 300 else "")
 
 
 class PiCameraSource:
