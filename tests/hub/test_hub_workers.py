@@ -1,5 +1,5 @@
 """Several hub workers on one stream: chain linking computed from the shared store
-(hub/linkstore.py), two shared-mode collectors fed in an adversarial order, and the rule
+(hub/ingest/shared_link.py), two shared-mode collectors fed in an adversarial order, and the rule
 that in-memory linking never runs next to another collector."""
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import pytest
 
 from camaudit.config.mqtt import MqttConfig
 from camaudit.core.record import Event
-from camaudit.hub import collector as collector_mod
-from camaudit.hub import linkstore
-from camaudit.hub.collector import Collector
-from camaudit.hub.linkstore import CollectorConflict, LinkStore
-from camaudit.hub.sql import open_sql
-from camaudit.hub.store import HubStore
+from camaudit.hub.ingest import collector as collector_mod
+from camaudit.hub.ingest import shared_link as linkstore
+from camaudit.hub.ingest.collector import Collector
+from camaudit.hub.ingest.shared_link import CollectorConflict, LinkStore
+from camaudit.hub.store.hub_store import HubStore
+from camaudit.hub.store.sql import open_sql
 from camaudit.store.journal import Journal
 from camaudit.store.keys import DeviceKey
 
@@ -310,7 +310,7 @@ def test_a_worker_name_is_never_a_device_and_back(tmp_path: Path) -> None:
     device's stream, write acks), and a worker named like a device would get its rights."""
     from click.testing import CliRunner
 
-    from camaudit.hub.command import hub_cmd
+    from camaudit.hub.commands.cli import hub_cmd
 
     d = str(tmp_path / "hub")
     key = DeviceKey.generate().public_hex

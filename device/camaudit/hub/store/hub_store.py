@@ -1,6 +1,6 @@
 """The hub's store: enrolled devices, verified events, rejects, witnesses, forks.
 
-One schema, written once (camaudit.hub.sql), on SQLite (default: a file, `hub.db`) or
+One schema, written once (camaudit.hub.store.sql), on SQLite (default: a file, `hub.db`) or
 PostgreSQL (`postgresql://` URL, several hub processes at once). Events are stored with
 PRIMARY KEY (device, seq): a re-sent event can never be stored twice, whichever worker
 receives it. Only events that passed every check are written here; rejected messages are
@@ -26,7 +26,7 @@ from typing import Any
 
 from camaudit.core.record import GENESIS_PREV, Event
 from camaudit.errors import CamauditError
-from camaudit.hub.sql import Sql, SqlError, open_sql
+from camaudit.hub.store.sql import Sql, SqlError, open_sql
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +145,9 @@ def _schema_v2(sql: Sql) -> None:
 
 
 def _schema_v3(i: str, blob: str) -> list[str]:
-    """Several collectors on one store (hub/linkstore.py: events waiting for a predecessor,
+    """Several collectors on one store (hub/ingest/shared_link.py: events waiting for a predecessor,
     replay claims, the collectors' registry with their lag) and the evidence frames devices
-    send (hub/evidence.py)."""
+    send (hub/evidence/inbox.py)."""
     return [
         f"CREATE TABLE IF NOT EXISTS pending (device TEXT NOT NULL, seq {i} NOT NULL, "
         f"hash TEXT NOT NULL, prev TEXT NOT NULL, json TEXT NOT NULL, received_ms {i} NOT NULL, "

@@ -1,8 +1,8 @@
 """The hub's collector: receive events over MQTT, verify, store, ack, ask for replay, witness.
 
-paho's network thread (in a child process by default, see hub/receiver.py) only queues
+paho's network thread (in a child process by default, see hub/ingest/receiver.py) only queues
 raw messages; one worker thread drains the queue in batches, checks every message
-(hub/verify.py), links each event to the stored chain head (events that arrive early wait
+(hub/ingest/verify.py), links each event to the stored chain head (events that arrive early wait
 in a bounded per-device buffer while the hub asks for replay of the gap), writes a batch
 in one SQLite transaction, then publishes the new contiguous head on `<p>/<device>/ack`
 (QoS1, not retained: a stale retained ack could clear a re-created journal's outbox; a
@@ -24,7 +24,7 @@ Linking has two modes. `memory` (the single hub, the default): the chain heads l
 this process, the fastest way while one collector has the whole stream. `shared` (`camaudit
 hub --worker`, or a hub on a store where workers ran): the collector joins an MQTT shared
 subscription group (`$share/<group>/<p>/+/events`) with other workers and links every batch
-in the shared store (hub/linkstore.py); the worker whose transaction advanced a device's
+in the shared store (hub/ingest/shared_link.py); the worker whose transaction advanced a device's
 head sends that ack, replay requests are claimed in the store (one per device per
 REPLAY_EVERY_S across the group), and every worker sweeps for gaps every SWEEP_S. Every
 collector registers in the store (linkstore `collectors`): an in-memory linker refuses to
@@ -47,10 +47,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from camaudit.core.record import GENESIS_PREV, Event, RecordError, check_sig_of
-from camaudit.hub import witness
-from camaudit.hub.linkstore import Incoming, LinkResult, LinkStore, Mode
-from camaudit.hub.store import HubStore, alert_view, fork_alert
-from camaudit.hub.verify import Reject, check_message
+from camaudit.hub.ingest import witness
+from camaudit.hub.ingest.shared_link import Incoming, LinkResult, LinkStore, Mode
+from camaudit.hub.ingest.verify import Reject, check_message
+from camaudit.hub.store.hub_store import HubStore, alert_view, fork_alert
 from camaudit.mqtt import topics
 from camaudit.mqtt.client import connect_in_background, make_client
 
@@ -211,7 +211,7 @@ class Collector:
     def _start_receiver(self) -> None:
         import multiprocessing
 
-        from camaudit.hub.receiver import receiver_main
+        from camaudit.hub.ingest.receiver import receiver_main
 
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
@@ -491,7 +491,7 @@ class Collector:
         if topic.endswith("/status") or topic.endswith("/key"):
             self._control(topic, payload, received)
             return True
-        if self.evidence is not None and "/evidence/" in topic:  # blurred frames: hub/evidence.py
+        if self.evidence is not None and "/evidence/" in topic:  # blurred frames: hub/evidence/inbox.py
             self.evidence.submit(topic, payload, received)
             return True
         return False
@@ -732,7 +732,7 @@ class Collector:
             log.info("asking %s to replay from seq %d", dev, frm)
             self._publish(topics.replay(self.p, dev), str(frm).encode())
 
-    # ---- shared linking (hub/linkstore.py) ------------------------------------------------
+    # ---- shared linking (hub/ingest/shared_link.py) ------------------------------------------------
     def _process_shared(self, msgs: list[tuple[str, bytes, int, bool]]) -> None:
         """Check every message, then link per device in the shared store (one transaction each)."""
         self._lag_ms = int(time.time() * 1000) - min(m[2] for m in msgs)

@@ -2,12 +2,12 @@
 (no inline script or style: a strict CSP can forbid both).
 
 Login by token (a server-side session cookie that expires; `Authorization: Bearer <token>`
-works too); security headers, sessions, CSRF and login rate limits live in hub/websec.py.
+works too); security headers, sessions, CSRF and login rate limits live in hub/web/security.py.
 Pages: `/` devices (refreshed live from /api/devices) with each notice's current state, live
 alerts (SSE on /alerts/stream) each linking to its capture, reject counts; `/captures` with
 filters, a per-feed chart of captures per hour by verdict and the export form;
 `/capture/DEVICE/CAPTURE` one capture's timeline, faces, notices and signed records;
-`/export` the evidence pack of a span (hub/pack.py). Every time is in the venue's zone, named.
+`/export` the evidence pack of a span (hub/evidence/pack.py). Every time is in the venue's zone, named.
 """
 
 from __future__ import annotations
@@ -36,11 +36,12 @@ from starlette.background import BackgroundTask
 
 from camaudit.core.policy import REASONS, load_timezone
 from camaudit.errors import CamauditError
-from camaudit.hub.chart import feed_charts
-from camaudit.hub.evidence import SHA, EvidenceStore
-from camaudit.hub.live import LiveAlerts
-from camaudit.hub.store import HubStore
-from camaudit.hub.views import (
+from camaudit.hub.evidence.inbox import SHA, EvidenceStore
+from camaudit.hub.store.hub_store import HubStore
+from camaudit.hub.web.charts import feed_charts
+from camaudit.hub.web.live import LiveAlerts
+from camaudit.hub.web.security import COOKIE, SecurityHeaders, WebAuth
+from camaudit.hub.web.views import (
     IDENTIFIABLE_WORDS,
     NOTICE_STATE_WORDS,
     Clock,
@@ -48,7 +49,6 @@ from camaudit.hub.views import (
     reason_label,
     verdict_words,
 )
-from camaudit.hub.websec import COOKIE, SecurityHeaders, WebAuth
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ def create_app(
         except ValueError as exc:
             return refuse(str(exc), 400)
         feed = q.get("feed") or None
-        from camaudit.hub.pack import export_hub_pack
+        from camaudit.hub.evidence.pack import export_hub_pack
 
         tmp = Path(tempfile.mkdtemp(prefix="camaudit-export-"))
         out = tmp / f"camaudit-{_safe_name(device)}-{time.strftime('%Y%m%d-%H%M%S')}.zip"

@@ -40,12 +40,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from camaudit.core.record import GENESIS_PREV, Event, RecordError
-from camaudit.hub.sql import Sql, SqlError
-from camaudit.hub.store import (  # the events columns as HubStore fills them
+from camaudit.hub.store.hub_store import (  # the events columns as HubStore fills them
     _col,
     _notice_key,
     migrate,
 )
+from camaudit.hub.store.sql import Sql, SqlError
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class LinkStore:
         self._migrate()
 
     def _migrate(self) -> None:
-        """The linking tables are part of the hub store's schema (hub/store.py, version 3)."""
+        """The linking tables are part of the hub store's schema (hub/store/hub_store.py, version 3)."""
         migrate(self.sql)
 
     # ---- linking ----------------------------------------------------------------------

@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from camaudit.hub.store import HubError
+from camaudit.hub.store.hub_store import HubError
 
 log = logging.getLogger(__name__)
 
