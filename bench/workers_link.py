@@ -1,4 +1,4 @@
-"""Bench: what shared-store linking (hub workers, hub/ingest/shared_link.py) costs against the single
+"""Bench: what shared-store linking (hub workers, hub/ingest/linkstore.py) costs against the single
 hub's in-memory linking, on the hub pipeline alone (verify + link + store; no broker).
 
 Signed events of D devices (real journals) are fed in batches of 200 messages, as a broker

@@ -302,7 +302,7 @@ def test_shared_hub_and_a_worker_split_the_stream(make_hub, tmp_path: Path) -> N
 
 
 def test_a_hub_on_a_store_where_a_worker_ran_links_shared(make_hub, tmp_path: Path) -> None:
-    from camaudit.hub.ingest.shared_link import LinkStore
+    from camaudit.hub.ingest.linkstore import LinkStore
 
     store = HubStore(tmp_path / "hub" / "hub.db")
     links = LinkStore(store.sql)

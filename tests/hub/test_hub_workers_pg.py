@@ -1,4 +1,4 @@
-"""Shared-store linking (hub/ingest/shared_link.py) under real concurrency, on SQLite and on a real
+"""Shared-store linking (hub/ingest/linkstore.py) under real concurrency, on SQLite and on a real
 PostgreSQL: several connections link the same devices at the same time; every seq is
 stored once, each head advance belongs to exactly one transaction (so one ack each), a
 fork across connections is opened (alerted) exactly once."""
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from camaudit.core.record import Event
-from camaudit.hub.ingest.shared_link import Incoming, LinkResult, LinkStore
+from camaudit.hub.ingest.linkstore import Incoming, LinkResult, LinkStore
 from camaudit.hub.store.hub_store import HubStore
 from camaudit.hub.store.sql import Sql, open_sql
 from camaudit.store.journal import Journal

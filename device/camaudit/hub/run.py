@@ -25,7 +25,8 @@ from camaudit.hub.broker.mosquitto import (
     free_port,
 )
 from camaudit.hub.ingest.collector import Collector
-from camaudit.hub.ingest.shared_link import LinkStore, Mode
+from camaudit.hub.ingest.linking import Mode
+from camaudit.hub.ingest.linkstore import LinkStore
 from camaudit.hub.store.hub_store import HubError, HubStore
 from camaudit.hub.web.live import LiveAlerts
 
@@ -184,7 +185,7 @@ def start_hub(cfg: HubConfig) -> HubHandle:
 
     live = LiveAlerts()
     links = LinkStore(store.sql)
-    # once workers share this store, the hub links there too (hub/ingest/shared_link.py)
+    # once workers share this store, the hub links there too (hub/ingest/linkstore.py)
     linking: Mode = "shared" if cfg.shared or links.linking_mode() == "shared" else "memory"
     collector = Collector(store, mqtt, wkey, tofu=cfg.trust_on_first_use,
                           max_bytes=cfg.max_message_bytes,

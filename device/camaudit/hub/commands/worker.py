@@ -2,7 +2,7 @@
 
 A worker connects (MQTT 5) to the hub's broker, or a site's (`--broker`), joins the shared
 subscription group `$share/<group>/<p>/+/events` (and checkpoints), links every batch in
-the shared hub store (hub/ingest/shared_link.py), and serves the web page from that store on its
+the shared hub store (hub/ingest/linkstore.py), and serves the web page from that store on its
 own `--listen` port. It never starts or manages a broker.
 
 With the hub's own mosquitto, the worker's MQTT user is created by `camaudit hub

@@ -145,7 +145,7 @@ def _schema_v2(sql: Sql) -> None:
 
 
 def _schema_v3(i: str, blob: str) -> list[str]:
-    """Several collectors on one store (hub/ingest/shared_link.py: events waiting for a predecessor,
+    """Several collectors on one store (hub/ingest/linkstore.py: events waiting for a predecessor,
     replay claims, the collectors' registry with their lag) and the evidence frames devices
     send (hub/evidence/inbox.py)."""
     return [

@@ -37,9 +37,10 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from camaudit.core.record import GENESIS_PREV, Event, RecordError
+from camaudit.hub.ingest.linking import Mode
 from camaudit.hub.store.hub_store import (  # the events columns as HubStore fills them
     _col,
     _notice_key,
@@ -62,7 +63,6 @@ LINK_ATTEMPTS = 3
 LEASE_S = 10.0  # a collector that has not beaten its heart for this long is gone
 LINKING_KEY = "linking"  # meta key: "shared" once a worker ran on this store
 
-Mode = Literal["memory", "shared"]
 WitnessFn = Callable[[Event, int, str, Callable[[int], "str | None"]], "dict[str, Any] | None"]
 
 
