@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from camaudit.hub.store.hub_store import migrate
+from camaudit.hub.store.schema import migrate
 from camaudit.hub.store.sql import Sql
 from camaudit.mqtt import topics
 

@@ -41,11 +41,11 @@ from typing import Any
 
 from camaudit.core.record import GENESIS_PREV, Event, RecordError
 from camaudit.hub.ingest.linking import Mode
-from camaudit.hub.store.hub_store import (  # the events columns as HubStore fills them
+from camaudit.hub.store.records import (  # the events columns as HubStore fills them
     _col,
     _notice_key,
-    migrate,
 )
+from camaudit.hub.store.schema import migrate
 from camaudit.hub.store.sql import Sql, SqlError
 
 log = logging.getLogger(__name__)
