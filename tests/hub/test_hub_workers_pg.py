@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from camaudit.core.record import Event
-from camaudit.hub.ingest.linkstore import Incoming, LinkResult, LinkStore
+from camaudit.hub.ingest.link_txn import Incoming, LinkResult
+from camaudit.hub.ingest.linkstore import LinkStore
 from camaudit.hub.store.hub_store import HubStore
 from camaudit.hub.store.sql import Sql, open_sql
 from camaudit.store.journal import Journal

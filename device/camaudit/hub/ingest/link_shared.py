@@ -19,8 +19,9 @@ from camaudit.hub.ingest.acks import OwedAcks
 from camaudit.hub.ingest.batch import Batch
 from camaudit.hub.ingest.forks import ForkAlerts
 from camaudit.hub.ingest.keys import DeviceKeys
+from camaudit.hub.ingest.link_txn import Incoming, LinkResult
 from camaudit.hub.ingest.linking import Mode
-from camaudit.hub.ingest.linkstore import Incoming, LinkResult, LinkStore
+from camaudit.hub.ingest.linkstore import LinkStore
 from camaudit.hub.ingest.replay import Replays
 from camaudit.hub.ingest.witness import Countersigner
 from camaudit.hub.store.hub_store import alert_view
