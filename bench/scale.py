@@ -52,13 +52,8 @@ for sub in ("device", "bench", "tests"):
 import psutil  # noqa: E402
 import simulate  # noqa: E402
 
-from camaudit.hub.broker.mosquitto import (  # noqa: E402
-    HUB_USER,
-    BrokerLimits,
-    ManagedMosquitto,
-    ensure_user_secret,
-    free_port,
-)
+from camaudit.hub.broker.files import HUB_USER, ensure_user_secret  # noqa: E402
+from camaudit.hub.broker.mosquitto import BrokerLimits, ManagedMosquitto, free_port  # noqa: E402
 
 log = logging.getLogger("bench.scale")
 CAMAUDIT = str(Path(sys.executable).parent / "camaudit")
@@ -74,7 +69,7 @@ class SiteBroker:
                                   limits=BrokerLimits(max_connections=len(fleet) + 64))
         self.m.write_config()
         t0 = time.monotonic()
-        from camaudit.hub.broker.mosquitto import add_worker
+        from camaudit.hub.broker.files import add_worker
 
         for user in workers:
             if user == HUB_USER:

@@ -21,7 +21,8 @@ import pytest
 from brokers import require_mosquitto, wait_for
 from click.testing import CliRunner
 
-from camaudit.hub.broker.mosquitto import ManagedMosquitto, ensure_user_secret, free_port
+from camaudit.hub.broker.files import ensure_user_secret
+from camaudit.hub.broker.mosquitto import ManagedMosquitto, free_port
 from camaudit.hub.commands.cli import hub_cmd
 from camaudit.hub.store.hub_store import HubStore
 from camaudit.store.journal import Journal

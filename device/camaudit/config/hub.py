@@ -63,7 +63,7 @@ class HubConfig(Section):
         if self.group:
             return self.group
         if self.broker is None:
-            from camaudit.hub.broker.mosquitto import worker_group
+            from camaudit.hub.broker.files import worker_group
 
             return worker_group(self.data_dir)
         return "camaudit-hub"

@@ -14,16 +14,14 @@ from typing import Any
 
 from camaudit.config.hub import HubConfig, split_hostport
 from camaudit.config.mqtt import MqttConfig
-from camaudit.hub.broker.mosquitto import (
+from camaudit.hub.broker.files import (
     ALERTS_USER,
     HUB_USER,
     RESERVED_USERS,
-    BrokerLimits,
-    ManagedMosquitto,
     check_user,
     ensure_user_secret,
-    free_port,
 )
+from camaudit.hub.broker.mosquitto import BrokerLimits, ManagedMosquitto, free_port
 from camaudit.hub.ingest.collector import Collector
 from camaudit.hub.ingest.linking import Mode
 from camaudit.hub.ingest.linkstore import LinkStore

@@ -74,7 +74,7 @@ def _hub_store(cfg: HubConfig) -> HubStore:
 def _mqtt_user(cfg: HubConfig, user: str, *, reset: bool) -> Path:
     """Create (or with `reset`, re-key) `user` in the hub mosquitto's password file and make
     a running hub's mosquitto reload it (SIGHUP: no restart)."""
-    from camaudit.hub.broker.mosquitto import broker_dir, ensure_user_secret, signal_reload
+    from camaudit.hub.broker.files import broker_dir, ensure_user_secret, signal_reload
 
     _private_folder(cfg.data_dir)
     secret = ensure_user_secret(cfg.data_dir, broker_dir(cfg.data_dir) / "passwd", user, reset=reset)
@@ -201,7 +201,7 @@ def _run_worker(cfg: HubConfig, name: str) -> None:
 def add_worker_cmd(ctx: click.Context, name: str) -> None:
     """Create hub worker NAME's MQTT user in the hub's mosquitto (reads every device's stream,
     writes acks and commands); a running hub's mosquitto applies it at once."""
-    from camaudit.hub.broker.mosquitto import add_worker
+    from camaudit.hub.broker.files import add_worker
 
     cfg = _config(ctx)
     if cfg.broker is not None:
@@ -240,7 +240,7 @@ def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) 
             raise click.BadParameter("expected SEQ:HASH, e.g. 5000:3fa9...", param_hint="--after")
         base = (int(seq), digest.strip().lower())
         check_base(device, *base)  # before enrolling: all or nothing
-    from camaudit.hub.broker.mosquitto import RESERVED_USERS
+    from camaudit.hub.broker.files import RESERVED_USERS
 
     cfg = _config(ctx)
     target = cfg.db_target
@@ -249,7 +249,7 @@ def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) 
     if device in RESERVED_USERS:
         raise HubError(f"enroll: {device!r} is reserved for the hub's own MQTT users")
     if cfg.broker is None:
-        from camaudit.hub.broker.mosquitto import check_user, read_workers
+        from camaudit.hub.broker.files import check_user, read_workers
 
         if device in read_workers(cfg.data_dir):
             raise HubError(f"enroll: {device!r} is a hub worker's MQTT user")
@@ -351,7 +351,7 @@ def adduser_cmd(ctx: click.Context, user: str) -> None:
     """Create (or reset) an MQTT user of the hub's mosquitto; prints its password file.
 
     A running hub's mosquitto reloads its password file at once (no restart)."""
-    from camaudit.hub.broker.mosquitto import HUB_USER
+    from camaudit.hub.broker.files import HUB_USER
 
     if user == HUB_USER:
         raise HubError(f"adduser: {HUB_USER!r} is the hub's own MQTT user (created at hub start)")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from camaudit.config.hub import HubConfig
-from camaudit.hub.broker.mosquitto import broker_dir, check_user, secret_path
+from camaudit.hub.broker.files import broker_dir, check_user, secret_path
 from camaudit.hub.store.hub_store import HubError, HubStore
 
 if TYPE_CHECKING:
