@@ -114,3 +114,17 @@ def test_a_reintroduced_circle_is_found(tmp_path: Path) -> None:
     finally:
         ROOT = old
     assert cycle is not None and "camaudit.core.policy" in cycle and "camaudit.config.model" in cycle
+
+
+def test_core_imports_nothing_outside_core() -> None:
+    # pure core: the config layer builds a Policy in the wiring (pipeline/policy.py), not here
+    g = import_graph()
+    outside = {(m, d) for m, ds in g.items() if m.startswith("camaudit.core") for d in ds
+               if not d.startswith("camaudit.core")}
+    assert outside == set()
+
+
+def test_report_does_not_import_the_hub() -> None:
+    g = import_graph()
+    assert {(m, d) for m, ds in g.items() if m.startswith("camaudit.report") for d in ds
+            if d.startswith("camaudit.hub")} == set()
