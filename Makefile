@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: demo test lint typecheck unit bench system-deps clean check-firmware check-arm64
+.PHONY: demo test lint typecheck unit bench system-deps clean check-firmware check-arm64 docs docs-check
 
 $(VENV)/.runtime: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(VENV)/.test: pyproject.toml $(VENV)/.runtime
 	$(PIP) install -q -e '.[test,bench]'
 	@touch $@
 
+$(VENV)/.docs: pyproject.toml $(VENV)/.runtime
+	$(PIP) install -q -e '.[docs]'
+	@touch $@
+
 ## make demo: the device on the bundled clip, with the hub and its own mosquitto
 ## (Debian's mosquitto is installed as `make test` installs system packages: root or sudo)
 demo: $(VENV)/.runtime
@@ -25,7 +29,10 @@ demo: $(VENV)/.runtime
 	  elif [ "$$(id -u)" -eq 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends mosquitto; \
 	  elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -q && sudo apt-get install -y -q --no-install-recommends mosquitto; \
 	  else echo "make demo: the hub needs Debian's mosquitto: as root run apt-get install mosquitto" >&2; exit 1; fi; }
-	$(VENV)/bin/camaudit demo
+	@$(VENV)/bin/camaudit demo; status=$$?; \
+	  echo; echo "camaudit is installed in $(VENV)/bin, not on your PATH: type $(VENV)/bin/camaudit ..., or"; \
+	  echo "put it on PATH for this shell with: . $(VENV)/bin/activate   (then: camaudit --help)"; \
+	  exit $$status
 
 ## system packages the integration tests use (mosquitto, chromium); needs root or sudo
 system-deps:
@@ -38,8 +45,18 @@ typecheck: $(VENV)/.test
 	$(VENV)/bin/mypy device/camaudit
 
 ## make test: installs what the tests need, starts the real services they use, runs them
-test: $(VENV)/.test system-deps lint typecheck check-firmware
+test: $(VENV)/.test system-deps lint typecheck check-firmware docs-check
 	$(VENV)/bin/pytest -q -ra
+
+## make docs: the manual (docs/, mkdocs.yml) as a static site in site/; the config and CLI
+## references are generated from the JSON Schema and click's help during the build
+docs: $(VENV)/.docs
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+## the manual builds with no warning: a broken link or anchor, or a page missing from the
+## nav, fails `make test` (no --quiet: it hides the warnings --strict counts)
+docs-check: $(VENV)/.test
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir .cache/docs-check-site
 
 ## shellcheck on deploy.sh and every script; systemd-analyze verify on the units
 check-firmware: system-deps
@@ -58,4 +75,4 @@ bench: $(VENV)/.test
 	$(PY) bench/accuracy.py --set ../shared/data/wider_dev
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache artifacts demo-data
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache artifacts demo-data site

@@ -28,6 +28,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "export": "camaudit.store.pack_command:export_cmd",
     "subject-check": "camaudit.report.command:subject_check_cmd",
     "status": "camaudit.health.command:status_cmd",
+    "relearn": "camaudit.pipeline.health_command:relearn_cmd",
 }
 
 
@@ -51,13 +52,29 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
+class VenueClockFormatter(logging.Formatter):
+    """Log lines carry the time as the live lines do: venue-local, zone named ("10:54:06 CET").
+    `zone` is set once the config names the venue's (UTC until then)."""
+
+    zone: Any = None
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        from camaudit.core import venue_time
+
+        return venue_time.fmt_clock(int(record.created * 1000), self.zone or venue_time.UTC_ZONE)
+
+
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(
-        level=max(level, logging.DEBUG),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(VenueClockFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=max(level, logging.DEBUG), handlers=[handler])
+
+
+def _log_in_venue_zone(timezone: str | None) -> None:
+    from camaudit.core import venue_time
+
+    VenueClockFormatter.zone = venue_time.zone_or_utc(timezone)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -118,7 +135,8 @@ def run_cmd(
         loop=loop,
         pace=pace,
     )
-    reporter = QuietReporter() if quiet else ConsoleReporter()
+    _log_in_venue_zone(cfg.device.timezone)
+    reporter = QuietReporter() if quiet else ConsoleReporter(timezone=cfg.device.timezone)
     summary = run(cfg, db=db, reporter=reporter)
     if not quiet:
         for line in summary_lines(summary):
@@ -138,7 +156,27 @@ def check_config_cmd(file: Path) -> None:
         policy_from_config(cfg)  # what only this machine can check: the venue's time zone
     except ConfigError as exc:
         raise ConfigError(f"{locate(file, ('device', 'timezone'))}: {exc}") from None
+    for warning in config_warnings(cfg, file):
+        click.secho(f"warning: {warning}", err=True, fg="yellow")
     click.echo(f"{file}: OK ({len(cfg.feeds)} feed(s), {len(cfg.notices)} notice(s))")
+
+
+def config_warnings(cfg: Any, file: Path) -> list[str]:
+    """What is valid but probably not meant: no venue name; hours that run overnight."""
+    from camaudit.config.loader import locate
+    from camaudit.core.policy import overnight_ranges
+
+    out = []
+    if not cfg.device.venue:
+        out.append(f"{locate(file, ('device',))}: device.venue is not set: reports and letters will "
+                   "say 'Venue: not configured' (set it to the venue's name and address)")
+    for nid, notice in sorted(cfg.notices.items()):
+        for key, rng in overnight_ranges(notice.hours or {}):
+            start, _, end = rng.partition("-")
+            out.append(f"{locate(file, ('notices', nid, 'hours', key))}: notices.{nid}.hours.{key}: "
+                       f"{rng!r} runs overnight, from {start.strip()} to {end.strip()} the next morning "
+                       f"(if you meant {end.strip()}-{start.strip()}, swap the times)")
+    return out
 
 
 @cli.command("config-schema")
@@ -152,11 +190,12 @@ def config_schema_cmd() -> None:
 @cli.command("log")
 @click.option("--db", type=click.Path(path_type=Path), help="Journal database (default: the config's data_dir/journal.db).")
 @click.option("-c", "--config", type=click.Path(path_type=Path), help="Device config: its journal and the venue's time zone.")
-@click.option("--tz", help="Show times in this IANA time zone (default: the config's device.timezone, else this machine's).")
+@click.option("--tz", help="Show times in this IANA time zone (default: the config's device.timezone, else the zone the journal records).")
 @click.option("--json", "as_json", is_flag=True, help="JSON list of captures (times in UTC ms).")
 def log_cmd(db: Path | None, config: Path | None, tz: str | None, as_json: bool) -> None:
     """List the captures in a journal, times in the venue's local time with the zone named."""
     from camaudit.core.policy import load_timezone
+    from camaudit.report.feeds import journal_zone
     from camaudit.store.captures import format_table, list_captures
 
     cfg = _load(config)
@@ -165,6 +204,8 @@ def log_cmd(db: Path | None, config: Path | None, tz: str | None, as_json: bool)
     if db is None:
         db = cfg.device.data_dir / "journal.db"
     zone_name = tz or (cfg.device.timezone if cfg is not None else None)
+    if zone_name is None and db.is_file():
+        zone_name = journal_zone(db) or "UTC"  # the venue's zone as the device journalled it
     try:
         zone = load_timezone(zone_name) if zone_name else None
     except ValueError as exc:
@@ -185,7 +226,16 @@ def log_cmd(db: Path | None, config: Path | None, tz: str | None, as_json: bool)
     type=click.Path(path_type=Path),
     help="Journals: a hub export of this device (needs --hub-key); fails if the journal ends before it.",
 )
-def verify_cmd(file: Path, pubkey: str | None, hub_key: str | None, witness: Path | None) -> None:
+@click.option(
+    "--tsa-cert",
+    "tsa_certs",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Packs: pin a time-stamp authority's CA certificate (PEM/DER; repeatable); every token must chain to one.",
+)
+def verify_cmd(
+    file: Path, pubkey: str | None, hub_key: str | None, witness: Path | None, tsa_certs: tuple[Path, ...]
+) -> None:
     """Check a journal, or an evidence pack (.zip from `camaudit export`), offline.
 
     Exit 0: authentic against a pinned key (packs) / intact (journals); 1: FAILED (forged,
@@ -202,11 +252,17 @@ def verify_cmd(file: Path, pubkey: str | None, hub_key: str | None, witness: Pat
     if is_pack(file):
         if witness is not None:
             raise click.UsageError("--witness is for journals; a pack's own signer already vouches for its end")
-        result = verify_pack(file, key, hkey)
+        result = verify_pack(file, key, hkey, _tsa_certs(tsa_certs) or None)
         click.echo(f"{file}: {result.summary()}")
+        for line in (result.pdf_signature, *result.deletions, *result.times):
+            if not line:
+                continue
+            click.echo(f"  {line}")
         if not result.proven:
             sys.exit(EXIT_UNPROVEN)
         return
+    if tsa_certs:
+        raise click.UsageError("--tsa-cert is for packs: a journal's tokens are checked when it is exported")
     report = verify_journal(file, key)
     if not report.ok:
         raise VerifyError(f"{file}: FAILED at {report.first_bad}")
@@ -221,6 +277,19 @@ def verify_cmd(file: Path, pubkey: str | None, hub_key: str | None, witness: Pat
         + ("" if key else " (the journal's own key: pin it with --pubkey)")
         + f"; {tail}"
     )
+
+
+def _tsa_certs(paths: tuple[Path, ...]) -> list[object]:
+    from camaudit.trust.tsa import load_certs
+
+    out: list[object] = []
+    for p in paths:
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            raise click.BadParameter(f"{p}: {exc.strerror or exc}", param_hint="--tsa-cert") from None
+        out += load_certs(data, str(p))
+    return out
 
 
 def _pinned_key(value: str | None, hint: str) -> bytes | None:

@@ -67,6 +67,31 @@ def story_lines(db: Path) -> tuple[list[str], bool]:
     return lines, all_ok
 
 
+def camaudit_command() -> str:
+    """How to type `camaudit` here: the bare name when it is on PATH (as this one), else
+    the path of this installation's script (`.venv/bin/camaudit` after `make demo`)."""
+    import os
+    import shutil
+
+    script = Path(sys.executable).parent / "camaudit"
+    found = shutil.which("camaudit")
+    if found is not None and (not script.exists() or Path(found).resolve() == script.resolve()):
+        return "camaudit"
+    if not script.exists():
+        return "camaudit"
+    try:
+        rel = os.path.relpath(script)
+    except ValueError:
+        return str(script)
+    return rel if not rel.startswith("..") else str(script)
+
+
+def alerts_command(handle: Any, cmd: str) -> str:
+    """The exact `camaudit alerts` line for the demo hub's broker (its port, its user)."""
+    return (f"{cmd} alerts --broker {handle.broker_url} --username alerts "
+            f"--password-file {handle.password_file('alerts')} --tz {demo_story.TIMEZONE} -f")
+
+
 def _wait_for_hub(handle: object, head_seq: int, timeout: float = 15.0) -> int:
     store = handle.store  # type: ignore[attr-defined]
     deadline = time.monotonic() + timeout
@@ -79,7 +104,7 @@ def _wait_for_hub(handle: object, head_seq: int, timeout: float = 15.0) -> int:
     return int(stored)
 
 
-def _export_and_verify(db: Path, out: Path) -> bool:
+def _export_and_verify(db: Path, out: Path, cmd: str = "camaudit") -> bool:
     """Export the whole journal as an evidence pack and check it against the device key."""
     from camaudit.errors import CamauditError
     from camaudit.store.keys import load_or_create_key
@@ -95,8 +120,8 @@ def _export_and_verify(db: Path, out: Path) -> bool:
     except CamauditError as exc:
         click.secho(f"\nevidence pack {out}: FAILED: {exc}", fg="red")
         return False
-    click.secho(f"\ncamaudit export --db {db} --out {out}", bold=True)
-    click.secho(f"camaudit verify {out} --pubkey {pubkey[:16]}...: {result.summary()}", fg="green")
+    click.secho(f"\n{cmd} export --db {db} --out {out}", bold=True)
+    click.secho(f"{cmd} verify {out} --pubkey {pubkey[:16]}...: {result.summary()}", fg="green")
     report_dir = out.parent / "report"
     report_dir.mkdir(exist_ok=True)
     with zipfile.ZipFile(out) as z:
@@ -128,9 +153,14 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
     from camaudit.store.captures import format_table, list_captures
     from camaudit.store.verify import verify_journal
 
+    cmd = camaudit_command()
     if fresh and data_dir.exists():
-        for sub in ("device", "hub", "story", "report"):
-            shutil.rmtree(data_dir / sub, ignore_errors=True)
+        olds = [data_dir / sub for sub in ("device", "hub", "story", "report") if (data_dir / sub).exists()]
+        if olds:
+            click.echo(f"starting afresh: deleting the previous demo's journal, device key, hub and "
+                       f"report in {data_dir}/ ({', '.join(p.name for p in olds)}); --keep keeps them")
+        for sub in olds:
+            shutil.rmtree(sub, ignore_errors=True)
     device_dir = data_dir / "device"
     db = device_dir / "journal.db"
     handle = None
@@ -152,6 +182,7 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
         handle.enroll(DEVICE_ID, key.public_hex)
         mqtt = handle.device_mqtt(DEVICE_ID).model_dump()
         click.secho(f"hub: broker {handle.broker_url}, web page {handle.web_url}", bold=True)
+        click.echo(f"watch its alerts in another terminal while it runs:\n  {alerts_command(handle, cmd)}")
     try:
         now = int(time.time() * 1000)
         story = demo_story.build(data_dir / "story", now)
@@ -161,11 +192,14 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
         for act in demo_story.ACTS:
             click.echo(f"  feed {act.feed:<9} {act.expect}")
         click.echo()
-        summary = run(cfg, db=db, reporter=ConsoleReporter())
+        summary = run(cfg, db=db, reporter=ConsoleReporter(timezone=demo_story.TIMEZONE))
         click.echo()
         for line in summary_lines(summary):
             click.echo(line)
-        click.secho(f"\nCaptures (camaudit log --db {db} --tz {demo_story.TIMEZONE}):", bold=True)
+        if summary.interrupted:
+            click.echo(f"demo stopped (Ctrl-C); what it journalled so far is in {db}")
+            sys.exit(130)
+        click.secho(f"\nCaptures ({cmd} log --db {db}):", bold=True)
         click.echo(format_table(list_captures(db), ZoneInfo(demo_story.TIMEZONE)))
         click.secho("\nThe story, act by act:", bold=True)
         lines, story_ok = story_lines(db)
@@ -174,11 +208,11 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
         report = verify_journal(db)
         status = "OK" if report.ok else f"FAILED at {report.first_bad}"
         click.secho(
-            f"\ncamaudit verify {db}: {status}, {report.events} events, "
+            f"\n{cmd} verify {db}: {status}, {report.events} events, "
             f"{report.checkpoints} checkpoints",
             fg="green" if report.ok else "red",
         )
-        pack_ok = _export_and_verify(db, data_dir / "evidence-pack.zip")
+        pack_ok = _export_and_verify(db, data_dir / "evidence-pack.zip", cmd)
         if handle is not None:
             stored = _wait_for_hub(handle, report.head_seq)
             rejects = sum(handle.store.rejects().values())
@@ -193,6 +227,7 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
             if keep:
                 click.secho(
                     f"\nOpen {handle.web_url}/ and log in with token {handle.token}"
+                    f"\nAlerts in a terminal: {alerts_command(handle, cmd)}"
                     "\nPress Ctrl-C to stop the hub.",
                     bold=True,
                 )
@@ -200,9 +235,9 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
                     while True:
                         time.sleep(1)
                 except KeyboardInterrupt:
-                    click.echo()
+                    click.echo("\nstopping the demo hub")
             else:
-                click.echo(f"(hub web page was {handle.web_url}; run `camaudit demo` on a terminal to keep it up)")
+                click.echo(f"(hub web page was {handle.web_url}; run `{cmd} demo` on a terminal to keep it up)")
         if not (report.ok and story_ok and pack_ok):
             sys.exit(1)
     finally:

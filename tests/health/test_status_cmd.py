@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from camaudit.health.report import gather
+from camaudit.health.report import format_text, gather
 from camaudit.health.status_file import write_status
 from camaudit.health.system import cpu_temperature_c, parse_throttled, throttling
 
@@ -74,8 +74,9 @@ def test_running_daemon_then_stopped(shared_data: Path, tmp_path: Path):
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
     after = status("--data-dir", str(tmp_path))
-    assert after.returncode == 3 and "NOT running" in after.stdout
-    assert "feed main: down" in after.stdout
+    assert after.returncode == 3 and "not running" in after.stdout
+    assert "feed main: stopped with the run" in after.stdout and "ended normally" in after.stdout
+    assert " down" not in after.stdout and "NOT connected" not in after.stdout
 
 
 def test_killed_daemon_is_not_running(tmp_path: Path):
@@ -85,6 +86,18 @@ def test_killed_daemon_is_not_running(tmp_path: Path):
                             "updated_ms": int(time.time() * 1000), "feeds": {"a": {"state": "up", "fps": 5}}})
     r = gather(tmp_path)
     assert r["running"] is False and r["feeds"]["a"]["state"] == "down"
+    text = "\n".join(format_text(r))
+    assert "NOT running" in text and "killed or crashed" in text and "feed a: down" in text
+
+
+def test_status_times_are_the_venues_with_zone(tmp_path: Path):
+    """Issue 22.1: the last frame's time in the venue's zone, named (not the machine's)."""
+    ms = 1_774_785_600_000  # 2026-03-29 12:00:00 UTC = 14:00:00 CEST in Paris
+    write_status(tmp_path, {"v": 1, "pid": os.getpid(), "running": False, "updated_ms": ms,
+                            "feeds": {"door": {"state": "down", "last_frame_ms": ms}}})
+    text = "\n".join(format_text(gather(tmp_path, now_ms=ms + 5000), ms + 5000, "Europe/Paris"))
+    assert "last frame 2026-03-29 14:00:00 CEST (5 s ago)" in text
+    assert "ended normally" in text and "feed door: stopped with the run" in text
 
 
 def test_stale_status_is_not_running(tmp_path: Path):

@@ -1,4 +1,4 @@
-"""The mosquitto configuration the hub generates, and the README's copy of its ACL."""
+"""The mosquitto configuration the hub generates, and the manual's copy of its ACL (docs/hub-security.md)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from camaudit.config.hub import HubConfig
 from camaudit.hub.broker.files import acl_text
 from camaudit.hub.broker.mosquitto import BrokerLimits, ManagedMosquitto
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "hub-security.md"  # the manual page on the broker
 
 
 def test_generated_config_has_the_documented_settings(tmp_path: Path) -> None:

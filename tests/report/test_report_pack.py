@@ -23,6 +23,7 @@ from report_helpers import VENUE
 from camaudit.core.record import Event
 from camaudit.report.files import report_files
 from camaudit.store.keys import load_or_create_key
+from camaudit.trust.pdf_sign import check_pdf, signer_of
 
 pytestmark = pytest.mark.integration
 
@@ -144,7 +145,16 @@ def test_same_records_same_bytes(pack: tuple[Path, Path]):
     meta = {"device": dev["device"], "public_key": dev["public_key"], "created": created,
             "signed_by": "device", "feed": None, "since": None, "until": None,
             "missing_evidence": [], "evidence_on_device": False}
-    assert report_files(records, meta, frames) == report_files(records, meta, frames) == packed
+    # report.pdf is signed in the pack (trust.pdf_sign): the derived bytes are its first
+    # revision, the signature (with the clock's signing time) is appended after them
+    signed = signer_of(packed["report.pdf"])
+    assert signed is not None
+    meta["pdf_cert"] = signed.fingerprint
+    made = report_files(records, meta, frames)
+    assert made == report_files(records, meta, frames)
+    assert {n: made[n] for n in ("report.html", "captures.csv")} == {n: packed[n] for n in ("report.html", "captures.csv")}
+    assert packed["report.pdf"].startswith(made["report.pdf"]) and len(packed["report.pdf"]) > len(made["report.pdf"])
+    check_pdf(packed["report.pdf"], made["report.pdf"], bytes.fromhex(dev["public_key"]))
 
 
 def test_export_feed_the_journal_never_saw_names_the_known_feeds(pack: tuple[Path, Path], tmp_path: Path):

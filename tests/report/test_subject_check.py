@@ -66,6 +66,13 @@ def test_device_subject_check(window: tuple[Path, list[dict], str, str], tmp_pat
     proc = camaudit("subject-check", "--db", str(db), "--feed", "arcade", "--from", t1, "--to", t2, "--out", str(out))
     pub = load_or_create_key(db.parent / "device.key").public_hex
     _check_outputs(out, proc.stdout, caps, "--pubkey", pub)
+    # the letter carries a PDF signature under the device key, as the pack's report.pdf does
+    sig = subprocess.run(["pdfsig", str(out / "letter.pdf")], capture_output=True, text=True, timeout=60).stdout
+    assert "Signature is Valid." in sig and "Total document signed" in sig, sig
+    from camaudit.trust.pdf_sign import check_pdf
+
+    who = check_pdf((out / "letter.pdf").read_bytes(), None, bytes.fromhex(pub))
+    assert f"letter.pdf is signed: certificate SHA-256 {who.fingerprint}" in proc.stdout
     # the same folder again: the pack is never overwritten
     again = camaudit("subject-check", "--db", str(db), "--feed", "arcade", "--from", t1, "--to", t2,
                      "--out", str(out), check=False)

@@ -167,14 +167,18 @@ def test_prune_only_acked_and_old_and_keeps_verification(tmp_path: Path) -> None
         assert j.prune(cutoff) == young - 16
         assert all(e.ts >= cutoff for e in j.events())
         assert j.prune(T0 + 10**9) == 32 - young + 1  # never the newest checkpoint (seq 33)
-        assert [e.seq for e in j.events()] == [33]
+        # each prune journalled its signed deletion record (34, 35, 36), not yet acked
+        assert [e.seq for e in j.events()] == [33, 34, 35, 36]
+        assert [e.type for e in j.events()][1:] == ["retention.pruned"] * 3
+        last = j.events()[-1].body
+        assert last["kept"]["seq"] == 32 and last["events"] == 9 and last["first_seq"] == young
         head = j.head
     r = verify_journal(db)
-    assert r.ok and r.start_seq == 32 and r.events == 1 and r.head_seq == 33
+    assert r.ok and r.start_seq == 32 and r.events == 4 and r.head_seq == 36
     with Journal.open(db, "cafe-01") as j:  # continues after pruning
         assert j.head == head
         ev = j.append("feed.up", "f", {}, T0 + 10**9)
-        assert ev.seq == 34
+        assert ev.seq == 37
     assert verify_journal(db).ok
 
 

@@ -111,7 +111,14 @@ def test_hub_resigned_pack_with_rewritten_report_fails(device, tmp_path, capsys)
     files = {n: d for n, d in _files(pack).items() if not n.startswith("manifest")}
     files["report.md"] = files["report.md"].replace(b"unconsented", b"consented") + b"\nAll consented.\n"
     forged = _resign(pack, tmp_path / "forged.zip", attacker, "hub", files)
-    # with the real device key pinned (the attack of the issue), the report gives it away
+    # with the real device key pinned (the attack of the issue), the reports give it away:
+    # report.pdf's PDF signature is the real hub's, not the forger's (checked first)...
+    code, _, err = run_verify(capsys, str(forged), "--pubkey", pub)
+    assert code == 1
+    assert "report.pdf: report PDF is signed under key" in err and "not the pack's signer" in err
+    # ...and without report.pdf, the rewritten report.md
+    files.pop("report.pdf")
+    forged = _resign(pack, tmp_path / "forged2.zip", attacker, "hub", files)
     code, _, err = run_verify(capsys, str(forged), "--pubkey", pub)
     assert code == 1
     assert "report.md differs from the one derived from the records: line" in err

@@ -11,6 +11,21 @@ from camaudit.config.base import Section
 from camaudit.core.motion import DEFAULT_THRESHOLD
 
 Point = tuple[float, float]
+
+
+class HealthConfig(Section):
+    """Camera health (covered / moved / blurred), judged on the motion gate's thumbnail.
+    Thresholds and how they were chosen: docs/camera-health.md."""
+
+    enabled: bool = Field(default=True, description="Watch this camera's health.")
+    learn_s: float = Field(default=10.0, gt=0, le=3600, description="Seconds of clear frames the reference is learned from (first start, or after `camaudit relearn FEED`).")
+    enter_s: float = Field(default=10.0, ge=0, le=3600, description="A condition must last this long before it is journalled.")
+    restore_s: float = Field(default=5.0, ge=0, le=3600, description="The camera must look fine this long before camera.restored.")
+    alert_after_s: float = Field(default=60.0, ge=0, le=86400, description="A condition lasting this long raises an alert.")
+    dark_level: float = Field(default=10.0, ge=0, le=255, description="Mean grey level (0-255) at or below which the picture is dark: covered.")
+    uniform_std: float = Field(default=6.0, ge=0, le=255, description="Grey standard deviation at or below which the picture is uniform: covered.")
+    moved_match: float = Field(default=0.10, ge=0, le=1, description="Share of the reference's textured thumbnail cells that still match (correlation >= 0.6) below which the camera has moved.")
+    blurred_ratio: float = Field(default=0.35, ge=0, le=1, description="Sharpness relative to the reference below which the camera is blurred.")
 Polygon = list[Point]
 
 
@@ -31,6 +46,7 @@ class FeedConfig(Section):
     )
     max_skip_s: float = Field(default=2.0, gt=0, description="Motion gate: detect at least this often.")
     motion_threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0, description="Motion gate: mean abs pixel change that wakes the detector (0: always detect).")
+    health: HealthConfig = Field(default_factory=HealthConfig, description="Camera health: covered, moved, blurred.")
     privacy_zones: list[Polygon] = Field(
         default_factory=list,
         description="Polygons in relative frame coordinates (0..1) where capture is never acceptable.",

@@ -91,7 +91,9 @@ def format_validation_error(
         key = ".".join(str(p) for p in loc) or "(top level)"
         line, where = _where(source, lines, loc)
         msg = err["msg"]
-        if err["type"] == "extra_forbidden":
+        if err["type"] == "value_error":  # our own validators' words, without pydantic's "Value error, "
+            msg = str(cause) if cause is not None else msg.removeprefix("Value error, ")
+        elif err["type"] == "extra_forbidden":
             msg = "unknown key (check spelling; see `camaudit config-schema`)"
         elif err["type"] == "missing":
             msg = "required key is missing"

@@ -13,6 +13,7 @@ from camaudit.config.mqtt import MqttConfig
 from camaudit.config.notices import NoticeConfig
 from camaudit.config.references import ReferenceProblems, reference_problems
 from camaudit.config.releases import ReleaseConfig
+from camaudit.config.timestamps import TimestampsConfig
 
 
 class Config(Section):
@@ -23,6 +24,7 @@ class Config(Section):
     notices: dict[str, NoticeConfig] = Field(default_factory=dict)
     releases: list[ReleaseConfig] = Field(default_factory=list)
     mqtt: MqttConfig | None = Field(default=None, description="Omit to run without publishing.")
+    timestamps: TimestampsConfig = Field(default_factory=TimestampsConfig)
 
     @model_validator(mode="after")
     def _references_exist(self) -> Config:

@@ -7,6 +7,9 @@
   first check that did not see it). Until then the state does not change.
 - Its watching feed going down makes it UNKNOWN (never VISIBLE: the device cannot tell),
   and forgets the last sighting: after the feed is back, the grace period starts anew.
+- Its watching camera being covered, moved or blurred (camaudit.core.camera_health) does
+  the same, with that reason (`camera_covered`, ...): a sign nobody can see is UNKNOWN,
+  never MISSING.
 
 Every state change is returned as a NoticeChange (the caller turns it into an event).
 """
@@ -79,6 +82,13 @@ class NoticeStateMachine:
     def feed_down(self, ts_ms: int) -> NoticeChange | None:
         """The watching feed is down: the sign cannot be checked."""
         change = self._to(NoticeState.UNKNOWN, ts_ms, "watching feed down")
+        self.last_seen_ms = None
+        self.unseen_since_ms = None
+        return change
+
+    def camera_blind(self, ts_ms: int, reason: str) -> NoticeChange | None:
+        """The watching camera cannot see the sign (covered, moved, blurred): `reason`."""
+        change = self._to(NoticeState.UNKNOWN, ts_ms, reason)
         self.last_seen_ms = None
         self.unseen_since_ms = None
         return change

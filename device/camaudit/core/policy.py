@@ -144,6 +144,18 @@ class WeeklyHours:
         return self.is_open_local(local)
 
 
+def overnight_ranges(spec: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(key, range) of every range in valid `hours` that runs past midnight ("17:00-09:00"):
+    accepted, but check-config says so, since it is often a swapped "09:00-17:00"."""
+    out = []
+    for key, value in spec.items():
+        for part in str(value).split(","):
+            a, _, b = part.partition("-")
+            if _parse_time(b, end=True) < _parse_time(a, end=False):
+                out.append((str(key), part.strip()))
+    return out
+
+
 def parse_hours(spec: Mapping[str, str]) -> WeeklyHours:
     """``{"mon-fri": "07:00-19:00", "sat": "09:00-12:00,13:00-17:00"}`` -> WeeklyHours.
 

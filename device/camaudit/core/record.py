@@ -34,8 +34,14 @@ EVENT_TYPES = frozenset(
         "release.start",
         "release.end",
         "alert",
+        "camera.covered",
+        "camera.moved",
+        "camera.blurred",
+        "camera.restored",
+        "camera.reference",
         "checkpoint",
         "witness",
+        "retention.pruned",
     }
 )
 

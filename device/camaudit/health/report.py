@@ -8,7 +8,9 @@ import sqlite3
 import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from camaudit.core import venue_time
 from camaudit.errors import JournalError
 from camaudit.health.status_file import read_status
 from camaudit.health.system import cpu_temperature_c, disk_free, throttling
@@ -81,6 +83,8 @@ def gather(data_dir: Path, *, now_ms: int | None = None, sys_root: Path = Path("
     free = disk_free(data_dir)
     return {
         "running": running,
+        # the daemon wrote `running: false` itself as it stopped: its last run ended normally
+        "ended_normally": bool(doc is not None and doc.get("running") is False),
         "status_age_s": age_s,
         "ready": bool(doc.get("ready")) if doc else False,
         "device": doc.get("device") if doc else None,
@@ -106,29 +110,36 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n < 1e9 else f"{n / 1e9:.1f} GB"
 
 
-def _ago(ts_ms: Any, now_ms: int) -> str:
-    if not isinstance(ts_ms, int):
+def _ago(ts_ms: Any, now_ms: int, tz: ZoneInfo) -> str:
+    if not isinstance(ts_ms, int) or isinstance(ts_ms, bool):
         return "never"
     s = max(0, (now_ms - ts_ms) // 1000)
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts_ms / 1000))
-    return f"{when} ({s} s ago)"
+    return f"{venue_time.fmt(ts_ms, tz)} ({s} s ago)"
 
 
-def format_text(r: dict[str, Any], now_ms: int | None = None) -> list[str]:
+def format_text(r: dict[str, Any], now_ms: int | None = None, timezone: str | None = None) -> list[str]:
+    """The lines of `camaudit status`; times in the venue's zone `timezone`, named."""
     now = now_ms if now_ms is not None else int(time.time() * 1000)
+    tz = venue_time.zone_or_utc(timezone)
+    ended = not r["running"] and r.get("ended_normally")
     lines = []
     if r["running"]:
         lines.append(f"camaudit: running (pid {r['pid']}, device {r['device']}"
                      f"{'' if r['ready'] else ', starting'})")
     elif r["status_age_s"] is None:
         lines.append("camaudit: not running (it has never run with this data folder)")
+    elif ended:
+        lines.append(f"camaudit: not running (its last run ended normally {r['status_age_s']:.0f} s ago)")
     else:
-        lines.append(f"camaudit: NOT running (last seen {r['status_age_s']:.0f} s ago)")
+        lines.append(f"camaudit: NOT running (last seen {r['status_age_s']:.0f} s ago, "
+                     "without stopping normally: killed or crashed?)")
     for name, f in r["feeds"].items():
-        state = f["state"]
+        state = "stopped with the run" if ended else f["state"]
         rate = f" {f['fps']:.1f} frames/s" if state == "up" else ""
-        lines.append(f"feed {name}: {state}{rate}, last frame {_ago(f['last_frame_ms'], now)}")
-    if r["mqtt"]:
+        lines.append(f"feed {name}: {state}{rate}, last frame {_ago(f['last_frame_ms'], now, tz)}")
+    if r["mqtt"] and ended:
+        lines.append("broker: not connected (camaudit is not running)")
+    elif r["mqtt"]:
         lines.append(f"broker: {'connected' if r['broker_connected'] else 'NOT connected'}")
     else:
         lines.append("broker: none configured")
@@ -141,7 +152,7 @@ def format_text(r: dict[str, Any], now_ms: int | None = None) -> list[str]:
         lines.append(f"journal: {j['path']} {_mb(j['bytes'])}, head seq {j['head_seq']}, "
                      f"outbox {j['outbox']} event(s) not yet acknowledged by the hub")
         last = j.get("last_capture")
-        lines.append(f"last capture: {last['capture']} on {last['feed']}, {_ago(last['ts_ms'], now)}"
+        lines.append(f"last capture: {last['capture']} on {last['feed']}, {_ago(last['ts_ms'], now, tz)}"
                      if last else "last capture: none")
     if r["disk"]:
         d = r["disk"]

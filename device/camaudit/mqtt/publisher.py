@@ -67,10 +67,12 @@ def parse_seq(payload: bytes) -> int | None:
     return val
 
 
-def alert_payload(ev: Event) -> bytes:
-    """Short human text + event ref, for `<p>/<device>/alerts`."""
+def alert_payload(ev: Event, timezone: str | None = None) -> bytes:
+    """Short human text + event ref, for `<p>/<device>/alerts`; `tz`: the venue's zone, so
+    `camaudit alerts` prints the venue's local time."""
     body = ev.body
     out = {
+        "tz": timezone,
         "device": ev.device,
         "seq": ev.seq,
         "ts": ev.ts,
@@ -99,8 +101,10 @@ class Publisher:
         notices: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
         evidence: EvidenceSender | None = None,
+        timezone: str | None = None,
     ) -> None:
         self._cfg = cfg
+        self._timezone = timezone
         self._evidence = evidence  # blurred frames of opted-in feeds (None: none are sent)
         self._journal = journal
         self._device = journal.device
@@ -362,7 +366,7 @@ class Publisher:
         if ev.type == "checkpoint":
             self._client.publish(topics.checkpoints(p, dev), data, qos=1)
         elif ev.type == "alert":
-            self._client.publish(topics.alerts(p, dev), alert_payload(ev), qos=1)
+            self._client.publish(topics.alerts(p, dev), alert_payload(ev, self._timezone), qos=1)
         self.stats["sent"] += 1
         if ev.seq > self._counted_seq:
             self._counted_seq = ev.seq

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -33,8 +32,11 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _fmt(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def _fmt(ts_ms: int, timezone: str | None = None) -> str:
+    """The venue's local time, zone named (camaudit.core.venue_time)."""
+    from camaudit.core import venue_time
+
+    return venue_time.fmt(ts_ms, venue_time.zone_or_utc(timezone))
 
 
 @click.group("notice")
@@ -85,7 +87,7 @@ def release_start(feeds: tuple[str, ...], ref: str, minutes: float, config_path:
     cfg = _load(config_path)
     _check_feeds(cfg, feeds, config_path)
     r = start_release(cfg.device.data_dir, ref, feeds, _now_ms(), minutes)
-    click.echo(f"release {r.ref} active on {', '.join(sorted(r.feeds))} until {_fmt(r.end_ms)}")
+    click.echo(f"release {r.ref} active on {', '.join(sorted(r.feeds))} until {_fmt(r.end_ms, cfg.device.timezone)}")
 
 
 @release_cmd.command("stop")
@@ -97,7 +99,7 @@ def release_stop(ref: str, config_path: Path) -> None:
 
     cfg = _load(config_path)
     for r in stop_release(cfg.device.data_dir, ref, _now_ms()):
-        click.echo(f"release {r.ref} stopped at {_fmt(r.end_ms)}")
+        click.echo(f"release {r.ref} stopped at {_fmt(r.end_ms, cfg.device.timezone)}")
 
 
 @release_cmd.command("list")
@@ -113,7 +115,7 @@ def release_list(config_path: Path) -> None:
         click.echo("no release sessions")
     for r in rows:
         state = "active" if r.start_ms <= now < r.end_ms else ("ended" if r.end_ms <= now else "planned")
-        click.echo(f"{r.ref}\t{','.join(sorted(r.feeds))}\t{_fmt(r.start_ms)} .. {_fmt(r.end_ms)}\t{state}")
+        click.echo(f"{r.ref}\t{','.join(sorted(r.feeds))}\t{_fmt(r.start_ms, cfg.device.timezone)} .. {_fmt(r.end_ms, cfg.device.timezone)}\t{state}")
 
 
 @click.command("snapshot")

@@ -107,6 +107,12 @@ class NoticeWatcher:
         self._last_check_ms = None
         return self._transition(self._sm.feed_down(ts_ms))
 
+    def camera_blind(self, ts_ms: int, reason: str) -> NoticeTransition | None:
+        """The watching camera is covered, moved or blurred: UNKNOWN (`reason`) until it is
+        healthy again and checked."""
+        self._last_check_ms = None
+        return self._transition(self._sm.camera_blind(ts_ms, reason))
+
     def _transition(self, change: NoticeChange | None) -> NoticeTransition | None:
         if change is None:
             return None

@@ -22,6 +22,7 @@ from camaudit.core.policy import Moment, Policy, Verdict
 from camaudit.core.tracking import Tracker
 from camaudit.core.types import Detection
 from camaudit.detect.base import Detector
+from camaudit.pipeline.camera_health import HealthWatch
 from camaudit.pipeline.evidence import save_evidence
 from camaudit.pipeline.notice_board import NoticeBoard
 from camaudit.sources.base import FeedStatus, Frame
@@ -63,6 +64,7 @@ class FeedLoop:
         evidence_dir: Path | None = None,
         board: NoticeBoard | None = None,
         on_faces: Callable[[str, int], None] | None = None,
+        health_dir: Path | None = None,
     ) -> None:
         self.name = name
         self.feed = feed
@@ -72,6 +74,10 @@ class FeedLoop:
         self.evidence_dir = evidence_dir if feed.evidence == "blurred" else None
         self.board = board
         self.on_faces = on_faces
+        self.health = (  # camera covered / moved / blurred, on the gate's thumbnail
+            HealthWatch(name, feed.health, sink, state_dir=health_dir, board=board)
+            if feed.health.enabled else None
+        )
         self.gate = MotionGate(threshold=feed.motion_threshold, max_skip_s=feed.max_skip_s)
         self.tracker = Tracker(
             iou_threshold=capture.track_iou,
@@ -98,7 +104,8 @@ class FeedLoop:
     def _status(self, st: FeedStatus) -> None:
         if st.kind == "feed.down":
             self._close_capture(st.ts_ms)
-        log.warning("feed %s: %s (%s)", self.name, st.kind, st.detail)
+        # the source logs each attempt; the console line and the journal carry the state change
+        log.info("feed %s: %s (%s)", self.name, st.kind, st.detail)
         self.sink(st.kind, self.name, {"detail": st.detail}, st.ts_ms)
         if st.kind == "feed.down" and self.board is not None:
             self.board.feed_down(self.name, st.ts_ms)
@@ -108,7 +115,10 @@ class FeedLoop:
         st.frames += 1
         self.last_ts = fr.ts_ms
         detections: list[Detection] = []
-        if self.gate.check(downscale_gray(fr.image), fr.ts_ms):
+        thumb = downscale_gray(fr.image)
+        if self.health is not None:
+            self.health.observe(thumb, fr.ts_ms)
+        if self.gate.check(thumb, fr.ts_ms):
             t0 = time.perf_counter()
             detections = self.detector.detect(fr.image)
             st.detect_s += time.perf_counter() - t0

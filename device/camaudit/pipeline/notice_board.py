@@ -48,6 +48,8 @@ class NoticeBoard:
         self._states: dict[str, str] = {nid: "UNKNOWN" for nid in cfg.notices}
         for w in self.watchers:
             self._states[w.notice_id] = w.state
+        # feeds whose camera looks covered/moved/blurred (camera health): no sign checks there
+        self._unsure: dict[str, str] = {}
         self._release_poll_s = release_poll_s
         self._releases: tuple[Release, ...] = ()
         self._releases_checked = float("-inf")
@@ -58,9 +60,25 @@ class NoticeBoard:
 
     def observe(self, feed: str, frame: np.ndarray, ts_ms: int) -> None:
         """A frame of `feed`: let the watchers that look through it check the sign, if due."""
+        if feed in self._unsure:  # a sign nobody can see is not "missing"
+            return
         for w in self.watchers:
             if w.feed == feed and w.due(ts_ms):
                 self._apply(w.observe(frame, ts_ms), feed)
+
+    def camera_unsure(self, feed: str, condition: str | None) -> None:
+        """Camera health suspects `condition` on `feed` (None: it looks fine): sign checks
+        through it pause, so a covered camera cannot make its notice MISSING."""
+        if condition is None:
+            self._unsure.pop(feed, None)
+        else:
+            self._unsure[feed] = condition
+
+    def camera_blind(self, feed: str, reason: str, ts_ms: int) -> None:
+        """Camera health confirmed `feed` covered/moved/blurred: its notices are UNKNOWN."""
+        for w in self.watchers:
+            if w.feed == feed:
+                self._apply(w.camera_blind(ts_ms, reason), feed)
 
     def feed_down(self, feed: str, ts_ms: int) -> None:
         for w in self.watchers:

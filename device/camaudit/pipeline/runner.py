@@ -313,6 +313,7 @@ def run(
                 ids=ids,
                 evidence_dir=path.parent / "evidence",
                 board=board,
+                health_dir=path.parent / "camera_health",
                 on_faces=publisher.set_faces if publisher is not None else None,
             )
             src = sources[name]
@@ -329,10 +330,12 @@ def run(
             log.info("feed %s: started on %s", name, src.description)
         stats = {n: lp.stats for n, lp in loops.items()}
         summary.feeds = stats
-        retention = _Retention(journal, cfg.device.retention_days, reporter)
+        retention = _Retention(journal, cfg.device.retention, cfg.device.retention_days, reporter)
+        stamper = _Stamper(journal.path, cfg.timestamps, reporter)
         restated = time.monotonic()
         while any(t.is_alive() for t in threads):
             retention.maybe_prune()
+            stamper.maybe_stamp()
             if time.monotonic() - restated >= RESTATE_NOTICES_S:  # an export of any day carries them
                 restated = time.monotonic()
                 register_notices(cfg, path, sink, now_ms(), again=True)
@@ -360,6 +363,7 @@ def run(
             journal.checkpoint(sink.journal_ts())
         except JournalError as exc:
             reporter.warning(f"final checkpoint not written: {exc}")
+        stamper.final()
     finally:
         # every record this run wrote, checkpoints included (what `verify` counts)
         summary.events = int(journal.head[0]) - start_seq if sink is not None else 0
@@ -382,7 +386,7 @@ def _start_publisher(cfg: Config, journal: Any) -> Any:
     from camaudit.mqtt.publisher import Publisher
 
     pub = Publisher(cfg.mqtt, journal, feeds=list(cfg.feeds), notices=list(cfg.notices),
-                    evidence=_evidence_sender(cfg, journal))
+                    evidence=_evidence_sender(cfg, journal), timezone=cfg.device.timezone)
     pub.start()
     return pub
 
@@ -407,27 +411,72 @@ def _evidence_sender(cfg: Config, journal: Any) -> Any:
 
 
 class _Retention:
-    """Prunes acknowledged events older than retention_days: at start, then hourly."""
+    """Prunes acknowledged events older than the retention profile's period (or
+    retention_days): at start, then hourly; each run journals its signed deletion record."""
 
     EVERY_S = 3600.0
 
-    def __init__(self, journal: Any, days: int, reporter: Reporter) -> None:
+    def __init__(self, journal: Any, profile: str | None, days: int, reporter: Reporter) -> None:
+        from camaudit.trust.retention import policy_period
+
         self.journal = journal
-        self.keep_ms = days * 86_400_000
+        self.policy, self.keep_ms = policy_period(profile, days)
         self.reporter = reporter
         self._last = float("-inf")
+        try:  # a journal pruned by an older camaudit: record that deletion once
+            journal.record_legacy_deletion(now_ms())
+        except JournalError as exc:
+            reporter.warning(f"retention: cannot record the earlier deletion: {exc}")
 
     def maybe_prune(self) -> None:
         if time.monotonic() - self._last < self.EVERY_S:
             return
         self._last = time.monotonic()
+        now = now_ms()
         try:
-            n = self.journal.prune(now_ms() - self.keep_ms)
+            n = self.journal.prune(now - self.keep_ms, policy=self.policy, period_ms=self.keep_ms, now_ms=now)
         except JournalError as exc:
             self.reporter.warning(f"retention: prune failed: {exc}")
             return
         if n:
             log.info("retention: pruned %d acknowledged event(s) older than the limit", n)
+
+
+class _Stamper:
+    """Asks the configured time-stamp authorities for a token over the newest checkpoint,
+    every `every_s`, on its own thread (a slow authority never holds the loop)."""
+
+    def __init__(self, db: Path, cfg: Any, reporter: Reporter) -> None:
+        self.db, self.cfg, self.reporter = db, cfg, reporter
+        self._last = float("-inf")
+        self._thread: threading.Thread | None = None
+
+    def maybe_stamp(self) -> None:
+        if not self.cfg.urls or time.monotonic() - self._last < self.cfg.every_s:
+            return
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._last = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="timestamps", daemon=True)
+        self._thread.start()
+
+    def final(self) -> None:
+        """At a clean stop: stamp the final checkpoint (each authority bounded by timeout_s)."""
+        if not self.cfg.urls:
+            return
+        if self._thread is not None:
+            self._thread.join(timeout=self.cfg.timeout_s * len(self.cfg.urls))
+        self._run()
+
+    def _run(self) -> None:
+        from camaudit.trust.stamper import stamp_latest
+
+        try:
+            errors = stamp_latest(self.db, self.cfg.urls, timeout_s=self.cfg.timeout_s)
+        except JournalError as exc:
+            errors = [str(exc)]
+        for e in errors:
+            self.reporter.warning(f"timestamps: {e}")
 
 
 def _drain(publisher: Any, journal: Any, timeout: float) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from camaudit.core import venue_time
 from camaudit.errors import JournalError
 
 
@@ -19,23 +19,12 @@ def default_out(feed: str, since: str) -> Path:
 
 def parse_in_zone(text: str, zone: str | None, *, end: bool, param: str) -> int:
     """UTC ms of an ISO 8601 date/time; without an offset it is the venue's local time
-    (`zone`, as the device journalled it; the machine's zone when unknown). A bare date
-    means its start (for --to, its end)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
+    (`zone`, as the device journalled it; UTC when unknown), by camaudit.core.venue_time.
+    A bare date means its start (for --to, its end)."""
     try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not an ISO 8601 date/time", param_hint=param) from None
-    if when.tzinfo is None:
-        try:
-            when = when.replace(tzinfo=ZoneInfo(zone)) if zone else when.astimezone()
-        except (ZoneInfoNotFoundError, ValueError):
-            when = when.astimezone()
-    ms = int(when.astimezone(UTC).timestamp() * 1000)
-    if end and len(text) == 10:  # YYYY-MM-DD: the whole day
-        ms += 86_400_000 - 1
-    return ms
+        return venue_time.parse(text, venue_time.zone_or_utc(zone), end=end)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=param) from None
 
 
 def run_subject_check(
@@ -45,9 +34,11 @@ def run_subject_check(
     until: str,
     out: Path | None,
     zone: str | None = None,
+    signer: object = None,
 ) -> None:
     """Export a pack of the window with `make_pack(path, since_ms, until_ms)`, then list the
-    captures and write the letters next to it. Times without an offset are in `zone`."""
+    captures and write the letters next to it. Times without an offset are in `zone`.
+    `signer` (trust.pdf_sign.SigningIdentity of the pack's key) signs letter.pdf."""
     from camaudit.report.subject import check, summary_lines, write_letters
 
     since_ms = parse_in_zone(since, zone, end=False, param="--from")
@@ -58,10 +49,13 @@ def run_subject_check(
     pack = out_dir / "pack.zip"
     if pack.exists():
         raise JournalError(f"subject-check: {pack} exists; not overwriting evidence")
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         make_pack(pack, since_ms, until_ms)
     except JournalError as exc:
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # nothing to keep: leave no empty folder behind
         if "no record" not in str(exc):
             raise
         click.echo(f"no record at all between {since} and {until}: the device journalled nothing "
@@ -70,8 +64,10 @@ def run_subject_check(
     res = check(pack, feed, since_ms, until_ms)
     for line in summary_lines(res):
         click.echo(line)
-    for p in write_letters(res, out_dir):
+    for p in write_letters(res, out_dir, signer):
         click.echo(f"letter: {p}")
+    if signer is not None and res.letters:
+        click.echo(f"letter.pdf is signed: certificate SHA-256 {getattr(signer, 'fingerprint', '')}")
 
 
 @click.command("subject-check")
@@ -92,4 +88,15 @@ def subject_check_cmd(db: Path, feed: str, since: str, until: str, out: Path | N
         return export_pack(db, pack, since_ms=since_ms, until_ms=until_ms, feed=feed,
                            now_ms=int(time.time() * 1000))
 
-    run_subject_check(make, feed, since, until, out, journal_zone(db))
+    from camaudit.store.db import open_readonly, read_meta
+    from camaudit.store.keys import load_key
+    from camaudit.trust.pdf_sign import signing_identity
+
+    conn = open_readonly(db)
+    try:
+        device = read_meta(conn).get("device", "")
+    finally:
+        conn.close()
+    # the key that signs the pack signs the letter (the same certificate as its report.pdf)
+    signer = signing_identity(load_key(db.parent / "device.key").private_key, "device", device)
+    run_subject_check(make, feed, since, until, out, journal_zone(db), signer)

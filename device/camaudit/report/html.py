@@ -9,6 +9,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from camaudit.report import words
+from camaudit.report.camera_health import period_text
 from camaudit.report.charts import bar_chart, timeline_chart, to_svg
 from camaudit.report.model import Report
 
@@ -24,6 +25,10 @@ th{background:#f3f3f3}.facts th{width:14rem}.chart{width:100%;max-width:40rem;he
 .capture{border:1px solid #ccc;padding:.5rem 1rem;margin:1rem 0;break-inside:avoid}
 .unconsented{color:#c62828}.consented{color:#2e7d32}img.evidence{max-width:100%;height:auto}
 code{word-break:break-all}
+p,td,th{overflow-wrap:anywhere}svg{max-width:100%;height:auto}
+@media (max-width:40rem){body{padding:0 .5rem}.facts th{width:auto}
+table,tbody,tr,th,td{display:block;width:auto}th{border-bottom:0}td+td,th+td{border-top:0}
+tr:first-child th{border-top:1px solid #ccc}.capture{padding:.5rem}}
 </style></head><body>
 <h1>{{ title }}</h1>
 <table class="facts">{% for k, v in facts %}<tr><th>{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
@@ -31,6 +36,8 @@ code{word-break:break-all}
 {% for line in summary %}<p>{{ line }}</p>{% endfor %}
 {{ per_hour }}
 {{ per_day }}
+<h2 id="limits">{{ limits_title }}</h2>
+{% for line in limits %}<p>{{ line }}</p>{% endfor %}
 <h2>Notices in force</h2>
 {% if not notices %}<p>No notice.registered record is in this pack: the notices' texts were journalled before its first record (export an earlier span to include them), or no notice was registered.</p>{% endif %}
 {% for n in notices %}<h3>Notice {{ n.notice }}, {{ "withdrawn" if n.withdrawn else "as registered" }} {{ n.when }}</h3>
@@ -40,6 +47,9 @@ code{word-break:break-all}
 <table><tr><th>notice</th><th>state</th><th>from</th><th>to</th></tr>
 {% for s in segments %}<tr><td>{{ s.notice }}</td><td>{{ s.state }}</td><td>{{ s.start }}</td><td>{{ s.end }}</td></tr>{% endfor %}</table>
 {% else %}<p>No notice is registered or watched in these records.</p>{% endif %}
+<h2>Camera health</h2>
+{% if not camera_health %}<p>No camera was journalled covered, moved or blurred in these records.</p>{% endif %}
+{% for line in camera_health %}<p>{{ line }}</p>{% endfor %}
 <h2>Captures</h2>
 {% if not captures %}<p>No capture in this span.</p>{% endif %}
 {% for c in captures %}<div class="capture" id="{{ c.id }}">
@@ -90,7 +100,7 @@ def render_html(r: Report, frames: Mapping[str, bytes]) -> bytes:
                 "max_faces": row.max_faces,
                 "tracks": row.distinct_tracks,
                 "identifiable": row.identifiable_tracks,
-                "notice": words.notice_state_text(item),
+                "notice": words.notice_state_text(item, r),
                 "seq": row.seq,
                 "evidence": ev,
             }
@@ -112,6 +122,9 @@ def render_html(r: Report, frames: Mapping[str, bytes]) -> bytes:
             for s in r.timeline
         ],
         captures=caps,
+        camera_health=[period_text(p, c.both) for p in r.camera_health],
         verify=words.how_to_verify(r),
+        limits_title=words.LIMITS_TITLE,
+        limits=words.what_it_shows(r),
     )
     return page.encode("utf-8")

@@ -13,7 +13,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "body": (
             "I ask for access to the personal data about me that your cameras at {venue} "
             "recorded in the period {window}.\n\n"
-            "An independent camera audit device ({device}, camera \"{feed}\") recorded these "
+            "A camera audit device ({device}, camera \"{feed}\") recorded these "
             "captures of people in that time: {captures}. Its signed evidence pack has SHA-256 "
             "{pack_hash}. The audit device does no face recognition: the capture ids name the "
             "recordings, not me.\n\n"
@@ -31,7 +31,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "body": (
             "Ich bitte um Auskunft über die personenbezogenen Daten zu meiner Person, die Ihre "
             "Kameras in {venue} im Zeitraum {window} aufgezeichnet haben.\n\n"
-            "Ein unabhängiges Kamera-Prüfgerät ({device}, Kamera \"{feed}\") hat in dieser Zeit "
+            "Ein Kamera-Prüfgerät ({device}, Kamera \"{feed}\") hat in dieser Zeit "
             "folgende Aufnahmen von Personen festgestellt: {captures}. Sein signiertes "
             "Beweispaket hat den SHA-256-Wert {pack_hash}. Das Prüfgerät nimmt keine "
             "Gesichtserkennung vor: die Kennungen bezeichnen die Aufnahmen, nicht mich.\n\n"
@@ -50,7 +50,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "body": (
             "Je demande l'accès aux données personnelles me concernant que vos caméras de "
             "{venue} ont enregistrées pendant la période {window}.\n\n"
-            "Un appareil indépendant d'audit des caméras ({device}, caméra « {feed} ») a relevé "
+            "Un appareil d'audit des caméras ({device}, caméra « {feed} ») a relevé "
             "ces captations de personnes pendant cette période : {captures}. Son dossier de "
             "preuves signé a pour empreinte SHA-256 {pack_hash}. L'appareil d'audit ne fait "
             "aucune reconnaissance faciale : les identifiants désignent les enregistrements, "
@@ -70,7 +70,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "body": (
             "Solicito el acceso a los datos personales sobre mí que sus cámaras en {venue} "
             "grabaron en el periodo {window}.\n\n"
-            "Un dispositivo independiente de auditoría de cámaras ({device}, cámara \"{feed}\") "
+            "Un dispositivo de auditoría de cámaras ({device}, cámara \"{feed}\") "
             "registró estas capturas de personas en ese periodo: {captures}. Su paquete de "
             "pruebas firmado tiene el SHA-256 {pack_hash}. El dispositivo no hace "
             "reconocimiento facial: los identificadores nombran las grabaciones, no a mí.\n\n"
@@ -89,7 +89,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "body": (
             "Chiedo l'accesso ai dati personali che mi riguardano registrati dalle vostre "
             "telecamere presso {venue} nel periodo {window}.\n\n"
-            "Un dispositivo indipendente di verifica delle telecamere ({device}, telecamera "
+            "Un dispositivo di verifica delle telecamere ({device}, telecamera "
             "\"{feed}\") ha rilevato in quel periodo queste riprese di persone: {captures}. Il "
             "suo pacchetto di prove firmato ha SHA-256 {pack_hash}. Il dispositivo non esegue "
             "riconoscimento facciale: gli identificativi indicano le riprese, non me.\n\n"
@@ -108,7 +108,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "body": (
             "Ik verzoek om inzage in de persoonsgegevens over mij die uw camera's bij {venue} "
             "hebben opgenomen in de periode {window}.\n\n"
-            "Een onafhankelijk camera-auditapparaat ({device}, camera \"{feed}\") heeft in die "
+            "Een camera-auditapparaat ({device}, camera \"{feed}\") heeft in die "
             "tijd deze opnamen van personen vastgelegd: {captures}. Het ondertekende "
             "bewijspakket heeft SHA-256 {pack_hash}. Het apparaat doet geen "
             "gezichtsherkenning: de kenmerken noemen de opnamen, niet mij.\n\n"
@@ -127,7 +127,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "body": (
             "Proszę o dostęp do moich danych osobowych, które Państwa kamery w {venue} "
             "zarejestrowały w okresie {window}.\n\n"
-            "Niezależne urządzenie do audytu kamer ({device}, kamera \"{feed}\") odnotowało w tym "
+            "Urządzenie do audytu kamer ({device}, kamera \"{feed}\") odnotowało w tym "
             "czasie następujące nagrania osób: {captures}. Jego podpisany pakiet dowodowy ma "
             "skrót SHA-256 {pack_hash}. Urządzenie nie rozpoznaje twarzy: identyfikatory "
             "oznaczają nagrania, a nie mnie.\n\n"
@@ -146,7 +146,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "body": (
             "Ζητώ πρόσβαση στα προσωπικά δεδομένα που με αφορούν και κατέγραψαν οι κάμερές σας "
             "στο {venue} στο διάστημα {window}.\n\n"
-            "Μια ανεξάρτητη συσκευή ελέγχου καμερών ({device}, κάμερα \"{feed}\") κατέγραψε σε "
+            "Μια συσκευή ελέγχου καμερών ({device}, κάμερα \"{feed}\") κατέγραψε σε "
             "αυτό το διάστημα τις εξής λήψεις προσώπων: {captures}. Το υπογεγραμμένο πακέτο "
             "αποδείξεών της έχει SHA-256 {pack_hash}. Η συσκευή δεν κάνει αναγνώριση προσώπου: "
             "τα αναγνωριστικά ονομάζουν τις λήψεις, όχι εμένα.\n\n"
@@ -165,7 +165,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "body": (
             "Прошу предоставить доступ к моим персональным данным, которые ваши камеры в "
             "{venue} записали в период {window}.\n\n"
-            "Независимое устройство аудита камер ({device}, камера \"{feed}\") зафиксировало за "
+            "Устройство аудита камер ({device}, камера \"{feed}\") зафиксировало за "
             "это время следующие съёмки людей: {captures}. Его подписанный пакет "
             "доказательств имеет SHA-256 {pack_hash}. Устройство не распознаёт лица: "
             "идентификаторы обозначают записи, а не меня.\n\n"
@@ -183,7 +183,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "body": (
             "Прошу надати доступ до моїх персональних даних, які ваші камери в {venue} "
             "записали в період {window}.\n\n"
-            "Незалежний пристрій аудиту камер ({device}, камера \"{feed}\") зафіксував за цей час "
+            "Пристрій аудиту камер ({device}, камера \"{feed}\") зафіксував за цей час "
             "такі зйомки людей: {captures}. Його підписаний пакет доказів має SHA-256 "
             "{pack_hash}. Пристрій не розпізнає обличчя: ідентифікатори позначають записи, а не "
             "мене.\n\n"
@@ -200,7 +200,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "to": "宛先: {controller}\n連絡先: {contact}",
         "body": (
             "{window}の間に{venue}の貴社カメラが記録した、私に関する個人データへのアクセスを請求します。\n\n"
-            "独立したカメラ監査装置（{device}、カメラ「{feed}」）は、この時間に次の人物の撮影を記録しました: "
+            "カメラ監査装置（{device}、カメラ「{feed}」）は、この時間に次の人物の撮影を記録しました: "
             "{captures}。その署名付き証拠パックのSHA-256は {pack_hash} です。監査装置は顔認識を行いません。"
             "識別子は記録を指し、私個人を指すものではありません。\n\n"
             "GDPR第15条に基づき、私に関する個人データを処理しているかどうかをお知らせいただき、その写し"
@@ -215,7 +215,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "to": "致: {controller}\n联系方式: {contact}",
         "body": (
             "我请求访问贵方在{venue}的摄像头于{window}期间记录的与我有关的个人数据。\n\n"
-            "一台独立的摄像头审计设备（{device}，摄像头“{feed}”）在此期间记录了以下人员拍摄: "
+            "一台摄像头审计设备（{device}，摄像头“{feed}”）在此期间记录了以下人员拍摄: "
             "{captures}。其签名证据包的SHA-256为 {pack_hash}。该审计设备不进行人脸识别："
             "这些编号指的是录像，而不是我本人。\n\n"
             "依据GDPR第15条，请告知贵方是否处理与我有关的个人数据，并提供副本（第15条第3款），"

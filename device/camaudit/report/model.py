@@ -10,13 +10,16 @@ verdict. Times are UTC ms; `Clock` formats them in the venue's zone and in UTC.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from camaudit.core import venue_time
 from camaudit.core.alerts import reason_words
 from camaudit.core.record import Event
+from camaudit.report.camera_health import BlindPeriod, blind_periods
+from camaudit.report.limits import Seen, observe
 from camaudit.store.captures import CaptureRow
 
 VERDICTS = ("consented", "unconsented", "open")
@@ -57,7 +60,7 @@ class Clock:
         utc = datetime.fromtimestamp(ms / 1000, tz=UTC)
         same_day = loc.date() == utc.date()
         u = utc.strftime("%H:%M:%S UTC" if same_day else "%Y-%m-%d %H:%M:%S UTC")
-        return f"{loc.strftime('%Y-%m-%d %H:%M:%S')} {loc.tzname()} ({u})"
+        return f"{loc.strftime('%Y-%m-%d %H:%M:%S')} {venue_time.zone_abbrev(loc)} ({u})"
 
     def utc(self, ms: int | None) -> str:
         if ms is None:
@@ -127,6 +130,8 @@ class CaptureItem:
     row: CaptureRow
     notice_states: Mapping[str, str]  # notice id -> state at the capture's start
     reasons_words: tuple[str, ...]
+    # for a notice NOT_REPORTED at the start: its first reported (state, time) during the capture
+    first_reports: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
     @property
     def identifiable(self) -> bool:
@@ -182,6 +187,10 @@ class Report:
     per_day: Bars
     missing_evidence: tuple[str, ...]
     evidence_on_device: bool
+    camera_health: tuple[BlindPeriod, ...] = ()  # covered / moved / blurred periods
+    seen: Seen | None = None  # the audit's own coverage (report.limits)
+    pdf_cert: str | None = None  # SHA-256 fingerprint of the report's signing certificate
+    deletions: tuple[str, ...] = ()  # "records before T were deleted on D under policy P: ..."
 
     @property
     def controllers(self) -> list[str]:
@@ -271,11 +280,16 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
     items = []
     for r in rows:
         start = r.start if r.start is not None else r.ts
-        states = {}
+        end = r.end if r.end is not None else r.ts
+        states, firsts = {}, {}
         for nid in sorted(covers):
             if r.feed in covers[nid]:
                 states[nid] = _state_at(changes, nid, start)
-        items.append(CaptureItem(r, states, tuple(reason_words(x) for x in r.reasons)))
+                if states[nid] == NOT_REPORTED:
+                    first = next(((st, ts) for ts, n, st in changes if n == nid and start < ts <= end), None)
+                    if first is not None:
+                        firsts[nid] = first
+        items.append(CaptureItem(r, states, tuple(reason_words(x) for x in r.reasons), firsts))
     timeline = _timeline(changes, sorted(covers), first_time, last_time)
     per_hour, per_day = _charts(items, clock, first_time, last_time)
     return Report(
@@ -300,11 +314,18 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
         per_day=per_day,
         missing_evidence=tuple(meta.get("missing_evidence") or ()),
         evidence_on_device=bool(meta.get("evidence_on_device", False)),
+        camera_health=blind_periods(records, feed),
+        seen=observe(records, feed),
+        pdf_cert=str(meta["pdf_cert"]) if meta.get("pdf_cert") else None,
+        deletions=tuple(str(d) for d in meta.get("deletions") or ()),
     )
 
 
+NOT_REPORTED = "not yet reported"  # no state of the notice in these records before the capture
+
+
 def _state_at(changes: list[tuple[int, str, str]], notice: str, t: int) -> str:
-    state = "not recorded in this pack"
+    state = NOT_REPORTED
     for ts, nid, st in changes:
         if ts > t:
             break

@@ -54,6 +54,23 @@ def drawing(shapes: Shapes, scale: float = 1.0):  # type: ignore[no-untyped-def]
     return d
 
 
+def keep_headings(story: list[Any]) -> list[Any]:
+    """A heading (keepWithNext) followed by a KeepTogether block goes inside that block:
+    reportlab's keepWithNext does not reach into a KeepTogether, so "Captures" or "Notices
+    in force" could end a page with their content on the next (issue 22.8)."""
+    from reportlab.platypus import KeepTogether
+
+    out: list[Any] = []
+    for f in story:
+        if isinstance(f, KeepTogether) and out and getattr(out[-1], "getKeepWithNext", lambda: False)():
+            heads: list[Any] = []
+            while out and getattr(out[-1], "getKeepWithNext", lambda: False)():
+                heads.insert(0, out.pop())
+            f = KeepTogether([*heads, *f._content])
+        out.append(f)
+    return out
+
+
 def render_pdf(r: Report, frames: Mapping[str, bytes]) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
@@ -96,6 +113,8 @@ def render_pdf(r: Report, frames: Mapping[str, bytes]) -> bytes:
     scale = float(width) / 520
     story += [Spacer(1, 4), drawing(bar_chart(r.per_hour), scale), Spacer(1, 4),
               drawing(bar_chart(r.per_day), scale)]
+    story.append(Paragraph(markup(words.LIMITS_TITLE), h2))
+    story += [Paragraph(markup(line), body) for line in words.what_it_shows(r)]
     story.append(Paragraph("Notices in force", h2))
     if not r.notices:
         story.append(Paragraph(
@@ -128,7 +147,7 @@ def render_pdf(r: Report, frames: Mapping[str, bytes]) -> bytes:
             ("end", c.both(row.end) if row.state == "closed" else "still open"),
             ("faces", f"at most {row.max_faces} at once; {row.distinct_tracks} distinct, "
                       f"{row.identifiable_tracks} identifiable"),
-            ("notice state at start", words.notice_state_text(item)),
+            ("notice state at start", words.notice_state_text(item, r)),
             ("record", f"seq {row.seq}"),
         ]
         digests = item.evidence_digests()
@@ -146,6 +165,7 @@ def render_pdf(r: Report, frames: Mapping[str, bytes]) -> bytes:
     story += [Paragraph(markup(line), body) for line in words.how_to_verify(r)]
 
     buf = io.BytesIO()
+    story = keep_headings(story)
 
     def footer(canvas, doc) -> None:  # type: ignore[no-untyped-def]
         canvas.saveState()

@@ -125,7 +125,7 @@ def summary_lines(res: SubjectCheck) -> list[str]:
         lines.append(
             f"  {row.capture}  {c.both(row.start)} to "
             f"{c.both(row.end) if row.state == 'closed' else 'still open'}  "
-            f"{words.verdict_text(item)}; notice: {words.notice_state_text(item)}; "
+            f"{words.verdict_text(item)}; notice: {words.notice_state_text(item, r)}; "
             f"{row.identifiable_tracks} identifiable of {row.distinct_tracks} tracks; evidence: "
             + (", ".join(f"sha256:{d}" for d in item.evidence_digests()) or "none kept")
         )
@@ -168,7 +168,9 @@ def letter_pdf(letters: Mapping[str, str]) -> bytes:
     return buf.getvalue()
 
 
-def write_letters(res: SubjectCheck, out_dir: Path) -> list[Path]:
+def write_letters(res: SubjectCheck, out_dir: Path, signer: Any = None) -> list[Path]:
+    """letter-<lang>.txt per language and letter.pdf; `signer` (a trust.pdf_sign
+    SigningIdentity: the key that signed the pack) signs letter.pdf."""
     written = []
     for lang, text in res.letters.items():
         p = out_dir / f"letter-{lang}.txt"
@@ -176,6 +178,11 @@ def write_letters(res: SubjectCheck, out_dir: Path) -> list[Path]:
         written.append(p)
     if res.letters:
         p = out_dir / "letter.pdf"
-        p.write_bytes(letter_pdf(res.letters))
+        pdf = letter_pdf(res.letters)
+        if signer is not None:
+            from camaudit.trust.pdf_sign import sign_pdf
+
+            pdf = sign_pdf(pdf, signer, reason="camaudit subject check: access request letter")
+        p.write_bytes(pdf)
         written.append(p)
     return written

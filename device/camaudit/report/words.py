@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from camaudit.report.model import CaptureItem, Report
+from camaudit.report.model import NOT_REPORTED, CaptureItem, Report
 
 NOTICE_FIELDS = (
     ("controller", "Controller"),
@@ -40,7 +40,7 @@ def facts(r: Report) -> list[tuple[str, str]]:
     zone = c.zone if c.tz.key == c.zone else f"{c.zone} (unknown here: times below are UTC)"
     out = [
         ("Device", r.device),
-        ("Venue", r.venue or "not configured on the device"),
+        ("Venue", r.venue or "not configured (device.venue is not set in the device's config)"),
         ("Controller", " / ".join(r.controllers) or "no notice registered in these records"),
         ("Venue time zone", zone),
         ("Span asked for", span + (f"; report limited to feed '{r.feed}'" if r.feed else "")),
@@ -72,6 +72,8 @@ def summary(r: Report) -> list[str]:
             reasons[w] = reasons.get(w, 0) + 1
     for w, k in sorted(reasons.items()):
         lines.append(f"{k} capture(s) filmed {w}.")
+    # proved deletion (trust.retention): each signed deletion record the pack shows
+    lines += [f"{d[0].upper()}{d[1:]}." for d in r.deletions]
     return lines
 
 
@@ -83,10 +85,21 @@ def verdict_text(c: CaptureItem) -> str:
     return "still open when the pack was made"
 
 
-def notice_state_text(c: CaptureItem) -> str:
+def notice_state_text(c: CaptureItem, r: Report | None = None) -> str:
     if not c.notice_states:
         return "no notice covers this camera"
-    return "; ".join(f"{n}: {STATE_WORDS.get(s, s)}" for n, s in c.notice_states.items())
+    return "; ".join(f"{n}: {_state_words(c, n, s, r)}" for n, s in c.notice_states.items())
+
+
+def _state_words(c: CaptureItem, notice: str, state: str, r: Report | None) -> str:
+    if state != NOT_REPORTED:
+        return STATE_WORDS.get(state, state)
+    text = ("no state reported yet when this capture started (the device reports a sign's "
+            "state once it has looked at it; the verdict is what it decided then)")
+    first = c.first_reports.get(notice)
+    if first is not None and r is not None:
+        text += f"; first reported {STATE_WORDS.get(first[0], first[0])} at {r.clock.both(first[1])}"
+    return text
 
 
 def evidence_text(r: Report, digest: str) -> str:
@@ -113,4 +126,27 @@ def how_to_verify(r: Report) -> list[str]:
         + " (use the key you know for this device, e.g. the one the auditing hub enrolled). "
         "It checks every file against manifest.json, the manifest signature, every record's "
         "hash, signature and link, and every evidence frame's hash.",
+    ] + _pdf_signature(r)
+
+
+def _pdf_signature(r: Report) -> list[str]:
+    if not r.pdf_cert:
+        return []
+    return [
+        "report.pdf carries a PDF signature made under the key that signed this pack; the "
+        f"signing certificate's SHA-256 fingerprint is {r.pdf_cert}. Any PDF reader that "
+        "checks signatures (pdfsig, Adobe Acrobat) shows whether the document changed after "
+        "signing; camaudit verify also checks that the certificate comes from the pinned key.",
     ]
+
+
+LIMITS_TITLE = "What this shows and what it cannot show"
+
+
+def what_it_shows(r: Report) -> list[str]:
+    from camaudit.report.limits import limits, observe
+
+    seen = r.seen if r.seen is not None else observe((), r.feed)
+    cams = ", ".join(seen.feeds)
+    feed_words = f"camera '{r.feed}'" if r.feed else (f"camera(s) {cams}" if cams else "the device's cameras")
+    return limits(seen, feed_words)

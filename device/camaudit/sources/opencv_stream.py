@@ -28,6 +28,17 @@ def redact(url: str) -> str:
     return _CREDENTIALS.sub("***@", url)
 
 
+
+def quiet_video_logs() -> None:
+    """OpenCV's WARN lines and FFmpeg's own ("[tcp @ 0x...] Connection ... refused") would add
+    two lines in other formats to each retry; camaudit logs the retry itself. An operator's
+    OPENCV_FFMPEG_LOGLEVEL / OPENCV_LOG_LEVEL win (e.g. to debug a camera)."""
+    import cv2
+
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
 class OpenCVStreamSource:
     """A network stream, a V4L2 device path or a camera index, read with cv2.VideoCapture.
 
@@ -75,6 +86,7 @@ class OpenCVStreamSource:
         """An opened cv2.VideoCapture, or None (logged) when it cannot be opened now."""
         import cv2
 
+        quiet_video_logs()
         timeouts = [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
             self._open_timeout_ms,
@@ -103,6 +115,7 @@ class OpenCVStreamSource:
     def items(self) -> Iterator[Frame | FeedStatus]:
         cap: Any | None = None
         down = False
+        attempts = 0
         index = 0
         min_gap = 0.95 / self.fps if self.fps else 0.0
         last_kept = -1e18
@@ -111,22 +124,28 @@ class OpenCVStreamSource:
                 if cap is None:
                     cap = self._open()
                     if cap is None:
+                        delay = self._backoff.next()
+                        attempts += 1
+                        # one line per attempt (OpenCV's and FFmpeg's own lines are silenced)
+                        log.warning("%s: cannot open (attempt %d); retrying in %.1f s",
+                                    self.description, attempts, delay)
                         if not down:
                             down = True
-                            log.warning("%s: cannot open, retrying", self.description)
                             yield FeedStatus("feed.down", now_ms(self._clock), "cannot open")
-                        if wait(self._stop, self._backoff.next()):
+                        if wait(self._stop, delay):
                             return
                         self.reconnects += 1
                         continue
+                    attempts = 0
                 if not cap.grab():
                     cap.release()
                     cap = None
+                    delay = self._backoff.next()
+                    log.warning("%s: read failed; reconnecting in %.1f s", self.description, delay)
                     if not down:
                         down = True
-                        log.warning("%s: read failed, reconnecting", self.description)
                         yield FeedStatus("feed.down", now_ms(self._clock), "read failed")
-                    if wait(self._stop, self._backoff.next()):
+                    if wait(self._stop, delay):
                         return
                     self.reconnects += 1
                     continue

@@ -12,6 +12,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -200,44 +201,7 @@ class Journal:
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-            # read the head inside the write lock of SQLite: a second writer process
-            # can never fork the chain (seq is also the PRIMARY KEY)
-            seq, prev = self._read_head()
-            try:
-                # a private JSON copy: the caller may reuse its dict, tuples become lists
-                # exactly as they will read back from the journal
-                if feed is not None and not isinstance(feed, str):
-                    raise TypeError(f"feed must be a string or None, not {feed!r}")
-                feed = readable(feed) if feed is not None else None
-                body = json.loads(canonical_json(readable(dict(body))))
-                ev = seal(
-                    device=self.device,
-                    seq=seq + 1,
-                    ts=int(ts_ms),
-                    type=type,
-                    feed=feed,
-                    body=body,
-                    prev=prev,
-                    sign=self._key.sign,
-                )
-                text = ev.to_json().decode("utf-8")
-            except (RecordError, TypeError, ValueError) as exc:
-                raise JournalError(f"journal {self.path}: cannot record {type!r}: {exc}") from None
-            capture = body.get("capture") if type in _CAPTURE_TYPES else None
-            conn.execute(
-                "INSERT INTO events (seq, ts, type, feed, capture, hash, json) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    ev.seq,
-                    ev.ts,
-                    ev.type,
-                    ev.feed,
-                    capture if isinstance(capture, str) else None,
-                    ev.hash,
-                    text,
-                ),
-            )
-            conn.execute("INSERT INTO outbox (seq) VALUES (?)", (ev.seq,))
+            ev = self._insert(type, feed, body, ts_ms)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
@@ -245,12 +209,59 @@ class Journal:
         except BaseException:
             self._rollback()
             raise
+        self._written(ev)
+        return ev
+
+    def _insert(self, type: str, feed: str | None, body: Mapping[str, Any], ts_ms: int) -> Event:
+        """Seal, sign and insert one event (and its outbox row) inside the caller's
+        write transaction; the caller commits, then calls _written."""
+        conn = self._conn
+        # read the head inside the write lock of SQLite: a second writer process
+        # can never fork the chain (seq is also the PRIMARY KEY)
+        seq, prev = self._read_head()
+        try:
+            # a private JSON copy: the caller may reuse its dict, tuples become lists
+            # exactly as they will read back from the journal
+            if feed is not None and not isinstance(feed, str):
+                raise TypeError(f"feed must be a string or None, not {feed!r}")
+            feed = readable(feed) if feed is not None else None
+            body = json.loads(canonical_json(readable(dict(body))))
+            ev = seal(
+                device=self.device,
+                seq=seq + 1,
+                ts=int(ts_ms),
+                type=type,
+                feed=feed,
+                body=body,
+                prev=prev,
+                sign=self._key.sign,
+            )
+            text = ev.to_json().decode("utf-8")
+        except (RecordError, TypeError, ValueError) as exc:
+            raise JournalError(f"journal {self.path}: cannot record {type!r}: {exc}") from None
+        capture = body.get("capture") if type in _CAPTURE_TYPES else None
+        conn.execute(
+            "INSERT INTO events (seq, ts, type, feed, capture, hash, json) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                ev.seq,
+                ev.ts,
+                ev.type,
+                ev.feed,
+                capture if isinstance(capture, str) else None,
+                ev.hash,
+                text,
+            ),
+        )
+        conn.execute("INSERT INTO outbox (seq) VALUES (?)", (ev.seq,))
+        return ev
+
+    def _written(self, ev: Event) -> None:
         self._head = (ev.seq, ev.hash)
         if self._cp_ts is None:
             self._cp_ts = ev.ts
-        if type == "checkpoint":
+        if ev.type == "checkpoint":
             self._cp_seq, self._cp_ts = ev.seq, ev.ts
-        return ev
 
     def _rollback(self) -> None:
         try:
@@ -319,13 +330,29 @@ class Journal:
 
     # -- retention ----------------------------------------------------------------------
 
-    def prune(self, before_ts_ms: int) -> int:
-        """Delete the oldest events that the hub acked and that are older than before_ts_ms.
+    def prune(
+        self,
+        before_ts_ms: int,
+        *,
+        policy: str = "unnamed",
+        period_ms: int | None = None,
+        now_ms: int | None = None,
+        evidence_dir: Path | None = None,
+    ) -> int:
+        """Delete the oldest events that the hub acked and that are older than before_ts_ms,
+        and journal the signed `retention.pruned` record of it (trust.retention) in the same
+        transaction: a pruned chain always carries the record of its deletion.
 
         Only a prefix of the chain goes, never the newest event nor the newest checkpoint;
         the last pruned (seq, hash) is kept in meta so verification continues from there.
-        Returns the number of events deleted.
+        Evidence frames (in `evidence_dir`, default <journal folder>/evidence) named only by
+        the deleted events, and not waiting to be sent to the hub, are deleted after the
+        commit and counted in the record. Returns the number of events deleted.
         """
+        from camaudit.trust.retention import PRUNED, deletion_body
+
+        now = int(time.time() * 1000) if now_ms is None else int(now_ms)
+        frames_dir = Path(evidence_dir) if evidence_dir is not None else self.path.parent / "evidence"
         with self._lock:
             self._check_open()
             conn = self._conn
@@ -345,17 +372,87 @@ class Journal:
                 last_hash = conn.execute(
                     "SELECT hash FROM events WHERE seq = ?", (upto,)
                 ).fetchone()[0]
+                frames = self._orphaned_frames(upto, frames_dir)
                 n = conn.execute("DELETE FROM events WHERE seq <= ?", (upto,)).rowcount
                 conn.executemany(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                     [("pruned_seq", str(upto)), ("pruned_hash", last_hash)],
                 )
+                body = deletion_body(
+                    policy=policy, period_ms=period_ms, before_ms=int(before_ts_ms), on_ms=now,
+                    events=int(n), frames=len(frames), first_seq=pruned_seq + 1,
+                    kept_seq=upto, kept_hash=last_hash,
+                )
+                ev = self._insert(PRUNED, None, body, now)
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback()
                 raise journal_error(self.path, exc, "pruning") from None
-            log.info("pruned %d event(s) up to seq %d", n, upto)
-            return int(n)
+            except BaseException:
+                self._rollback()
+                raise
+            self._written(ev)
+        for f in frames:
+            try:
+                f.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("retention: evidence frame %s not deleted: %s", f, exc.strerror)
+        log.info("pruned %d event(s) and %d frame(s) up to seq %d under %s", n, len(frames), upto, policy)
+        return int(n)
+
+    def record_legacy_deletion(self, now_ms: int) -> Event | None:
+        """A journal pruned by a camaudit that did not record deletions: journal the record
+        of that deletion now (its count from the seq numbers, its dates unknown), so the
+        chain verifies. None when there is nothing to record."""
+        from camaudit.trust.retention import PRUNED, deletion_body, names_point
+
+        with self._lock:
+            self._check_open()
+            seq, h = self._pruned()
+            if seq == 0:
+                return None
+            for (text,) in self._conn.execute("SELECT json FROM events WHERE type = ?", (PRUNED,)):
+                try:
+                    if names_point(Event.from_json(text).body, seq, h):
+                        return None
+                except RecordError:
+                    continue
+            body = deletion_body(
+                policy="unrecorded (pruned by a camaudit that did not record deletions)",
+                period_ms=None, before_ms=None, on_ms=None,
+                events=seq, frames=None, first_seq=1, kept_seq=seq, kept_hash=h,
+            )
+            ev = self._write(PRUNED, None, body, now_ms)
+            log.info("journal %s: recorded the earlier deletion of seq 1..%d", self.path, seq)
+            return ev
+
+    def _orphaned_frames(self, upto: int, folder: Path) -> list[Path]:
+        """Frames on disk named by events up to `upto` and by no later event, and not
+        queued for the hub (evidence outbox)."""
+        from camaudit.store.pack_report import evidence_refs
+
+        def refs(where: str, *params: Any) -> set[str]:
+            out: set[str] = set()
+            for (text,) in self._conn.execute(
+                f"SELECT json FROM events WHERE {where} AND json LIKE '%sha256:%'", params
+            ):
+                try:
+                    out.update(evidence_refs(Event.from_json(text)))
+                except RecordError:
+                    continue
+            return out
+
+        gone = refs("seq <= ?", upto)
+        if not gone:
+            return []
+        gone -= refs("seq > ?", upto)
+        try:
+            queued = {r[0] for r in self._conn.execute("SELECT sha FROM evidence_outbox")}
+        except sqlite3.OperationalError:  # no evidence outbox in this journal
+            queued = set()
+        return [p for d in sorted(gone - queued) if (p := folder / f"{d}.jpg").is_file()]
 
     def _scalar(self, sql: str, *params: Any) -> int | None:
         row = self._conn.execute(sql, params).fetchone()

@@ -42,6 +42,12 @@ class DeviceKey:
     def sign(self, data: bytes) -> bytes:
         return self._key.sign(data)
 
+    @property
+    def private_key(self) -> object:
+        """The cryptography Ed25519PrivateKey (trust.pdf_sign derives the report
+        certificates from it)."""
+        return self._key
+
     def pem(self) -> bytes:
         from cryptography.hazmat.primitives import serialization
 

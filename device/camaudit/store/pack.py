@@ -8,10 +8,14 @@
 - `evidence/<sha256>.jpg`: the evidence frames those records reference (made safe on the
   device before they were written: pipeline/evidence.py);
 - `device.json`: device id, Ed25519 public key, seq range, the hash the range continues
-  from, the span asked for (since/until/feed) and the journal's head seq at export;
+  from, the span asked for (since/until/feed), the journal's head seq at export, and
+  `deletion`: when the records continue from a point the journal was pruned to, the
+  signed `retention.pruned` record (JSON text) of that deletion (trust.retention);
 - `report.md` (and any other file pack_report.derived_files returns): derived from the
   records and the signed metadata only, so verify can make it again (`--feed` narrows the
   report, never the records);
+- `timestamps/<seq>.<id>.tsr`: RFC 3161 time-stamp tokens (DER) over the hash of record
+  <seq> that the device (or hub) obtained from a time-stamp authority (trust.tsa);
 - `manifest.json` (sha256 of every file above) and `manifest.sig` (the device key's
   signature of manifest.json).
 
@@ -28,10 +32,12 @@ import sqlite3
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from camaudit.core.record import Event, RecordError
 from camaudit.errors import JournalError
 from camaudit.notices.registration import registrations_start
+from camaudit.report.files import PDF
 from camaudit.store.db import journal_error, open_readonly, read_meta
 from camaudit.store.keys import DeviceKey, load_key
 from camaudit.store.pack_report import (
@@ -40,7 +46,11 @@ from camaudit.store.pack_report import (
     derived_files,
     evidence_refs,
     latest_captures,
+    scoped_refs,
 )
+from camaudit.trust.pdf_sign import sign_pdf, signing_identity
+from camaudit.trust.token_store import DIR as TOKEN_DIR
+from camaudit.trust.token_store import tokens_between
 
 __all__ = ["REPORT", "evidence_refs", "export_pack", "build_pack", "PackSummary"]
 
@@ -98,7 +108,7 @@ def export_pack(
     check_pack_args(out, since_ms, until_ms)
     key_path = Path(key_path) if key_path else db.parent / "device.key"
     key = load_key(key_path)
-    device, public_key, lines, head_seq = _read_span(db, since_ms, until_ms)
+    device, public_key, lines, head_seq, deletion = _read_span(db, since_ms, until_ms)
     if key.public_bytes.hex() != public_key:
         raise JournalError(f"export: the key at {key_path} is not this journal's")
     return build_pack(
@@ -114,6 +124,8 @@ def export_pack(
         until_ms=until_ms,
         now_ms=now_ms,
         head_seq=head_seq,
+        deletion=deletion,
+        timestamps=tokens_between(db.parent / TOKEN_DIR, 1, head_seq),
     )
 
 
@@ -138,25 +150,29 @@ def build_pack(
     until_ms: int | None,
     now_ms: int,
     head_seq: int | None = None,
+    timestamps: dict[str, bytes] | None = None,
+    deletion: str | None = None,
 ) -> PackSummary:
     """Write a pack of `lines` (a contiguous run of one device's signed records, in seq
     order). `signer` signs the manifest: the device's own key, or a hub's (`signed_by`).
-    `head_seq`: the highest seq the source held at export (default: the last line's)."""
+    `head_seq`: the highest seq the source held at export (default: the last line's).
+    `timestamps`: token file name -> DER; only tokens over a record of `lines` are carried.
+    `deletion`: the signed retention.pruned record naming the point `lines` continue from
+    (needed when the records do not start at seq 1 and no `since` was asked for)."""
     events = [Event.from_json(line) for line in lines]
     frames: dict[str, bytes] = {}
     missing: list[str] = []
-    for ev in events:
-        for digest in evidence_refs(ev):
-            if digest in frames or digest in missing:
-                continue
-            try:
-                data = (evidence_dir / f"{digest}.jpg").read_bytes() if evidence_dir else b""
-            except OSError:
-                data = b""
-            if hashlib.sha256(data).hexdigest() != digest:
-                missing.append(digest)  # absent, or damaged on disk: never carried
-                continue
-            frames[digest] = data
+    for digest in scoped_refs(events, feed, since_ms, until_ms):
+        if digest in frames or digest in missing:
+            continue
+        try:
+            data = (evidence_dir / f"{digest}.jpg").read_bytes() if evidence_dir else b""
+        except OSError:
+            data = b""
+        if hashlib.sha256(data).hexdigest() != digest:
+            missing.append(digest)  # absent, or damaged on disk: never carried
+            continue
+        frames[digest] = data
     captures = latest_captures(events, feed)
     device_doc = {
         "device": device,
@@ -169,6 +185,9 @@ def build_pack(
         "feed": feed,
         "head_seq": events[-1].seq if head_seq is None else head_seq,
     }
+    if deletion is not None:
+        device_doc["deletion"] = deletion
+    identity = signing_identity(signer.private_key, signed_by, device if signed_by == "device" else "hub")
     meta = PackMeta(
         device=device,
         public_key=public_key,
@@ -178,6 +197,8 @@ def build_pack(
         until_ms=until_ms,
         feed=feed,
         frames=frozenset(frames),
+        pdf_cert=identity.fingerprint,
+        deletion=_deletion_body(deletion),
     )
     for line in lines:
         if "\n" in line:  # canonical JSON escapes it; a raw one would split the record
@@ -187,7 +208,10 @@ def build_pack(
         DEVICE: _json(device_doc),
         **derived_files(events, meta, frames),
     }
+    if PDF in files:
+        files[PDF] = sign_pdf(files[PDF], identity, reason=f"camaudit evidence pack of device {device}")
     files.update({f"evidence/{d}.jpg": data for d, data in sorted(frames.items())})
+    files.update(_tokens_of(events, timestamps or {}))
     manifest = _json(
         {
             "format": PACK_FORMAT,
@@ -216,6 +240,26 @@ def build_pack(
     )
 
 
+def _deletion_body(text: str | None) -> dict[str, Any] | None:
+    return None if text is None else dict(Event.from_json(text).body)
+
+
+def _tokens_of(events: list[Event], tokens: dict[str, bytes]) -> dict[str, bytes]:
+    """The tokens that stamp a record of `events`, as pack files (others are left out:
+    a pack carries nothing verify could not tie to its records)."""
+    from camaudit.trust.tsa import TokenError, facts, imprint_of
+
+    imprints = {imprint_of(ev.hash) for ev in events}
+    out: dict[str, bytes] = {}
+    for name, der in sorted(tokens.items()):
+        try:
+            if facts(der).imprint in imprints:
+                out[f"{TOKEN_DIR}/{name}"] = der
+        except TokenError as exc:
+            log.warning("time-stamp token %s left out of the pack: %s", name, exc)
+    return out
+
+
 def _json(doc: object) -> bytes:
     return (json.dumps(doc, sort_keys=True, indent=1) + "\n").encode()
 
@@ -226,9 +270,10 @@ def _sign(key: DeviceKey, manifest: bytes) -> bytes:
 
 def _read_span(
     db: Path, since_ms: int | None, until_ms: int | None
-) -> tuple[str, str, list[str], int]:
+) -> tuple[str, str, list[str], int, str | None]:
     """(device, public key hex, the stored JSON of every record from the first to the last
-    record in the span, in seq order, the journal's head seq)."""
+    record in the span, in seq order, the journal's head seq, the deletion record naming the
+    point the first record continues from if the journal was pruned to it)."""
     conn = open_readonly(db)
     try:
         conn.execute("BEGIN")
@@ -247,6 +292,7 @@ def _read_span(
                 "SELECT json FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq", (lo, hi)
             )
         ]
+        deletion = _deletion_naming(conn, lo - 1)
     except sqlite3.Error as exc:
         raise journal_error(db, exc, "exporting") from None
     finally:
@@ -258,7 +304,25 @@ def _read_span(
             Event.from_json(text)
         except RecordError as exc:
             raise JournalError(f"export: journal {db}: unreadable record: {exc}") from None
-    return meta.get("device", ""), meta.get("public_key", ""), lines, int(head)
+    return meta.get("device", ""), meta.get("public_key", ""), lines, int(head), deletion
+
+
+def _deletion_naming(conn: sqlite3.Connection, seq: int) -> str | None:
+    """The stored JSON of the newest retention.pruned record naming (seq, its hash) as the
+    point the journal continues from; None if the journal was not pruned to `seq`."""
+    from camaudit.store.journal import _pruned_of
+    from camaudit.trust.retention import PRUNED, names_point
+
+    p_seq, p_hash = _pruned_of(conn)
+    if seq < 1 or p_seq != seq:
+        return None
+    for (text,) in conn.execute("SELECT json FROM events WHERE type = ? ORDER BY seq DESC", (PRUNED,)):
+        try:
+            if names_point(Event.from_json(text).body, p_seq, p_hash):
+                return str(text)
+        except RecordError:
+            continue
+    return None
 
 
 def _write_zip(out: Path, files: dict[str, bytes]) -> None:

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from camaudit.core.record import Event
 from camaudit.store.captures import CaptureRow
@@ -32,6 +33,8 @@ class PackMeta:
     until_ms: int | None
     feed: str | None
     frames: Collection[str] = ()  # sha256 hex of the evidence frames the pack carries
+    pdf_cert: str | None = None  # fingerprint of report.pdf's signing certificate (trust.pdf_sign)
+    deletion: Mapping[str, Any] | None = None  # body of device.json's deletion record
 
 
 def evidence_refs(ev: Event) -> list[str]:
@@ -55,13 +58,39 @@ def latest_captures(events: Sequence[Event], feed: str | None) -> list[CaptureRo
     return rows
 
 
-def missing_frames(events: Sequence[Event], frames: Collection[str]) -> list[str]:
-    """Digests the records reference that the pack does not carry, in order of first mention."""
+def scoped_refs(events: Sequence[Event], feed: str | None, since: int | None, until: int | None) -> list[str]:
+    """The evidence digests a pack asked for `feed` and [since, until] carries, in order of
+    first mention: those of the captures of that feed in that span (issue 22.8: a complaint
+    about one camera carries only that camera's frames); other records stay for the chain,
+    their frames do not."""
+    wanted = {(r.feed, r.capture) for r in latest_captures(events, feed) if _overlaps(r, since, until)}
     out: list[str] = []
     for ev in events:
-        for d in evidence_refs(ev):
-            if d not in frames and d not in out:
-                out.append(d)
+        if "capture" in ev.body and ev.type.startswith("capture."):
+            keep = (ev.feed, str(ev.body["capture"])) in wanted
+        else:
+            keep = (feed is None or ev.feed == feed) and (since is None or ev.ts >= since) and (
+                until is None or ev.ts <= until)
+        if keep:
+            out += [d for d in evidence_refs(ev) if d not in out]
+    return out
+
+
+def _overlaps(row: CaptureRow, since: int | None, until: int | None) -> bool:
+    start = row.start if row.start is not None else row.ts
+    end = row.end if row.end is not None else start
+    return (since is None or end >= since) and (until is None or start <= until)
+
+
+def missing_frames(events: Sequence[Event], frames: Collection[str], meta: PackMeta | None = None) -> list[str]:
+    """Digests of the pack's scope (its feed and span; all with no `meta`) that it does not
+    carry, in order of first mention."""
+    scope = scoped_refs(events, meta.feed, meta.since_ms, meta.until_ms) if meta else [
+        d for ev in events for d in evidence_refs(ev)]
+    out: list[str] = []
+    for d in scope:
+        if d not in frames and d not in out:
+            out.append(d)
     return out
 
 
@@ -75,7 +104,7 @@ def derived_files(
     them in memory) those two are left out and only report.md and captures.csv are made."""
     from camaudit.report.files import report_files
 
-    missing = missing_frames(records, frozenset(meta.frames))
+    missing = missing_frames(records, frozenset(meta.frames), meta)
     rendered = report_files(
         records,
         {
@@ -88,6 +117,8 @@ def derived_files(
             "until": meta.until_ms,
             "missing_evidence": missing,
             "evidence_on_device": meta.signed_by == "hub",
+            "pdf_cert": meta.pdf_cert,
+            "deletions": deletions_of(records, meta.deletion),
         },
         frames or {},
         inline=frames is not None,
@@ -104,8 +135,20 @@ def derived_files(
         created_ms=meta.created_ms,
         signed_by=meta.signed_by,
         evidence_on_device=meta.signed_by == "hub",
+        pdf_cert=meta.pdf_cert,
+        deletions=deletions_of(records, meta.deletion),
     )
     return {REPORT: report.encode("utf-8"), **rendered}
+
+
+def deletions_of(records: Sequence[Event], first: Mapping[str, Any] | None) -> list[str]:
+    """In words, every deletion the pack shows: the one its records continue after
+    (device.json) and those journalled among its records, oldest first, each once."""
+    from camaudit.trust.retention import PRUNED, deletion_statement
+
+    bodies: list[Mapping[str, Any]] = [first] if first is not None else []
+    bodies += [ev.body for ev in records if ev.type == PRUNED and ev.body != first]
+    return [deletion_statement(b) for b in bodies]
 
 
 def _utc(ms: int | None) -> str:
@@ -127,6 +170,8 @@ def render_report(
     created_ms: int,
     signed_by: str = "device",
     evidence_on_device: bool = False,
+    pdf_cert: str | None = None,
+    deletions: Sequence[str] = (),
 ) -> str:
     """The report.md of a pack: what was captured, what people were told, how to check it."""
     verdicts = Counter(r.verdict or "open" for r in captures)
@@ -168,6 +213,15 @@ def render_report(
                 f"{r.identifiable_tracks} | {r.verdict or '-'} | "
                 f"{', '.join(r.reasons) or r.basis or '-'} | {len(r.evidence)} |"
             )
+    if deletions:
+        lines += ["", "## Deleted records", ""]
+        lines += [f"- {d[0].upper()}{d[1:]}." for d in deletions]
+        lines += [
+            "",
+            "Each deletion is a record signed by the device when it pruned its journal; "
+            "`camaudit verify` accepts records that start after seq 1 only with the record "
+            "of the deletion before them.",
+        ]
     lines += ["", "## Records by type", ""]
     lines += [f"- {t}: {n}" for t, n in sorted(types.items())]
     if missing_evidence and evidence_on_device:
@@ -214,6 +268,15 @@ def render_report(
         "signature, every record's hash, signature and link, every evidence frame's hash, "
         "and this report.",
         "",
+    ]
+    if pdf_cert:
+        lines += [
+            "report.pdf carries a PDF signature made under the key that signed this pack "
+            f"(signing certificate SHA-256 fingerprint {pdf_cert}); `pdfsig report.pdf` or "
+            "Adobe Acrobat show whether it changed after signing.",
+            "",
+        ]
+    lines += [
         "All times are UTC.",
         "",
     ]

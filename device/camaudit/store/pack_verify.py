@@ -20,16 +20,17 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from camaudit.core.chain import ChainVerifier
 from camaudit.core.record import Event, RecordError, no_duplicate_keys
 from camaudit.errors import VerifyError
+from camaudit.report.files import PDF
 from camaudit.store.pack import DEVICE, EVENTS, MANIFEST, PACK_FORMAT, PACK_VERSION, SIGNATURE
-from camaudit.store.pack_report import PackMeta, derived_files, evidence_refs
+from camaudit.store.pack_report import PackMeta, deletions_of, derived_files, evidence_refs
 from camaudit.store.pack_zip import (
     PackReadError,
     hash_only,
@@ -37,6 +38,10 @@ from camaudit.store.pack_zip import (
     open_members,
     read_all,
 )
+from camaudit.trust.pack_time import PREFIX as TOKENS
+from camaudit.trust.pack_time import check_pack_times
+from camaudit.trust.pdf_sign import check_pdf, signer_of
+from camaudit.trust.token_store import seq_of
 
 EXIT_UNPROVEN = 3  # consistent, but no pinned key proves where it comes from
 INLINE_FRAMES_BYTES = 64 << 20  # evidence frames held to regenerate report.html / report.pdf
@@ -63,6 +68,9 @@ class PackReport:
     why_unproven: str = ""
     last_hash: str = ""  # hash of the record at last_seq
     regenerated: tuple[str, ...] = ()  # the derived files made again from the records and compared
+    deletions: tuple[str, ...] = ()  # "records before T were deleted on D under policy P", ...
+    pdf_signature: str = ""  # what the check of report.pdf's PDF signature found
+    times: tuple[str, ...] = ()  # one line per time-stamp token ("records up to seq N existed by T (authority)")
 
     def keys(self) -> str:
         out = f"device key {self.public_key} (fingerprint {fingerprint(bytes.fromhex(self.public_key))})"
@@ -141,11 +149,17 @@ def _opt_int(doc: dict[str, Any], field: str) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
-def verify_pack(path: Path, public_key: bytes | None = None, hub_key: bytes | None = None) -> PackReport:
+def verify_pack(
+    path: Path,
+    public_key: bytes | None = None,
+    hub_key: bytes | None = None,
+    tsa_certs: Sequence[object] | None = None,
+) -> PackReport:
     """Check the pack at `path`; VerifyError naming the first problem.
 
     `public_key` pins the device key, `hub_key` the hub key. The report's `proven` says
-    whether a pinned key vouches for the pack's signer."""
+    whether a pinned key vouches for the pack's signer. `tsa_certs` pins time-stamp
+    authorities: every token under timestamps/ must be signed by one of them."""
     path = Path(path)
     if not looks_like_zip(path):
         raise _fail(path, "not a zip file (an evidence pack is the .zip `camaudit export` writes)")
@@ -155,12 +169,18 @@ def verify_pack(path: Path, public_key: bytes | None = None, hub_key: bytes | No
         raise _fail(path, f"not a readable zip (damaged or truncated): {exc}") from None
     with z:
         try:
-            return _verify_open(path, z, public_key, hub_key)
+            return _verify_open(path, z, public_key, hub_key, tsa_certs)
         except PackReadError as exc:
             raise _fail(path, str(exc)) from None
 
 
-def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_key: bytes | None) -> PackReport:
+def _verify_open(
+    path: Path,
+    z: zipfile.ZipFile,
+    public_key: bytes | None,
+    hub_key: bytes | None,
+    tsa_certs: Sequence[object] | None,
+) -> PackReport:
     small = frozenset({MANIFEST, SIGNATURE, DEVICE})
     # derived names are only known from the records; give every non-frame member the
     # derived limit (frames live under evidence/)
@@ -275,6 +295,7 @@ def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_k
     for digest in sorted(frames):
         if digest not in referenced:
             raise _fail(path, f"evidence/{digest}.jpg: no record references this frame")
+    deletion = _deletion(path, device_doc, key, device, first_seq, start_hash, records, since)
     created = _opt_int(manifest, "created")
     if created is None or (feed is not None and not isinstance(feed, str)):
         raise _fail(path, f"{MANIFEST}/{DEVICE}: created / feed missing or malformed")
@@ -287,11 +308,40 @@ def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_k
         until_ms=until,
         feed=feed,
         frames=frozenset(frames),
+        pdf_cert=None,
+        deletion=deletion,
     )
+    pdf_said = ""
+    pdf_signer = None
+    if PDF in kept:
+        try:
+            pdf_signer = signer_of(kept[PDF])
+        except VerifyError as exc:
+            raise _fail(path, f"{PDF}: {exc}") from None
+        if pdf_signer is None:
+            pdf_said = f"{PDF} carries no PDF signature (a pack made before camaudit signed its reports)"
+        else:
+            meta = replace(meta, pdf_cert=pdf_signer.fingerprint)
+    tokens = {n: kept.pop(n) for n in sorted(kept) if n.startswith(TOKENS)}
+    for n in tokens:
+        if seq_of(n) is None or n.count("/") != 1:
+            raise _fail(path, f"{n}: not a time-stamp token name (timestamps/<seq>.<id>.tsr)")
+    try:
+        times = check_pack_times([(e.seq, e.ts, e.hash) for e in records], tokens, tsa_certs)
+    except VerifyError as exc:
+        raise _fail(path, str(exc)) from None
     derived = derived_files(records, meta, frame_bytes)
+    if pdf_signer is not None:
+        try:
+            check_pdf(kept[PDF], derived.get(PDF), signer)
+        except VerifyError as exc:
+            raise _fail(path, f"{PDF}: {exc}") from None
+        pdf_said = f"{PDF}'s PDF signature is valid (certificate SHA-256 {pdf_signer.fingerprint}, issued by the {signed_by} key)"
     for name, want in derived.items():
         if name not in kept:
             raise _fail(path, f"{name} is missing (it is derived from the records)")
+        if name == PDF and pdf_signer is not None:
+            continue  # checked above: the derived PDF is the signed file's first revision
         if kept[name] != want:
             raise _fail(path, f"{name} differs from the one derived from the records: {_first_diff(kept[name], want)}")
 
@@ -317,7 +367,51 @@ def _verify_open(path: Path, z: zipfile.ZipFile, public_key: bytes | None, hub_k
         why_unproven=why,
         last_hash=report.head_hash,
         regenerated=tuple(derived),
+        pdf_signature=pdf_said,
+        deletions=tuple(deletions_of(records, deletion)),
+        times=tuple(times.lines()),
     )
+
+
+def _deletion(
+    path: Path,
+    device_doc: dict[str, Any],
+    key: bytes,
+    device: str,
+    first_seq: int,
+    start_hash: str,
+    records: list[Event],
+    since: int | None,
+) -> dict[str, Any] | None:
+    """The body of device.json's deletion record, checked: signed by the device key, of
+    this device, naming the point the records continue from. A pack whose records start
+    after seq 1 without a `since` (it claims the journal from its start) needs it, or a
+    deletion record naming that point among its records: else its start is a silent gap."""
+    from camaudit.core.record import check_hash, check_signature
+    from camaudit.trust.retention import PRUNED, names_point
+
+    text = device_doc.get("deletion")
+    if text is None:
+        in_chain = any(ev.type == PRUNED and names_point(ev.body, first_seq - 1, start_hash) for ev in records)
+        if first_seq > 1 and since is None and not in_chain:
+            raise _fail(
+                path,
+                f"the records start at seq {first_seq} and the pack claims the journal from its "
+                f"start, but no retention.pruned record names the point before them: records "
+                f"1..{first_seq - 1} are missing without a record of their deletion",
+            )
+        return None
+    try:
+        if not isinstance(text, str):
+            raise RecordError("not a record's JSON text")
+        ev = Event.from_json(text)
+        check_hash(ev)
+        check_signature(ev, key)
+    except RecordError as exc:
+        raise _fail(path, f"{DEVICE}: deletion: {exc}") from None
+    if ev.type != PRUNED or ev.device != device or not names_point(ev.body, first_seq - 1, start_hash):
+        raise _fail(path, f"{DEVICE}: deletion: not this device's record of the deletion before seq {first_seq}")
+    return dict(ev.body)
 
 
 def _split_lines(data: bytes) -> Iterator[bytes]:

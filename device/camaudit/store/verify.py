@@ -19,6 +19,7 @@ from camaudit.core.record import GENESIS_PREV, Event, RecordError
 from camaudit.errors import JournalError
 from camaudit.store.db import journal_error, open_readonly, read_meta
 from camaudit.store.sigcheck import SignaturePool
+from camaudit.trust.retention import PRUNED, names_point
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ def _verify(
         check_signatures=pool is None,
     )
     checkpoint_seqs: list[int] = []
+    deletion: int | None = None  # seq of the record of the deletion the chain starts after
     try:
         cur = conn.execute("SELECT seq, ts, type, feed, hash, json FROM events ORDER BY seq")
         for seq, ts, type_, feed, h, text in cur:
@@ -130,6 +132,8 @@ def _verify(
                 break
             if ev.type == "checkpoint":
                 checkpoint_seqs.append(ev.seq)
+            if ev.type == PRUNED and names_point(ev.body, start_seq, start_hash):
+                deletion = ev.seq
             if pool is not None:
                 pool.add(ev.seq, ev.hash, ev.sig)
                 if pool.failed:
@@ -153,6 +157,13 @@ def _verify(
         ok, first_bad, head_seq = False, f"seq {bad_sig}: bad signature", bad_sig - 1
         events = head_seq - start_seq
         checkpoints = sum(1 for s in checkpoint_seqs if s < bad_sig)
+    if ok and start_seq > 0 and deletion is None:
+        # a pruned chain is accepted only with its signed deletion record (trust.retention)
+        ok, first_bad = False, (
+            f"the journal starts after seq {start_seq}, but no retention.pruned record names "
+            f"that point: records 1..{start_seq} are gone without a record of their deletion "
+            "(a journal pruned by an older camaudit gets that record when the device next starts)"
+        )
     if not ok:
         log.warning("journal %s: verification failed: %s", path, first_bad)
     return VerifyReport(

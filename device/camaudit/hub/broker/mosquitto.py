@@ -178,6 +178,7 @@ class ManagedMosquitto:
             proc = subprocess.Popen(
                 [binary, "-c", str(self.conf_file)], stdin=subprocess.DEVNULL,
                 stdout=log_file, stderr=log_file, preexec_fn=_die_with_parent,  # noqa: PLW1509
+                start_new_session=True,  # a terminal's Ctrl-C reaches the hub, which stops it; not it
             )
         finally:
             log_file.close()

@@ -23,9 +23,12 @@ MAX_BATCH = 1000
 def receiver_main(cfg: dict[str, Any], client_id: str, subs: list[tuple[str, int]], conn: Any,
                   v5: bool = False) -> None:
     """Entry point of the receiver process (spawned by Collector); `v5`: MQTT 5 (hub workers)."""
+    import signal
+
     from camaudit.config.mqtt import MqttConfig
     from camaudit.mqtt.client import connect_in_background, make_client
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C: the hub stops this process itself
     logging.basicConfig(level=logging.WARNING, format="hub receiver: %(message)s")
     mqtt = MqttConfig.model_validate(cfg)
     lock = threading.Lock()

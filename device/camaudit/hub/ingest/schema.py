@@ -102,6 +102,25 @@ class CheckpointBody(_Body):
     sig: Annotated[str, Field(pattern=r"^[0-9a-f]{128}$")]
 
 
+Measure = Annotated[float, Field(ge=-1e6, le=1e6)] | Annotated[int, Field(ge=-10**6, le=10**6)] | None
+
+
+class CameraHealthBody(_Body):
+    """camera.covered / camera.moved / camera.blurred / camera.restored (core.camera_health)."""
+
+    condition: Literal["covered", "moved", "blurred"]
+    start: Count
+    end: Count | None = None
+    duration_ms: Count | None = None
+    values: Annotated[dict[Annotated[str, Field(max_length=32)], Measure], Field(max_length=16)] = {}
+    worst: Annotated[dict[Annotated[str, Field(max_length=32)], Measure], Field(max_length=16)] = {}
+
+
+class CameraReferenceBody(_Body):
+    reason: Annotated[str, Field(max_length=32)]
+    sha256: Hex64
+
+
 class AnyBody(_Body):
     pass
 
@@ -112,6 +131,11 @@ BODY_MODELS: dict[str, type[_Body]] = {
     "capture.end": CaptureBody,
     "alert": AlertBody,
     "checkpoint": CheckpointBody,
+    "camera.covered": CameraHealthBody,
+    "camera.moved": CameraHealthBody,
+    "camera.blurred": CameraHealthBody,
+    "camera.restored": CameraHealthBody,
+    "camera.reference": CameraReferenceBody,
 }
 
 
