@@ -1,6 +1,6 @@
 """Blurred evidence frames (`evidence: blurred`) a device would send to the hub
 (`send_evidence: true`): their sizes against the 120,000-byte limit of an evidence message,
-and (`--faces`) what the hub's face check (hub/evidence.py FaceCheck: the shipped detector,
+and (`--faces`) what the hub's face check (hub/evidence/inbox.py FaceCheck: the shipped detector,
 min_score 0.5, faces >= 20 px) finds in them and in the raw frames they were made from.
 
 Every 10th of the first 60 (sizes) or 120 (--faces) frames of each shared clip goes through
@@ -54,7 +54,7 @@ def sizes(videos: Path, out: Path) -> None:
 
 def faces(videos: Path, out: Path) -> None:
     from camaudit.detect import load_detector
-    from camaudit.hub.evidence import FACE_PX, FACE_SCORE, FaceCheck
+    from camaudit.hub.evidence.inbox import FACE_PX, FACE_SCORE, FaceCheck
 
     det = load_detector(min_score=FACE_SCORE)
     check = FaceCheck()

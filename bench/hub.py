@@ -50,9 +50,9 @@ sys.path.insert(0, str(ROOT / "device"))
 from camaudit.config.hub import HubConfig  # noqa: E402
 from camaudit.config.mqtt import MqttConfig  # noqa: E402
 from camaudit.core.record import Event  # noqa: E402
-from camaudit.hub.app import start_hub  # noqa: E402
-from camaudit.hub.collector import Collector  # noqa: E402
-from camaudit.hub.store import HubStore  # noqa: E402
+from camaudit.hub.ingest.collector import Collector  # noqa: E402
+from camaudit.hub.run import start_hub  # noqa: E402
+from camaudit.hub.store.hub_store import HubStore  # noqa: E402
 from camaudit.store.keys import DeviceKey  # noqa: E402
 
 DEVICE = "bench-01"

@@ -52,13 +52,8 @@ for sub in ("device", "bench", "tests"):
 import psutil  # noqa: E402
 import simulate  # noqa: E402
 
-from camaudit.hub.broker import (  # noqa: E402
-    HUB_USER,
-    BrokerLimits,
-    ManagedMosquitto,
-    ensure_user_secret,
-    free_port,
-)
+from camaudit.hub.broker.files import HUB_USER, ensure_user_secret  # noqa: E402
+from camaudit.hub.broker.mosquitto import BrokerLimits, ManagedMosquitto, free_port  # noqa: E402
 
 log = logging.getLogger("bench.scale")
 CAMAUDIT = str(Path(sys.executable).parent / "camaudit")
@@ -74,7 +69,7 @@ class SiteBroker:
                                   limits=BrokerLimits(max_connections=len(fleet) + 64))
         self.m.write_config()
         t0 = time.monotonic()
-        from camaudit.hub.broker import add_worker
+        from camaudit.hub.broker.files import add_worker
 
         for user in workers:
             if user == HUB_USER:
@@ -96,7 +91,7 @@ class SiteBroker:
 
 
 def _store_count(db: str) -> int:
-    from camaudit.hub.sql import open_sql
+    from camaudit.hub.store.sql import open_sql
 
     sql = open_sql(db)
     try:
@@ -106,7 +101,7 @@ def _store_count(db: str) -> int:
 
 
 def enroll(db: str, fleet: list[simulate.SimDevice]) -> None:
-    from camaudit.hub.store import HubStore
+    from camaudit.hub.store.hub_store import HubStore
 
     store = HubStore(db)
     try:
@@ -225,7 +220,7 @@ class Poller(threading.Thread):
         self.first = threading.Event()
 
     def run(self) -> None:
-        from camaudit.hub.sql import open_sql
+        from camaudit.hub.store.sql import open_sql
 
         sql = open_sql(self.db)
         try:
@@ -250,7 +245,7 @@ class Poller(threading.Thread):
 
 def check_store(db: str, heads: dict[str, int]) -> dict[str, int]:
     """lost and duplicates_stored, by query."""
-    from camaudit.hub.sql import open_sql
+    from camaudit.hub.store.sql import open_sql
 
     sql = open_sql(db)
     try:

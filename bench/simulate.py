@@ -600,7 +600,7 @@ class BareBroker:
         import shutil
         import subprocess
 
-        from camaudit.hub.broker import free_port
+        from camaudit.hub.broker.mosquitto import free_port
 
         self.port = free_port()
         conf = workdir / "bare.conf"
@@ -658,8 +658,8 @@ def bare_ceiling(n_devices: int, rate: float, seconds: float, procs: int = 2) ->
 def _hub_run(args: argparse.Namespace) -> dict[str, Any]:
     """Own hub (SQLite, its own mosquitto), enroll the fleet, run, check the store."""
     from camaudit.config.hub import HubConfig
-    from camaudit.hub.app import start_hub
-    from camaudit.hub.broker import free_port
+    from camaudit.hub.broker.mosquitto import free_port
+    from camaudit.hub.run import start_hub
 
     with tempfile.TemporaryDirectory(prefix="camaudit-sim-") as d:
         hub = start_hub(HubConfig(data_dir=Path(d) / "hub", web=False,

@@ -1,4 +1,4 @@
-"""Bench: what shared-store linking (hub workers, hub/linkstore.py) costs against the single
+"""Bench: what shared-store linking (hub workers, hub/ingest/linkstore.py) costs against the single
 hub's in-memory linking, on the hub pipeline alone (verify + link + store; no broker).
 
 Signed events of D devices (real journals) are fed in batches of 200 messages, as a broker
@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT / "device"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from camaudit.config.mqtt import MqttConfig  # noqa: E402
-from camaudit.hub.collector import Collector  # noqa: E402
-from camaudit.hub.store import HubStore  # noqa: E402
+from camaudit.hub.ingest.collector import Collector  # noqa: E402
+from camaudit.hub.store.hub_store import HubStore  # noqa: E402
 from camaudit.store.journal import Journal  # noqa: E402
 from camaudit.store.keys import DeviceKey  # noqa: E402
 

@@ -19,7 +19,7 @@ log = logging.getLogger("camaudit")
 # Commands that live next to their feature; imported only when used.
 LAZY_COMMANDS: dict[str, str] = {
     "detect": "camaudit.detect.command:detect_cmd",
-    "hub": "camaudit.hub.command:hub_cmd",
+    "hub": "camaudit.hub.commands.cli:hub_cmd",
     "alerts": "camaudit.mqtt.command:alerts_cmd",
     "notice": "camaudit.notices.command:notice_cmd",
     "release": "camaudit.notices.command:release_cmd",
@@ -148,12 +148,12 @@ def run_cmd(
 def check_config_cmd(file: Path) -> None:
     """Validate a config file; print each problem with its line and key."""
     from camaudit.config.loader import locate
-    from camaudit.core.policy import Policy
     from camaudit.errors import ConfigError
+    from camaudit.pipeline.policy import policy_from_config
 
     cfg = _load(file)
     try:
-        Policy.from_config(cfg)  # what only this machine can check: the venue's time zone
+        policy_from_config(cfg)  # what only this machine can check: the venue's time zone
     except ConfigError as exc:
         raise ConfigError(f"{locate(file, ('device', 'timezone'))}: {exc}") from None
     for warning in config_warnings(cfg, file):

@@ -167,7 +167,7 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
     mqtt = None
     if with_hub:
         from camaudit.config.hub import HubConfig
-        from camaudit.hub.app import start_hub
+        from camaudit.hub.run import start_hub
         from camaudit.store.keys import load_or_create_key
 
         hub_cfg = HubConfig(

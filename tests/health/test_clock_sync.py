@@ -18,7 +18,7 @@ import camaudit.pipeline.runner as runner
 from camaudit.config.overrides import apply_run_overrides
 from camaudit.core.clock_sync import UNSYNCED_WORDS, unsynced_seqs
 from camaudit.health.clock_sync import ClockWatch, SyncState, adjtimex, first_of, timesyncd_flag
-from camaudit.hub.schema import Rejected, validate_record
+from camaudit.hub.ingest.schema import Rejected, validate_record
 from camaudit.report.html import render_html
 from camaudit.report.model import build
 from camaudit.store.journal import Journal
@@ -139,7 +139,7 @@ def test_hub_stores_clock_synced_and_shows_unsynced_captures(tmp_path: Path):
     from brokers import require_mosquitto, wait_for
     from conftest_hub import hub_config
 
-    from camaudit.hub.app import start_hub
+    from camaudit.hub.run import start_hub
     from camaudit.mqtt.publisher import Publisher
 
     require_mosquitto()

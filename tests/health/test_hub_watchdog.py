@@ -23,7 +23,7 @@ from notify_helpers import lines, notify_listener  # noqa: E402
 
 from camaudit.health.hub_watchdog import HubWatchdog, hub_checks  # noqa: E402
 from camaudit.health.sd_notify import Notifier  # noqa: E402
-from camaudit.hub.app import HubHandle, start_hub  # noqa: E402
+from camaudit.hub.run import HubHandle, start_hub  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from brokers import wait_for
 
-from camaudit.hub.app import HubHandle
+from camaudit.hub.run import HubHandle
 from camaudit.mqtt.publisher import Publisher
 from camaudit.store.journal import Journal
 

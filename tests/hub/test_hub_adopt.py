@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from camaudit.cli import cli
 from camaudit.errors import CamauditError
-from camaudit.hub.store import HubStore
+from camaudit.hub.store.hub_store import HubStore
 from camaudit.mqtt.publisher import Publisher
 from camaudit.store.journal import Journal, pruned_point
 from camaudit.store.keys import load_or_create_key

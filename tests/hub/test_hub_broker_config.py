@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from camaudit.config.hub import HubConfig
-from camaudit.hub.broker import BrokerLimits, ManagedMosquitto, acl_text
+from camaudit.hub.broker.files import acl_text
+from camaudit.hub.broker.mosquitto import BrokerLimits, ManagedMosquitto
 
 README = Path(__file__).resolve().parents[2] / "docs" / "hub-security.md"  # the manual page on the broker
 

@@ -10,8 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from camaudit.hub.chart import HOUR_MS, MAX_DAYS, MAX_HOURS, feed_charts, series, span_of
-from camaudit.hub.store import HubStore
+from camaudit.hub.store.hub_store import HubStore
+from camaudit.hub.web.charts import HOUR_MS, MAX_DAYS, MAX_HOURS, feed_charts, series, span_of
 from camaudit.store.journal import Journal
 
 T0 = 1795651200000  # 2026-11-26 00:00 UTC

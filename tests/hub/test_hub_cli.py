@@ -14,8 +14,8 @@ import pytest
 from brokers import free_port, wait_for, wait_port
 from click.testing import CliRunner
 
-from camaudit.hub.command import hub_cmd
-from camaudit.hub.store import HubError, HubStore
+from camaudit.hub.commands.cli import hub_cmd
+from camaudit.hub.store.hub_store import HubError, HubStore
 from camaudit.store.keys import DeviceKey
 
 
@@ -60,7 +60,7 @@ def test_hub_process_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     web, mq = free_port(), free_port()
     env = dict(os.environ)
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from camaudit.hub.command import hub_cmd; hub_cmd()",
+        [sys.executable, "-c", "from camaudit.hub.commands.cli import hub_cmd; hub_cmd()",
          "--data-dir", str(tmp_path / "hub"), "--listen", f"127.0.0.1:{web}",
          "--broker-listen", f"127.0.0.1:{mq}", "--token", "cli-token-0123456789abcdef", "--user", "cafe-01"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
@@ -91,7 +91,7 @@ def test_mosquitto_does_not_outlive_a_killed_hub_and_enroll_reloads_it(tmp_path:
     web, mq = free_port(), free_port()
     data = tmp_path / "hub"
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from camaudit.hub.command import hub_cmd; hub_cmd()",
+        [sys.executable, "-c", "from camaudit.hub.commands.cli import hub_cmd; hub_cmd()",
          "--data-dir", str(data), "--listen", f"127.0.0.1:{web}", "--broker-listen", f"127.0.0.1:{mq}"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )

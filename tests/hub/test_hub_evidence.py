@@ -1,4 +1,4 @@
-"""The hub's evidence inbox and store (hub/evidence.py) against hostile frames: every frame is
+"""The hub's evidence inbox and store (hub/evidence/inbox.py) against hostile frames: every frame is
 checked against the signed, stored event that names it, bounded in size, decoded as a JPEG
 of sane dimensions, stored once, byte for byte; each refusal is counted by reason."""
 
@@ -16,8 +16,7 @@ from PIL import Image
 
 from camaudit.config.mqtt import MqttConfig
 from camaudit.core.types import Detection
-from camaudit.hub.collector import Collector
-from camaudit.hub.evidence import (
+from camaudit.hub.evidence.inbox import (
     MAX_BYTES,
     EventLookup,
     EvidenceInbox,
@@ -25,8 +24,9 @@ from camaudit.hub.evidence import (
     Frame,
     check_jpeg,
 )
-from camaudit.hub.sql import open_sql
-from camaudit.hub.store import HubStore
+from camaudit.hub.ingest.collector import Collector
+from camaudit.hub.store.hub_store import HubStore
+from camaudit.hub.store.sql import open_sql
 from camaudit.pipeline.evidence import save_evidence
 from camaudit.store.journal import Journal
 from camaudit.store.keys import DeviceKey
@@ -185,7 +185,7 @@ def test_a_frame_ahead_of_its_event_waits_for_it_boundedly(tmp_path: Path) -> No
 
 
 def test_the_hold_is_bounded(tmp_path: Path) -> None:
-    from camaudit.hub.evidence import HOLD_MAX
+    from camaudit.hub.evidence.inbox import HOLD_MAX
 
     s = Setup(tmp_path)
     for i in range(HOLD_MAX + 5):  # the same frame sent again and again is held once
@@ -201,7 +201,7 @@ def test_the_hold_is_bounded(tmp_path: Path) -> None:
 
 
 def test_the_queue_from_the_collector_is_bounded(tmp_path: Path) -> None:
-    from camaudit.hub.evidence import QUEUE_MAX
+    from camaudit.hub.evidence.inbox import QUEUE_MAX
 
     s = Setup(tmp_path)  # not started: nothing drains the queue
     for _ in range(QUEUE_MAX + 10):
@@ -232,7 +232,7 @@ def test_the_store_works_on_postgresql(pg_url: str) -> None:
 def test_a_raw_frame_with_a_visible_face_is_refused_the_safe_view_is_stored(tmp_path: Path) -> None:
     """A misconfigured or compromised device signs a raw frame: the hub's face check (the
     shipped int8 model) refuses it; the device's safe view of the same frame passes."""
-    from camaudit.hub.evidence import FaceCheck
+    from camaudit.hub.evidence.inbox import FaceCheck
 
     s = Setup(tmp_path)
     s.inbox.face_check = FaceCheck()

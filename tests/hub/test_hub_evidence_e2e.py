@@ -19,7 +19,7 @@ from brokers import wait_for
 
 from camaudit.config.model import Config
 from camaudit.core.types import Detection
-from camaudit.hub.broker import free_port
+from camaudit.hub.broker.mosquitto import free_port
 from camaudit.mqtt.evidence_sender import EvidenceSender
 from camaudit.mqtt.publisher import Publisher
 from camaudit.pipeline.evidence import save_evidence
@@ -118,7 +118,7 @@ def test_an_opted_in_feed_sends_its_frames_and_the_capture_page_shows_them(make_
     assert door_sha in door_page and "stay on the device" in door_page and "<img" not in door_page
     web.close()
     # the hub's pack carries the frames it holds (byte for byte) and lists the others
-    from camaudit.hub.pack import export_hub_pack
+    from camaudit.hub.evidence.pack import export_hub_pack
     from camaudit.store.keys import load_key
     from camaudit.store.pack_verify import verify_pack
 

@@ -12,8 +12,8 @@ import pytest
 from camaudit.cli import main
 from camaudit.core.record import Event
 from camaudit.errors import JournalError
-from camaudit.hub.pack import export_hub_pack
-from camaudit.hub.store import HubError, HubStore
+from camaudit.hub.evidence.pack import export_hub_pack
+from camaudit.hub.store.hub_store import HubError, HubStore
 from camaudit.store.journal import Journal
 from camaudit.store.keys import load_or_create_key
 from camaudit.store.pack_verify import verify_pack
@@ -66,7 +66,7 @@ def test_hub_pack_verifies_and_is_signed_by_the_hub(hub: tuple[str, Path, Journa
 
 
 def test_hub_export_refuses_gaps_and_unknown_devices(hub: tuple[str, Path, Journal], tmp_path: Path) -> None:
-    from camaudit.hub.sql import open_sql
+    from camaudit.hub.store.sql import open_sql
 
     db, key, _ = hub
     with pytest.raises(HubError, match="no enrolled device 'nope'"):

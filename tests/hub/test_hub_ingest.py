@@ -16,9 +16,9 @@ from click.testing import CliRunner
 
 from camaudit.config.mqtt import MqttConfig
 from camaudit.core.record import GENESIS_PREV, Event, seal
-from camaudit.hub.collector import Collector
-from camaudit.hub.command import hub_cmd
-from camaudit.hub.store import HubStore
+from camaudit.hub.commands.cli import hub_cmd
+from camaudit.hub.ingest.collector import Collector
+from camaudit.hub.store.hub_store import HubStore
 from camaudit.mqtt.command import alerts_cmd
 from camaudit.mqtt.publisher import Publisher
 from camaudit.store.journal import Journal

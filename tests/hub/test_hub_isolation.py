@@ -12,7 +12,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from brokers import wait_for
 
-from camaudit.hub.broker import BrokerLimits, ManagedMosquitto, ensure_user_secret
+from camaudit.hub.broker.files import ensure_user_secret
+from camaudit.hub.broker.mosquitto import BrokerLimits, ManagedMosquitto
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from camaudit.hub.sql import SqlError, open_sql, redact, to_psycopg
+from camaudit.hub.store.sql import SqlError, open_sql, redact, to_psycopg
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -18,9 +18,9 @@ import pytest
 from pgserver import PgServer
 
 from camaudit.core.record import GENESIS_PREV, Event, seal
-from camaudit.hub.pack import export_hub_pack
-from camaudit.hub.sql import open_sql
-from camaudit.hub.store import SCHEMA_VERSION, HubError, HubStore
+from camaudit.hub.evidence.pack import export_hub_pack
+from camaudit.hub.store.hub_store import SCHEMA_VERSION, HubError, HubStore
+from camaudit.hub.store.sql import open_sql
 from camaudit.store.keys import DeviceKey, load_or_create_key
 from camaudit.store.pack_verify import verify_pack
 
@@ -168,7 +168,7 @@ def _open_many(target: str, n: int) -> list[BaseException]:
 
 def test_several_processes_opening_a_new_store_at_once_migrate_it_once(hub_db: str) -> None:
     """Hub workers started together: the schema is created once, no open fails."""
-    code = ("import sys; from camaudit.hub.store import HubStore; "
+    code = ("import sys; from camaudit.hub.store.hub_store import HubStore; "
             "s = HubStore(sys.argv[1]); s.close()")
     procs = [subprocess.Popen([sys.executable, "-c", code, hub_db], stderr=subprocess.PIPE, text=True)
              for _ in range(4)]
@@ -441,7 +441,7 @@ def test_hub_config_file_names_the_store(tmp_path: Path) -> None:
     "postgres://hub:s3cr@t@[::1]:5432/x",
 ])
 def test_redact_hides_any_password(url: str) -> None:
-    from camaudit.hub.sql import redact
+    from camaudit.hub.store.sql import redact
 
     shown = redact(url)
     assert "s3cr" not in shown and "***" in shown and shown.startswith(url.split("://")[0] + "://hub")

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from camaudit.hub.chart import feed_charts
-from camaudit.hub.views import Clock, capture_view, reason_label, verdict_words
+from camaudit.hub.web.charts import feed_charts
+from camaudit.hub.web.views import Clock, capture_view, reason_label, verdict_words
 
 BERLIN = Clock(ZoneInfo("Europe/Berlin"))
 

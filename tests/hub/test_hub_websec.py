@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 
 from camaudit.errors import ConfigError
-from camaudit.hub.websec import COOKIE, CSP, LoginLimiter, Sessions, WebAuth
+from camaudit.hub.web.security import COOKIE, CSP, LoginLimiter, Sessions, WebAuth
 
 pytestmark = pytest.mark.integration
 TOKEN = "websec-token-0123456789abcdef"

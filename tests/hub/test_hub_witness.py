@@ -8,7 +8,7 @@ import pytest
 from brokers import wait_for
 
 from camaudit.core.record import RecordError
-from camaudit.hub.witness import check_witness
+from camaudit.hub.ingest.witness import check_witness
 from camaudit.mqtt.publisher import Publisher
 from camaudit.store.journal import Journal
 

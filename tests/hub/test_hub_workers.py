@@ -1,5 +1,5 @@
 """Several hub workers on one stream: chain linking computed from the shared store
-(hub/linkstore.py), two shared-mode collectors fed in an adversarial order, and the rule
+(hub/ingest/linkstore.py), two shared-mode collectors fed in an adversarial order, and the rule
 that in-memory linking never runs next to another collector."""
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import pytest
 
 from camaudit.config.mqtt import MqttConfig
 from camaudit.core.record import Event
-from camaudit.hub import collector as collector_mod
-from camaudit.hub import linkstore
-from camaudit.hub.collector import Collector
-from camaudit.hub.linkstore import CollectorConflict, LinkStore
-from camaudit.hub.sql import open_sql
-from camaudit.hub.store import HubStore
+from camaudit.hub.ingest import acks as acks_mod
+from camaudit.hub.ingest import linkstore
+from camaudit.hub.ingest import replay as replay_mod
+from camaudit.hub.ingest.collector import Collector
+from camaudit.hub.ingest.linkstore import CollectorConflict, LinkStore
+from camaudit.hub.store.hub_store import HubStore
+from camaudit.hub.store.sql import open_sql
 from camaudit.store.journal import Journal
 from camaudit.store.keys import DeviceKey
 
@@ -81,7 +82,7 @@ def _dev1_events(tmp_path: Path, a: Worker, b: Worker, n: int) -> list[Event]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def two(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(collector_mod, "ACK_EVERY_S", 0.0)  # every head advance acked at once
+    monkeypatch.setattr(acks_mod, "ACK_EVERY_S", 0.0)  # every head advance acked at once
     monkeypatch.setattr(linkstore, "GAP_GRACE_S", 0.0)  # every gap asked for at once
     db = tmp_path / "hub.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
     HubStore(db).close()
@@ -167,14 +168,14 @@ def test_an_ack_owed_when_another_worker_finds_a_fork_is_not_sent(two, tmp_path:
     clone = Journal.open(tmp_path / "clone" / "journal.db", "dev1", checkpoint_every=1000)
     (c2,) = _append(clone, 1, "clone")
     clone.close()
-    monkeypatch.setattr(collector_mod, "ACK_EVERY_S", 3600.0)
-    a.col._last_ack["dev1"] = time.monotonic()  # A acked a moment ago: its next ack waits
+    monkeypatch.setattr(acks_mod, "ACK_EVERY_S", 3600.0)
+    a.col.linker.acks.last_ack["dev1"] = time.monotonic()  # A acked a moment ago: its next ack waits
     a.feed(*real)  # A stores 1-3 and owes dev1 the ack of 3
     assert a.store.seqs("dev1") == [1, 2, 3] and a.acks() == []
     b.feed(c2)  # the clone's seq 2 reaches B: a fork
     assert len(b.fork_alerts()) == 1
-    monkeypatch.setattr(collector_mod, "ACK_EVERY_S", 0.0)
-    a.col._send_owed_acks(time.monotonic())
+    monkeypatch.setattr(acks_mod, "ACK_EVERY_S", 0.0)
+    a.col.linker.send_owed_acks(time.monotonic())
     assert a.acks() == [] and b.acks() == []  # the owed ack is dropped, not sent
 
 
@@ -225,7 +226,7 @@ def test_pending_is_bounded_per_device(two, tmp_path: Path, monkeypatch: pytest.
 
 
 def test_sweep_asks_for_a_gap_left_by_a_dead_worker(two, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(collector_mod, "REPLAY_EVERY_S", 0.2)
+    monkeypatch.setattr(replay_mod, "REPLAY_EVERY_S", 0.2)
     monkeypatch.setattr(linkstore, "GAP_GRACE_S", 0.3)
     db, a, b = two
     evs = _dev1_events(tmp_path, a, b, 6)
@@ -251,7 +252,7 @@ def test_no_replay_asked_while_another_worker_has_a_backlog(two, tmp_path: Path,
     """The missing predecessor is most likely queued at a worker that lags: asking the device
     to replay it then only adds load. A gap counts once it outlasts the grace plus the
     largest lag a live collector reported; when that worker catches up, it counts again."""
-    monkeypatch.setattr(collector_mod, "REPLAY_EVERY_S", 0.0)
+    monkeypatch.setattr(replay_mod, "REPLAY_EVERY_S", 0.0)
     monkeypatch.setattr(linkstore, "GAP_GRACE_S", 0.2)
     monkeypatch.setattr(linkstore, "LAG_CACHE_S", 0.0)
     db, a, b = two
@@ -310,7 +311,7 @@ def test_a_worker_name_is_never_a_device_and_back(tmp_path: Path) -> None:
     device's stream, write acks), and a worker named like a device would get its rights."""
     from click.testing import CliRunner
 
-    from camaudit.hub.command import hub_cmd
+    from camaudit.hub.commands.cli import hub_cmd
 
     d = str(tmp_path / "hub")
     key = DeviceKey.generate().public_hex

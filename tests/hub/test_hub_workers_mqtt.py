@@ -21,9 +21,10 @@ import pytest
 from brokers import require_mosquitto, wait_for
 from click.testing import CliRunner
 
-from camaudit.hub.broker import ManagedMosquitto, ensure_user_secret, free_port
-from camaudit.hub.command import hub_cmd
-from camaudit.hub.store import HubStore
+from camaudit.hub.broker.files import ensure_user_secret
+from camaudit.hub.broker.mosquitto import ManagedMosquitto, free_port
+from camaudit.hub.commands.cli import hub_cmd
+from camaudit.hub.store.hub_store import HubStore
 from camaudit.store.journal import Journal
 
 HERE = Path(__file__).resolve().parents[1] / "mqtt"
@@ -302,7 +303,7 @@ def test_shared_hub_and_a_worker_split_the_stream(make_hub, tmp_path: Path) -> N
 
 
 def test_a_hub_on_a_store_where_a_worker_ran_links_shared(make_hub, tmp_path: Path) -> None:
-    from camaudit.hub.linkstore import LinkStore
+    from camaudit.hub.ingest.linkstore import LinkStore
 
     store = HubStore(tmp_path / "hub" / "hub.db")
     links = LinkStore(store.sql)

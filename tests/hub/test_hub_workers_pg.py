@@ -1,4 +1,4 @@
-"""Shared-store linking (hub/linkstore.py) under real concurrency, on SQLite and on a real
+"""Shared-store linking (hub/ingest/linkstore.py) under real concurrency, on SQLite and on a real
 PostgreSQL: several connections link the same devices at the same time; every seq is
 stored once, each head advance belongs to exactly one transaction (so one ack each), a
 fork across connections is opened (alerted) exactly once."""
@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from camaudit.core.record import Event
-from camaudit.hub.linkstore import Incoming, LinkResult, LinkStore
-from camaudit.hub.sql import Sql, open_sql
-from camaudit.hub.store import HubStore
+from camaudit.hub.ingest.link_txn import Incoming, LinkResult
+from camaudit.hub.ingest.linkstore import LinkStore
+from camaudit.hub.store.hub_store import HubStore
+from camaudit.hub.store.sql import Sql, open_sql
 from camaudit.store.journal import Journal
 
 NOW = int(time.time() * 1000)
@@ -150,7 +151,7 @@ def test_a_transaction_rolled_back_by_a_conflict_is_linked_again(target: Any, tm
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A deadlock / serialization failure (PostgreSQL) or a store still locked (SQLite) rolls the
     whole transaction back: linking runs again and stores everything once; any other error is raised."""
-    from camaudit.hub.sql import SqlError
+    from camaudit.hub.store.sql import SqlError
 
     evs = _stream(tmp_path, "d1", 5)
     sql = open_sql(target)

@@ -9,7 +9,7 @@ import pytest
 from brokers import Mosquitto, require_mosquitto
 
 from camaudit.config.hub import HubConfig
-from camaudit.hub.app import HubHandle, start_hub
+from camaudit.hub.run import HubHandle, start_hub
 
 
 @pytest.fixture

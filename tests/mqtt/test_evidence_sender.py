@@ -119,7 +119,7 @@ def test_too_large_missing_or_changed_frames_are_never_sent_and_stay_on_disk(tmp
     assert d.round() == []
     assert d.outbox.counts() == {"too_large": 1, "missing": 2}
     assert (d.ev / f"{big}.jpg").exists()
-    from camaudit.hub.broker import BrokerLimits
+    from camaudit.hub.broker.mosquitto import BrokerLimits
 
     # the hub's mosquitto takes the largest frame sent with its topic and MQTT header
     topic = "camaudit/" + "d" * 64 + "/evidence/" + "9" * 16 + "/" + "f" * 64

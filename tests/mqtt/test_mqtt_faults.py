@@ -22,7 +22,7 @@ from brokers import Mosquitto, free_port, require_mosquitto, wait_for
 from devicesim import append_captures
 
 from camaudit.config.mqtt import MqttConfig
-from camaudit.hub.app import HubHandle
+from camaudit.hub.run import HubHandle
 from camaudit.mqtt.publisher import Publisher
 from camaudit.store.journal import Journal
 
@@ -188,7 +188,7 @@ def test_broker_unreachable_at_device_start(which: str, tmp_path: Path, make_hub
     journal = Journal.open(tmp_path / "dev" / "journal.db", "dev1", checkpoint_every=100)
     cfg = MqttConfig(url=url, ack_timeout_s=2.0)
     if which == "hub-managed":  # the device's credentials exist before the hub first starts
-        from camaudit.hub.broker import broker_dir, ensure_user_secret
+        from camaudit.hub.broker.files import broker_dir, ensure_user_secret
 
         secret = ensure_user_secret(tmp_path / "hub", broker_dir(tmp_path / "hub") / "passwd", "dev1")
         cfg = cfg.model_copy(update={"username": "dev1", "password_file": str(secret)})

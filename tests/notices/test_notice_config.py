@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import pytest
 
 from camaudit.config import parse_config
-from camaudit.core.policy import Moment, Policy
+from camaudit.core.policy import Moment
 from camaudit.core.types import Detection
 from camaudit.errors import ConfigError
+from camaudit.pipeline.policy import policy_from_config
 
 BASE = """\
 device: {id: cafe-01, timezone: Europe/Berlin}
@@ -93,7 +94,7 @@ def test_hours_error_points_at_the_line():
 
 
 def test_policy_from_config_uses_venue_time_zone_zones_and_releases():
-    p = Policy.from_config(parse_config(BASE))
+    p = policy_from_config(parse_config(BASE))
     face = Detection(100, 100, 50, 50, 0.9)
     in_zone = Detection(1700, 50, 60, 60, 0.9)
     wed_0630_utc = ms(2026, 6, 10, 4, 30)  # 06:30 CEST: before the 07:00 opening in Berlin
@@ -109,7 +110,7 @@ def test_policy_from_config_uses_venue_time_zone_zones_and_releases():
 def test_unknown_venue_time_zone_fails_when_the_policy_is_built():
     cfg = parse_config(BASE.replace("timezone: Europe/Berlin", "timezone: Europe/Atlantis"))
     with pytest.raises(ConfigError, match="device.timezone: unknown time zone 'Europe/Atlantis'"):
-        Policy.from_config(cfg)
+        policy_from_config(cfg)
 
 
 @pytest.mark.parametrize(
@@ -121,4 +122,4 @@ def test_unknown_venue_time_zone_fails_when_the_policy_is_built():
 )
 def test_unknown_feed_references_fail_when_the_policy_is_built(old, new, expected):
     with pytest.raises(ConfigError, match=expected):
-        Policy.from_config(parse_config(BASE.replace(old, new)))
+        policy_from_config(parse_config(BASE.replace(old, new)))

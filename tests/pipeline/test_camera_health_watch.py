@@ -16,7 +16,7 @@ from camaudit.config.feeds import FeedConfig, HealthConfig
 from camaudit.core.camera_health import HealthLimits
 from camaudit.core.motion import downscale_gray
 from camaudit.core.record import seal
-from camaudit.hub.schema import Rejected, validate_record
+from camaudit.hub.ingest.schema import Rejected, validate_record
 
 CFG = HealthConfig(learn_s=1.0, enter_s=1.0, restore_s=1.0, alert_after_s=2.0)
 

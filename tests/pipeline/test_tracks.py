@@ -11,7 +11,7 @@ import pytest
 from pipeline_helpers import camaudit
 
 from camaudit.core.record import Event
-from camaudit.hub.schema import validate_record
+from camaudit.hub.ingest.schema import validate_record
 
 VIDEOS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "videos"
 if not VIDEOS.exists():

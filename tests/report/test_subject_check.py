@@ -14,7 +14,7 @@ import pytest
 from pipeline_helpers import camaudit
 
 from camaudit.core.record import Event
-from camaudit.hub.store import HubStore
+from camaudit.hub.store.hub_store import HubStore
 from camaudit.store.journal import Journal
 from camaudit.store.keys import load_or_create_key
 

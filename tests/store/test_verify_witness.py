@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from store_helpers import T0, capture_body, run_verify
 
-from camaudit.hub.pack import export_hub_pack
-from camaudit.hub.store import HubStore
+from camaudit.hub.evidence.pack import export_hub_pack
+from camaudit.hub.store.hub_store import HubStore
 from camaudit.store.journal import Journal
 from camaudit.store.keys import DeviceKey, load_or_create_key
 

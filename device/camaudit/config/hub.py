@@ -63,7 +63,7 @@ class HubConfig(Section):
         if self.group:
             return self.group
         if self.broker is None:
-            from camaudit.hub.broker import worker_group
+            from camaudit.hub.broker.files import worker_group
 
             return worker_group(self.data_dir)
         return "camaudit-hub"
@@ -120,7 +120,7 @@ class HubConfig(Section):
             try:
                 urlsplit(v).port  # noqa: B018  (a bad port raises)
             except ValueError:
-                from camaudit.hub.sql import redact
+                from camaudit.hub.store.sql import redact
 
                 raise ValueError(f"bad PostgreSQL URL {redact(v)}") from None
         elif not v.strip():
@@ -141,7 +141,7 @@ class HubConfig(Section):
     @property
     def db_where(self) -> str:
         """The store as a message may name it (a URL's password redacted)."""
-        from camaudit.hub.sql import redact
+        from camaudit.hub.store.sql import redact
 
         return redact(str(self.db_target))
 

@@ -23,13 +23,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from camaudit.core.types import Detection
-
-if TYPE_CHECKING:  # the config layer imports core, never the other way at run time
-    from camaudit.config.model import Config
 
 VerdictName = Literal["consented", "unconsented"]
 
@@ -303,29 +300,6 @@ class Policy:
         self.timezone = timezone
         self.tz = load_timezone(timezone)
         self.releases: tuple[Release, ...] = tuple(releases)
-
-    @classmethod
-    def from_config(cls, cfg: Config) -> Policy:
-        """Build from a validated Config (no I/O; time zone data comes from the system).
-
-        The Config model already checks feed references; ConfigError here is for what it
-        cannot check: the venue time zone."""
-        from camaudit.errors import ConfigError
-
-        rules = [
-            NoticeRule(
-                id=nid,
-                covers=frozenset(n.covers),
-                hours=parse_hours(n.hours) if n.hours else None,
-            )
-            for nid, n in cfg.notices.items()
-        ]
-        zones = {name: [list(p) for p in f.privacy_zones] for name, f in cfg.feeds.items()}
-        releases = [r.to_release() for r in cfg.releases]
-        try:
-            return cls(rules, zones, cfg.device.timezone, releases)
-        except ValueError as exc:
-            raise ConfigError(f"device.timezone: {exc}") from None
 
     def notices_for(self, feed: str) -> tuple[NoticeRule, ...]:
         return tuple(n for n in self.notices if feed in n.covers)

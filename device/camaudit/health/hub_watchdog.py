@@ -106,7 +106,7 @@ def http_answers(url: str, timeout_s: float = 5.0) -> Check:
 
 
 def hub_checks(handle: Any, stall_s: float = 30.0) -> dict[str, Check]:
-    """The liveness checks of a running hub (camaudit.hub.app.HubHandle):
+    """The liveness checks of a running hub (camaudit.hub.run.HubHandle):
     - collector: its thread runs and its loop stamped its heartbeat (every ~1 s) within stall_s;
     - broker: the thread that supervises (and restarts) the hub's own mosquitto runs;
     - web: the web server thread runs and answers HTTP.

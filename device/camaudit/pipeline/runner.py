@@ -502,10 +502,9 @@ def _drain(publisher: Any, journal: Any, timeout: float) -> None:
 
 
 def build_policy(cfg: Config) -> Any:
-    from camaudit.core.policy import Policy
+    from camaudit.pipeline.policy import policy_from_config
 
-    from_config = getattr(Policy, "from_config", None)
-    return from_config(cfg) if from_config is not None else Policy()
+    return policy_from_config(cfg)
 
 
 def _install_signals(stop: threading.Event) -> Callable[[], None] | None:

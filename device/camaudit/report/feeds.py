@@ -5,13 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from camaudit.errors import CamauditError
 from camaudit.store.db import open_readonly
-
-if TYPE_CHECKING:
-    from camaudit.hub.store import HubStore
 
 
 class UnknownFeedError(CamauditError):
@@ -54,11 +50,6 @@ def journal_feeds(db: Path) -> set[str]:
     return feeds_of(rows)
 
 
-def hub_feeds(store: HubStore, device: str) -> set[str]:
-    """The feeds of `device` in a hub store (SQLite or PostgreSQL)."""
-    return store.device_feeds(device)
-
-
 _ZONE_SQL = (
     "SELECT json FROM events WHERE type IN ('device.online', 'notice.registered'){dev} "
     "ORDER BY seq DESC LIMIT 1"
@@ -83,10 +74,3 @@ def journal_zone(db: Path) -> str | None:
         return zone_of(conn.execute(_ZONE_SQL.format(dev="")).fetchone())
     finally:
         conn.close()
-
-
-def hub_zone(store: HubStore, device: str) -> str | None:
-    try:
-        return store.timezone(device)
-    except CamauditError:
-        return None

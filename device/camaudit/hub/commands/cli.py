@@ -12,11 +12,11 @@ import click
 from pydantic import ValidationError
 
 from camaudit.config.hub import HubConfig, load_hub_config
-from camaudit.errors import ConfigError
-from camaudit.hub.store import HubError
+from camaudit.errors import CamauditError, ConfigError
+from camaudit.hub.store.hub_store import HubError
 
 if TYPE_CHECKING:
-    from camaudit.hub.store import HubStore
+    from camaudit.hub.store.hub_store import HubStore
 
 DATA_DIR_ENV = "CAMAUDIT_HUB_DIR"
 DB_ENV = "CAMAUDIT_HUB_DB"
@@ -60,7 +60,7 @@ def _private_folder(path: Path) -> Path:
 def _hub_store(cfg: HubConfig) -> HubStore:
     """The running hub's store (a SQLite file must exist), or a one-line error saying where
     it was looked for."""
-    from camaudit.hub.store import HubStore
+    from camaudit.hub.store.hub_store import HubStore
 
     target = cfg.db_target
     if isinstance(target, Path) and not target.is_file():
@@ -74,7 +74,7 @@ def _hub_store(cfg: HubConfig) -> HubStore:
 def _mqtt_user(cfg: HubConfig, user: str, *, reset: bool) -> Path:
     """Create (or with `reset`, re-key) `user` in the hub mosquitto's password file and make
     a running hub's mosquitto reload it (SIGHUP: no restart)."""
-    from camaudit.hub.broker import broker_dir, ensure_user_secret, signal_reload
+    from camaudit.hub.broker.files import broker_dir, ensure_user_secret, signal_reload
 
     _private_folder(cfg.data_dir)
     secret = ensure_user_secret(cfg.data_dir, broker_dir(cfg.data_dir) / "passwd", user, reset=reset)
@@ -144,7 +144,7 @@ def hub_cmd(ctx: click.Context, /, **opts: Any) -> None:
     ctx.obj = opts
     if ctx.invoked_subcommand is not None:
         return
-    from camaudit.hub.app import start_hub
+    from camaudit.hub.run import start_hub
 
     cfg = _config(ctx)
     if opts["worker"]:
@@ -188,7 +188,7 @@ def _wait_for_signal() -> None:
 
 
 def _run_worker(cfg: HubConfig, name: str) -> None:
-    from camaudit.hub.worker import start_worker
+    from camaudit.hub.commands.worker import start_worker
 
     handle = start_worker(cfg, name)
     click.echo(f"worker  {name} in group {cfg.worker_group}")
@@ -211,7 +211,7 @@ def _run_worker(cfg: HubConfig, name: str) -> None:
 def add_worker_cmd(ctx: click.Context, name: str) -> None:
     """Create hub worker NAME's MQTT user in the hub's mosquitto (reads every device's stream,
     writes acks and commands); a running hub's mosquitto applies it at once."""
-    from camaudit.hub.broker import add_worker
+    from camaudit.hub.broker.files import add_worker
 
     cfg = _config(ctx)
     if cfg.broker is not None:
@@ -241,7 +241,7 @@ def add_worker_cmd(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) -> None:
     """Trust DEVICE's Ed25519 public key PUBKEY (64 hex digits, shown by the device)."""
-    from camaudit.hub.store import HubStore, check_base
+    from camaudit.hub.store.hub_store import HubStore, check_base
 
     base: tuple[int, str] | None = None
     if after is not None:
@@ -250,7 +250,7 @@ def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) 
             raise click.BadParameter("expected SEQ:HASH, e.g. 5000:3fa9...", param_hint="--after")
         base = (int(seq), digest.strip().lower())
         check_base(device, *base)  # before enrolling: all or nothing
-    from camaudit.hub.broker import RESERVED_USERS
+    from camaudit.hub.broker.files import RESERVED_USERS
 
     cfg = _config(ctx)
     target = cfg.db_target
@@ -259,7 +259,7 @@ def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) 
     if device in RESERVED_USERS:
         raise HubError(f"enroll: {device!r} is reserved for the hub's own MQTT users")
     if cfg.broker is None:
-        from camaudit.hub.broker import check_user, read_workers
+        from camaudit.hub.broker.files import check_user, read_workers
 
         if device in read_workers(cfg.data_dir):
             raise HubError(f"enroll: {device!r} is a hub worker's MQTT user")
@@ -296,14 +296,14 @@ def export_cmd(
     """Write an evidence pack of DEVICE from what the hub stored, signed by the hub."""
     import time
 
-    from camaudit.hub.pack import export_hub_pack
-    from camaudit.report.feeds import check_feed, hub_feeds
+    from camaudit.hub.evidence.pack import export_hub_pack
+    from camaudit.report.feeds import check_feed
     from camaudit.store.pack_command import parse_when
 
     cfg = _config(ctx)
     store = _hub_store(cfg)
     try:
-        check_feed(feed, hub_feeds(store, device), f"the hub's records of {device}")
+        check_feed(feed, store.device_feeds(device), f"the hub's records of {device}")
         summary = export_hub_pack(
             store,
             cfg.data_dir / "hub.key",
@@ -335,20 +335,20 @@ def subject_check_cmd(
     """Was anyone captured on DEVICE's FEED in the window? From the hub store, read-only."""
     import time
 
-    from camaudit.hub.pack import export_hub_pack
+    from camaudit.hub.evidence.pack import export_hub_pack
     from camaudit.report.command import run_subject_check
-    from camaudit.report.feeds import check_feed, hub_feeds, hub_zone
+    from camaudit.report.feeds import check_feed
 
     cfg = _config(ctx)
     store = _hub_store(cfg)
     try:
-        check_feed(feed, hub_feeds(store, device), f"the hub's records of {device}")
+        check_feed(feed, store.device_feeds(device), f"the hub's records of {device}")
 
         def make(pack: Path, since_ms: int, until_ms: int) -> object:
             return export_hub_pack(store, cfg.data_dir / "hub.key", device, pack, since_ms=since_ms,
                                    until_ms=until_ms, feed=feed, now_ms=int(time.time() * 1000))
 
-        run_subject_check(make, feed, since, until, out, hub_zone(store, device))
+        run_subject_check(make, feed, since, until, out, _zone(store, device))
     finally:
         store.close()
 
@@ -361,7 +361,7 @@ def adduser_cmd(ctx: click.Context, user: str) -> None:
     """Create (or reset) an MQTT user of the hub's mosquitto; prints its password file.
 
     A running hub's mosquitto reloads its password file at once (no restart)."""
-    from camaudit.hub.broker import HUB_USER
+    from camaudit.hub.broker.files import HUB_USER
 
     if user == HUB_USER:
         raise HubError(f"adduser: {HUB_USER!r} is the hub's own MQTT user (created at hub start)")
@@ -408,3 +408,11 @@ def resolve_fork_cmd(ctx: click.Context, device: str, keep: str) -> None:
     click.echo(f"{device}: fork resolved, kept the {keep} copy"
                + (f"; {moved} record(s) moved to quarantine" if moved else "")
                + "; acks resume")
+
+
+def _zone(store: HubStore, device: str) -> str | None:
+    """The venue's time zone as `device` last journalled it in the hub store; None if unknown."""
+    try:
+        return store.timezone(device)
+    except CamauditError:
+        return None

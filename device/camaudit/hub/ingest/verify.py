@@ -1,7 +1,7 @@
 """Check one incoming MQTT message at the hub, before any chain state is involved.
 
 Order matters: size first (a 10 MB payload is never parsed), then topic, JSON (duplicate
-keys refused), the typed schema of hub/schema.py (per event type: types, ranges, lengths,
+keys refused), the typed schema of hub/ingest/schema.py (per event type: types, ranges, lengths,
 ts against the hub's clock), device named by topic vs body, enrollment, hash, signature.
 Each failure has a short reason code that the hub counts.
 """
@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from camaudit.core.record import Event, RecordError, check_hash
-from camaudit.hub.schema import Rejected, parse_json, validate_record
+from camaudit.hub.ingest.schema import Rejected, parse_json, validate_record
 from camaudit.mqtt import topics
 
 #: Reason codes (rejects table).

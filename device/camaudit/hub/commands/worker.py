@@ -2,7 +2,7 @@
 
 A worker connects (MQTT 5) to the hub's broker, or a site's (`--broker`), joins the shared
 subscription group `$share/<group>/<p>/+/events` (and checkpoints), links every batch in
-the shared hub store (hub/linkstore.py), and serves the web page from that store on its
+the shared hub store (hub/ingest/linkstore.py), and serves the web page from that store on its
 own `--listen` port. It never starts or manages a broker.
 
 With the hub's own mosquitto, the worker's MQTT user is created by `camaudit hub
@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from camaudit.config.hub import HubConfig
-from camaudit.hub.broker import broker_dir, check_user, secret_path
-from camaudit.hub.store import HubError, HubStore
+from camaudit.hub.broker.files import broker_dir, check_user, secret_path
+from camaudit.hub.store.hub_store import HubError, HubStore
 
 if TYPE_CHECKING:
-    from camaudit.hub.app import HubHandle
+    from camaudit.hub.run import HubHandle
     from camaudit.store.keys import DeviceKey
 
 log = logging.getLogger(__name__)
@@ -67,9 +67,9 @@ def _hub_key(store: HubStore, path: Path, name: str) -> DeviceKey:
 
 def start_worker(cfg: HubConfig, name: str) -> HubHandle:
     """Start worker `name` on `cfg`'s store and broker; returns a HubHandle (stop() ends it)."""
-    from camaudit.hub.app import _private_dir, _token, serve
-    from camaudit.hub.collector import Collector
-    from camaudit.hub.live import LiveAlerts
+    from camaudit.hub.ingest.collector import Collector
+    from camaudit.hub.run import _private_dir, _token, serve
+    from camaudit.hub.web.live import LiveAlerts
 
     check_user(name)
     _private_dir(cfg.data_dir)

@@ -14,20 +14,19 @@ from typing import Any
 
 from camaudit.config.hub import HubConfig, split_hostport
 from camaudit.config.mqtt import MqttConfig
-from camaudit.hub.broker import (
+from camaudit.hub.broker.files import (
     ALERTS_USER,
     HUB_USER,
     RESERVED_USERS,
-    BrokerLimits,
-    ManagedMosquitto,
     check_user,
     ensure_user_secret,
-    free_port,
 )
-from camaudit.hub.collector import Collector
-from camaudit.hub.linkstore import LinkStore, Mode
-from camaudit.hub.live import LiveAlerts
-from camaudit.hub.store import HubError, HubStore
+from camaudit.hub.broker.mosquitto import BrokerLimits, ManagedMosquitto, free_port
+from camaudit.hub.ingest.collector import Collector
+from camaudit.hub.ingest.linking import Mode
+from camaudit.hub.ingest.linkstore import LinkStore
+from camaudit.hub.store.hub_store import HubError, HubStore
+from camaudit.hub.web.live import LiveAlerts
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +183,7 @@ def start_hub(cfg: HubConfig) -> HubHandle:
 
     live = LiveAlerts()
     links = LinkStore(store.sql)
-    # once workers share this store, the hub links there too (hub/linkstore.py)
+    # once workers share this store, the hub links there too (hub/ingest/linkstore.py)
     linking: Mode = "shared" if cfg.shared or links.linking_mode() == "shared" else "memory"
     collector = Collector(store, mqtt, wkey, tofu=cfg.trust_on_first_use,
                           max_bytes=cfg.max_message_bytes,
@@ -224,9 +223,9 @@ def serve(cfg: HubConfig, store: HubStore, collector: Collector, *, broker_url: 
 
 
 def _evidence_inbox(cfg: HubConfig, store: HubStore, collector: Collector) -> Any:
-    """Checks and stores the blurred evidence frames devices send (hub/evidence.py)."""
-    from camaudit.hub.evidence import EventLookup, EvidenceInbox, EvidenceStore, FaceCheck
-    from camaudit.hub.sql import open_sql
+    """Checks and stores the blurred evidence frames devices send (hub/evidence/inbox.py)."""
+    from camaudit.hub.evidence.inbox import EventLookup, EvidenceInbox, EvidenceStore, FaceCheck
+    from camaudit.hub.store.sql import open_sql
 
     sql = open_sql(cfg.db_target)
     return EvidenceInbox(
@@ -240,7 +239,7 @@ def _evidence_inbox(cfg: HubConfig, store: HubStore, collector: Collector) -> An
 def _start_web(handle: HubHandle, cfg: HubConfig, live: LiveAlerts) -> None:
     import uvicorn
 
-    from camaudit.hub.web import create_app
+    from camaudit.hub.web.app import create_app
 
     host, port = split_hostport(cfg.listen)
     port = port or free_port(host)

@@ -1,4 +1,4 @@
-"""Web security of the hub's page, kept apart from its routes (hub/web.py).
+"""Web security of the hub's page, kept apart from its routes (hub/web/app.py).
 
 - `SecurityHeaders`: an ASGI middleware that puts on every answer a Content-Security-Policy
   (own origin only, no inline script or style, `frame-ancestors 'none'`), X-Frame-Options

@@ -1,7 +1,7 @@
 """`camaudit hub export DEVICE`: an evidence pack of one device, built from what the hub
 stored (the records exactly as the device signed them), the manifest signed by the hub's
 own key. Evidence frames the device sent (feeds with `send_evidence: true`, stored by
-hub/evidence.py byte for byte) are carried; the others are listed as kept on the device.
+hub/evidence/inbox.py byte for byte) are carried; the others are listed as kept on the device.
 `camaudit verify PACK --hub-key HUB_KEY` proves such a pack (the hub key vouches
 that it holds every record of the span; each record is still checked against the device
 key); without the hub key pinned, verify says its origin is unproven (exit 3)."""
@@ -13,8 +13,8 @@ from pathlib import Path
 
 from camaudit.core.record import Event
 from camaudit.errors import JournalError
-from camaudit.hub.sql import Sql
-from camaudit.hub.store import HubStore
+from camaudit.hub.store.hub_store import HubStore
+from camaudit.hub.store.sql import Sql
 from camaudit.store.keys import load_key
 from camaudit.store.pack import PackSummary, build_pack, check_pack_args, evidence_refs
 
@@ -74,7 +74,7 @@ def export_hub_pack(
 def _frames(sql: Sql, device: str, lines: list[str]) -> dict[str, bytes]:
     """The evidence frames of `device` the hub stored that these records name (a hub store
     from before evidence frames has no such table: none)."""
-    from camaudit.hub.evidence import EvidenceStore
+    from camaudit.hub.evidence.inbox import EvidenceStore
 
     wanted: set[str] = set()
     for line in lines:

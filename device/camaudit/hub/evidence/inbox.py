@@ -20,7 +20,7 @@ unchanged. A frame is stored only if:
 It is then stored once (PRIMARY KEY device, sha) in `evidence_frames`, the bytes as they
 arrived (the hub never re-encodes or unblurs), and acked to the device on
 `<p>/<device>/cmd/evidence_ack` (payload: the sha). Rejects are counted by reason in the hub's
-`rejects` table, like events. The store speaks camaudit.hub.sql (SQLite or PostgreSQL).
+`rejects` table, like events. The store speaks camaudit.hub.store.sql (SQLite or PostgreSQL).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from camaudit.hub.sql import Sql
-from camaudit.hub.store import migrate
+from camaudit.hub.store.schema import migrate
+from camaudit.hub.store.sql import Sql
 from camaudit.mqtt import topics
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class Frame:
 
 
 class EvidenceStore:
-    """The `evidence_frames` table (SQLite or PostgreSQL through camaudit.hub.sql)."""
+    """The `evidence_frames` table (SQLite or PostgreSQL through camaudit.hub.store.sql)."""
 
     COLS = "device, sha, capture, seq, feed, width, height, bytes, received_ms"
 

@@ -7,7 +7,7 @@ empty buckets included:
   in the venue's zone, with the date under the first hour of each day;
 - else day buckets (the venue's local calendar days: a DST day has 23 or 25 hours), at most
   MAX_DAYS of them; a longer span shows its last MAX_DAYS days and says so on the chart.
-The store counts captures per UTC hour (hub/store.py `hourly`): for a zone whose offset is
+The store counts captures per UTC hour (hub/store/hub_store.py `hourly`): for a zone whose offset is
 a whole number of hours those are exactly the local hours; in a zone offset by :30 or :45
 the buckets are still whole hours, labelled by their local start (e.g. 05:30), and an hour
 that straddles local midnight counts in the day it starts in.

@@ -1,0 +1,1 @@
+"""The `camaudit hub` commands (cli.py) and a shared-store worker process (worker.py)."""

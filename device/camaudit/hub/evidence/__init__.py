@@ -1,0 +1,1 @@
+"""Evidence: blurred frames devices send (inbox.py) and the hub-signed evidence packs (pack.py)."""

@@ -1,0 +1,120 @@
+"""The pages: `/` devices, notices, alerts and rejects; `/captures` filtered, with a chart per
+feed; `/capture/DEVICE/CAPTURE` one capture's timeline, faces, notices and signed records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from camaudit.core.policy import REASONS
+from camaudit.hub.web.charts import feed_charts
+from camaudit.hub.web.site import MAX_ID, Site, login_redirect, site_of
+from camaudit.hub.web.views import (
+    IDENTIFIABLE_WORDS,
+    NOTICE_STATE_WORDS,
+    capture_view,
+    verdict_words,
+)
+
+router = APIRouter()
+
+
+def device_rows(site: Site) -> list[dict[str, Any]]:
+    """Every device with its state and its notices' current states (also /api/devices)."""
+    clock = site.clock
+    notices: dict[str, list[dict[str, Any]]] = {}
+    for n in site.store.notice_states():
+        notices.setdefault(str(n["device"]), []).append(
+            {"notice": n["notice"], "state": n["state"], "since_ms": n["ts"],
+             "since": clock.ts(n["ts"]), "covers": n["covers"],
+             "words": NOTICE_STATE_WORDS.get(n["state"], n["state"])})
+    return [
+        {"device": d.device, "online": d.online, "last_seen_ms": d.last_seen_ms,
+         "last_seen": clock.ts(d.last_seen_ms), "stored_seq": d.head_seq,
+         "seen_seq": d.max_seen, "lag": d.lag, "duplicates": d.duplicates, "enrolled": d.how,
+         "notices": notices.get(d.device, [])}
+        for d in site.store.devices()
+    ]
+
+
+@router.get("/", response_class=HTMLResponse)
+async def index(request: Request) -> Any:
+    site = site_of(request)
+    if not site.authed(request):
+        return login_redirect()
+    return site.page(request, "index.html", {"devices": device_rows(site), "alerts": site.store.alerts(50),
+                                             "rejects": site.store.rejects()})
+
+
+def filters(site: Site, q: Any) -> tuple[dict[str, Any], str | None]:
+    """The captures filter from the query (times in the venue's zone); an error for a bad time."""
+    error = None
+    times: dict[str, int | None] = {}
+    for key in ("since", "until"):
+        try:
+            times[key] = site.clock.parse(q.get(key))
+        except ValueError as exc:
+            times[key], error = None, f"{'From' if key == 'since' else 'To'}: {exc}"
+    return {
+        "device": q.get("device") or None,
+        "feed": q.get("feed") or None,
+        "verdict": q.get("verdict") or None,
+        "reason": q.get("reason") or None,
+        "since_ms": times["since"],
+        "until_ms": times["until"],
+    }, error
+
+
+@router.get("/captures", response_class=HTMLResponse)
+async def captures(request: Request) -> Any:
+    site = site_of(request)
+    if not site.authed(request):
+        return login_redirect()
+    store, q = site.store, request.query_params
+    filt, error = filters(site, q)
+    rows = store.captures(**filt, limit=500)
+    for r in rows:
+        r["verdict_words"] = verdict_words(r["verdict"], r["reasons"], r.get("basis"))
+    charts = feed_charts(store.hourly(**filt), site.clock.zone,
+                         since_ms=filt["since_ms"], until_ms=filt["until_ms"])
+    return site.page(
+        request,
+        "captures.html",
+        {
+            "rows": rows,
+            "charts": charts,
+            "error": error,
+            "q": {k: q.get(k, "") for k in ("device", "feed", "verdict", "reason", "since", "until")},
+            "devices": [d.device for d in store.devices()],
+            "feeds": store.feeds(),
+            "reasons": list(REASONS),
+        },
+        status_code=400 if error else 200,
+    )
+
+
+@router.get("/capture/{device}/{capture:path}", response_class=HTMLResponse)
+async def capture_page(request: Request, device: str, capture: str) -> Any:
+    site = site_of(request)
+    if not site.authed(request):
+        return login_redirect()
+    store = site.store
+    events = store.capture_events(device, capture) if len(device) + len(capture) <= MAX_ID else []
+    if not events:
+        return site.page(request, "capture.html", {"cap": None, "device": device, "capture": capture},
+                         status_code=404)
+    first = capture_view(events, [], [])
+    start = first["start"] if first["start"] is not None else int(events[0].get("ts") or 0)
+    end = first["end"] if first["end"] is not None else int(events[-1].get("ts") or start)
+    view = capture_view(events, store.notice_states(device, at_ms=start),
+                        store.notice_changes(device, start, end))
+    view["clock_unsynced"] = store.clock_unsynced_at(device, int(events[0].get("seq") or 0))
+    have = site.evidence.frames(device, capture) if site.evidence is not None else {}
+    view["frames_sent"] = [
+        {"ref": ref, "sha": ref[7:], "frame": have.get(ref[7:])} for ref in view["evidence"]
+    ]
+    return site.page(request, "capture.html",
+                     {"cap": view, "device": device, "capture": capture,
+                      "identifiable_words": IDENTIFIABLE_WORDS})
