@@ -56,9 +56,9 @@ def main() -> None:
             rows.append({"blur": g["blur"], "pose": g["pose"], "occlusion": g["occlusion"],
                          "h": round(best.h), "sharp": sharpness(img, best), "eyes": eyes, "yaw": yaw})
     out: dict = {"faces": len(rows), "sharpness": {}, "yaw": {}, "eyes": {}}
-    for t in (0.10, 0.12, 0.14, 0.16, 0.18, 0.20, 0.25):
+    for t in (0.10, 0.12, 0.14, 0.16, 0.18, 0.20, 0.22, 0.25):
         out["sharpness"][t] = {f"blur{b}": _share([r for r in rows if r["blur"] == b], lambda r, t=t: r["sharp"] is not None and r["sharp"] >= t) for b in (0, 1, 2)}
-    for t in (0.4, 0.5, 0.6, 0.7, 0.8, 1.0):
+    for t in (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2):
         out["yaw"][t] = {f"pose{p}": _share([r for r in rows if r["pose"] == p], lambda r, t=t: r["yaw"] is not None and r["yaw"] <= t) for p in (0, 1)}
     for t in (0.15, 0.2, 0.25, 0.3):
         out["eyes"][t] = {f"pose{p}": _share([r for r in rows if r["pose"] == p], lambda r, t=t: r["eyes"] is not None and r["eyes"] >= t) for p in (0, 1)}
