@@ -26,7 +26,7 @@ class DetectorConfig(Section):
         "midpoint / half the eye distance at most this (ratio; 0 frontal, 1 nose over one eye).",
     )
     min_sharpness: float = Field(
-        default=0.18, ge=0,
+        default=0.20, ge=0,
         description="Identifiable needs a sharp face: Laplacian energy / contrast (at least 16 grey "
         "levels) of the face box at 32x32 px at least this (ratio; see docs/tracks.md).",
     )

@@ -42,7 +42,7 @@ class IdentifyRule:
     min_face_px: int = 32
     min_eye_ratio: float = 0.25
     max_yaw: float = 1.0
-    min_sharpness: float = 0.18
+    min_sharpness: float = 0.20
 
 
 @dataclass(frozen=True)
