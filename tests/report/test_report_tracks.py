@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from pipeline_helpers import camaudit
 
+from camaudit.core.identify import DEFINITION
 from camaudit.core.record import Event
 from camaudit.report.files import report_files
 from camaudit.store.keys import load_or_create_key
@@ -75,7 +76,7 @@ def test_report_words_match_the_track_records(run_and_pack: tuple[Path, Path], t
     assert f"at least {px} px tall in native sensor pixels" in definition
     assert f"eye distance at least {eyes} of the box width" in definition
     assert f"nose offset at most {yaw} of half the eye distance" in definition
-    assert f"at least {sharp})" in definition and "camaudit-identifiable-1" in definition
+    assert f"at least {sharp})" in definition and DEFINITION in definition
     pdftotext = shutil.which("pdftotext")
     assert pdftotext, "poppler-utils: scripts/system-deps.sh installs it"
     flat = " ".join(subprocess.run([pdftotext, str(tmp_path / "report.pdf"), "-"], capture_output=True,

@@ -21,12 +21,12 @@ class DetectorConfig(Section):
         description="Identifiable needs both eyes visible: eye-landmark distance / box width at least this (ratio).",
     )
     max_yaw: float = Field(
-        default=0.6, ge=0, le=10,
+        default=1.0, ge=0, le=10,
         description="Identifiable needs the face turned to the camera: nose-tip offset from the eyes' "
         "midpoint / half the eye distance at most this (ratio; 0 frontal, 1 nose over one eye).",
     )
     min_sharpness: float = Field(
-        default=0.18, ge=0,
-        description="Identifiable needs a sharp face: Laplacian energy / contrast of the face box "
-        "at 32x32 px at least this (ratio; see docs/tracks.md).",
+        default=0.20, ge=0,
+        description="Identifiable needs a sharp face: Laplacian energy / contrast (at least 16 grey "
+        "levels) of the face box at 32x32 px at least this (ratio; see docs/tracks.md).",
     )

@@ -28,7 +28,9 @@ from typing import Any
 
 from camaudit.core.types import Detection
 
-DEFINITION = "camaudit-identifiable-1"  # face_px native box height; pose from 5 landmarks; sharpness
+# face_px native box height; pose from 5 landmarks; sharpness with a contrast floor of 16 grey
+# levels (-1 had max_yaw 0.6 and Laplacian / (contrast + 4); old records keep their own name)
+DEFINITION = "camaudit-identifiable-2"
 
 # the order in which a failed criterion is named (the first failure is the reason)
 CRITERIA = ("face_px", "pose", "sharpness")
@@ -39,8 +41,8 @@ REASON_WORDS = {"pose": "turned away", "face_px": "too small", "sharpness": "blu
 class IdentifyRule:
     min_face_px: int = 32
     min_eye_ratio: float = 0.25
-    max_yaw: float = 0.6
-    min_sharpness: float = 0.18
+    max_yaw: float = 1.0
+    min_sharpness: float = 0.20
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class Measure:
             },
             "sharpness": {
                 "value": self.sharpness, "passed": sharp_ok, "min": rule.min_sharpness,
-                "unit": "Laplacian energy / contrast of the face box at 32x32",
+                "unit": "Laplacian energy / max(contrast, 16 grey levels) of the face box at 32x32",
             },
         }
 
