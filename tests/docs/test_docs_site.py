@@ -75,7 +75,7 @@ def test_the_config_reference_has_every_key_of_both_schemas(site: Path) -> None:
         for key in _keys(schema):
             assert f"<code>{key}</code>" in page, key
     # a described default, as the schema states it
-    assert "Prune acknowledged events older than this." in page
+    assert "Prune acknowledged events older than this" in page
 
 
 def test_the_config_examples_and_privacy_page_are_the_repository_files(site: Path) -> None:
