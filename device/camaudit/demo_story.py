@@ -34,7 +34,7 @@ DEVICE_ID = "demo-01"
 TIMEZONE = "Europe/Paris"
 FRAME_SIZE = (960, 540)  # the clips are 480x270: upscaled so the sign reads at ~170 px wide
 CLIP_FPS = 12.5
-SIGN_WIDTH = 170  # px in the frame: it reads here (sharp, frontal, tested); README gives 220 for real signs
+SIGN_WIDTH = 170  # px in the frame: it reads here (sharp, frontal, tested); docs/notices.md gives 220 for real signs
 RELEASE_REF = "photo-shoot"
 RELEASE_MINUTES = 30.0
 

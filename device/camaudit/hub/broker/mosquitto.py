@@ -49,7 +49,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @dataclass(frozen=True)
 class BrokerLimits:
-    """Limits written into mosquitto.conf (the README says why each value)."""
+    """Limits written into mosquitto.conf (docs/hub-security.md says why each value)."""
 
     max_packet_size: int = 128 * 1024  # a hub-accepted message (64 KiB) + topic and headers
     max_queued_messages: int = 20_000  # per client: ~10 s of the 2,000 events/s goal for the hub
