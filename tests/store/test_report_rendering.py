@@ -120,3 +120,30 @@ def test_this_renderings_pack_with_a_changed_report_fails(pack, tmp_path, capsys
     bad = _rewritten(p, tmp_path / "bad.zip", key, {"report.html": html})
     code, out, err = run_verify(capsys, str(bad), "--pubkey", key.public_hex)
     assert code == 1 and "report.html differs" in err + out, (out, err)
+
+
+OLD_RELEASE_PACK = Path(__file__).parent / "data" / "pack-made-by-ac41692.zip"
+OLD_RELEASE_KEY = "03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8"
+
+
+def test_a_pack_the_previous_release_exported_is_proven_and_not_called_forged(capsys) -> None:
+    """data/pack-made-by-ac41692.zip was exported by the release before report renderings
+    were named (commit ac41692, the fixed records above; its report.html differs from
+    today's wording): the release before this change called it FAILED (measured)."""
+    code, out, err = run_verify(capsys, str(OLD_RELEASE_PACK), "--pubkey", OLD_RELEASE_KEY)
+    assert code == EXIT_REPORTS_UNCHECKED, (out, err)
+    assert "OK, authentic evidence pack of device cafe-01: 6 events" in out
+    assert "REPORTS NOT CHECKED: " in out and "FAILED" not in out + err
+
+
+def test_verify_prints_no_library_warning() -> None:
+    """pyHanko's import of cryptography's DSA names printed a CryptographyDeprecationWarning
+    on the terminal of every verify (seen before this change)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", "from camaudit.cli import main; main()", "verify",
+                           str(OLD_RELEASE_PACK), "--pubkey", OLD_RELEASE_KEY],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == EXIT_REPORTS_UNCHECKED, proc.stderr
+    assert proc.stderr == "", proc.stderr
