@@ -245,9 +245,16 @@ def verify_cmd(
 
     Exit 0: authentic against a pinned key (packs) / intact (journals); 1: FAILED (forged,
     damaged, not a pack); 2: unusable input; 3: a pack that is internally consistent but
-    whose origin no pinned key proves (compare the printed fingerprints)."""
+    whose origin no pinned key proves (compare the printed fingerprints); 4: a pack whose
+    records are proven but whose report files another camaudit rendered (not re-derived)."""
     from camaudit.errors import VerifyError
-    from camaudit.store.pack_verify import EXIT_UNPROVEN, fingerprint, is_pack, verify_pack
+    from camaudit.store.pack_verify import (
+        EXIT_REPORTS_UNCHECKED,
+        EXIT_UNPROVEN,
+        fingerprint,
+        is_pack,
+        verify_pack,
+    )
     from camaudit.store.verify import verify_journal
 
     key = _pinned_key(pubkey, "--pubkey")
@@ -265,6 +272,9 @@ def verify_cmd(
             click.echo(f"  {line}")
         if not result.proven:
             sys.exit(EXIT_UNPROVEN)
+        if result.reports_unchecked:
+            click.echo(f"REPORTS NOT CHECKED: {result.reports_unchecked}")
+            sys.exit(EXIT_REPORTS_UNCHECKED)
         return
     if tsa_certs:
         raise click.UsageError("--tsa-cert is for packs: a journal's tokens are checked when it is exported")

@@ -42,6 +42,7 @@ from camaudit.store.db import journal_error, open_readonly, read_meta
 from camaudit.store.keys import DeviceKey, load_key
 from camaudit.store.pack_report import (
     REPORT,
+    REPORTS,
     PackMeta,
     derived_files,
     evidence_refs,
@@ -216,6 +217,7 @@ def build_pack(
         {
             "format": PACK_FORMAT,
             "version": PACK_VERSION,
+            "reports": REPORTS,
             "created": now_ms,
             "device": device,
             "public_key": public_key,

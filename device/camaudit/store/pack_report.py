@@ -20,6 +20,15 @@ from camaudit.store.captures import CaptureRow
 
 REPORT = "report.md"
 
+# The version of the report rendering, written into every pack's signed manifest
+# ("reports"). Bump it whenever the same records would give other report bytes (wording,
+# layout, a new section): `camaudit verify` re-derives and compares the report files only
+# for a pack of its own rendering; a pack made by another rendering (an older camaudit)
+# still has its records, signatures and frames checked, but its report files are named as
+# not re-derived and verify exits EXIT_REPORTS_UNCHECKED instead of a plain OK.
+# tests/store/test_report_rendering.py pins the rendering of fixed records to this number.
+REPORTS = 3
+
 
 @dataclass(frozen=True)
 class PackMeta:

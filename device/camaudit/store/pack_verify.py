@@ -32,7 +32,7 @@ from camaudit.errors import VerifyError
 from camaudit.report.files import PDF
 from camaudit.store.pack import DEVICE, EVENTS, MANIFEST, PACK_FORMAT, PACK_VERSION, SIGNATURE
 from camaudit.store.pack_limits import docs_problem, frames_inline, unexpected_files
-from camaudit.store.pack_report import PackMeta, deletions_of, derived_files, evidence_refs
+from camaudit.store.pack_report import REPORTS, PackMeta, deletions_of, derived_files, evidence_refs
 from camaudit.store.pack_zip import (
     PackReadError,
     hash_only,
@@ -46,6 +46,7 @@ from camaudit.trust.pdf_sign import check_pdf, signer_of
 from camaudit.trust.token_store import seq_of
 
 EXIT_UNPROVEN = 3  # consistent, but no pinned key proves where it comes from
+EXIT_REPORTS_UNCHECKED = 4  # records proven, but the report files are another rendering's: not re-derived
 
 
 def fingerprint(key: bytes) -> str:
@@ -72,6 +73,9 @@ class PackReport:
     deletions: tuple[str, ...] = ()  # "records before T were deleted on D under policy P", ...
     pdf_signature: str = ""  # what the check of report.pdf's PDF signature found
     times: tuple[str, ...] = ()  # one line per time-stamp token ("records up to seq N existed by T (authority)")
+    # why the report files were not re-derived ("" when they were): the pack's manifest names
+    # another report rendering than this camaudit's (pack_report.REPORTS)
+    reports_unchecked: str = ""
 
     def keys(self) -> str:
         out = f"device key {self.public_key} (fingerprint {fingerprint(bytes.fromhex(self.public_key))})"
@@ -80,6 +84,8 @@ class PackReport:
         return out
 
     def _reports(self) -> str:
+        if self.reports_unchecked:
+            return "report files NOT re-derived"
         return f"{', '.join(self.regenerated)} match the records"
 
     def summary(self) -> str:
@@ -331,13 +337,21 @@ def _verify_open(
     if unchecked:
         raise _fail(path, f"{unchecked[0][:80]!r} is signed in the manifest but is no file a pack holds "
                     f"(not the records, a report derived from them or an evidence frame): nothing checks it")
+    rendering = manifest.get("reports")
+    unchecked_why = "" if rendering == REPORTS else (
+        f"the pack's report files were made by report rendering {rendering if isinstance(rendering, int) else 'before 3'}, "
+        f"this camaudit makes rendering {REPORTS}: they were not re-derived from the records, so read them "
+        f"as that version's rendering of the records checked above (or check the pack with that camaudit version)"
+    )
     if pdf_signer is not None:
         try:
-            check_pdf(kept[PDF], derived.get(PDF), signer)
+            check_pdf(kept[PDF], None if unchecked_why else derived.get(PDF), signer)
         except VerifyError as exc:
             raise _fail(path, f"{PDF}: {exc}") from None
         pdf_said = f"{PDF}'s PDF signature is valid (certificate SHA-256 {pdf_signer.fingerprint}, issued by the {signed_by} key)"
     for name, want in derived.items():
+        if unchecked_why:
+            continue
         if name not in kept:
             raise _fail(path, f"{name} is missing (it is derived from the records)")
         if name == PDF and pdf_signer is not None:
@@ -366,7 +380,8 @@ def _verify_open(
         proven=not why,
         why_unproven=why,
         last_hash=report.head_hash,
-        regenerated=tuple(derived),
+        regenerated=() if unchecked_why else tuple(derived),
+        reports_unchecked=unchecked_why,
         pdf_signature=pdf_said,
         deletions=tuple(deletions_of(records, deletion)),
         times=tuple(times.lines()),
