@@ -26,7 +26,7 @@ INLINE_FRAMES_BYTES = 12 << 20  # frames shown inline in report.html / report.pd
 FRAME_NAME = re.compile(r"evidence/[0-9a-f]{64}\.jpg")
 # names under these prefixes are checked by their own code: time-stamp tokens (issue 24,
 # trust.pack_time: each name, and each token against the records and the pinned authority)
-CHECKED_ELSEWHERE: tuple[str, ...] = ("timestamps/",)
+CHECKED_ELSEWHERE: tuple[str, ...] = ("timestamps/", "custody/")
 
 
 def frames_inline(total_bytes: int) -> bool:

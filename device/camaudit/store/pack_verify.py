@@ -30,7 +30,15 @@ from camaudit.core.chain import ChainVerifier
 from camaudit.core.record import Event, RecordError, no_duplicate_keys
 from camaudit.errors import VerifyError
 from camaudit.report.files import PDF
-from camaudit.store.pack import DEVICE, EVENTS, MANIFEST, PACK_FORMAT, PACK_VERSION, SIGNATURE
+from camaudit.store.pack import (
+    CUSTODY,
+    DEVICE,
+    EVENTS,
+    MANIFEST,
+    PACK_FORMAT,
+    PACK_VERSION,
+    SIGNATURE,
+)
 from camaudit.store.pack_limits import docs_problem, frames_inline, unexpected_files
 from camaudit.store.pack_report import PackMeta, deletions_of, derived_files, evidence_refs
 from camaudit.store.pack_zip import (
@@ -72,6 +80,7 @@ class PackReport:
     deletions: tuple[str, ...] = ()  # "records before T were deleted on D under policy P", ...
     pdf_signature: str = ""  # what the check of report.pdf's PDF signature found
     times: tuple[str, ...] = ()  # one line per time-stamp token ("records up to seq N existed by T (authority)")
+    custody: tuple[str, ...] = ()  # a hub pack's custody log run, checked (trust.custody)
 
     def keys(self) -> str:
         out = f"device key {self.public_key} (fingerprint {fingerprint(bytes.fromhex(self.public_key))})"
@@ -326,6 +335,7 @@ def _verify_open(
         times = check_pack_times([(e.seq, e.ts, e.hash) for e in records], tokens, tsa_certs)
     except VerifyError as exc:
         raise _fail(path, str(exc)) from None
+    custody = _custody(path, kept.pop(CUSTODY, None), signed_by, signer, device)
     derived = derived_files(records, meta, frame_bytes)
     unchecked = unexpected_files(files, {EVENTS, DEVICE, *derived})
     if unchecked:
@@ -370,7 +380,22 @@ def _verify_open(
         pdf_signature=pdf_said,
         deletions=tuple(deletions_of(records, deletion)),
         times=tuple(times.lines()),
+        custody=tuple(custody),
     )
+
+
+def _custody(path: Path, data: bytes | None, signed_by: str, signer: bytes, device: str) -> list[str]:
+    """A hub pack's custody/log.jsonl, checked against the key that signed the pack."""
+    from camaudit.trust.custody import CustodyError, check_pack_run
+
+    if data is None:
+        return []
+    if signed_by != "hub":
+        raise _fail(path, f"{CUSTODY}: only a hub pack carries a custody log")
+    try:
+        return check_pack_run(data, signer, device)
+    except CustodyError as exc:
+        raise _fail(path, str(exc)) from None
 
 
 def _deletion(
