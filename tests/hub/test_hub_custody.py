@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -97,6 +98,14 @@ def test_every_custody_action_appears_exactly_once(
     main(["hub", "--data-dir", data_dir, "subject-check", "cafe-01", "--feed", "counter", "--db", db,
           "--from", "2026-11-24T00:00:00+00:00", "--to", "2026-11-30T00:00:00+00:00",
           "--out", str(tmp_path / "sc")])
+    # the hub's subject-check letter carries a PDF signature under the hub key (pdfsig agrees)
+    from camaudit.trust.pdf_sign import check_pdf
+
+    who = check_pdf((tmp_path / "sc" / "letter.pdf").read_bytes(), None, load_or_create_key(key).public_bytes)
+    assert f"letter.pdf is signed: certificate SHA-256 {who.fingerprint}" in capsys.readouterr().out
+    sig = subprocess.run(["pdfsig", str(tmp_path / "sc" / "letter.pdf")], capture_output=True, text=True,
+                         timeout=60).stdout
+    assert "Signature is Valid." in sig, sig
     sql = open_sql(db)
     sql.execute("INSERT INTO fork_state (device, fork_seq, detected_ms, copies) VALUES (?,?,?,?)",
                 ("cafe-01", 2, T0, 2))
