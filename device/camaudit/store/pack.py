@@ -156,6 +156,7 @@ def build_pack(
     timestamps: dict[str, bytes] | None = None,
     deletion: str | None = None,
     custody: list[str] | None = None,
+    hub_deletion: str | None = None,
 ) -> PackSummary:
     """Write a pack of `lines` (a contiguous run of one device's signed records, in seq
     order). `signer` signs the manifest: the device's own key, or a hub's (`signed_by`).
@@ -164,7 +165,8 @@ def build_pack(
     `deletion`: the signed retention.pruned record naming the point `lines` continue from
     (needed when the records do not start at seq 1 and no `since` was asked for).
     `custody`: a hub pack's run of custody log entries (trust.custody), ending with its own
-    export entry, carried as custody/log.jsonl."""
+    export entry, carried as custody/log.jsonl. `hub_deletion`: the hub's signed record of
+    its own pruning that `lines` continue from (trust.hub_deletion)."""
     events = [Event.from_json(line) for line in lines]
     frames: dict[str, bytes] = {}
     missing: list[str] = []
@@ -193,6 +195,8 @@ def build_pack(
     }
     if deletion is not None:
         device_doc["deletion"] = deletion
+    if hub_deletion is not None:
+        device_doc["hub_deletion"] = hub_deletion
     identity = signing_identity(signer.private_key, signed_by, device if signed_by == "device" else "hub")
     meta = PackMeta(
         device=device,
@@ -204,7 +208,7 @@ def build_pack(
         feed=feed,
         frames=frozenset(frames),
         pdf_cert=identity.fingerprint,
-        deletion=_deletion_body(deletion),
+        deletion=_deletion_body(deletion) if hub_deletion is None else json.loads(hub_deletion)["body"],
     )
     for line in lines:
         if "\n" in line:  # canonical JSON escapes it; a raw one would split the record

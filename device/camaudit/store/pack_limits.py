@@ -52,7 +52,7 @@ def unexpected_files(names: Iterable[str], allowed: Collection[str]) -> list[str
 MANIFEST_KEYS = frozenset({"format", "version", "created", "device", "public_key", "signed_by", "signer_key", "files"})
 DEVICE_KEYS = frozenset(
     {"device", "public_key", "first_seq", "last_seq", "start_hash", "since", "until", "feed", "head_seq",
-     "deletion"}  # deletion: the signed retention.pruned record, checked by pack_verify._deletion
+     "deletion", "hub_deletion"}  # deletion: the signed retention.pruned record, checked by pack_verify._deletion
 )
 
 

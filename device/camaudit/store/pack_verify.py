@@ -300,7 +300,8 @@ def _verify_open(
     for digest in sorted(frames):
         if digest not in referenced:
             raise _fail(path, f"evidence/{digest}.jpg: no record references this frame")
-    deletion = _deletion(path, device_doc, key, device, first_seq, start_hash, records, since)
+    deletion = (_hub_deletion(path, device_doc, signed_by, signer, device, first_seq, start_hash)
+                or _deletion(path, device_doc, key, device, first_seq, start_hash, records, since))
     created = _opt_int(manifest, "created")
     if created is None or (feed is not None and not isinstance(feed, str)):
         raise _fail(path, f"{MANIFEST}/{DEVICE}: created / feed missing or malformed")
@@ -382,6 +383,23 @@ def _verify_open(
         times=tuple(times.lines()),
         custody=tuple(custody),
     )
+
+
+def _hub_deletion(path: Path, device_doc: dict[str, Any], signed_by: str, signer: bytes, device: str,
+                  first_seq: int, start_hash: str) -> dict[str, Any] | None:
+    """device.json's `hub_deletion` (the hub's signed record of its own pruning), checked
+    against the key that signed the pack; None if the pack carries none."""
+    from camaudit.trust.hub_deletion import FIELD, check_hub_deletion
+
+    text = device_doc.get(FIELD)
+    if text is None:
+        return None
+    if signed_by != "hub":
+        raise _fail(path, f"{DEVICE}: {FIELD}: only a hub pack carries the hub's deletion record")
+    try:
+        return check_hub_deletion(text, signer, device, first_seq - 1, start_hash)
+    except ValueError as exc:
+        raise _fail(path, f"{DEVICE}: {FIELD}: {exc}") from None
 
 
 def _custody(path: Path, data: bytes | None, signed_by: str, signer: bytes, device: str) -> list[str]:

@@ -14,6 +14,8 @@ from pathlib import Path
 from camaudit.core.record import Event
 from camaudit.errors import JournalError
 from camaudit.hub.custody.packs import ExportBy, export_run
+from camaudit.hub.custody.prune import deletion_naming
+from camaudit.hub.custody.stamps import tokens_of
 from camaudit.hub.store.hub_store import HubStore
 from camaudit.hub.store.sql import Sql
 from camaudit.store.keys import load_key
@@ -42,6 +44,8 @@ def export_hub_pack(
     try:
         span = store.export_span(device, since_ms, until_ms)
         frames = _frames(store.sql, device, [text for _, text in span[2]]) if span is not None else {}
+        tokens = tokens_of(store.sql, device, span[2][0][0], span[2][-1][0]) if span is not None else {}
+        pruned = deletion_naming(store.sql, device, span[2][0][0] - 1) if span is not None else None
     finally:
         if store is not db:
             store.close()
@@ -74,6 +78,8 @@ def export_hub_pack(
             now_ms=now_ms,
             head_seq=head,
             custody=run,
+            timestamps=tokens,
+            hub_deletion=pruned,
         )
 
 
