@@ -204,3 +204,30 @@ def test_a_pack_whose_run_lost_an_entry_fails_even_resigned(hub: tuple[str, Path
     bad.write_bytes(buf.getvalue())
     with pytest.raises(VerifyError, match="entries 2..2 were removed"):
         verify_pack(bad, journal.public_key, load_or_create_key(key).public_bytes)
+
+
+def test_rate_limited_logins_and_since(
+    hub: tuple[str, Path, Journal], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, key, _ = hub
+    store = HubStore(db)
+    app = create_app(store, TOKEN, LiveAlerts(), hub_key=key)
+    with TestClient(app) as web:
+        codes = [web.post("/login", data={"token": "wrong" * 6}).status_code for _ in range(6)]
+    store.close()
+    assert codes == [401] * 5 + [429]
+    sql = open_sql(db)
+    entries = [json.loads(r[0]) for r in sql.execute("SELECT json FROM custody ORDER BY seq").fetchall()]
+    sql.close()
+    assert [(e["what"], e["who"], e["detail"]["rate_limited"]) for e in entries] == \
+        [("login.failed", "wrong token", False)] * 5 + [("login.failed", "rate-limited", True)]
+    from datetime import UTC, datetime
+
+    def at(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+    capsys.readouterr()
+    for since, n in ((at(entries[0]["ts"] - 2000), 6), (at(entries[-1]["ts"] + 2000), 0)):
+        main(["hub", "--data-dir", str(key.parent), "audit-log", "--db", db, "--since", since])
+        out = capsys.readouterr()
+        assert len(out.out.splitlines()) == n and "6 entries, chain and hub signatures checked" in out.err

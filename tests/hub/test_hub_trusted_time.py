@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from camaudit.config.hub import HubConfig
 from camaudit.errors import VerifyError
@@ -153,5 +154,7 @@ def test_no_retention_no_pruning_and_an_open_fork_blocks_it(hub: tuple[str, Path
         assert store.sql.execute("SELECT COUNT(*) FROM events").fetchone() == (total,)
     finally:
         store.close()
-    with pytest.raises(Exception, match="unknown retention profile"):
+    with pytest.raises(ValidationError, match="unknown retention profile"):
         _cfg(tmp_path, db, retention="forever")
+    with pytest.raises(ValidationError, match="not both"):
+        _cfg(tmp_path, db, retention="de-48h", retention_days=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from camaudit.config.base import Section
 from camaudit.config.mqtt import MqttConfig
@@ -97,6 +97,12 @@ class HubConfig(Section):
     retention_days: int | None = Field(
         default=None, ge=1, le=3650, description="Retention period in days, instead of a profile.",
     )
+
+    @model_validator(mode="after")
+    def _one_retention(self) -> HubConfig:
+        if self.retention is not None and self.retention_days is not None:
+            raise ValueError("give retention (a profile) or retention_days, not both")
+        return self
 
     @field_validator("retention")
     @classmethod
