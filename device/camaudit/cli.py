@@ -266,7 +266,7 @@ def verify_cmd(
             raise click.UsageError("--witness is for journals; a pack's own signer already vouches for its end")
         result = verify_pack(file, key, hkey, _tsa_certs(tsa_certs) or None)
         click.echo(f"{file}: {result.summary()}")
-        for line in (result.pdf_signature, *result.deletions, *result.times):
+        for line in (result.pdf_signature, *result.deletions, *result.times, *result.custody):
             if not line:
                 continue
             click.echo(f"  {line}")

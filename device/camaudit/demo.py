@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from camaudit import demo_story
+from camaudit import demo_story, demo_trust
 from camaudit.config.model import Config
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,7 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
     db = device_dir / "journal.db"
     handle = None
     mqtt = None
+    tsa = demo_trust.start_authority(data_dir) if with_hub else None
     if with_hub:
         from camaudit.config.hub import HubConfig
         from camaudit.hub.run import start_hub
@@ -176,6 +177,7 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
             listen="127.0.0.1:8080" if _port_free(8080) else "127.0.0.1:0",
             broker_users=[DEVICE_ID],
             timezone=demo_story.TIMEZONE,
+            timestamps=demo_trust.timestamps(tsa),
         )
         handle = start_hub(hub_cfg)
         key = load_or_create_key(device_dir / "device.key")
@@ -223,6 +225,7 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
             )
             for a in reversed(handle.store.alerts(limit=10)):
                 click.secho(f"hub alert: {a['text']}", fg="red")
+            pack_ok = demo_trust.show(handle, data_dir, DEVICE_ID, tsa, cmd) and pack_ok
             keep = serve if serve is not None else sys.stdin.isatty()
             if keep:
                 click.secho(
@@ -243,3 +246,5 @@ def demo_cmd(data_dir: Path, fresh: bool, with_hub: bool, serve: bool | None) ->
     finally:
         if handle is not None:
             handle.stop()
+        if tsa is not None:
+            tsa.stop()

@@ -3,6 +3,7 @@ on 127.0.0.1, an exported pack checked against the device key."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -74,6 +75,26 @@ def test_pack_is_exported_and_verified_against_the_device_key(demo_run):
     assert pack.is_file()
     assert re.search(r"verify .*evidence-pack\.zip --pubkey [0-9a-f]{16}\.\.\.: OK", out), out
     assert re.search(r"journal\.db: OK, (\d+) events", out)
+
+
+def test_demo_shows_trusted_time_the_signed_report_and_its_custody_entries(demo_run):
+    """Issue 24: the hub pack holds a token from the demo's own local authority, a signed
+    report.pdf and the custody entry of its own export; the printed verify command passes."""
+    tmp, out = demo_run
+    assert re.search(r"^trusted time: a local time-stamp authority \(openssl ts\) answers at "
+                     r"http://127\.0\.0\.1:\d+/tsa$", out, re.M), out
+    assert re.search(r"^  trusted time: records up to seq \d+ existed by .* \(CN=camaudit demo TSA\)", out, re.M), out
+    assert re.search(r"^  signed report: report\.pdf's PDF signature is valid", out, re.M), out
+    m = re.search(r"^  this pack's own export: entry (\d+), by .+ from local$", out, re.M)
+    assert m, out
+    assert re.search(r"^  custody log: `.* hub audit-log --data-dir ", out, re.M)
+    cmd = re.search(r"\(\S*camaudit verify (\S+hub-pack\.zip --hub-key [0-9a-f]{64} --tsa-cert \S+)\):", out)
+    assert cmd, out
+    proc = camaudit("verify", *cmd.group(1).split())
+    assert "OK, authentic evidence pack" in proc.stdout and "existed by" in proc.stdout
+    log = camaudit("hub", "audit-log", "--json", "--data-dir", str(tmp / "hub"))
+    exports = [json.loads(x) for x in log.stdout.splitlines() if '"what":"export"' in x]
+    assert [e["seq"] for e in exports] == [int(m.group(1))]
 
 
 def test_demo_prints_the_alerts_command_with_its_broker_port(demo_run):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from camaudit.config.base import Section
 from camaudit.config.mqtt import MqttConfig
+from camaudit.config.timestamps import TimestampsConfig
 from camaudit.errors import ConfigError
 
 
@@ -82,6 +83,35 @@ class HubConfig(Section):
         default="UTC",
         description="IANA time zone of the venue: the web page shows every time in it, zone named.",
     )
+    timestamps: TimestampsConfig = Field(
+        default_factory=TimestampsConfig,
+        description="RFC 3161 time-stamp authorities the hub asks for a token over each device's newest "
+        "checkpoint (none by default: nothing is sent anywhere unless listed).",
+    )
+    retention: str | None = Field(
+        default=None,
+        description="Retention profile (trust/retention.py: edpb-72h, at-72h, de-48h, fr-1month, es-1month, "
+        "uk-31d): the hub deletes records and evidence frames older than its period, with a signed record. "
+        "Default: the hub keeps everything (as before), unless retention_days is given.",
+    )
+    retention_days: int | None = Field(
+        default=None, ge=1, le=3650, description="Retention period in days, instead of a profile.",
+    )
+
+    @model_validator(mode="after")
+    def _one_retention(self) -> HubConfig:
+        if self.retention is not None and self.retention_days is not None:
+            raise ValueError("give retention (a profile) or retention_days, not both")
+        return self
+
+    @field_validator("retention")
+    @classmethod
+    def _profile(cls, v: str | None) -> str | None:
+        from camaudit.trust.retention import PRESETS
+
+        if v is not None and v not in PRESETS:
+            raise ValueError(f"unknown retention profile {v!r}; one of {', '.join(PRESETS)}")
+        return v
 
     @field_validator("timezone")
     @classmethod

@@ -47,6 +47,7 @@ class HubHandle:
     _web_thread: threading.Thread | None = None
     _live: LiveAlerts | None = None
     evidence: Any = None  # hub.evidence.EvidenceInbox (blurred frames sent by devices)
+    keeper: Any = None  # hub.custody.keeper.Keeper (time-stamps, pruning)
     _stopped: bool = field(default=False)
 
     def password_file(self, user: str) -> Path:
@@ -109,6 +110,8 @@ class HubHandle:
                 if self._web_thread.is_alive():
                     self._web.force_exit = True
                     self._web_thread.join(5)
+        if self.keeper is not None:
+            self.keeper.stop()
         self.collector.stop()
         if self.evidence is not None:
             self.evidence.stop()
@@ -140,6 +143,7 @@ def _token(cfg: HubConfig) -> str:
 
 def start_hub(cfg: HubConfig) -> HubHandle:
     """Start the hub described by `cfg`; returns once the broker and web page listen."""
+    from camaudit.hub.custody.keeper import Keeper
     from camaudit.store.keys import load_or_create_key
 
     _private_dir(cfg.data_dir)
@@ -192,6 +196,7 @@ def start_hub(cfg: HubConfig) -> HubHandle:
                           linking=linking, group=cfg.worker_group, links=links)
     handle = serve(cfg, store, collector, broker_url=broker_url, token=token, hub_public_key=wkey.public_hex,
                    live=live, broker=broker)
+    handle.keeper = Keeper(cfg, wkey).start()
     log.info("hub up: broker %s, web %s", broker_url, handle.web_url)
     return handle
 

@@ -16,6 +16,8 @@
   report, never the records);
 - `timestamps/<seq>.<id>.tsr`: RFC 3161 time-stamp tokens (DER) over the hash of record
   <seq> that the device (or hub) obtained from a time-stamp authority (trust.tsa);
+- `custody/log.jsonl` (hub packs): the hub's custody log entries from the pack's span to
+  its own export entry, hash-chained and hub-signed (trust.custody);
 - `manifest.json` (sha256 of every file above) and `manifest.sig` (the device key's
   signature of manifest.json).
 
@@ -59,6 +61,7 @@ log = logging.getLogger(__name__)
 
 PACK_FORMAT = "camaudit-evidence-pack"
 PACK_VERSION = 2
+CUSTODY = "custody/log.jsonl"
 EVENTS = "events.jsonl"
 DEVICE = "device.json"
 MANIFEST = "manifest.json"
@@ -153,13 +156,18 @@ def build_pack(
     head_seq: int | None = None,
     timestamps: dict[str, bytes] | None = None,
     deletion: str | None = None,
+    custody: list[str] | None = None,
+    hub_deletion: str | None = None,
 ) -> PackSummary:
     """Write a pack of `lines` (a contiguous run of one device's signed records, in seq
     order). `signer` signs the manifest: the device's own key, or a hub's (`signed_by`).
     `head_seq`: the highest seq the source held at export (default: the last line's).
     `timestamps`: token file name -> DER; only tokens over a record of `lines` are carried.
     `deletion`: the signed retention.pruned record naming the point `lines` continue from
-    (needed when the records do not start at seq 1 and no `since` was asked for)."""
+    (needed when the records do not start at seq 1 and no `since` was asked for).
+    `custody`: a hub pack's run of custody log entries (trust.custody), ending with its own
+    export entry, carried as custody/log.jsonl. `hub_deletion`: the hub's signed record of
+    its own pruning that `lines` continue from (trust.hub_deletion)."""
     events = [Event.from_json(line) for line in lines]
     frames: dict[str, bytes] = {}
     missing: list[str] = []
@@ -188,6 +196,8 @@ def build_pack(
     }
     if deletion is not None:
         device_doc["deletion"] = deletion
+    if hub_deletion is not None:
+        device_doc["hub_deletion"] = hub_deletion
     identity = signing_identity(signer.private_key, signed_by, device if signed_by == "device" else "hub")
     meta = PackMeta(
         device=device,
@@ -199,7 +209,7 @@ def build_pack(
         feed=feed,
         frames=frozenset(frames),
         pdf_cert=identity.fingerprint,
-        deletion=_deletion_body(deletion),
+        deletion=_deletion_body(deletion) if hub_deletion is None else json.loads(hub_deletion)["body"],
     )
     for line in lines:
         if "\n" in line:  # canonical JSON escapes it; a raw one would split the record
@@ -213,6 +223,8 @@ def build_pack(
         files[PDF] = sign_pdf(files[PDF], identity, reason=f"camaudit evidence pack of device {device}")
     files.update({f"evidence/{d}.jpg": data for d, data in sorted(frames.items())})
     files.update(_tokens_of(events, timestamps or {}))
+    if custody:
+        files[CUSTODY] = ("\n".join(custody) + "\n").encode("utf-8")
     manifest = _json(
         {
             "format": PACK_FORMAT,

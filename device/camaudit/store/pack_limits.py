@@ -26,7 +26,7 @@ INLINE_FRAMES_BYTES = 12 << 20  # frames shown inline in report.html / report.pd
 FRAME_NAME = re.compile(r"evidence/[0-9a-f]{64}\.jpg")
 # names under these prefixes are checked by their own code: time-stamp tokens (issue 24,
 # trust.pack_time: each name, and each token against the records and the pinned authority)
-CHECKED_ELSEWHERE: tuple[str, ...] = ("timestamps/",)
+CHECKED_ELSEWHERE: tuple[str, ...] = ("timestamps/", "custody/")
 
 
 def frames_inline(total_bytes: int) -> bool:
@@ -52,7 +52,7 @@ def unexpected_files(names: Iterable[str], allowed: Collection[str]) -> list[str
 MANIFEST_KEYS = frozenset({"format", "version", "reports", "created", "device", "public_key", "signed_by", "signer_key", "files"})
 DEVICE_KEYS = frozenset(
     {"device", "public_key", "first_seq", "last_seq", "start_hash", "since", "until", "feed", "head_seq",
-     "deletion"}  # deletion: the signed retention.pruned record, checked by pack_verify._deletion
+     "deletion", "hub_deletion"}  # deletion: the signed retention.pruned record, checked by pack_verify._deletion
 )
 
 

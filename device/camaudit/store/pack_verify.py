@@ -30,7 +30,15 @@ from camaudit.core.chain import ChainVerifier
 from camaudit.core.record import Event, RecordError, no_duplicate_keys
 from camaudit.errors import VerifyError
 from camaudit.report.files import PDF
-from camaudit.store.pack import DEVICE, EVENTS, MANIFEST, PACK_FORMAT, PACK_VERSION, SIGNATURE
+from camaudit.store.pack import (
+    CUSTODY,
+    DEVICE,
+    EVENTS,
+    MANIFEST,
+    PACK_FORMAT,
+    PACK_VERSION,
+    SIGNATURE,
+)
 from camaudit.store.pack_limits import docs_problem, frames_inline, unexpected_files
 from camaudit.store.pack_report import REPORTS, PackMeta, deletions_of, derived_files, evidence_refs
 from camaudit.store.pack_zip import (
@@ -76,6 +84,7 @@ class PackReport:
     # why the report files were not re-derived ("" when they were): the pack's manifest names
     # another report rendering than this camaudit's (pack_report.REPORTS)
     reports_unchecked: str = ""
+    custody: tuple[str, ...] = ()  # a hub pack's custody log run, checked (trust.custody)
 
     def keys(self) -> str:
         out = f"device key {self.public_key} (fingerprint {fingerprint(bytes.fromhex(self.public_key))})"
@@ -297,7 +306,8 @@ def _verify_open(
     for digest in sorted(frames):
         if digest not in referenced:
             raise _fail(path, f"evidence/{digest}.jpg: no record references this frame")
-    deletion = _deletion(path, device_doc, key, device, first_seq, start_hash, records, since)
+    deletion = (_hub_deletion(path, device_doc, signed_by, signer, device, first_seq, start_hash)
+                or _deletion(path, device_doc, key, device, first_seq, start_hash, records, since))
     created = _opt_int(manifest, "created")
     if created is None or (feed is not None and not isinstance(feed, str)):
         raise _fail(path, f"{MANIFEST}/{DEVICE}: created / feed missing or malformed")
@@ -332,6 +342,7 @@ def _verify_open(
         times = check_pack_times([(e.seq, e.ts, e.hash) for e in records], tokens, tsa_certs)
     except VerifyError as exc:
         raise _fail(path, str(exc)) from None
+    custody = _custody(path, kept.pop(CUSTODY, None), signed_by, signer, device)
     derived = derived_files(records, meta, frame_bytes)
     unchecked = unexpected_files(files, {EVENTS, DEVICE, *derived})
     if unchecked:
@@ -385,7 +396,39 @@ def _verify_open(
         pdf_signature=pdf_said,
         deletions=tuple(deletions_of(records, deletion)),
         times=tuple(times.lines()),
+        custody=tuple(custody),
     )
+
+
+def _hub_deletion(path: Path, device_doc: dict[str, Any], signed_by: str, signer: bytes, device: str,
+                  first_seq: int, start_hash: str) -> dict[str, Any] | None:
+    """device.json's `hub_deletion` (the hub's signed record of its own pruning), checked
+    against the key that signed the pack; None if the pack carries none."""
+    from camaudit.trust.hub_deletion import FIELD, check_hub_deletion
+
+    text = device_doc.get(FIELD)
+    if text is None:
+        return None
+    if signed_by != "hub":
+        raise _fail(path, f"{DEVICE}: {FIELD}: only a hub pack carries the hub's deletion record")
+    try:
+        return check_hub_deletion(text, signer, device, first_seq - 1, start_hash)
+    except ValueError as exc:
+        raise _fail(path, f"{DEVICE}: {FIELD}: {exc}") from None
+
+
+def _custody(path: Path, data: bytes | None, signed_by: str, signer: bytes, device: str) -> list[str]:
+    """A hub pack's custody/log.jsonl, checked against the key that signed the pack."""
+    from camaudit.trust.custody import CustodyError, check_pack_run
+
+    if data is None:
+        return []
+    if signed_by != "hub":
+        raise _fail(path, f"{CUSTODY}: only a hub pack carries a custody log")
+    try:
+        return check_pack_run(data, signer, device)
+    except CustodyError as exc:
+        raise _fail(path, str(exc)) from None
 
 
 def _deletion(

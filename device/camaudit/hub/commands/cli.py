@@ -296,6 +296,8 @@ def export_cmd(
     """Write an evidence pack of DEVICE from what the hub stored, signed by the hub."""
     import time
 
+    from camaudit.hub.custody.log import cli_who, custody_log
+    from camaudit.hub.custody.packs import ExportBy
     from camaudit.hub.evidence.pack import export_hub_pack
     from camaudit.report.feeds import check_feed
     from camaudit.store.pack_command import parse_when
@@ -313,6 +315,7 @@ def export_cmd(
             until_ms=parse_when(until, end=True, param="--until"),
             feed=feed,
             now_ms=int(time.time() * 1000),
+            custody=ExportBy(custody_log(store, cfg.data_dir / "hub.key"), cli_who(), "local"),
         )
     finally:
         store.close()
@@ -335,6 +338,8 @@ def subject_check_cmd(
     """Was anyone captured on DEVICE's FEED in the window? From the hub store, read-only."""
     import time
 
+    from camaudit.hub.custody.log import cli_who, custody_log
+    from camaudit.hub.custody.packs import ExportBy
     from camaudit.hub.evidence.pack import export_hub_pack
     from camaudit.report.command import run_subject_check
     from camaudit.report.feeds import check_feed
@@ -343,12 +348,16 @@ def subject_check_cmd(
     store = _hub_store(cfg)
     try:
         check_feed(feed, store.device_feeds(device), f"the hub's records of {device}")
+        clog = custody_log(store, cfg.data_dir / "hub.key")
+        by = ExportBy(clog, cli_who(), "local", "subject check")
 
         def make(pack: Path, since_ms: int, until_ms: int) -> object:
+            clog.record(by.who, "subject.check", by.where, {"device": device, "feed": feed, "since": since_ms,
+                                                             "until": until_ms})
             return export_hub_pack(store, cfg.data_dir / "hub.key", device, pack, since_ms=since_ms,
-                                   until_ms=until_ms, feed=feed, now_ms=int(time.time() * 1000))
+                                   until_ms=until_ms, feed=feed, now_ms=int(time.time() * 1000), custody=by)
 
-        run_subject_check(make, feed, since, until, out, _zone(store, device))
+        run_subject_check(make, feed, since, until, out, _zone(store, device), signer=_signer(cfg))
     finally:
         store.close()
 
@@ -400,9 +409,13 @@ def forks_cmd(ctx: click.Context) -> None:
 @click.pass_context
 def resolve_fork_cmd(ctx: click.Context, device: str, keep: str) -> None:
     """Close DEVICE's open fork; a running hub resumes its acks within seconds."""
+    from camaudit.hub.custody.log import cli_who, custody_log
+
     store = _hub_store(_config(ctx))
     try:
         moved = store.resolve_fork(device, keep)
+        custody_log(store, _config(ctx).data_dir / "hub.key").record(cli_who(), "fork.resolve", "local",
+                                                                     {"device": device, "keep": keep, "moved": moved})
     finally:
         store.close()
     click.echo(f"{device}: fork resolved, kept the {keep} copy"
@@ -416,3 +429,14 @@ def _zone(store: HubStore, device: str) -> str | None:
         return store.timezone(device)
     except CamauditError:
         return None
+
+
+def _signer(cfg: HubConfig) -> object:
+    """The hub key's report-signing identity (trust.pdf_sign), for the subject check's letter."""
+    from camaudit.store.keys import load_key
+    from camaudit.trust.pdf_sign import signing_identity
+
+    return signing_identity(load_key(cfg.data_dir / "hub.key").private_key, "hub", "hub")
+
+
+from camaudit.hub.custody import command as _custody_command  # noqa: E402,F401  (registers `hub audit-log`)

@@ -13,6 +13,9 @@ from pathlib import Path
 
 from camaudit.core.record import Event
 from camaudit.errors import JournalError
+from camaudit.hub.custody.packs import ExportBy, export_run
+from camaudit.hub.custody.prune import deletion_naming
+from camaudit.hub.custody.stamps import tokens_of
 from camaudit.hub.store.hub_store import HubStore
 from camaudit.hub.store.sql import Sql
 from camaudit.store.keys import load_key
@@ -29,9 +32,11 @@ def export_hub_pack(
     until_ms: int | None = None,
     feed: str | None = None,
     now_ms: int,
+    custody: ExportBy | None = None,
 ) -> PackSummary:
     """Write `device`'s records with since_ms <= ts <= until_ms from the hub store `db` (an
-    open HubStore, a SQLite file or a `postgresql://` URL)."""
+    open HubStore, a SQLite file or a `postgresql://` URL). `custody`: who exports, recorded
+    in the custody log before the pack is written (the pack carries that entry)."""
     out = Path(out)
     check_pack_args(out, since_ms, until_ms)
     key = load_key(hub_key)
@@ -39,6 +44,8 @@ def export_hub_pack(
     try:
         span = store.export_span(device, since_ms, until_ms)
         frames = _frames(store.sql, device, [text for _, text in span[2]]) if span is not None else {}
+        tokens = tokens_of(store.sql, device, span[2][0][0], span[2][-1][0]) if span is not None else {}
+        pruned = deletion_naming(store.sql, device, span[2][0][0] - 1) if span is not None else None
     finally:
         if store is not db:
             store.close()
@@ -52,6 +59,8 @@ def export_hub_pack(
                 f"export: the hub is missing seq {expected}..{seq - 1} of {device} "
                 "(not replayed yet); export a span before or after it"
             )
+    run = export_run(custody, device, out, since_ms=since_ms, until_ms=until_ms, feed=feed,
+                     first_ts=Event.from_json(rows[0][1]).ts)
     with tempfile.TemporaryDirectory(prefix="camaudit-hub-frames-") as tmp:
         for digest, data in frames.items():
             (Path(tmp) / f"{digest}.jpg").write_bytes(data)
@@ -68,6 +77,9 @@ def export_hub_pack(
             until_ms=until_ms,
             now_ms=now_ms,
             head_seq=head,
+            custody=run,
+            timestamps=tokens,
+            hub_deletion=pruned,
         )
 
 

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 # ---- schema ----------------------------------------------------------------------------
 # Version 1 is the schema of the SQLite-only hub (its sqlite-utils tables, same names and
 # columns): a hub.db made before versioning opens as version 0 and keeps its data.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 WRITE_ATTEMPTS = 3  # a batch rolled back by a conflict with another writer is written again
 _ADVISORY_KEY = 0x63616D61  # "cama": PostgreSQL advisory lock held while migrating
 
@@ -88,6 +88,20 @@ def _schema_v3(i: str, blob: str) -> list[str]:
     ]
 
 
+def _schema_v4(i: str, blob: str) -> list[str]:
+    """Issue 24: the custody log (hub/custody/log.py), time-stamp tokens over checkpoints
+    (hub/custody/stamps.py) and the hub's signed deletion records (hub/custody/prune.py)."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS custody (seq {i} PRIMARY KEY, ts {i} NOT NULL, what TEXT NOT NULL, "
+        "hash TEXT NOT NULL, json TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS custody_ts ON custody (ts)",
+        f"CREATE TABLE IF NOT EXISTS hub_tokens (device TEXT NOT NULL, seq {i} NOT NULL, name TEXT NOT NULL, "
+        f"url TEXT NOT NULL, der {blob} NOT NULL, PRIMARY KEY (device, name))",
+        f"CREATE TABLE IF NOT EXISTS hub_deletions (device TEXT NOT NULL, kept_seq {i} NOT NULL, "
+        "json TEXT NOT NULL, PRIMARY KEY (device, kept_seq))",
+    ]
+
+
 def migrate(sql: Sql) -> int:
     """Bring the store to SCHEMA_VERSION (idempotent; one process at a time). Returns the
     version found."""
@@ -107,6 +121,9 @@ def migrate(sql: Sql) -> int:
             _schema_v2(sql)
         if found < 3:
             for stmt in _schema_v3(sql.bigint, sql.blob):
+                sql.execute(stmt)
+        if found < 4:
+            for stmt in _schema_v4(sql.bigint, sql.blob):
                 sql.execute(stmt)
         if found < SCHEMA_VERSION:
             sql.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) "

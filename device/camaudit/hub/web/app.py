@@ -23,6 +23,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from camaudit.core.policy import load_timezone
+from camaudit.hub.custody import page as custody_page
+from camaudit.hub.custody.log import custody_log
 from camaudit.hub.evidence.inbox import EvidenceStore
 from camaudit.hub.store.hub_store import HubStore
 from camaudit.hub.web.live import LiveAlerts
@@ -55,8 +57,9 @@ def create_app(
     app = FastAPI(title="camaudit hub", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     clock = Clock(load_timezone(timezone))
+    app.state.custody = custody_log(store, hub_key)
     app.state.site = Site(store, WebAuth(token), live, clock, _templates(clock), hub_key, evidence)
     app.add_middleware(SecurityHeaders)
-    for area in (login, pages, export, api):
+    for area in (login, pages, export, api, custody_page):
         app.include_router(area.router)
     return app

@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 
 from camaudit.errors import CamauditError
+from camaudit.hub.custody import web as custody
 from camaudit.hub.evidence.inbox import SHA
 from camaudit.hub.web.site import MAX_ID, login_redirect, site_of
 
@@ -40,6 +41,7 @@ def evidence_frame(request: Request, device: str, name: str, capture: str = "") 
         data = site.evidence.data(device, capture, sha)
     if data is None:
         return JSONResponse({"error": "no such frame"}, status_code=404)
+    custody.note(request, "evidence.view", device=device, capture=capture, sha=sha)
     return Response(data, media_type="image/jpeg",
                     headers={"Cache-Control": "private, no-store", "Content-Disposition": "inline"})
 
@@ -71,7 +73,8 @@ def export(request: Request) -> Any:  # sync: FastAPI runs it in its thread pool
     out = tmp / f"camaudit-{_safe_name(device)}-{time.strftime('%Y%m%d-%H%M%S')}.zip"
     try:
         summary = export_hub_pack(store, site.hub_key, device, out, since_ms=since_ms,
-                                  until_ms=until_ms, feed=feed, now_ms=int(time.time() * 1000))
+                                  until_ms=until_ms, feed=feed, now_ms=int(time.time() * 1000),
+                                  custody=custody.export_by(request))
     except CamauditError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         return refuse(str(exc).splitlines()[0], 404 if "no record" in str(exc) else 409)

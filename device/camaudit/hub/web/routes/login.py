@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
+from camaudit.hub.custody import web as custody
 from camaudit.hub.web.security import COOKIE
 from camaudit.hub.web.site import login_redirect, site_of
 
@@ -24,6 +25,7 @@ async def login(request: Request) -> Any:
     site = site_of(request)
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     sid, wait = site.auth.login(request, (form.get("token") or [""])[0])
+    custody.note_login(request, sid, wait)
     if wait:
         return site.templates.TemplateResponse(
             request, "login.html", {"error": f"Too many attempts; try again in {wait} s."},

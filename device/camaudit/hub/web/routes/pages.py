@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from camaudit.core.policy import REASONS
+from camaudit.hub.custody import web as custody
 from camaudit.hub.web.charts import feed_charts
 from camaudit.hub.web.site import MAX_ID, Site, login_redirect, site_of
 from camaudit.hub.web.views import (
@@ -105,6 +106,7 @@ async def capture_page(request: Request, device: str, capture: str) -> Any:
     if not events:
         return site.page(request, "capture.html", {"cap": None, "device": device, "capture": capture},
                          status_code=404)
+    custody.note(request, "capture.view", device=device, capture=capture)
     first = capture_view(events, [], [])
     start = first["start"] if first["start"] is not None else int(events[0].get("ts") or 0)
     end = first["end"] if first["end"] is not None else int(events[-1].get("ts") or start)
