@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 # ---- schema ----------------------------------------------------------------------------
 # Version 1 is the schema of the SQLite-only hub (its sqlite-utils tables, same names and
 # columns): a hub.db made before versioning opens as version 0 and keeps its data.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 WRITE_ATTEMPTS = 3  # a batch rolled back by a conflict with another writer is written again
 _ADVISORY_KEY = 0x63616D61  # "cama": PostgreSQL advisory lock held while migrating
 
@@ -88,6 +88,16 @@ def _schema_v3(i: str, blob: str) -> list[str]:
     ]
 
 
+def _schema_v4(i: str) -> list[str]:
+    """The passers-by's "was I filmed?" requests (hub/store/public.py)."""
+    return [
+        "CREATE TABLE IF NOT EXISTS filmed_requests (ref TEXT PRIMARY KEY, device TEXT NOT NULL, "
+        f"notice TEXT NOT NULL, feed TEXT NOT NULL, since_ms {i} NOT NULL, until_ms {i} NOT NULL, "
+        f"contact TEXT NOT NULL, received_ms {i} NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS filmed_requests_received ON filmed_requests (received_ms)",
+    ]
+
+
 def migrate(sql: Sql) -> int:
     """Bring the store to SCHEMA_VERSION (idempotent; one process at a time). Returns the
     version found."""
@@ -107,6 +117,9 @@ def migrate(sql: Sql) -> int:
             _schema_v2(sql)
         if found < 3:
             for stmt in _schema_v3(sql.bigint, sql.blob):
+                sql.execute(stmt)
+        if found < 4:
+            for stmt in _schema_v4(sql.bigint):
                 sql.execute(stmt)
         if found < SCHEMA_VERSION:
             sql.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) "
