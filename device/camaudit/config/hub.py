@@ -8,6 +8,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from camaudit.config.base import Section
+from camaudit.config.hub_public import PublicConfig
 from camaudit.config.mqtt import MqttConfig
 from camaudit.config.timestamps import TimestampsConfig
 from camaudit.errors import ConfigError
@@ -79,6 +80,8 @@ class HubConfig(Section):
     )
     max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     web: bool = Field(default=True, description="Serve the web page.")
+    public: PublicConfig = Field(default_factory=PublicConfig,
+                                 description="The public notice pages (docs/public-page.md).")
     timezone: str = Field(
         default="UTC",
         description="IANA time zone of the venue: the web page shows every time in it, zone named.",

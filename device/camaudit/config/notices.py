@@ -71,6 +71,18 @@ class NoticeConfig(Section):
     retention_days: int | None = Field(default=None, ge=0, description="Retention the notice states.")
     translations: dict[str, NoticeText] = Field(default_factory=dict)
     watch: WatchConfig | None = None
+    public_page: str | None = Field(
+        default=None,
+        description="This notice's public page on the hub (https://HUB/public/DEVICE/NOTICE): the sign's QR "
+        "then leads there instead of full_notice (docs/public-page.md). Not part of the printed hash.",
+    )
+
+    @field_validator("public_page")
+    @classmethod
+    def _page_is_web(cls, v: str | None) -> str | None:
+        if v is not None and not (v.startswith(("https://", "http://")) and " " not in v and "#" not in v):
+            raise ValueError("public_page must be an http(s):// address without '#'")
+        return v
 
     @field_validator("purposes")
     @classmethod

@@ -250,6 +250,10 @@ def _start_web(handle: HubHandle, cfg: HubConfig, live: LiveAlerts) -> None:
     port = port or free_port(host)
     app = create_app(handle.store, handle.token, live, timezone=cfg.timezone, hub_key=cfg.data_dir / "hub.key",
                      evidence=handle.evidence.store if handle.evidence is not None else None)
+    from camaudit.hub.web.routes.public import PublicSettings
+
+    app.state.public = PublicSettings(url=cfg.public.url, operator=cfg.public.operator, cameras={
+        k: v.model_dump(exclude_none=True) for k, v in cfg.public.cameras.items()})
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                            lifespan="off", timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, name="hub-web", daemon=True)

@@ -61,7 +61,8 @@ def notice_print(notice_id: str, output: Path, size: str, dpi: int, config_path:
         known = ", ".join(sorted(cfg.notices)) or "none"
         raise ConfigError(f"{config_path}: no notice {notice_id!r} (notices: {known})")
     save_sign(notice_id, notice, output, paper=size.upper(), dpi=dpi)
-    click.echo(f"{output}: notice {notice_id}, {size.upper()}, marker {marker_payload(notice_id, notice)}")
+    click.echo(f"{output}: notice {notice_id}, {size.upper()}, marker {marker_payload(notice_id, notice)}"
+               + (f", QR leads to {notice.public_page}" if notice.public_page else ""))
 
 
 @click.group("release")

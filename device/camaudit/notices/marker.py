@@ -3,7 +3,8 @@
 What the QR holds (`qr_text`): when the notice's `full_notice` is a web address, that
 address with the marker as its fragment, ``https://example.org/cctv#CA1:ENTRANCE:0A1B...``,
 so a passer-by's phone opens the full notice (browsers do not send the fragment to the
-server) while the watcher still reads the marker; otherwise the bare marker. The watcher
+server) while the watcher still reads the marker; otherwise the bare marker. A notice with a
+`public_page` (its page on the hub, docs/public-page.md) points the QR there instead. The watcher
 accepts exactly the printed text (or the bare marker of older prints): a sign whose QR
 sends phones to another address does not count.
 
@@ -52,12 +53,23 @@ def marker_payload(notice_id: str, notice: NoticeConfig) -> str:
 
 
 def qr_text(notice_id: str, notice: NoticeConfig) -> str:
-    """The text encoded in the sign's QR code (see the module doc)."""
+    """The text encoded in the sign's QR code (see the module doc): the notice's hub public
+    page when `public_page` is configured, else its full notice."""
+    return qr_texts(notice_id, notice)[0]
+
+
+def qr_texts(notice_id: str, notice: NoticeConfig) -> list[str]:
+    """Every QR text a posted sign of this notice may carry, the one printed now first: the
+    public page's address (when configured) and the full notice's, each with the marker as
+    its fragment, else the bare marker. A sign printed before `public_page` was set still
+    counts."""
     marker = marker_payload(notice_id, notice)
-    url = notice.full_notice.strip()
-    if _is_web_address(url):
-        return f"{url.split('#', 1)[0]}#{marker}"
-    return marker
+    out = []
+    for url in (notice.public_page, notice.full_notice):
+        url = (url or "").strip()
+        if _is_web_address(url):
+            out.append(f"{url.split('#', 1)[0]}#{marker}")
+    return out or [marker]
 
 
 def _is_web_address(text: str) -> bool:

@@ -17,7 +17,7 @@ import numpy as np
 from camaudit.config.notices import NoticeConfig
 from camaudit.core.notice_state import NoticeChange, NoticeState, NoticeStateMachine
 from camaudit.errors import ConfigError
-from camaudit.notices.marker import marker_payload, parse_payload, qr_text
+from camaudit.notices.marker import marker_payload, parse_payload, qr_texts
 from camaudit.notices.reader import MarkerReader, ReaderKind
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class NoticeWatcher:
         self.region = notice.watch.region
         self.check_ms = round(notice.watch.check_s * 1000)
         self.payload = marker_payload(notice_id, notice)
-        self.qr_text = qr_text(notice_id, notice)
+        self.qr_texts = qr_texts(notice_id, notice)
         self._sm = NoticeStateMachine(round(notice.watch.grace_s * 1000))
         self._reader = MarkerReader(reader)
         self._last_check_ms: int | None = None
@@ -72,9 +72,9 @@ class NoticeWatcher:
         return last is None or ts_ms - last >= self.check_ms or ts_ms < last
 
     def _valid(self, text: str) -> bool:
-        """The printed QR text exactly (its address included), or the bare marker."""
+        """A printed QR text exactly (its address included), or the bare marker."""
         t = text.strip()
-        return t == self.qr_text or t.upper() == self.payload
+        return t in self.qr_texts or t.upper() == self.payload
 
     def look(self, frame_bgr: np.ndarray) -> tuple[bool, bool]:
         """(valid marker seen, a marker for this notice id with other content seen)."""

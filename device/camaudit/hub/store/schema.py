@@ -90,7 +90,8 @@ def _schema_v3(i: str, blob: str) -> list[str]:
 
 def _schema_v4(i: str, blob: str) -> list[str]:
     """Issue 24: the custody log (hub/custody/log.py), time-stamp tokens over checkpoints
-    (hub/custody/stamps.py) and the hub's signed deletion records (hub/custody/prune.py)."""
+    (hub/custody/stamps.py) and the hub's signed deletion records (hub/custody/prune.py);
+    issue 25: the passers-by's "was I filmed?" requests (hub/store/public.py)."""
     return [
         f"CREATE TABLE IF NOT EXISTS custody (seq {i} PRIMARY KEY, ts {i} NOT NULL, what TEXT NOT NULL, "
         "hash TEXT NOT NULL, json TEXT NOT NULL)",
@@ -99,6 +100,10 @@ def _schema_v4(i: str, blob: str) -> list[str]:
         f"url TEXT NOT NULL, der {blob} NOT NULL, PRIMARY KEY (device, name))",
         f"CREATE TABLE IF NOT EXISTS hub_deletions (device TEXT NOT NULL, kept_seq {i} NOT NULL, "
         "json TEXT NOT NULL, PRIMARY KEY (device, kept_seq))",
+        "CREATE TABLE IF NOT EXISTS filmed_requests (ref TEXT PRIMARY KEY, device TEXT NOT NULL, "
+        f"notice TEXT NOT NULL, feed TEXT NOT NULL, since_ms {i} NOT NULL, until_ms {i} NOT NULL, "
+        f"contact TEXT NOT NULL, received_ms {i} NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS filmed_requests_received ON filmed_requests (received_ms)",
     ]
 
 

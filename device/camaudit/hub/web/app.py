@@ -28,7 +28,7 @@ from camaudit.hub.custody.log import custody_log
 from camaudit.hub.evidence.inbox import EvidenceStore
 from camaudit.hub.store.hub_store import HubStore
 from camaudit.hub.web.live import LiveAlerts
-from camaudit.hub.web.routes import api, export, login, pages
+from camaudit.hub.web.routes import api, export, login, pages, public
 from camaudit.hub.web.security import SecurityHeaders, WebAuth
 from camaudit.hub.web.site import Site
 from camaudit.hub.web.views import NOTICE_STATE_WORDS, Clock, reason_label
@@ -60,6 +60,6 @@ def create_app(
     app.state.custody = custody_log(store, hub_key)
     app.state.site = Site(store, WebAuth(token), live, clock, _templates(clock), hub_key, evidence)
     app.add_middleware(SecurityHeaders)
-    for area in (login, pages, export, api, custody_page):
+    for area in (login, pages, export, api, custody_page, public):
         app.include_router(area.router)
     return app
