@@ -86,7 +86,7 @@ class Setup:
         return self.inbox.handle(topic, payload, len(payload), T0)
 
 
-def test_a_referenced_frame_is_stored_once_byte_for_byte_and_acked(tmp_path: Path) -> None:
+def test_a_referenced_frame_is_stored_once_as_the_hubs_reencoding_and_acked(tmp_path: Path) -> None:
     s = Setup(tmp_path)
     checked: list[int] = []
     s.inbox.face_check = lambda data: checked.append(len(data)) or 0
@@ -96,11 +96,11 @@ def test_a_referenced_frame_is_stored_once_byte_for_byte_and_acked(tmp_path: Pat
     assert checked == [len(s.data)]  # ... and not decoded and checked again
     assert s.acks == [("camaudit/dev1/cmd/evidence_ack", s.sha.encode())] * 2
     got = s.frames.data("dev1", "c-000001", s.sha)
-    assert got == s.data and hashlib.sha256(got).hexdigest() == s.sha
+    assert got is not None and got != s.data  # the hub's own JPEG, never the device's bytes
     frames = s.frames.frames("dev1", "c-000001")
     assert list(frames) == [s.sha]
     h, w = real_frame().shape[:2]
-    assert (frames[s.sha].width, frames[s.sha].height, frames[s.sha].size) == (w, h, len(s.data))
+    assert (frames[s.sha].width, frames[s.sha].height, frames[s.sha].size) == (w, h, len(got))
     # only under its own device and capture
     assert s.frames.data("dev1", "c-000002", s.sha) is None
     assert s.frames.data("dev2", "c-000001", s.sha) is None
@@ -175,7 +175,7 @@ def test_a_frame_ahead_of_its_event_waits_for_it_boundedly(tmp_path: Path) -> No
     assert s.inbox.held == 1 and s.frames.count() == 0
     store_events(s.store, s.journal, [ev])
     s.inbox.recheck_held()
-    assert s.inbox.held == 0 and s.frames.data("dev1", "c-000001", s.sha) == s.data
+    assert s.inbox.held == 0 and s.frames.data("dev1", "c-000001", s.sha) not in (None, s.data)
     # one whose event never comes is rejected when its hold ends
     s2 = Setup(tmp_path / "b", hold_s=0.0)
     ev2 = s2.capture("c-000001", [s2.sha], store=False)
@@ -276,6 +276,6 @@ def test_a_collector_hands_frames_to_the_inbox_in_both_linkings(tmp_path: Path, 
             time.sleep(0.02)
     finally:
         s.inbox.stop()
-    assert s.frames.data_of("dev1", s.sha) == s.data
+    assert s.frames.data_of("dev1", s.sha) not in (None, s.data)
     assert s.store.rejects() == {}
     assert s.acks == [("camaudit/dev1/cmd/evidence_ack", s.sha.encode())]

@@ -64,6 +64,7 @@ PACK_VERSION = 2
 CUSTODY = "custody/log.jsonl"
 EVENTS = "events.jsonl"
 DEVICE = "device.json"
+HUB_FRAMES = "hub_frames.json"  # hub packs: device sha256 -> sha256 of the hub's re-encoding
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 
@@ -158,6 +159,7 @@ def build_pack(
     deletion: str | None = None,
     custody: list[str] | None = None,
     hub_deletion: str | None = None,
+    hub_frames: dict[str, bytes] | None = None,
 ) -> PackSummary:
     """Write a pack of `lines` (a contiguous run of one device's signed records, in seq
     order). `signer` signs the manifest: the device's own key, or a hub's (`signed_by`).
@@ -167,12 +169,21 @@ def build_pack(
     (needed when the records do not start at seq 1 and no `since` was asked for).
     `custody`: a hub pack's run of custody log entries (trust.custody), ending with its own
     export entry, carried as custody/log.jsonl. `hub_deletion`: the hub's signed record of
-    its own pruning that `lines` continue from (trust.hub_deletion)."""
+    its own pruning that `lines` continue from (trust.hub_deletion).
+    `hub_frames`: device sha256 -> the hub's own JPEG of that frame (a hub pack never carries
+    a device's bytes): stored as evidence/<its own sha256>.jpg, with HUB_FRAMES mapping the
+    signed device sha256 to it, signed in the manifest by the hub key."""
     events = [Event.from_json(line) for line in lines]
     frames: dict[str, bytes] = {}
     missing: list[str] = []
     for digest in scoped_refs(events, feed, since_ms, until_ms):
         if digest in frames or digest in missing:
+            continue
+        if hub_frames is not None:
+            if digest in hub_frames:
+                frames[digest] = hub_frames[digest]
+            else:
+                missing.append(digest)
             continue
         try:
             data = (evidence_dir / f"{digest}.jpg").read_bytes() if evidence_dir else b""
@@ -221,7 +232,13 @@ def build_pack(
     }
     if PDF in files:
         files[PDF] = sign_pdf(files[PDF], identity, reason=f"camaudit evidence pack of device {device}")
-    files.update({f"evidence/{d}.jpg": data for d, data in sorted(frames.items())})
+    if hub_frames is not None:
+        mapping = {d: hashlib.sha256(data).hexdigest() for d, data in sorted(frames.items())}
+        files[HUB_FRAMES] = _json({"note": "evidence frames re-encoded by the hub from the device's "
+                                   "safe view: device sha256 -> hub sha256", "frames": mapping})
+        files.update({f"evidence/{mapping[d]}.jpg": data for d, data in sorted(frames.items())})
+    else:
+        files.update({f"evidence/{d}.jpg": data for d, data in sorted(frames.items())})
     files.update(_tokens_of(events, timestamps or {}))
     if custody:
         files[CUSTODY] = ("\n".join(custody) + "\n").encode("utf-8")

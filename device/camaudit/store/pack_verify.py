@@ -34,6 +34,7 @@ from camaudit.store.pack import (
     CUSTODY,
     DEVICE,
     EVENTS,
+    HUB_FRAMES,
     MANIFEST,
     PACK_FORMAT,
     PACK_VERSION,
@@ -85,6 +86,7 @@ class PackReport:
     # another report rendering than this camaudit's (pack_report.REPORTS)
     reports_unchecked: str = ""
     custody: tuple[str, ...] = ()  # a hub pack's custody log run, checked (trust.custody)
+    hub_frames: int = 0  # frames carried as the hub's re-encoding (hub_frames.json)
 
     def keys(self) -> str:
         out = f"device key {self.public_key} (fingerprint {fingerprint(bytes.fromhex(self.public_key))})"
@@ -101,7 +103,10 @@ class PackReport:
         what = (
             f"evidence pack of device {self.device}: {self.events} events "
             f"(seq {self.first_seq}..{self.last_seq}), {self.checkpoints} checkpoints, "
-            f"{self.evidence} evidence frame(s), {self._reports()}, "
+            f"{self.evidence} evidence frame(s)"
+            + (f" ({self.hub_frames} re-encoded by the hub from the device's safe view; the "
+               "device sha256 -> hub sha256 map is signed by the hub key)" if self.hub_frames else "")
+            + f", {self._reports()}, "
             f"signed by the {self.signed_by}"
         )
         if self.proven:
@@ -303,6 +308,12 @@ def _verify_open(
     # at the start of its span (notice.registered), and its chain starts there
     if until is not None and records[-1].ts > until:
         raise _fail(path, f"{EVENTS}:{len(records)}: seq {records[-1].seq} is after the span the pack claims")
+    hub_map = _hub_frames(path, kept.pop(HUB_FRAMES, None), signed_by, frames, referenced)
+    if hub_map:
+        by_hub = {h: d for d, h in hub_map.items()}
+        frames = {by_hub.get(f, f) for f in frames}
+        if frame_bytes is not None:
+            frame_bytes = {by_hub.get(f, f): b for f, b in frame_bytes.items()}
     for digest in sorted(frames):
         if digest not in referenced:
             raise _fail(path, f"evidence/{digest}.jpg: no record references this frame")
@@ -344,7 +355,7 @@ def _verify_open(
         raise _fail(path, str(exc)) from None
     custody = _custody(path, kept.pop(CUSTODY, None), signed_by, signer, device)
     derived = derived_files(records, meta, frame_bytes)
-    unchecked = unexpected_files(files, {EVENTS, DEVICE, *derived})
+    unchecked = unexpected_files(files, {EVENTS, DEVICE, *derived, *([HUB_FRAMES] if hub_map is not None else [])})
     if unchecked:
         raise _fail(path, f"{unchecked[0][:80]!r} is signed in the manifest but is no file a pack holds "
                     f"(not the records, a report derived from them or an evidence frame): nothing checks it")
@@ -397,6 +408,7 @@ def _verify_open(
         deletions=tuple(deletions_of(records, deletion)),
         times=tuple(times.lines()),
         custody=tuple(custody),
+        hub_frames=len(hub_map or {}),
     )
 
 
@@ -429,6 +441,29 @@ def _custody(path: Path, data: bytes | None, signed_by: str, signer: bytes, devi
         return check_pack_run(data, signer, device)
     except CustodyError as exc:
         raise _fail(path, str(exc)) from None
+
+
+def _hub_frames(path: Path, data: bytes | None, signed_by: str, frames: set[str],
+                referenced: set[str]) -> dict[str, str] | None:
+    """hub_frames.json of a hub pack: device sha256 (named by a record) -> sha256 of the
+    hub's re-encoding the pack carries; None when the pack has none."""
+    if data is None:
+        return None
+    if signed_by != "hub":
+        raise _fail(path, f"{HUB_FRAMES}: only a hub-signed pack maps frames to re-encodings")
+    doc = _json(path, HUB_FRAMES, data)
+    mapping = doc.get("frames")
+    if not isinstance(mapping, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
+        raise _fail(path, f"{HUB_FRAMES}: no device sha256 -> hub sha256 map")
+    if len(set(mapping.values())) != len(mapping):
+        raise _fail(path, f"{HUB_FRAMES}: two device frames map to one file")
+    for dev, hub in sorted(mapping.items()):
+        if dev not in referenced:
+            raise _fail(path, f"{HUB_FRAMES}: no record references device frame {dev[:16]}...")
+        if hub not in frames:
+            raise _fail(path, f"{HUB_FRAMES}: evidence/{hub}.jpg is not in the pack")
+    return dict(mapping)
 
 
 def _deletion(

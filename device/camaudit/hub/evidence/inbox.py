@@ -11,14 +11,17 @@ unchanged. A frame is stored only if:
   stored that seq yet the frame waits (at most HOLD_S seconds, HOLD_MAX frames) for it;
 - it decodes as a JPEG of sane dimensions (`evidence_not_jpeg`, `evidence_bad_size`): the
   header is read first and a frame larger than MAX_SIDE x MAX_SIDE or MAX_PIXELS is refused
-  before its pixels are decoded (a decompression bomb costs nothing).
+  before its pixels are decoded (a decompression bomb costs nothing);
+- its pixels already are the safe view (`evidence_not_safe_view`, hub/evidence/safe.py);
 - the shipped face detector (min_score FACE_SCORE) finds no face at least FACE_PX tall in it
   (`evidence_faces_visible`; `evidence_unchecked` if the detector cannot run: fail closed):
   the device's safe view leaves none (bench/evidence_sizes.py --faces: 0 in the safe views of
   52 frames of the six shared clips, while it finds faces in 32 of the raw frames), so a raw
   frame from a misconfigured or compromised device is refused, not shown.
-It is then stored once (PRIMARY KEY device, sha) in `evidence_frames`, the bytes as they
-arrived (the hub never re-encodes or unblurs), and acked to the device on
+It is then stored once (PRIMARY KEY device, sha: the device's signed sha256) in
+`evidence_frames`: NOT the bytes that arrived but the hub's own JPEG of its own pixelation
+of them (no metadata, nothing after the image), which is all the hub serves and packs
+(hub/evidence/pack.py carries it with a hub-signed map device sha256 -> hub sha256), and acked to the device on
 `<p>/<device>/cmd/evidence_ack` (payload: the sha). Rejects are counted by reason in the hub's
 `rejects` table, like events. The store speaks camaudit.hub.store.sql (SQLite or PostgreSQL).
 """
@@ -26,7 +29,6 @@ arrived (the hub never re-encodes or unblurs), and acked to the device on
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import queue
@@ -44,9 +46,6 @@ from camaudit.mqtt import topics
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 120_000  # the device sends nothing larger (camaudit.mqtt.evidence_sender.MAX_BYTES)
-MAX_SIDE = 4096
-MAX_PIXELS = 4096 * 3072  # a 12 MP Pi HQ camera frame fits
-MIN_SIDE = 16
 HOLD_S = 30.0
 HOLD_MAX = 32  # frames waiting for their event: at most HOLD_MAX * MAX_BYTES of memory
 QUEUE_MAX = 64
@@ -55,7 +54,7 @@ SHA = re.compile(r"[0-9a-f]{64}")
 REASONS = (
     "evidence_wrong_topic", "evidence_oversize", "evidence_bad_sha", "evidence_unknown_device",
     "evidence_unreferenced", "evidence_not_jpeg", "evidence_bad_size", "evidence_faces_visible",
-    "evidence_unchecked", "evidence_overload", "evidence_internal",
+    "evidence_unchecked", "evidence_overload", "evidence_internal", "evidence_not_safe_view",
 )
 FACE_SCORE = 0.5
 FACE_PX = 20
@@ -83,21 +82,24 @@ def parse_topic(prefix: str, topic: str) -> tuple[str, int, str]:
 def check_jpeg(data: bytes) -> tuple[int, int]:
     """(width, height) of a JPEG that decodes fully and has sane dimensions; EvidenceReject
     otherwise. The size is checked from the header before any pixel is decoded."""
-    from PIL import Image, UnidentifiedImageError
+    from camaudit.hub.evidence.safe import NotSafe, decode
 
     try:
-        with Image.open(io.BytesIO(data), formats=["JPEG"]) as im:
-            w, h = im.size
-            if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE) or w * h > MAX_PIXELS:
-                raise EvidenceReject("evidence_bad_size", f"{w}x{h}")
-            im.load()
-    except EvidenceReject:
-        raise
-    except Image.DecompressionBombError as exc:  # Pillow's own limit, met at open
-        raise EvidenceReject("evidence_bad_size", str(exc)[:120]) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise EvidenceReject("evidence_not_jpeg", str(exc)[:120]) from None
-    return w, h
+        bgr = decode(data)
+    except NotSafe as exc:
+        raise EvidenceReject(exc.reason, exc.detail) from None
+    return bgr.shape[1], bgr.shape[0]
+
+
+def hub_frame(data: bytes) -> tuple[int, int, bytes]:
+    """(width, height, the hub's own JPEG) of a device frame that already is the safe view
+    (hub/evidence/safe.py); EvidenceReject otherwise."""
+    from camaudit.hub.evidence.safe import NotSafe, hub_view
+
+    try:
+        return hub_view(data)
+    except NotSafe as exc:
+        raise EvidenceReject(exc.reason, exc.detail) from None
 
 
 class FaceCheck:
@@ -325,7 +327,7 @@ class EvidenceInbox:
             self.stats["duplicates"] += 1
             self.publish(topics.evidence_ack(self.p, device), sha.encode("ascii"), qos=1)
             return "duplicate"
-        w, h = check_jpeg(payload)
+        w, h, mine = hub_frame(payload)
         if self.face_check is not None:
             try:
                 faces = self.face_check(payload)
@@ -340,12 +342,12 @@ class EvidenceInbox:
                 raise EvidenceReject("evidence_faces_visible",
                                      f"{device} {sha[:16]}...: {faces} face(s) >= {FACE_PX} px")
         feed = ev.get("feed") if isinstance(ev.get("feed"), str) else None
-        frame = Frame(device, sha, capture, seq, feed, w, h, len(payload), received_ms)
-        new = self.store.add(frame, payload)
+        frame = Frame(device, sha, capture, seq, feed, w, h, len(mine), received_ms)
+        new = self.store.add(frame, mine)  # the hub's re-encoding, never the device's bytes
         self.stats["stored" if new else "duplicates"] += 1
         if new:
             log.info("evidence frame %s of %s capture %s stored (%dx%d, %d bytes)",
-                     sha[:12], device, capture, w, h, len(payload))
+                     sha[:12], device, capture, w, h, len(mine))
         self.publish(topics.evidence_ack(self.p, device), sha.encode("ascii"), qos=1)
         return "stored" if new else "duplicate"
 

@@ -1,14 +1,16 @@
 """`camaudit hub export DEVICE`: an evidence pack of one device, built from what the hub
 stored (the records exactly as the device signed them), the manifest signed by the hub's
-own key. Evidence frames the device sent (feeds with `send_evidence: true`, stored by
-hub/evidence/inbox.py byte for byte) are carried; the others are listed as kept on the device.
+own key. Evidence frames the device sent (feeds with `send_evidence: true`) are carried as the hub
+stored them (hub/evidence/inbox.py: the hub's own JPEG of its pixelation of the device's safe
+view, never the device's bytes), each as evidence/<hub sha256>.jpg, with hub_frames.json
+mapping the device-signed sha256 to it; the manifest (hub key) signs that map, and verify
+says the frames are the hub's re-encodings. The others are listed as kept on the device.
 `camaudit verify PACK --hub-key HUB_KEY` proves such a pack (the hub key vouches
 that it holds every record of the span; each record is still checked against the device
 key); without the hub key pinned, verify says its origin is unproven (exit 3)."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from camaudit.core.record import Event
@@ -61,26 +63,24 @@ def export_hub_pack(
             )
     run = export_run(custody, device, out, since_ms=since_ms, until_ms=until_ms, feed=feed,
                      first_ts=Event.from_json(rows[0][1]).ts)
-    with tempfile.TemporaryDirectory(prefix="camaudit-hub-frames-") as tmp:
-        for digest, data in frames.items():
-            (Path(tmp) / f"{digest}.jpg").write_bytes(data)
-        return build_pack(
-            out,
-            device=device,
-            public_key=public_key,
-            lines=[text for _, text in rows],
-            signer=key,
-            signed_by="hub",
-            evidence_dir=Path(tmp),
-            feed=feed,
-            since_ms=since_ms,
-            until_ms=until_ms,
-            now_ms=now_ms,
-            head_seq=head,
-            custody=run,
-            timestamps=tokens,
-            hub_deletion=pruned,
-        )
+    return build_pack(
+        out,
+        device=device,
+        public_key=public_key,
+        lines=[text for _, text in rows],
+        signer=key,
+        signed_by="hub",
+        evidence_dir=None,
+        hub_frames=frames,
+        feed=feed,
+        since_ms=since_ms,
+        until_ms=until_ms,
+        now_ms=now_ms,
+        head_seq=head,
+        custody=run,
+        timestamps=tokens,
+        hub_deletion=pruned,
+    )
 
 
 def _frames(sql: Sql, device: str, lines: list[str]) -> dict[str, bytes]:
