@@ -34,6 +34,18 @@ TOKEN = "custody-token-0123456789abcdef"
 SHA = "ab" * 32
 
 
+def _jpeg() -> bytes:
+    """A real (tiny, flat) JPEG: hub packs now put the hub's stored frames into report.pdf."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), (120, 120, 120)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+JPEG = _jpeg()
+
+
 def _capture(cid: str) -> dict[str, object]:
     return {"capture": cid, "start": T0, "end": T0 + 5000, "frames": 50, "max_faces": 2,
             "distinct_tracks": 2, "identifiable_tracks": 2, "face_px": {"min": 40, "median": 50, "max": 60},
@@ -52,7 +64,7 @@ def hub(tmp_path: Path, hub_db: str) -> tuple[str, Path, Journal]:
     store = HubStore(hub_db)
     store.enroll("cafe-01", j.public_key.hex())
     store.write_batch([(ev, ev.to_json().decode(), T0) for ev in events], {}, {}, {}, [])
-    EvidenceStore(store.sql).add(Frame("cafe-01", SHA, "c-000001", 2, "counter", 4, 4, 3, T0), b"jpg")
+    EvidenceStore(store.sql).add(Frame("cafe-01", SHA, "c-000001", 2, "counter", 4, 4, len(JPEG), T0), JPEG)
     store.close()
     return hub_db, data / "hub.key", j
 
@@ -78,7 +90,7 @@ def test_every_custody_action_appears_exactly_once(
         r = web.post("/login", data={"token": TOKEN}, follow_redirects=False)
         assert r.status_code == 303
         assert web.get("/capture/cafe-01/c-000001").status_code == 200
-        assert web.get(f"/evidence/cafe-01/{SHA}.jpg", params={"capture": "c-000001"}).content == b"jpg"
+        assert web.get(f"/evidence/cafe-01/{SHA}.jpg", params={"capture": "c-000001"}).content == JPEG
         r = web.get("/export", params={"device": "cafe-01"})
         assert r.status_code == 200
         web_pack = tmp_path / "web.zip"

@@ -66,7 +66,7 @@ def test_capture_page_shows_the_frames_the_device_sent(make_hub, tmp_path: Path,
             natural = page.evaluate("document.querySelector('#evidence-frames img').naturalWidth")
             assert natural == img.shape[1]  # decoded by the browser: served, allowed by the CSP
             text = page.locator("#evidence-privacy").inner_text()
-            assert "pixelated" in text and "filled flat" in text and "unchanged" in text
+            assert "pixelated" in text and "filled flat" in text and "re-encoded by the hub" in text and "never the device's bytes" in text
             scroll_w, inner_w = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             assert scroll_w <= inner_w, f"scrolls sideways at {width}: {scroll_w} > {inner_w}"
             ARTIFACTS.mkdir(exist_ok=True)

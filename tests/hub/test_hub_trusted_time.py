@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from test_hub_custody import JPEG  # a real tiny JPEG: hub packs put stored frames into report.pdf
 
 from camaudit.config.hub import HubConfig
 from camaudit.errors import VerifyError
@@ -55,7 +56,7 @@ def hub(tmp_path: Path, hub_db: str) -> tuple[str, Path, bytes]:
     store.enroll("cafe-01", j.public_key.hex())
     store.write_batch([(ev, ev.to_json().decode(), T0) for ev in events], {}, {}, {}, [])
     frame_seq = next(ev.seq for ev in events if ev.body.get("capture") == "c-000001")
-    EvidenceStore(store.sql).add(Frame("cafe-01", SHA, "c-000001", frame_seq, "counter", 4, 4, 3, T0), b"jpg")
+    EvidenceStore(store.sql).add(Frame("cafe-01", SHA, "c-000001", frame_seq, "counter", 4, 4, len(JPEG), T0), JPEG)
     store.close()
     return hub_db, key, j.public_key
 
