@@ -7,54 +7,19 @@ from __future__ import annotations
 import html
 import shutil
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import paho.mqtt.client as mqtt
 import pytest
 from brokers import wait_for
+from devicesend import publish_as, settles
 
 from camaudit.cli import main
 from camaudit.store.journal import Journal
 from camaudit.store.pack_verify import verify_pack
 
 NOW = int(time.time() * 1000) - 3_600_000
-
-
-def _publish(url: str, user: str, password: str, payloads: list[str]) -> None:
-    """Publish as `user` (the device, or the clone with the credentials found on the card),
-    once the broker has taken the user in (enroll reloads it)."""
-    host, port = url.rsplit("/", 1)[1].split(":")
-    deadline = time.monotonic() + 20
-    while True:
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=user)
-        c.username_pw_set(user, password)
-        c.connect(host, int(port))
-        c.loop_start()
-        end = time.monotonic() + 2
-        while not c.is_connected() and time.monotonic() < end:
-            time.sleep(0.05)
-        if c.is_connected():
-            break
-        c.loop_stop()
-        assert time.monotonic() < deadline, "broker never accepted the device"
-    try:
-        for p in payloads:
-            c.publish(f"camaudit/{user}/events", p, qos=1).wait_for_publish(5)
-    finally:
-        c.disconnect()
-        c.loop_stop()
-
-
-def wait_for_quietly(pred: Callable[[], bool], timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -86,8 +51,8 @@ def test_open_fork_refuses_export_web_export_and_subject_check(make_hub, tmp_pat
     shutil.copytree(real_dir, clone_dir)  # the SD card, cloned into a second Pi
     password = hub.password_file("dev1").read_text().strip()
     for _ in range(10):  # re-sent as a device does until acked (the broker reloads its users on enroll)
-        _publish(hub.broker_url, "dev1", password, [e.to_json() for e in shared])
-        if wait_for_quietly(lambda: hub.store.seqs("dev1") == [1, 2, 3, 4, 5], 3.0):
+        publish_as(hub.broker_url, "dev1", password, [e.to_json() for e in shared])
+        if settles(lambda: hub.store.seqs("dev1") == [1, 2, 3, 4, 5], 3.0):
             break
     assert hub.store.seqs("dev1") == [1, 2, 3, 4, 5]
     # the clone speaks first: its invented "consented" records become the stored chain
@@ -95,14 +60,14 @@ def test_open_fork_refuses_export_web_export_and_subject_check(make_hub, tmp_pat
     fake = [clone.append("capture.end", "counter", {"capture": f"clone-{i}", "verdict": "consented"},
                          NOW + i * 1000) for i in range(6, 9)]
     clone.close()
-    _publish(hub.broker_url, "dev1", password, [e.to_json() for e in fake])
+    publish_as(hub.broker_url, "dev1", password, [e.to_json() for e in fake])
     wait_for(lambda: hub.store.seqs("dev1") == list(range(1, 9)), what="clone's records stored")
     real = Journal.open(real_dir / "journal.db", "dev1", checkpoint_every=1000)
     truth = [real.append("capture.end", "counter", {"capture": f"real-{i}", "verdict": "unconsented",
                                                      "reasons": ["no_notice"]}, NOW + i * 1000)
              for i in range(6, 9)]
     real.close()
-    _publish(hub.broker_url, "dev1", password, [e.to_json() for e in truth])
+    publish_as(hub.broker_url, "dev1", password, [e.to_json() for e in truth])
     wait_for(lambda: len(hub.store.quarantined("dev1")) == 3, what="real records quarantined")
     assert hub.store.forks()[0]["fork_seq"] == 6
 
