@@ -429,6 +429,8 @@ def _charts(items: list[CaptureItem], clock: Clock, t0: int, t1: int) -> tuple[B
     n_days = (clock.local(hi).date() - d0).days + 1
     per_day = {v: [0] * n_days for v in VERDICTS}
     for c in charted:
+        if c.verdict not in per_hour:  # a verdict outside the closed set (an odd signed record):
+            continue                   # listed in the tables as recorded, not charted
         start = _start_of(c)
         hi_idx = (start - h0) // HOUR_MS
         if 0 <= hi_idx < n_hours:

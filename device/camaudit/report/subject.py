@@ -108,8 +108,10 @@ def letter_texts(report: Report, feed: str, pack_hash: str) -> dict[str, str]:
 
 
 def _in_lang(body: Mapping[str, Any], key: str, lang: str) -> str:
-    tr = (body.get("translations") or {}).get(lang) or {}
-    return str(tr.get(key) or body.get(key) or "")
+    trans = body.get("translations")
+    tr = trans.get(lang) if isinstance(trans, Mapping) else None
+    v = (tr.get(key) if isinstance(tr, Mapping) else None) or body.get(key) or ""
+    return "; ".join(str(x) for x in v) if isinstance(v, list) else str(v)
 
 
 def summary_lines(res: SubjectCheck) -> list[str]:

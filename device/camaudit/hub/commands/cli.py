@@ -392,6 +392,11 @@ def forks_cmd(ctx: click.Context) -> None:
             click.echo(f"{f['device']}: fork from seq {f['fork_seq']}, {f['quarantined']} record(s) "
                        f"quarantined; resolve with `camaudit hub resolve-fork {f['device']} "
                        "--keep stored|quarantined`")
+            for q in store.quarantined(str(f["device"])):  # what the operator compares (docs/hub-security.md)
+                seq = int(q["seq"])
+                click.echo(f"  seq {seq}: stored hash {store.hash_at(str(f['device']), seq) or '-'}, "
+                           f"quarantined hash {q['hash']} (device time {q['ts']} ms, received "
+                           f"{q['received_ms']} ms)")
         if not forks:
             click.echo("no open forks")
     finally:

@@ -44,6 +44,7 @@ def export_hub_pack(
     key = load_key(hub_key)
     store = db if isinstance(db, HubStore) else HubStore(db, must_exist=True)
     try:
+        _refuse_open_fork(store, device, since_ms, until_ms)
         span = store.export_span(device, since_ms, until_ms)
         frames = _frames(store.sql, device, [text for _, text in span[2]]) if span is not None else {}
         tokens = tokens_of(store.sql, device, span[2][0][0], span[2][-1][0]) if span is not None else {}
@@ -81,6 +82,19 @@ def export_hub_pack(
         timestamps=tokens,
         hub_deletion=pruned,
     )
+
+
+def fork_refusal(device: str, fork_seq: int) -> str:
+    """The one line an export, a web export or a subject check of a forked span stops with."""
+    return (f"export: {device}'s history is forked from seq {fork_seq} (two validly signed versions, "
+            "e.g. a cloned SD card) and this span is touched by the fork; no pack is signed until an "
+            f"operator resolves it: camaudit hub resolve-fork {device} --keep stored|quarantined")
+
+
+def _refuse_open_fork(store: HubStore, device: str, since_ms: int | None, until_ms: int | None) -> None:
+    fork_seq = store.fork_in_span(device, since_ms, until_ms)
+    if fork_seq is not None:
+        raise JournalError(fork_refusal(device, fork_seq))
 
 
 def _frames(sql: Sql, device: str, lines: list[str]) -> dict[str, bytes]:

@@ -76,6 +76,16 @@ class Envelope(_Strict):
     sig: Annotated[str, Field(max_length=128)]
 
 
+VerdictName = Literal["consented", "unconsented"]  # core.policy.VerdictName: the closed set
+
+
+class VerdictChange(_Body):
+    ts: Count | None = None
+    verdict: VerdictName | None = None
+    reasons: Annotated[list[Ident], Field(max_length=MAX_LIST)] = []
+    basis: Annotated[str, Field(max_length=256)] | None = None
+
+
 class CaptureBody(_Body):
     capture: Ident
     start: Count | None = None
@@ -84,9 +94,10 @@ class CaptureBody(_Body):
     max_faces: Count | None = None
     distinct_tracks: Count | None = None
     identifiable_tracks: Count | None = None
-    verdict: Annotated[str, Field(max_length=32)] | None = None
+    verdict: VerdictName | None = None
     reasons: Annotated[list[Ident], Field(max_length=MAX_LIST)] = []
     basis: Annotated[str, Field(max_length=256)] | None = None
+    verdict_changes: Annotated[list[VerdictChange], Field(max_length=4096)] = []
 
 
 Px = Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
@@ -154,6 +165,38 @@ class ClockSyncedBody(_Body):  # issue 21: the device's clock became synchronise
     clock_step_ms: Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
 
 
+NoticeStr = Annotated[str, Field(max_length=8 * MAX_TEXT)]
+Lang = Annotated[str, Field(min_length=1, max_length=16)]
+
+
+class NoticeTextBody(_Body):
+    """One translation of a notice's texts (config.notices.NoticeText)."""
+
+    controller: NoticeStr | None = None
+    purposes: Annotated[list[NoticeStr], Field(max_length=MAX_LIST)] | None = None
+    rights: NoticeStr | None = None
+    impacts: NoticeStr | None = None
+    legitimate_interest: NoticeStr | None = None
+
+
+class NoticeRegisteredBody(_Body):
+    """`notice.registered` (notices/registration.py): the printed texts have the shapes the
+    config gives them, so every reader (report, letter, hub page) can rely on them."""
+
+    notice: Ident
+    controller: NoticeStr | None = None
+    purposes: Annotated[list[NoticeStr], Field(max_length=MAX_LIST)] | None = None
+    rights: NoticeStr | None = None
+    contact: NoticeStr | None = None
+    full_notice: NoticeStr | None = None
+    impacts: NoticeStr | None = None
+    legitimate_interest: NoticeStr | None = None
+    dpo: NoticeStr | None = None
+    languages: Annotated[list[Lang], Field(max_length=MAX_LIST)] | None = None
+    translations: Annotated[dict[Lang, NoticeTextBody], Field(max_length=MAX_LIST)] = {}
+    covers: Annotated[list[Ident], Field(max_length=MAX_LIST)] = []
+
+
 class AnyBody(_Body):
     pass
 
@@ -171,6 +214,7 @@ BODY_MODELS: dict[str, type[_Body]] = {
     "camera.restored": CameraHealthBody,
     "camera.reference": CameraReferenceBody,
     "clock.synced": ClockSyncedBody,
+    "notice.registered": NoticeRegisteredBody,
 }
 
 

@@ -21,6 +21,22 @@ class ForkStore(SqlStore):
             ).fetchone()
         return int(row[0]) if row else None
 
+    def fork_in_span(self, device: str, since_ms: int | None, until_ms: int | None) -> int | None:
+        """The fork seq of `device`'s open fork if it touches since_ms <= ts <= until_ms: the
+        span holds a stored record at or past the fork seq (the first-arrived copy, which may
+        be the clone's), or a quarantined version falls in it (the stored span would leave the
+        other copy out). None if no open fork touches the span."""
+        fork_seq = self.fork_seq(device)
+        if fork_seq is None:
+            return None
+        lo, hi = -(2**62) if since_ms is None else since_ms, 2**62 if until_ms is None else until_ms
+        with self._db() as c:
+            (top,) = c.execute("SELECT MAX(seq) FROM events WHERE device = ? AND ts >= ? AND ts <= ?",
+                               (device, lo, hi)).fetchone()
+            (other,) = c.execute("SELECT COUNT(*) FROM quarantine WHERE device = ? AND seq >= ? "
+                                 "AND ts >= ? AND ts <= ?", (device, fork_seq, lo, hi)).fetchone()
+        return fork_seq if (top is not None and int(top) >= fork_seq) or other else None
+
     def forks(self, *, open_only: bool = True) -> list[dict[str, Any]]:
         """Forks: {device, fork_seq, detected_ms, copies, resolved_ms, resolution, quarantined}."""
         where = "WHERE f.resolved_ms IS NULL" if open_only else ""

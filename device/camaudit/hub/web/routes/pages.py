@@ -31,8 +31,9 @@ def device_rows(site: Site) -> list[dict[str, Any]]:
             {"notice": n["notice"], "state": n["state"], "since_ms": n["ts"],
              "since": clock.ts(n["ts"]), "covers": n["covers"],
              "words": NOTICE_STATE_WORDS.get(n["state"], n["state"])})
+    forks = {str(f["device"]): int(f["fork_seq"]) for f in site.store.forks()}
     return [
-        {"device": d.device, "online": d.online, "last_seen_ms": d.last_seen_ms,
+        {"device": d.device, "fork_seq": forks.get(d.device), "online": d.online, "last_seen_ms": d.last_seen_ms,
          "last_seen": clock.ts(d.last_seen_ms), "stored_seq": d.head_seq,
          "seen_seq": d.max_seen, "lag": d.lag, "duplicates": d.duplicates, "enrolled": d.how,
          "notices": notices.get(d.device, [])}
@@ -113,6 +114,7 @@ async def capture_page(request: Request, device: str, capture: str) -> Any:
     view = capture_view(events, store.notice_states(device, at_ms=start),
                         store.notice_changes(device, start, end))
     view["clock_unsynced"] = store.clock_unsynced_at(device, int(events[0].get("seq") or 0))
+    view["fork_seq"] = store.fork_seq(device)
     have = site.evidence.frames(device, capture) if site.evidence is not None else {}
     view["frames_sent"] = [
         {"ref": ref, "sha": ref[7:], "frame": have.get(ref[7:])} for ref in view["evidence"]
