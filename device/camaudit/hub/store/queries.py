@@ -169,6 +169,23 @@ class StoreQueries(ForkStore):
             ).fetchall()
         return [notice_view(json.loads(_text(r[0]))) for r in rows]
 
+    def notice_records(self, device: str, until_seq: int) -> list[Event]:
+        """`device`'s notice.registered / restored / missing / unknown records up to
+        `until_seq`, by seq, as signed (camaudit.report.notice_facts derives a capture's
+        notices from them, as the pack's report does). Unreadable rows are skipped."""
+        with self._db() as c:
+            rows = c.execute(
+                "SELECT json FROM events WHERE device = ? AND seq <= ? AND type IN ("
+                "'notice.registered', 'notice.restored', 'notice.missing', 'notice.unknown') "
+                "ORDER BY seq", (device, until_seq)).fetchall()
+        out = []
+        for (text,) in rows:
+            try:
+                out.append(Event.from_json(_text(text)))
+            except ValueError:
+                continue
+        return out
+
     def feeds(self) -> list[str]:
         with self._db() as c:
             return [r[0] for r in c.execute(

@@ -9,6 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from camaudit.core.policy import REASONS
+from camaudit.report import notice_facts
+from camaudit.report.model import Clock as ReportClock
+from camaudit.report.notice_facts import NoticeHistory
 from camaudit.hub.web.charts import feed_charts
 from camaudit.hub.web.site import MAX_ID, Site, login_redirect, site_of
 from camaudit.hub.web.views import (
@@ -95,6 +98,19 @@ async def captures(request: Request) -> Any:
     )
 
 
+def covering_notices(site: Site, device: str, feed: str | None, start: int, end: int,
+                     until_seq: int) -> list[dict[str, Any]]:
+    """The notices covering `feed` for a capture from `start` to `end`: the one derivation the
+    pack's report and `camaudit log` use too (camaudit.report.notice_facts), in its words."""
+    history = NoticeHistory.from_records(site.store.notice_records(device, until_seq))
+    clock = ReportClock(site.clock.name)
+    return [{"notice": n.notice, "state": n.state,
+             "state_words": notice_facts.state_words(n, clock.both),
+             "hours_words": notice_facts.hours_words(n.hours, clock.zone),
+             "words": notice_facts.words([n], clock.both, clock.zone)}
+            for n in history.at(feed, start, end)]
+
+
 @router.get("/capture/{device}/{capture:path}", response_class=HTMLResponse)
 async def capture_page(request: Request, device: str, capture: str) -> Any:
     site = site_of(request)
@@ -108,8 +124,9 @@ async def capture_page(request: Request, device: str, capture: str) -> Any:
     first = capture_view(events, [], [])
     start = first["start"] if first["start"] is not None else int(events[0].get("ts") or 0)
     end = first["end"] if first["end"] is not None else int(events[-1].get("ts") or start)
-    view = capture_view(events, store.notice_states(device, at_ms=start),
-                        store.notice_changes(device, start, end))
+    view = capture_view(events, [], store.notice_changes(device, start, end))
+    view["covering"] = covering_notices(site, device, view["feed"], start, end,
+                                        max(int(e.get("seq") or 0) for e in events))
     view["clock_unsynced"] = store.clock_unsynced_at(device, int(events[0].get("seq") or 0))
     have = site.evidence.frames(device, capture) if site.evidence is not None else {}
     view["frames_sent"] = [
