@@ -189,7 +189,7 @@ def start_hub(cfg: HubConfig) -> HubHandle:
                           max_bytes=cfg.max_message_bytes,
                           client_id=HUB_USER if broker is not None else cfg.client_id,
                           on_alerts=live.publish, receiver_process=True,
-                          linking=linking, group=cfg.worker_group, links=links)
+                          linking=linking, group=cfg.worker_group, links=links, timezone=cfg.timezone)
     handle = serve(cfg, store, collector, broker_url=broker_url, token=token, hub_public_key=wkey.public_hex,
                    live=live, broker=broker)
     log.info("hub up: broker %s, web %s", broker_url, handle.web_url)

@@ -22,13 +22,7 @@ from camaudit.core.identify import definition_words, tracks_in_words
 from camaudit.core.record import Event
 from camaudit.report.camera_health import BlindPeriod, blind_periods
 from camaudit.report.limits import Seen, observe
-from camaudit.report.notice_facts import (
-    NOT_REPORTED as NOT_REPORTED,  # re-exported
-    NOTICE_STATE_EVENTS as NOTICE_STATE_EVENTS,  # re-exported
-    NoticeAt,
-    NoticeHistory,
-    event_time as event_time,  # re-exported
-)
+from camaudit.report.notice_facts import NoticeAt, NoticeHistory, event_time
 from camaudit.store.captures import CaptureRow
 
 VERDICTS = ("consented", "unconsented", "open")

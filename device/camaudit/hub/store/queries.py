@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from camaudit.core.record import Event
-from camaudit.hub.store.forks import ForkStore
+from camaudit.hub.store.alert_acks import AlertAcks
 from camaudit.hub.store.records import (
     NOTICE_TYPES,
     DeviceRow,
@@ -22,7 +22,7 @@ from camaudit.hub.store.records import (
 from camaudit.hub.store.sql import Sql
 
 
-class StoreQueries(ForkStore):
+class StoreQueries(AlertAcks):
     def devices(self) -> list[DeviceRow]:
         with self._db() as c:
             rows = c.execute(

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 # ---- schema ----------------------------------------------------------------------------
 # Version 1 is the schema of the SQLite-only hub (its sqlite-utils tables, same names and
 # columns): a hub.db made before versioning opens as version 0 and keeps its data.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 WRITE_ATTEMPTS = 3  # a batch rolled back by a conflict with another writer is written again
 _ADVISORY_KEY = 0x63616D61  # "cama": PostgreSQL advisory lock held while migrating
 
@@ -88,6 +88,15 @@ def _schema_v3(i: str, blob: str) -> list[str]:
     ]
 
 
+def _schema_v4(i: str) -> list[str]:
+    """An operator's acknowledgement of an alert (hub/store/alert_acks.py): `kind` 'event'
+    for a device's alert record (device, seq), 'fork' for an open fork (device, fork seq)."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS alert_acks (kind TEXT NOT NULL, device TEXT NOT NULL, seq {i} NOT NULL, "
+        f"who TEXT NOT NULL, note TEXT NOT NULL, acked_ms {i} NOT NULL, PRIMARY KEY (kind, device, seq))",
+    ]
+
+
 def migrate(sql: Sql) -> int:
     """Bring the store to SCHEMA_VERSION (idempotent; one process at a time). Returns the
     version found."""
@@ -107,6 +116,9 @@ def migrate(sql: Sql) -> int:
             _schema_v2(sql)
         if found < 3:
             for stmt in _schema_v3(sql.bigint, sql.blob):
+                sql.execute(stmt)
+        if found < 4:
+            for stmt in _schema_v4(sql.bigint):
                 sql.execute(stmt)
         if found < SCHEMA_VERSION:
             sql.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) "

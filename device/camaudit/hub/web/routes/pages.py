@@ -9,9 +9,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from camaudit.core.policy import REASONS
-from camaudit.report import notice_facts
-from camaudit.report.model import Clock as ReportClock
-from camaudit.report.notice_facts import NoticeHistory
 from camaudit.hub.web.charts import feed_charts
 from camaudit.hub.web.site import MAX_ID, Site, login_redirect, site_of
 from camaudit.hub.web.views import (
@@ -20,6 +17,9 @@ from camaudit.hub.web.views import (
     capture_view,
     verdict_words,
 )
+from camaudit.report import notice_facts
+from camaudit.report.model import Clock as ReportClock
+from camaudit.report.notice_facts import NoticeHistory
 
 router = APIRouter()
 
