@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -31,7 +30,7 @@ def _send(url: str, user: str, password: str, events: list[Event]) -> None:
         ok = threading.Event()
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=user)
         c.username_pw_set(user, password)
-        c.on_connect = lambda cl, ud, fl, rc, pr=None: ok.set() if not rc.is_failure else None
+        c.on_connect = lambda cl, ud, fl, rc, pr=None, ok=ok: ok.set() if not rc.is_failure else None
         c.connect(host, int(port))
         c.loop_start()
         try:
