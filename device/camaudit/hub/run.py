@@ -244,7 +244,8 @@ def _start_web(handle: HubHandle, cfg: HubConfig, live: LiveAlerts) -> None:
     host, port = split_hostport(cfg.listen)
     port = port or free_port(host)
     app = create_app(handle.store, handle.token, live, timezone=cfg.timezone, hub_key=cfg.data_dir / "hub.key",
-                     evidence=handle.evidence.store if handle.evidence is not None else None)
+                     evidence=handle.evidence.store if handle.evidence is not None else None,
+                     venue=cfg.venue, on_ack=handle.collector.publish_open_alerts)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                            lifespan="off", timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, name="hub-web", daemon=True)

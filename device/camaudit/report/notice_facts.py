@@ -49,6 +49,8 @@ class NoticeAt:
     state: str  # VISIBLE / MISSING / UNKNOWN / NOT_REPORTED at the capture's start
     first_report: tuple[str, int] | None = None  # (state, time) first reported during it
     hours: Mapping[str, str] | None = None  # the hours the notice stated then (None: none)
+    since: int | None = None  # when the state at the start was reported
+    registered: bool = True  # a notice.registered record (its texts, hours) is in the records
 
 
 @dataclass(frozen=True)
@@ -80,13 +82,17 @@ class NoticeHistory:
         return cls({k: frozenset(v) for k, v in covers.items()}, tuple(changes), tuple(registered))
 
     def state_at(self, notice: str, t: int) -> str:
-        state = NOT_REPORTED
+        return self.state_since(notice, t)[0]
+
+    def state_since(self, notice: str, t: int) -> tuple[str, int | None]:
+        """(state at `t`, when it was reported) or (NOT_REPORTED, None)."""
+        state, since = NOT_REPORTED, None
         for ts, nid, st in self.changes:
             if ts > t:
                 break
-            if nid == notice:
-                state = st
-        return state
+            if nid == notice and st != state:
+                state, since = st, ts
+        return state, since
 
     def hours_at(self, notice: str, t: int) -> Mapping[str, str] | None:
         mine = [(ts, b) for ts, n, b in self.registered if n == notice]
@@ -103,16 +109,20 @@ class NoticeHistory:
         for nid in sorted(self.covers):
             if feed not in self.covers[nid]:
                 continue
-            state = self.state_at(nid, start)
+            state, since = self.state_since(nid, start)
             first = None
             if state == NOT_REPORTED:
                 first = next(((st, ts) for ts, n, st in self.changes if n == nid and start < ts <= end), None)
-            out.append(NoticeAt(nid, state, first, self.hours_at(nid, start)))
+            known = any(n == nid for _, n, _ in self.registered)
+            out.append(NoticeAt(nid, state, first, self.hours_at(nid, start), since, known))
         return tuple(out)
 
 
-def hours_words(hours: Mapping[str, str] | None, zone: str) -> str:
-    """`mon-fri 07:00-19:00, sat 09:00-17:00 (Europe/Paris)`, or `no hours stated`."""
+def hours_words(hours: Mapping[str, str] | None, zone: str, registered: bool = True) -> str:
+    """`mon-fri 07:00-19:00, sat 09:00-17:00 (Europe/Paris)`, `no hours stated`, or not
+    recorded (no notice.registered record of the notice in the records read)."""
+    if not registered:
+        return "not recorded (no notice.registered record of this notice in these records)"
     if not hours:
         return "no hours stated (it applies at all times)"
     return ", ".join(f"{k} {v}" for k, v in hours.items()) + f" ({zone})"
@@ -121,7 +131,8 @@ def hours_words(hours: Mapping[str, str] | None, zone: str) -> str:
 def state_words(n: NoticeAt, when: Callable[[int], str]) -> str:
     """The state at the capture's start in words; `when` formats a time (zone named)."""
     if n.state != NOT_REPORTED:
-        return STATE_WORDS.get(n.state, n.state)
+        text = STATE_WORDS.get(n.state, n.state)
+        return text if n.since is None else f"{text} since {when(n.since)}"
     text = ("no state reported yet when this capture started (the device reports a sign's "
             "state once it has looked at it; the verdict is what it decided then)")
     if n.first_report is not None:
@@ -140,6 +151,6 @@ def words(notices: Sequence[NoticeAt], when: Callable[[int], str], zone: str,
     for n in notices:
         text = f"{n.notice}: {state_words(n, when)}"
         if with_hours:
-            text += f"; hours: {hours_words(n.hours, zone)}"
+            text += f"; hours: {hours_words(n.hours, zone, n.registered)}"
         parts.append(text)
     return " | ".join(parts)
