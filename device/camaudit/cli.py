@@ -219,9 +219,11 @@ def log_cmd(db: Path | None, config: Path | None, tz: str | None, as_json: bool,
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
     else:
-        click.echo(format_table(rows, zone))
-        if rows:
-            click.echo(_notice_lines(db, rows, zone_name or "UTC"))
+        table = format_table(rows, zone)
+        if rows:  # the notices under the table; its last line (the zone) stays last
+            body, _, last = table.rpartition("\n")
+            table = f"{body}\n{_notice_lines(db, rows, zone_name or 'UTC')}\n\n{last}"
+        click.echo(table)
 
 
 def _notice_lines(db: Path, rows: list[Any], zone: str) -> str:
@@ -233,7 +235,7 @@ def _notice_lines(db: Path, rows: list[Any], zone: str) -> str:
 
     history = notice_facts.NoticeHistory.from_records(list_notice_records(db))
     clock = Clock(zone)
-    lines = ["", "notices at each capture's start:"]
+    lines = ["", "notices at each capture's start (state, since, hours stated):"]
     for r in rows:
         start = r.start if r.start is not None else r.ts
         end = r.end if r.end is not None else r.ts

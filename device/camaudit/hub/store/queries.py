@@ -220,6 +220,23 @@ class StoreQueries(AlertAcks):
             return False
         return unsynced_after(row[0], body)
 
+    def health_records(self, device: str, limit: int = 20_000) -> list[Event]:
+        """`device`'s newest camera.covered / moved / blurred / restored, feed.down,
+        device.online and alert records, by seq (camaudit.report.camera_health reads the
+        blind periods from them, as the pack's report does)."""
+        with self._db() as c:
+            rows = c.execute(
+                "SELECT json FROM events WHERE device = ? AND type IN ('camera.covered', 'camera.moved', "
+                "'camera.blurred', 'camera.restored', 'feed.down', 'device.online', 'alert') "
+                "ORDER BY seq DESC LIMIT ?", (device, limit)).fetchall()
+        out = []
+        for (text,) in reversed(rows):
+            try:
+                out.append(Event.from_json(_text(text)))
+            except ValueError:
+                continue
+        return out
+
     def venues(self) -> dict[str, str]:
         """device -> the venue its newest `device.online` names (devices naming none left out)."""
         with self._db() as c:

@@ -20,9 +20,11 @@ from camaudit.hub.web.views import (
     IDENTIFIABLE_WORDS,
     NOTICE_STATE_WORDS,
     capture_view,
+    track_rows,
     verdict_words,
 )
 from camaudit.report import notice_facts
+from camaudit.report.camera_health import blind_periods, period_text
 from camaudit.report.model import Clock as ReportClock
 from camaudit.report.notice_facts import NoticeHistory
 
@@ -162,6 +164,29 @@ def covering_notices(site: Site, device: str, feed: str | None, start: int, end:
             for n in history.at(feed, start, end)]
 
 
+@router.get("/device/{device}", response_class=HTMLResponse)
+async def device_page(request: Request, device: str) -> Any:
+    """One device: its feeds, and when each camera was covered, moved or blurred (the
+    periods the pack's report lists, report/camera_health.py); `?feed=` for one feed."""
+    site = site_of(request)
+    if not site.authed(request):
+        return login_redirect()
+    store = site.store
+    known = {d.device for d in store.devices()}
+    if device not in known:
+        return site.page(request, "device.html", {"device": device, "found": False}, status_code=404)
+    feed = request.query_params.get("feed") or None
+    feeds = sorted(store.device_feeds(device))
+    clock = ReportClock(site.clock.name)
+    periods = blind_periods(store.health_records(device), feed)
+    return site.page(request, "device.html", {
+        "device": device, "found": True, "feed": feed, "feeds": feeds,
+        "periods": [{"feed": p.feed, "condition": p.condition, "start": p.start, "end": p.end,
+                     "open": p.end is None, "alerted": p.alerted, "text": period_text(p, clock.both)}
+                    for p in sorted(periods, key=lambda p: p.start, reverse=True)],
+    })
+
+
 @router.get("/capture/{device}/{capture:path}", response_class=HTMLResponse)
 async def capture_page(request: Request, device: str, capture: str) -> Any:
     site = site_of(request)
@@ -177,6 +202,7 @@ async def capture_page(request: Request, device: str, capture: str) -> Any:
     end = first["end"] if first["end"] is not None else int(events[-1].get("ts") or start)
     view = capture_view(events, [], store.notice_changes(device, start, end))
     view["covering"] = covering_notices(site, device, view["feed"], start, end)
+    view["tracks_words"], view["tracks"] = track_rows(events)
     steps = next_steps(view["reasons"]) if view["verdict"] == "unconsented" else []
     view["steps"], view["tell"] = [st.do for st in steps], tell_words(steps)
     view["clock_unsynced"] = store.clock_unsynced_at(device, int(events[0].get("seq") or 0))
