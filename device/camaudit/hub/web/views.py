@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from camaudit.core import venue_time
 from camaudit.core.policy import NO_NOTICE, NOTICE_MISSING, OUTSIDE_HOURS, PRIVACY_ZONE
 
 # Short labels for tables and the chart's filter; the alert sentences use
@@ -95,22 +96,21 @@ class Clock:
         except (OverflowError, OSError, ValueError):
             return "-"
 
-    def parse(self, text: str | None) -> int | None:
-        """`2026-11-26T10:00` / `2026-11-26 10:00[:SS]` / `2026-11-26` in the venue's zone, or
-        epoch ms -> UTC ms; None for empty. ValueError for anything else."""
+    def parse(self, text: str | None, *, end: bool = False) -> int | None:
+        """A time typed in a form -> UTC ms, by the one time rule (camaudit.core.venue_time):
+        `2026-11-26 10:00` / `2026-11-26T10:00[:SS]` / `2026-11-26` in the venue's zone unless
+        an offset is given (a bare date `end` is the day's last ms), or epoch ms; None for
+        empty. ValueError (one line, zone named) for anything else, or a time the clocks skip."""
         if not text or not text.strip():
             return None
         v = text.strip()
         if v.isdigit() and len(v) <= 15:
             return int(v)
-        for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
-                    "%Y-%m-%d"):
-            try:
-                t = datetime.strptime(v, fmt).replace(tzinfo=self.zone)
-            except ValueError:
-                continue
-            return int(t.timestamp() * 1000)
-        raise ValueError(f"{v[:40]!r} is not a time; use YYYY-MM-DD HH:MM ({self.name})")
+        try:
+            return venue_time.parse(v, self.zone, end=end)
+        except ValueError as exc:
+            why = str(exc)[:160] if "does not exist" in str(exc) else f"{v[:40]!r} is not a time"
+            raise ValueError(f"{why}; use YYYY-MM-DD HH:MM ({self.name})") from None
 
 
 def _body(e: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -111,7 +111,7 @@ def filters(site: Site, q: Any) -> tuple[dict[str, Any], str | None]:
     times: dict[str, int | None] = {}
     for key in ("since", "until"):
         try:
-            times[key] = site.clock.parse(q.get(key))
+            times[key] = site.clock.parse(q.get(key), end=key == "until")
         except ValueError as exc:
             times[key], error = None, f"{'From' if key == 'since' else 'To'}: {exc}"
     return {
