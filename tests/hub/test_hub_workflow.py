@@ -125,3 +125,12 @@ def test_charts_are_per_device_and_feed_below_the_table(make_hub, tmp_path: Path
             j.close()
 
 
+
+
+def test_the_hub_command_takes_the_venue_name() -> None:
+    import click
+
+    from camaudit.hub.commands.cli import _config, hub_cmd
+
+    ctx = click.Context(hub_cmd, obj={"config": None, "tofu": False, "users": (), "venue": "Café du Coin, Lyon"})
+    assert _config(ctx).venue == "Café du Coin, Lyon"

@@ -85,7 +85,8 @@ def _mqtt_user(cfg: HubConfig, user: str, *, reset: bool) -> Path:
 def _config(ctx: click.Context) -> HubConfig:
     o = ctx.obj
     cfg = load_hub_config(o["config"]) if o["config"] else HubConfig()
-    passed_through = ("data_dir", "db", "broker", "broker_listen", "listen", "token", "timezone", "group")
+    passed_through = ("data_dir", "db", "broker", "broker_listen", "listen", "token", "timezone", "group",
+                      "venue")
     update: dict[str, Any] = {key: o[key] for key in passed_through if o.get(key)}
     if o["tofu"]:
         update["trust_on_first_use"] = True
@@ -121,6 +122,7 @@ def _config(ctx: click.Context) -> HubConfig:
 @click.option("--listen", help="host:port of the web page (default 127.0.0.1:8080).")
 @click.option("--token", help="Web login token (default: generated once, kept in the data folder).")
 @click.option("--timezone", help="The venue's IANA time zone, for the web page's times (default UTC).")
+@click.option("--venue", help="The venue's name, shown on every page (default: the venues the devices name).")
 @click.option("--trust-on-first-use", "tofu", is_flag=True,
               help="Enroll unknown devices by the key they announce (off by default).")
 @click.option("--user", "users", multiple=True,
