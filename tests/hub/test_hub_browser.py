@@ -69,6 +69,8 @@ def test_login_device_live_alert_filter(make_hub, tmp_path: Path, browser) -> No
         live.wait_for(timeout=30000)
         assert "face in privacy zone at the door" in live.inner_text()
         assert "dev1 / door" in live.inner_text()
+        # a live alert says what to do next too (#22.7)
+        assert "What to do next:" in live.inner_text() and "Re-aim or mask the camera" in live.inner_text()
         assert page.locator("#alerts li").count() == before + 1
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "hub.png"), full_page=True)

@@ -27,6 +27,7 @@ from camaudit.hub.ingest.linking import Mode
 from camaudit.hub.ingest.linkstore import LinkStore
 from camaudit.hub.store.hub_store import HubError, HubStore
 from camaudit.hub.web.live import LiveAlerts
+from camaudit.hub.web.next_steps import publishing_steps
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ def start_hub(cfg: HubConfig) -> HubHandle:
     collector = Collector(store, mqtt, wkey, tofu=cfg.trust_on_first_use,
                           max_bytes=cfg.max_message_bytes,
                           client_id=HUB_USER if broker is not None else cfg.client_id,
-                          on_alerts=live.publish, receiver_process=True,
+                          on_alerts=publishing_steps(live.publish), receiver_process=True,
                           linking=linking, group=cfg.worker_group, links=links, timezone=cfg.timezone)
     handle = serve(cfg, store, collector, broker_url=broker_url, token=token, hub_public_key=wkey.public_hex,
                    live=live, broker=broker)

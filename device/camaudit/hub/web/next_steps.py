@@ -4,8 +4,9 @@ docs/hub.md ("The operator's workflow on the hub")."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 MANAGER = "the venue's manager"
 DPO = "the data-protection contact named on the notice"
@@ -60,3 +61,14 @@ def tell_words(steps: Iterable[Step]) -> str:
     for s in steps:
         who += [t for t in s.tell if t not in who]
     return f"Tell: {', '.join(who)}." if who else ""
+
+
+def with_steps(alert: Mapping[str, Any]) -> dict[str, Any]:
+    """The alert with `steps` (what to do, one per reason) and `tell` (whom to tell)."""
+    steps = next_steps(alert.get("reasons") or [])
+    return {**alert, "steps": [s.do for s in steps], "tell": tell_words(steps)}
+
+
+def publishing_steps(publish: Callable[[list[dict[str, Any]]], None]) -> Callable[[list[dict[str, Any]]], None]:
+    """`publish` (the live page's) given alerts that carry their next steps."""
+    return lambda alerts: publish([with_steps(a) for a in alerts])

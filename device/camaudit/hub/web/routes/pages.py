@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from camaudit.core.policy import REASONS
 from camaudit.hub.store.records import HubError
 from camaudit.hub.web.charts import device_feed_charts
-from camaudit.hub.web.next_steps import next_steps, tell_words
+from camaudit.hub.web.next_steps import next_steps, tell_words, with_steps
 from camaudit.hub.web.site import MAX_ID, Site, login_redirect, site_of
 from camaudit.hub.web.views import (
     IDENTIFIABLE_WORDS,
@@ -62,11 +62,7 @@ def enrolled_words(how: str, when: str) -> str:
 def alert_rows(site: Site) -> list[dict[str, Any]]:
     """Every alert (open forks, the newest device alerts) with its next steps and its
     acknowledgement, if any."""
-    out = []
-    for a in site.store.all_alerts(50):
-        steps = next_steps(a.get("reasons") or [])
-        out.append({**a, "steps": [s.do for s in steps], "tell": tell_words(steps)})
-    return out
+    return [with_steps(a) for a in site.store.all_alerts(50)]
 
 
 @router.get("/", response_class=HTMLResponse)
