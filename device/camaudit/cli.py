@@ -219,7 +219,29 @@ def log_cmd(db: Path | None, config: Path | None, tz: str | None, as_json: bool,
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
     else:
-        click.echo(format_table(rows, zone))
+        table = format_table(rows, zone)
+        if rows:  # the notices under the table; its last line (the zone) stays last
+            body, _, last = table.rpartition("\n")
+            table = f"{body}\n{_notice_lines(db, rows, zone_name or 'UTC')}\n\n{last}"
+        click.echo(table)
+
+
+def _notice_lines(db: Path, rows: list[Any], zone: str) -> str:
+    """Per capture, the notices covering its camera at its start and their hours, in the
+    words of the report and the hub's capture page (camaudit.report.notice_facts)."""
+    from camaudit.report import notice_facts
+    from camaudit.report.model import Clock
+    from camaudit.store.captures import list_notice_records
+
+    history = notice_facts.NoticeHistory.from_records(list_notice_records(db))
+    clock = Clock(zone)
+    lines = ["", "notices at each capture's start (state, since, hours stated):"]
+    for r in rows:
+        start = r.start if r.start is not None else r.ts
+        end = r.end if r.end is not None else r.ts
+        facts = history.at(r.feed, start, end)
+        lines.append(f"  {r.capture} ({r.feed or '-'}): {notice_facts.words(facts, clock.both, clock.zone)}")
+    return "\n".join(lines)
 
 
 @cli.command("verify")

@@ -69,6 +69,8 @@ def test_login_device_live_alert_filter(make_hub, tmp_path: Path, browser) -> No
         live.wait_for(timeout=30000)
         assert "face in privacy zone at the door" in live.inner_text()
         assert "dev1 / door" in live.inner_text()
+        # a live alert says what to do next too (#22.7)
+        assert "What to do next:" in live.inner_text() and "Re-aim or mask the camera" in live.inner_text()
         assert page.locator("#alerts li").count() == before + 1
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "hub.png"), full_page=True)
@@ -98,14 +100,37 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 # page path -> text that must be on it
 PAGES = {
-    "index": ("/", ["Devices", "entrance: MISSING", "capture c-100", "Times in Europe/Berlin"]),
+    "index": ("/", ["Devices", "entrance: MISSING", "capture c-100", "Times in Europe/Berlin",
+                    "Café du Coin, Lyon", "What to do next:", "Put the sign back or uncover it", "Tell: the venue's manager",
+                    "Acknowledged by Ana (manager)", "by an operator (camaudit hub enroll)"]),
     "captures": ("/captures", ["Captures", "hour starting (Europe/Berlin)", "Export an evidence pack",
                                "notice not seen posted"]),
     "capture": ("/capture/dev1/c-100", ["Timeline", "2026-11-26 06:00:00 CET", "capture opened",
                                         "notice 'entrance' missing (not seen posted)",
                                         "Identifiable faces (tracks)", "at least min_face_px pixels tall",
-                                        "Download the evidence pack of this capture"]),
+                                        "Download the evidence pack of this capture",
+                                        "Café du Coin, Lyon", "What to do next",
+                                        "entrance: VISIBLE (seen posted) since 2026-11-26 05:50:00 CET",
+                                        "1 identifiable: frontal, sharp, 96 px; 1 not identifiable: 1 turned away"]),
 }
+# docs/ pictures (docs/hub.md): page name -> file stem; written when missing or with
+# CAMAUDIT_UPDATE_DOCS=1, so that a test run leaves the checked-out tree as it was
+DOCS_SHOTS = {"capture": "hub-capture", "index": "hub-alerts"}
+
+
+def _tracks(journal, t: int) -> None:
+    """Two signed track records for the story's capture c-100 (docs/tracks.md)."""
+    for n, (px, eyes, yaw, ok, why) in enumerate([(96, 0.41, 0.2, True, []), (44, 0.04, 2.9, False, ["pose"])], 1):
+        journal.append("track.end", "counter", {
+            "capture": "c-100", "track": n, "first_frame": 5, "last_frame": 60, "first_ts": t + 1000,
+            "last_ts": t + 9000, "frame_size": [1920, 1080], "boxes": [[5, 300, 200, px, px]],
+            "peak": {"frame": 5, "box": [300, 200, px, px], "score": 0.9}, "identifiable": ok, "why_not": why,
+            "definition": "camaudit-identifiable-2",
+            "criteria": {"face_px": {"value": px, "passed": True, "min": 32, "unit": "px"},
+                         "pose": {"value": {"eyes": eyes, "yaw": yaw}, "passed": ok, "min_eyes": 0.25,
+                                  "max_yaw": 1.0, "unit": "ratio"},
+                         "sharpness": {"value": 0.12, "passed": True, "min": 0.06, "unit": "ratio"}}},
+            t + 9000)
 
 
 def _login(page, hub) -> None:
@@ -119,11 +144,19 @@ def test_pages_at_desktop_and_phone_widths(make_hub, tmp_path: Path, browser) ->
     """Every page at 1280 px and on a 390 px phone: key text present, no sideways scrolling
     on the phone; screenshots in artifacts/ (the capture page also in docs/ for the README,
     when missing or with CAMAUDIT_UPDATE_DOCS=1)."""
-    from hubdata import add_story
+    from brokers import wait_for
+    from hubdata import T5, add_story
 
-    hub = make_hub(web=True, timezone="Europe/Berlin")
+    hub = make_hub(web=True, timezone="Europe/Berlin", venue="Café du Coin, Lyon")
     journal, pub = fill(hub, tmp_path)
     add_story(hub, journal, pub)
+    _tracks(journal, T5)
+    pub.notify()
+    head = journal.head[0]
+    wait_for(lambda: hub.store.count_events("dev1") == head, what="track records stored")
+    (acked,) = [a for a in hub.store.open_alerts() if a.get("capture") == "c-0"]
+    hub.store.acknowledge("event", "dev1", acked["seq"], "Ana (manager)", "sign put back at the counter",
+                          T5 + 3_600_000)
     ARTIFACTS.mkdir(exist_ok=True)
     try:
         for width, opts in (("desktop", DESKTOP), ("phone", PHONE)):
@@ -146,10 +179,15 @@ def test_pages_at_desktop_and_phone_widths(make_hub, tmp_path: Path, browser) ->
                 page.screenshot(path=str(ARTIFACTS / f"hub-{name}-{width}.png"), full_page=True)
                 docs_png = DOCS / "hub-capture.png"  # the README's picture: refreshed on request only,
                 # so that a test run leaves the checked-out tree as it was
-                if name == "capture" and width == "desktop" and (
-                        not docs_png.exists() or os.environ.get("CAMAUDIT_UPDATE_DOCS") == "1"):
+                update = os.environ.get("CAMAUDIT_UPDATE_DOCS") == "1"
+                if name == "capture" and width == "desktop" and (not docs_png.exists() or update):
                     DOCS.mkdir(exist_ok=True)
                     page.screenshot(path=str(docs_png), full_page=True)
+                if name in DOCS_SHOTS:
+                    px = opts["viewport"]["width"]  # type: ignore[index]
+                    shot = DOCS / f"{DOCS_SHOTS[name]}-{px}.png"
+                    if not shot.exists() or update:
+                        page.screenshot(path=str(shot), full_page=True)
             ctx.close()
     finally:
         pub.stop()

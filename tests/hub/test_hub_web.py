@@ -52,9 +52,12 @@ def test_devices_alerts_and_lag(filled) -> None:
     assert devs == [{"device": "dev1", "online": True, "last_seen_ms": devs[0]["last_seen_ms"],
                      "last_seen": devs[0]["last_seen"], "stored_seq": journal.head[0],
                      "seen_seq": journal.head[0], "lag": 0, "duplicates": devs[0]["duplicates"],
-                     "enrolled": "enroll", "notices": []}]
+                     "enrolled": "enroll", "enrolled_words": devs[0]["enrolled_words"], "notices": []}]
     assert devs[0]["last_seen"].endswith(" UTC")
     page = httpx.get(hub.web_url + "/", headers=auth).text
+    # #22.10: the Enrolled column says how and when, not the bare word "enroll"
+    cell = page.split('<td data-label="Enrolled" class="enrolled">', 1)[1].split("</td>", 1)[0]
+    assert cell.startswith("by an operator (camaudit hub enroll), ") and cell.endswith(" UTC"), cell
     n_alerts = sum(1 for c in CAPTURES if c[2] == "unconsented")
     assert page.count("unconsented capture c-") == n_alerts
     assert "no notice registered for this camera" in page and "face in a privacy zone" in page
@@ -88,7 +91,7 @@ def test_chart_bars_per_feed_hour_and_verdict(filled) -> None:
     hub, _ = filled
     html = httpx.get(hub.web_url + "/captures", headers={"Authorization": "Bearer test-token-0123456789abcdef"}).text
     for feed in ("counter", "door"):
-        fig = html.split(f'<figure data-feed="{feed}">', 1)[1].split("</figure>", 1)[0]
+        fig = html.split(f'<figure data-feed="{feed}" data-device="dev1">', 1)[1].split("</figure>", 1)[0]
         bars = re.findall(r'<rect class="bar (\w+)".*?<title>(.*?)</title>', fig)
         groups: dict[tuple[int, str], int] = {}
         for f, hour, verdict, _ in CAPTURES:
@@ -155,8 +158,8 @@ def test_capture_page_timeline_faces_and_notices(venue) -> None:
     assert pos[:5] == sorted(pos[:5])
     assert re.search(r'<dd id="identifiable">\s*2\s*</dd>', r.text)
     assert "18 / 41 / 96" in text and "at least min_face_px pixels tall" in text
-    notices = _text(r.text.split('id="notices"', 1)[1].split("</table>", 1)[0])
-    assert "entrance VISIBLE: posted (seen by its camera) 2026-11-26 05:50:00 CET" in notices
+    notices = html_lib.unescape(r.text.split('id="notices"', 1)[1].split("</ul>", 1)[0])
+    assert 'data-words="entrance: VISIBLE (seen posted) since 2026-11-26 05:50:00 CET (04:50:00 UTC); hours:' in notices
     assert "<b>unconsented</b>: notice not seen posted" in r.text
     missing = httpx.get(hub.web_url + "/capture/dev1/c-nope", headers=AUTH)
     assert missing.status_code == 404 and "no record of capture c-nope" in missing.text
@@ -276,7 +279,7 @@ def test_device_sent_ids_are_escaped_and_links_encoded(venue) -> None:
 def test_chart_axes_are_labelled_in_the_venue_zone(venue) -> None:
     hub, _, _ = venue
     html = httpx.get(hub.web_url + "/captures?feed=counter", headers=AUTH).text
-    svg = html.split('<figure data-feed="counter">', 1)[1].split("</svg>", 1)[0]
+    svg = html.split('<figure data-feed="counter" data-device="dev1">', 1)[1].split("</svg>", 1)[0]
     assert ">captures</text>" in svg and ">hour starting (Europe/Berlin)</text>" in svg
     assert 'class="axis tick"' in svg and ">2026-11-26</text>" in svg and ">01:00</text>" in svg
     assert re.search(r"<title>2026-11-26 06:00 CET: 1 unconsented</title>", svg)
@@ -299,7 +302,7 @@ def test_capture_page_shows_the_hours_the_device_registered(venue) -> None:
 
     hub, journal, pub = venue
     r = httpx.get(hub.web_url + "/capture/dev1/c-100", headers=AUTH)
-    assert "not reported to the hub" in _text(r.text)
+    assert "hours stated: not recorded (no notice.registered record" in _text(r.text)
     body = {"notice": "entrance", "controller": "Example Café Ltd", "purposes": ["security"],
             "rights": "access", "contact": "dpo@example.org", "full_notice": "https://example.org/cctv",
             "hours": {"mon-fri": "07:00-19:00", "sat": "09:00-12:00"}, "languages": ["en"],

@@ -86,6 +86,10 @@ class HubConfig(Section):
         default="UTC",
         description="IANA time zone of the venue: the web page shows every time in it, zone named.",
     )
+    venue: str | None = Field(
+        default=None, max_length=200,
+        description="The venue's name, shown on every page (default: the venues the devices name).",
+    )
     timestamps: TimestampsConfig = Field(
         default_factory=TimestampsConfig,
         description="RFC 3161 time-stamp authorities the hub asks for a token over each device's newest "

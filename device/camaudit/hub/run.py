@@ -27,6 +27,7 @@ from camaudit.hub.ingest.linking import Mode
 from camaudit.hub.ingest.linkstore import LinkStore
 from camaudit.hub.store.hub_store import HubError, HubStore
 from camaudit.hub.web.live import LiveAlerts
+from camaudit.hub.web.next_steps import publishing_steps
 
 log = logging.getLogger(__name__)
 
@@ -192,8 +193,8 @@ def start_hub(cfg: HubConfig) -> HubHandle:
     collector = Collector(store, mqtt, wkey, tofu=cfg.trust_on_first_use,
                           max_bytes=cfg.max_message_bytes,
                           client_id=HUB_USER if broker is not None else cfg.client_id,
-                          on_alerts=live.publish, receiver_process=True,
-                          linking=linking, group=cfg.worker_group, links=links)
+                          on_alerts=publishing_steps(live.publish), receiver_process=True,
+                          linking=linking, group=cfg.worker_group, links=links, timezone=cfg.timezone)
     handle = serve(cfg, store, collector, broker_url=broker_url, token=token, hub_public_key=wkey.public_hex,
                    live=live, broker=broker)
     handle.keeper = Keeper(cfg, wkey).start()
@@ -249,7 +250,8 @@ def _start_web(handle: HubHandle, cfg: HubConfig, live: LiveAlerts) -> None:
     host, port = split_hostport(cfg.listen)
     port = port or free_port(host)
     app = create_app(handle.store, handle.token, live, timezone=cfg.timezone, hub_key=cfg.data_dir / "hub.key",
-                     evidence=handle.evidence.store if handle.evidence is not None else None)
+                     evidence=handle.evidence.store if handle.evidence is not None else None,
+                     venue=cfg.venue, on_ack=handle.collector.publish_open_alerts)
     from camaudit.hub.web.routes.public import PublicSettings
 
     app.state.public = PublicSettings(url=cfg.public.url, operator=cfg.public.operator, cameras={

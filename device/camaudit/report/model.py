@@ -22,20 +22,10 @@ from camaudit.core.identify import definition_words, tracks_in_words
 from camaudit.core.record import Event
 from camaudit.report.camera_health import BlindPeriod, blind_periods
 from camaudit.report.limits import Seen, observe
+from camaudit.report.notice_facts import NoticeAt, NoticeHistory, event_time
 from camaudit.store.captures import CaptureRow
 
 VERDICTS = ("consented", "unconsented", "open")
-NOTICE_STATE_EVENTS = {
-    "notice.restored": "VISIBLE",
-    "notice.missing": "MISSING",
-    "notice.unknown": "UNKNOWN",
-}
-
-
-def event_time(ev: Event) -> int:
-    """When it happened: a file feed's clip time (`clip_ts`) if present, else `ts`."""
-    clip = ev.body.get("clip_ts")
-    return int(clip) if isinstance(clip, int) and not isinstance(clip, bool) else ev.ts
 
 
 @dataclass(frozen=True)
@@ -138,6 +128,8 @@ class CaptureItem:
     # frontal, sharp, 54 and 61 px; 1 not identifiable: 1 turned away"); "" without records
     tracks_words: str = ""
     clock_unsynced: bool = False  # stamped before the device's clock was synchronised
+    # the notices covering its camera (state, first report, hours): report.notice_facts
+    notices: tuple[NoticeAt, ...] = ()
 
     @property
     def identifiable(self) -> bool:
@@ -272,16 +264,9 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
         shown[nid] = ev.body
         versions.append(NoticeVersion(nid, event_time(ev), ev.seq, ev.body))
     notices = tuple(versions)
-    covers: dict[str, set[str]] = {}
-    for nv in notices:
-        covers.setdefault(nv.notice, set()).update(str(f) for f in nv.body.get("covers") or ())
-    changes: list[tuple[int, str, str]] = []  # (time, notice, state)
-    for ev in records:
-        if ev.type in NOTICE_STATE_EVENTS and isinstance(ev.body.get("notice"), str):
-            nid = ev.body["notice"]
-            changes.append((event_time(ev), nid, NOTICE_STATE_EVENTS[ev.type]))
-            covers.setdefault(nid, set()).update(str(f) for f in ev.body.get("covers") or ())
-    changes.sort(key=lambda c: c[0])
+    history = NoticeHistory.from_records(records)
+    covers = history.covers
+    changes = list(history.changes)  # (time, notice, state)
     first_time = min(event_time(e) for e in records)
     last_time = max(event_time(e) for e in records)
     rows = [r for r in latest_captures(records, feed) if _in_span(r, since, until)]
@@ -293,18 +278,13 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
     for r in rows:
         start = r.start if r.start is not None else r.ts
         end = r.end if r.end is not None else r.ts
-        states, firsts = {}, {}
-        for nid in sorted(covers):
-            if r.feed in covers[nid]:
-                states[nid] = _state_at(changes, nid, start)
-                if states[nid] == NOT_REPORTED:
-                    first = next(((st, ts) for ts, n, st in changes if n == nid and start < ts <= end), None)
-                    if first is not None:
-                        firsts[nid] = first
+        facts = history.at(r.feed, start, end)
+        states = {n.notice: n.state for n in facts}
+        firsts = {n.notice: n.first_report for n in facts if n.first_report is not None}
         mine = tracks.get((r.feed, r.capture), [])
         items.append(CaptureItem(r, states, tuple(reason_words(x) for x in r.reasons), firsts,
                                  tracks_in_words(mine) if mine else "",
-                                 clock_unsynced=(r.feed, r.capture) in late_captures))
+                                 clock_unsynced=(r.feed, r.capture) in late_captures, notices=facts))
     timeline = _timeline(changes, sorted(covers), first_time, last_time)
     per_hour, per_day = _charts(items, clock, first_time, last_time)
     return Report(
@@ -338,9 +318,6 @@ def build(records: Sequence[Event], meta: Mapping[str, Any]) -> Report:
     )
 
 
-NOT_REPORTED = "not yet reported"  # no state of the notice in these records before the capture
-
-
 def tracks_by_capture(records: Sequence[Event], feed: str | None) -> dict[tuple[str | None, str], list[Mapping[str, Any]]]:
     """The signed `track.end` bodies of `records` by (feed, capture), in record order."""
     out: dict[tuple[str | None, str], list[Mapping[str, Any]]] = {}
@@ -348,16 +325,6 @@ def tracks_by_capture(records: Sequence[Event], feed: str | None) -> dict[tuple[
         if ev.type == "track.end" and (feed is None or ev.feed == feed) and "capture" in ev.body:
             out.setdefault((ev.feed, str(ev.body["capture"])), []).append(ev.body)
     return out
-
-
-def _state_at(changes: list[tuple[int, str, str]], notice: str, t: int) -> str:
-    state = NOT_REPORTED
-    for ts, nid, st in changes:
-        if ts > t:
-            break
-        if nid == notice:
-            state = st
-    return state
 
 
 def _timeline(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from camaudit.core.clock_sync import UNSYNCED_WORDS
-from camaudit.report.model import NOT_REPORTED, CaptureItem, Report
+from camaudit.report import notice_facts
+from camaudit.report.model import CaptureItem, Clock, Report
+from camaudit.report.notice_facts import STATE_WORDS as STATE_WORDS  # re-exported
 
 NOTICE_FIELDS = (
     ("controller", "Controller"),
@@ -21,11 +23,6 @@ NOTICE_FIELDS = (
     ("languages", "Languages"),
 )
 
-STATE_WORDS = {
-    "VISIBLE": "VISIBLE (seen posted)",
-    "MISSING": "MISSING (not seen posted)",
-    "UNKNOWN": "UNKNOWN (watching camera down)",
-}
 
 
 def title(r: Report) -> str:
@@ -87,20 +84,12 @@ def verdict_text(c: CaptureItem) -> str:
 
 
 def notice_state_text(c: CaptureItem, r: Report | None = None) -> str:
-    if not c.notice_states:
+    """The notices covering the capture's camera: state at its start and hours stated
+    (report.notice_facts.words: the hub's capture page and `camaudit log` say the same)."""
+    if not c.notices:
         return "no notice covers this camera"
-    return "; ".join(f"{n}: {_state_words(c, n, s, r)}" for n, s in c.notice_states.items())
-
-
-def _state_words(c: CaptureItem, notice: str, state: str, r: Report | None) -> str:
-    if state != NOT_REPORTED:
-        return STATE_WORDS.get(state, state)
-    text = ("no state reported yet when this capture started (the device reports a sign's "
-            "state once it has looked at it; the verdict is what it decided then)")
-    first = c.first_reports.get(notice)
-    if first is not None and r is not None:
-        text += f"; first reported {STATE_WORDS.get(first[0], first[0])} at {r.clock.both(first[1])}"
-    return text
+    clock = r.clock if r is not None else Clock("UTC")
+    return notice_facts.words(c.notices, clock.both, clock.zone)
 
 
 def clock_text(c: CaptureItem) -> str:

@@ -119,6 +119,29 @@ def list_captures(path: Path) -> list[CaptureRow]:
     return out
 
 
+def list_notice_records(path: Path) -> list[Event]:
+    """The journal's notice.registered / restored / missing / unknown records, by seq (what
+    camaudit.report.notice_facts derives each capture's notices from)."""
+    path = Path(path)
+    conn = open_readonly(path)
+    try:
+        rows = conn.execute(
+            "SELECT json FROM events WHERE type IN ('notice.registered', 'notice.restored', "
+            "'notice.missing', 'notice.unknown') ORDER BY seq"
+        ).fetchall()
+    except sqlite3.Error as exc:
+        raise journal_error(path, exc, "listing notices") from None
+    finally:
+        conn.close()
+    out = []
+    for (text,) in rows:
+        try:
+            out.append(Event.from_json(text))
+        except RecordError as exc:
+            raise JournalError(f"journal {path}: unreadable notice record: {exc}") from None
+    return out
+
+
 def _local(ms: int | None, with_date: bool, tz: tzinfo | None = None) -> str:
     """Local time with its zone (`2026-11-26 10:00:00 CET`); the end of a capture that
     ends the same day is shown as time only (`10:00:30`)."""

@@ -85,7 +85,8 @@ def _mqtt_user(cfg: HubConfig, user: str, *, reset: bool) -> Path:
 def _config(ctx: click.Context) -> HubConfig:
     o = ctx.obj
     cfg = load_hub_config(o["config"]) if o["config"] else HubConfig()
-    passed_through = ("data_dir", "db", "broker", "broker_listen", "listen", "token", "timezone", "group")
+    passed_through = ("data_dir", "db", "broker", "broker_listen", "listen", "token", "timezone", "group",
+                      "venue")
     update: dict[str, Any] = {key: o[key] for key in passed_through if o.get(key)}
     if o["tofu"]:
         update["trust_on_first_use"] = True
@@ -121,6 +122,7 @@ def _config(ctx: click.Context) -> HubConfig:
 @click.option("--listen", help="host:port of the web page (default 127.0.0.1:8080).")
 @click.option("--token", help="Web login token (default: generated once, kept in the data folder).")
 @click.option("--timezone", help="The venue's IANA time zone, for the web page's times (default UTC).")
+@click.option("--venue", help="The venue's name, shown on every page (default: the venues the devices name).")
 @click.option("--trust-on-first-use", "tofu", is_flag=True,
               help="Enroll unknown devices by the key they announce (off by default).")
 @click.option("--user", "users", multiple=True,
@@ -284,8 +286,9 @@ def enroll_cmd(ctx: click.Context, device: str, pubkey: str, after: str | None) 
 @hub_cmd.command("export")
 @click.argument("device")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="The pack to write (.zip).")
-@click.option("--since", help="First moment (ISO 8601, local time unless a zone is given).")
-@click.option("--until", help="Last moment (a bare date means the end of that day).")
+@click.option("--since", help="First moment (ISO 8601; the venue's local time unless an offset is given: "
+              "the zone the device journalled, else the hub's `timezone`).")
+@click.option("--until", help="Last moment (a bare date means the end of that day, venue time).")
 @click.option("--feed", help="Report on this feed only (records of all feeds stay, for the chain).")
 @sub_data_dir
 @sub_db
@@ -296,6 +299,7 @@ def export_cmd(
     """Write an evidence pack of DEVICE from what the hub stored, signed by the hub."""
     import time
 
+    from camaudit.core import venue_time
     from camaudit.hub.custody.log import cli_who, custody_log
     from camaudit.hub.custody.packs import ExportBy
     from camaudit.hub.evidence.pack import export_hub_pack
@@ -306,13 +310,20 @@ def export_cmd(
     store = _hub_store(cfg)
     try:
         check_feed(feed, store.device_feeds(device), f"the hub's records of {device}")
+        # a time without an offset is the venue's: the zone the device journalled, else the hub's
+        tz = venue_time.zone_or_utc(_zone(store, device) or cfg.timezone)
+        since_ms = parse_when(since, tz, end=False, param="--since")
+        until_ms = parse_when(until, tz, end=True, param="--until")
+        if since is not None or until is not None:
+            click.echo(f"window: {venue_time.fmt(since_ms, tz) if since_ms is not None else 'the start'} to "
+                       f"{venue_time.fmt(until_ms, tz) if until_ms is not None else 'the end'} ({tz.key})", err=True)
         summary = export_hub_pack(
             store,
             cfg.data_dir / "hub.key",
             device,
             out,
-            since_ms=parse_when(since, end=False, param="--since"),
-            until_ms=parse_when(until, end=True, param="--until"),
+            since_ms=since_ms,
+            until_ms=until_ms,
             feed=feed,
             now_ms=int(time.time() * 1000),
             custody=ExportBy(custody_log(store, cfg.data_dir / "hub.key"), cli_who(), "local"),

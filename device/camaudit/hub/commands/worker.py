@@ -70,6 +70,7 @@ def start_worker(cfg: HubConfig, name: str) -> HubHandle:
     from camaudit.hub.ingest.collector import Collector
     from camaudit.hub.run import _private_dir, _token, serve
     from camaudit.hub.web.live import LiveAlerts
+    from camaudit.hub.web.next_steps import publishing_steps
 
     check_user(name)
     _private_dir(cfg.data_dir)
@@ -97,8 +98,8 @@ def start_worker(cfg: HubConfig, name: str) -> HubHandle:
     # the hub's mosquitto takes the user name as client id; a site's broker needs a unique one
     client_id = (mqtt.username or name) if own_broker else f"{cfg.client_id}-{name}"
     collector = Collector(store, mqtt, wkey, tofu=cfg.trust_on_first_use, max_bytes=cfg.max_message_bytes,
-                          client_id=client_id, on_alerts=live.publish, receiver_process=True,
-                          linking="shared", group=cfg.worker_group)
+                          client_id=client_id, on_alerts=publishing_steps(live.publish), receiver_process=True,
+                          linking="shared", group=cfg.worker_group, timezone=cfg.timezone)
     handle = serve(cfg, store, collector, broker_url=url, token=token, hub_public_key=wkey.public_hex,
                    live=live, broker=None)
     log.info("hub worker %s up: broker %s, group %s, web %s", name, url, cfg.worker_group, handle.web_url)

@@ -46,6 +46,7 @@ from camaudit.hub.ingest.linkstore import LinkStore
 from camaudit.hub.ingest.replay import Replays
 from camaudit.hub.ingest.verify import Reject, check_message
 from camaudit.hub.ingest.witness import Countersigner
+from camaudit.hub.store.alert_acks import retained_payload
 from camaudit.hub.store.hub_store import HubStore
 from camaudit.mqtt import topics
 
@@ -75,8 +76,10 @@ class Collector:
         group: str = "camaudit-hub",
         collector_id: str | None = None,
         links: LinkStore | None = None,
+        timezone: str = "UTC",
     ) -> None:
         self.store = store
+        self.timezone = timezone  # the venue's zone, named in the retained open alerts
         self.cfg = mqtt
         self.p = mqtt.prefix
         self.max_bytes = max_bytes
@@ -102,7 +105,7 @@ class Collector:
     def _linker(self, witness_key: DeviceKey) -> Linker:
         signer = Countersigner(witness_key, self.keys)
         replays = Replays(self._out, self.p, self.stats)
-        alerts = ForkAlerts(self._out, self.p)
+        alerts = ForkAlerts(self.publish_open_alerts)
         if self.linking == "shared":
             return SharedLinker(lambda: self.links, self.keys, signer, OwedAcks(self._ack, self.stats),
                                 replays, alerts, self.stats, self._notify)
@@ -246,11 +249,23 @@ class Collector:
         if b.new and self.on_stored is not None:
             self.on_stored([ev for ev, _, _ in b.new])
         self.linker.settle(b)
+        if b.alerts:
+            self.publish_open_alerts()
         if b.alerts and self.on_alerts is not None:
             try:
                 self.on_alerts(b.alerts)
             except Exception:
                 log.exception("alert listener failed")
+
+    def publish_open_alerts(self) -> None:
+        """Every open alert, retained on `<p>/hub/alerts` as {"alerts": [...], "tz": zone}
+        (`camaudit alerts` lists them); the retained message is cleared when none is open."""
+        try:
+            payload = retained_payload(self.store.open_alerts(), self.timezone)
+        except Exception:
+            log.exception("listing the open alerts failed")
+            return
+        self._out(topics.alerts(self.p, "hub"), payload, retain=True)
 
     # ---- between batches --------------------------------------------------------------
     def _ask_resend(self) -> None:

@@ -8,7 +8,6 @@ alert side is here for both modes."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 from camaudit.core.record import Event
 from camaudit.hub.ingest.batch import Batch
 from camaudit.hub.store.hub_store import fork_alert
-from camaudit.mqtt import topics
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +33,15 @@ def quarantine(b: Batch, ev: Event, text: str, received: int, why: str, fork_seq
 
 
 class ForkAlerts:
-    """The retained operator alert on `<p>/hub/alerts`: set on a new fork, cleared (empty
-    retained message) once no fork is left open."""
+    """Fork alerts for the operator. The retained `<p>/hub/alerts` message holds EVERY open
+    alert (all open forks, the recent device alerts no operator acknowledged), republished by
+    `publish_open` after each batch that raised one and when a fork is resolved."""
 
-    def __init__(self, publish: Callable[..., None], prefix: str) -> None:
-        self._publish = publish
-        self.p = prefix
+    def __init__(self, publish_open: Callable[[], None]) -> None:
+        self._publish_open = publish_open
 
     def raise_(self, fork: dict[str, Any]) -> dict[str, Any]:
-        alert = fork_alert(fork)
-        self._publish(topics.alerts(self.p, "hub"), json.dumps(alert).encode(), retain=True)
-        return alert
+        return fork_alert(fork)  # published with the others once the batch is stored
 
     def clear(self) -> None:
-        self._publish(topics.alerts(self.p, "hub"), b"", retain=True)
+        self._publish_open()

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from camaudit.core.record import Event
-from camaudit.hub.store.forks import ForkStore
+from camaudit.hub.store.alert_acks import AlertAcks
 from camaudit.hub.store.records import (
     NOTICE_TYPES,
     DeviceRow,
@@ -22,7 +22,7 @@ from camaudit.hub.store.records import (
 from camaudit.hub.store.sql import Sql
 
 
-class StoreQueries(ForkStore):
+class StoreQueries(AlertAcks):
     def devices(self) -> list[DeviceRow]:
         with self._db() as c:
             rows = c.execute(
@@ -169,6 +169,23 @@ class StoreQueries(ForkStore):
             ).fetchall()
         return [notice_view(json.loads(_text(r[0]))) for r in rows]
 
+    def notice_records(self, device: str) -> list[Event]:
+        """`device`'s notice.registered / restored / missing / unknown records, by seq, as
+        signed (camaudit.report.notice_facts derives a capture's notices from them by their
+        times, as the pack's report does). Unreadable rows are skipped."""
+        with self._db() as c:
+            rows = c.execute(
+                "SELECT json FROM events WHERE device = ? AND type IN ("
+                "'notice.registered', 'notice.restored', 'notice.missing', 'notice.unknown') "
+                "ORDER BY seq", (device,)).fetchall()
+        out = []
+        for (text,) in rows:
+            try:
+                out.append(Event.from_json(_text(text)))
+            except ValueError:
+                continue
+        return out
+
     def feeds(self) -> list[str]:
         with self._db() as c:
             return [r[0] for r in c.execute(
@@ -202,6 +219,56 @@ class StoreQueries(ForkStore):
         except (ValueError, AttributeError):
             return False
         return unsynced_after(row[0], body)
+
+    def health_records(self, device: str, limit: int = 20_000) -> list[Event]:
+        """`device`'s newest camera.covered / moved / blurred / restored, feed.down,
+        device.online and alert records, by seq (camaudit.report.camera_health reads the
+        blind periods from them, as the pack's report does)."""
+        with self._db() as c:
+            rows = c.execute(
+                "SELECT json FROM events WHERE device = ? AND type IN ('camera.covered', 'camera.moved', "
+                "'camera.blurred', 'camera.restored', 'feed.down', 'device.online', 'alert') "
+                "ORDER BY seq DESC LIMIT ?", (device, limit)).fetchall()
+        out = []
+        for (text,) in reversed(rows):
+            try:
+                out.append(Event.from_json(_text(text)))
+            except ValueError:
+                continue
+        return out
+
+    def venues(self) -> dict[str, str]:
+        """device -> the venue its newest `device.online` names (devices naming none left out)."""
+        with self._db() as c:
+            rows = c.execute(
+                "SELECT e.device, e.json FROM events e JOIN ("
+                " SELECT device, MAX(seq) AS seq FROM events WHERE type = 'device.online' GROUP BY device"
+                ") m ON e.device = m.device AND e.seq = m.seq").fetchall()
+        out = {}
+        for dev, text in rows:
+            try:
+                venue = json.loads(_text(text)).get("body", {}).get("venue")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(venue, str) and venue.strip():
+                out[str(dev)] = venue.strip()[:200]
+        return out
+
+    def hourly_per_device(
+        self, *, device: str | None = None, feed: str | None = None, verdict: str | None = None,
+        reason: str | None = None, since_ms: int | None = None, until_ms: int | None = None,
+    ) -> list[tuple[str, str, int, str, int]]:
+        """(device, feed, hour start ms, verdict, count) of capture.end events: one series per
+        device AND feed (two devices' "entrance" cameras are two charts, never one sum)."""
+        where, params = _capture_filter(device, feed, verdict, reason, since_ms, until_ms)
+        with self._db() as c:
+            rows = c.execute(
+                f"SELECT device, COALESCE(feed, ''), (ts / 3600000) * 3600000 AS hour, "
+                f"COALESCE(verdict, 'unknown'), COUNT(*) FROM events WHERE {where} "
+                "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+                params,
+            ).fetchall()
+        return [(str(r[0]), r[1], int(r[2]), r[3], int(r[4])) for r in rows]
 
     def timezone(self, device: str) -> str | None:
         """The venue's time zone as `device` last journalled it (device.online, notice.registered)."""

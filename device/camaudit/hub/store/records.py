@@ -128,7 +128,7 @@ def fork_alert(fork: dict[str, Any]) -> dict[str, Any]:
         "device": dev, "seq": seq, "ts": fork["detected_ms"], "feed": None,
         "text": (f"FORK: two validly signed versions of {dev} from seq {seq} (a cloned SD card?); "
                  f"acks to {dev} stopped; both kept; resolve with `camaudit hub resolve-fork {dev}`"),
-        "capture": None, "reasons": ["fork"], "ref_seq": None,
+        "capture": None, "reasons": ["fork"], "ref_seq": None, "kind": "fork",
     }
 
 
@@ -138,5 +138,5 @@ def alert_view(ev: Event) -> dict[str, Any]:
     return {
         "device": ev.device, "seq": ev.seq, "ts": ev.ts, "feed": ev.feed,
         "text": str(b.get("text", "")), "capture": b.get("capture"),
-        "reasons": list(b.get("reasons") or []), "ref_seq": b.get("ref_seq"),
+        "reasons": list(b.get("reasons") or []), "ref_seq": b.get("ref_seq"), "kind": "event",
     }

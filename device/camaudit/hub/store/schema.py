@@ -91,7 +91,9 @@ def _schema_v3(i: str, blob: str) -> list[str]:
 def _schema_v4(i: str, blob: str) -> list[str]:
     """Issue 24: the custody log (hub/custody/log.py), time-stamp tokens over checkpoints
     (hub/custody/stamps.py) and the hub's signed deletion records (hub/custody/prune.py);
-    issue 25: the passers-by's "was I filmed?" requests (hub/store/public.py)."""
+    issue 25: the passers-by's "was I filmed?" requests (hub/store/public.py); issue 22: an
+    operator's acknowledgement of an alert (hub/store/alert_acks.py): `kind` 'event' for a
+    device's alert record (device, seq), 'fork' for an open fork (device, fork seq)."""
     return [
         f"CREATE TABLE IF NOT EXISTS custody (seq {i} PRIMARY KEY, ts {i} NOT NULL, what TEXT NOT NULL, "
         "hash TEXT NOT NULL, json TEXT NOT NULL)",
@@ -104,6 +106,8 @@ def _schema_v4(i: str, blob: str) -> list[str]:
         f"notice TEXT NOT NULL, feed TEXT NOT NULL, since_ms {i} NOT NULL, until_ms {i} NOT NULL, "
         f"contact TEXT NOT NULL, received_ms {i} NOT NULL)",
         "CREATE INDEX IF NOT EXISTS filmed_requests_received ON filmed_requests (received_ms)",
+        f"CREATE TABLE IF NOT EXISTS alert_acks (kind TEXT NOT NULL, device TEXT NOT NULL, seq {i} NOT NULL, "
+        f"who TEXT NOT NULL, note TEXT NOT NULL, acked_ms {i} NOT NULL, PRIMARY KEY (kind, device, seq))",
     ]
 
 

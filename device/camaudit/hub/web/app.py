@@ -15,6 +15,7 @@ one `Site` (web/site.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -49,7 +50,8 @@ def _templates(clock: Clock) -> Jinja2Templates:
 
 def create_app(
     store: HubStore, token: str, live: LiveAlerts, *, timezone: str = "UTC", hub_key: Path | None = None,
-    evidence: EvidenceStore | None = None,
+    evidence: EvidenceStore | None = None, venue: str | None = None,
+    on_ack: Callable[[], None] | None = None,
 ) -> FastAPI:
     """`timezone`: the venue's IANA zone, for every time shown; `hub_key`: the hub's signing
     key, for /export (without it the export form is not offered); `evidence`: the blurred
@@ -58,7 +60,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     clock = Clock(load_timezone(timezone))
     app.state.custody = custody_log(store, hub_key)
-    app.state.site = Site(store, WebAuth(token), live, clock, _templates(clock), hub_key, evidence)
+    app.state.site = Site(store, WebAuth(token), live, clock, _templates(clock), hub_key, evidence, venue, on_ack)
     app.add_middleware(SecurityHeaders)
     for area in (login, pages, export, api, custody_page, public):
         app.include_router(area.router)

@@ -112,6 +112,23 @@ def feed_charts(
     return {feed: _svg(feed, series(hours, tz, start, end), tz) for feed, hours in sorted(by_feed.items())}
 
 
+def device_feed_charts(
+    rows: list[tuple[str, str, int, str, int]], tz: tzinfo = UTC, *,
+    since_ms: int | None = None, until_ms: int | None = None,
+) -> list[dict[str, str]]:
+    """rows: (device, feed, UTC hour start ms, verdict, count) -> [{device, feed, svg}] by
+    device then feed, all on one span: one chart per device AND feed, so same-named feeds of
+    different devices are never added up."""
+    if not rows:
+        return []
+    by: dict[tuple[str, str], dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    for device, feed, hour, verdict, n in rows:
+        by[(device, feed)][hour][verdict] = by[(device, feed)][hour].get(verdict, 0) + n
+    start, end = span_of([(f, h, v, n) for _, f, h, v, n in rows], since_ms, until_ms)
+    return [{"device": d, "feed": f, "svg": _svg(f"{f} of device {d}", series(hours, tz, start, end), tz)}
+            for (d, f), hours in sorted(by.items())]
+
+
 def _zone_name(tz: tzinfo) -> str:
     return str(getattr(tz, "key", None) or tz.tzname(None) or "UTC")
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,14 @@ class Site:
     templates: Jinja2Templates
     hub_key: Path | None = None  # the hub's signing key, for /export (None: no export form)
     evidence: EvidenceStore | None = None  # blurred frames devices sent
+    venue: str | None = None  # the venue's name (hub config); else the devices' journalled venues
+    on_ack: Callable[[], None] | None = None  # after an alert is acknowledged (republish open alerts)
+
+    def venue_name(self) -> str:
+        if self.venue:
+            return self.venue
+        names = sorted(set(self.store.venues().values()))
+        return ", ".join(names) if names else "venue not named (set `venue` in the hub's config)"
 
     def authed(self, request: Request) -> bool:
         return self.auth.authed(request)
@@ -37,7 +46,8 @@ class Site:
     def page(self, request: Request, name: str, ctx: dict[str, Any], status_code: int = 200) -> Any:
         # `csrf`: the token the web-security middleware (if any) puts on request.state, for
         # every form that POSTs.
-        full = {"csrf": getattr(request.state, "csrf", ""), "can_export": self.hub_key is not None, **ctx}
+        full = {"csrf": getattr(request.state, "csrf", ""), "can_export": self.hub_key is not None,
+                "venue": self.venue_name(), **ctx}
         return self.templates.TemplateResponse(request, name, full, status_code=status_code)
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from camaudit.core import venue_time
 from camaudit.core.policy import NO_NOTICE, NOTICE_MISSING, OUTSIDE_HOURS, PRIVACY_ZONE
 
 # Short labels for tables and the chart's filter; the alert sentences use
@@ -95,22 +96,21 @@ class Clock:
         except (OverflowError, OSError, ValueError):
             return "-"
 
-    def parse(self, text: str | None) -> int | None:
-        """`2026-11-26T10:00` / `2026-11-26 10:00[:SS]` / `2026-11-26` in the venue's zone, or
-        epoch ms -> UTC ms; None for empty. ValueError for anything else."""
+    def parse(self, text: str | None, *, end: bool = False) -> int | None:
+        """A time typed in a form -> UTC ms, by the one time rule (camaudit.core.venue_time):
+        `2026-11-26 10:00` / `2026-11-26T10:00[:SS]` / `2026-11-26` in the venue's zone unless
+        an offset is given (a bare date `end` is the day's last ms), or epoch ms; None for
+        empty. ValueError (one line, zone named) for anything else, or a time the clocks skip."""
         if not text or not text.strip():
             return None
         v = text.strip()
         if v.isdigit() and len(v) <= 15:
             return int(v)
-        for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
-                    "%Y-%m-%d"):
-            try:
-                t = datetime.strptime(v, fmt).replace(tzinfo=self.zone)
-            except ValueError:
-                continue
-            return int(t.timestamp() * 1000)
-        raise ValueError(f"{v[:40]!r} is not a time; use YYYY-MM-DD HH:MM ({self.name})")
+        try:
+            return venue_time.parse(v, self.zone, end=end)
+        except ValueError as exc:
+            why = str(exc)[:160] if "does not exist" in str(exc) else f"{v[:40]!r} is not a time"
+            raise ValueError(f"{why}; use YYYY-MM-DD HH:MM ({self.name})") from None
 
 
 def _body(e: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -203,3 +203,40 @@ def capture_view(
         "records": [{"seq": e.get("seq"), "type": e.get("type"), "ts": e.get("ts"),
                      "hash": str(e.get("hash", ""))} for e in events],
     }
+
+
+def _map(x: Any) -> Mapping[str, Any]:
+    return x if isinstance(x, Mapping) else {}
+
+
+def _num(x: Any) -> str:
+    """A criterion value as signed: a number, else `-` (criteria ride along unchecked)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return "-"
+    return repr(x)  # as signed: 0.4137, 1.0 (no rounding)
+
+
+def track_rows(events: Sequence[Mapping[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """A capture's `track.end` records: (its people in words, as the report and `camaudit
+    log --tracks` say them, camaudit.core.identify.tracks_in_words; one row per track with
+    every criterion's value and threshold as the device signed them)."""
+    from camaudit.core.identify import REASON_WORDS, tracks_in_words
+
+    bodies = [_body(e) for e in events if e.get("type") == "track.end"]
+    rows = []
+    for b in bodies:
+        c = _map(b.get("criteria"))
+        px, pose, sharp = _map(c.get("face_px")), _map(c.get("pose")), _map(c.get("sharpness"))
+        pv = _map(pose.get("value"))
+        why = _strs(b.get("why_not"))
+        rows.append({
+            "track": _int(b.get("track")), "frames": f"{_num(b.get('first_frame'))}-{_num(b.get('last_frame'))}",
+            "identifiable": b.get("identifiable") is True,
+            "why_not": ", ".join(REASON_WORDS.get(w, w) for w in why),
+            "face_px": _num(px.get("value")), "face_px_min": _num(px.get("min")),
+            "eyes": _num(pv.get("eyes")), "min_eyes": _num(pose.get("min_eyes")),
+            "yaw": _num(pv.get("yaw")), "max_yaw": _num(pose.get("max_yaw")),
+            "sharpness": _num(sharp.get("value")), "sharpness_min": _num(sharp.get("min")),
+            "definition": str(b.get("definition") or "-")[:64],
+        })
+    return (tracks_in_words(bodies) if bodies else ""), rows

@@ -63,7 +63,7 @@ def export(request: Request) -> Any:  # sync: FastAPI runs it in its thread pool
     if not device or len(device) > MAX_ID or store.public_key(device) is None:
         return refuse(f"choose an enrolled device (got {device[:64]!r})", 400)
     try:
-        since_ms, until_ms = site.clock.parse(q.get("since")), site.clock.parse(q.get("until"))
+        since_ms, until_ms = site.clock.parse(q.get("since")), site.clock.parse(q.get("until"), end=True)
     except ValueError as exc:
         return refuse(str(exc), 400)
     feed = q.get("feed") or None

@@ -61,6 +61,14 @@
         li.appendChild(document.createTextNode(" "));
         li.appendChild(link);
       }
+      if (a.steps && a.steps.length) {
+        var next = el("div", "next-steps");
+        next.appendChild(el("b", "", "What to do next: "));
+        a.steps.forEach(function (s) { next.appendChild(el("span", "step", s)); });
+        if (a.tell) { next.appendChild(el("span", "tell", a.tell)); }
+        next.appendChild(el("span", "hint", "Reload the page to acknowledge it."));
+        li.appendChild(next);
+      }
       list.insertBefore(li, list.firstChild);
     });
   }
