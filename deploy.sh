@@ -264,11 +264,11 @@ install_program() {
   inroot "$venv/bin/pip" install -q --disable-pip-version-check "${pipargs[@]}" "$src"
   run rm -rf "$R$src"
   run install -d -m 0755 "$R$models"
-  run install -m 0644 "$here"/models/*.tflite "$here/models/MODEL.md" "$R$models/"
+  run install -m 0644 "$here"/models/*.tflite "$here"/models/*.onnx "$here/models/MODEL.md" "$R$models/"
   run install -m 0644 "$here/README.md" "$R$prefix/README.md"
   run ln -sfn "$venv/bin/camaudit" "$R/usr/local/bin/camaudit"
-  local tflite=("$here"/models/*.tflite)
-  say "program: $venv (${#tflite[@]} model file(s) in $models)"
+  local shipped=("$here"/models/*.tflite "$here"/models/*.onnx)
+  say "program: $venv (${#shipped[@]} model file(s) in $models)"
 }
 install_firmware() {
   run install -d -m 0755 "$R/etc/systemd/system" "$R/etc/systemd/journald.conf.d" "$R/etc/systemd/system.conf.d"

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.integration
 def small_disk(tmp_path: Path):
     mnt = tmp_path / "disk"
     mnt.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mnt)],
+    # 4 MiB: room for the 4 s of honest growth (track.end records) once the filler is gone
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here (needs root): {proc.stderr.strip()}")

@@ -40,7 +40,8 @@ def test_dead_rtsp_url_one_line_per_retry_one_time_format(tmp_path: Path):
     time.sleep(6)  # attempts at 0, 0.5, 1.5, 3.5 s
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    lines = [ln for ln in err.splitlines() if ln.strip()]
+    # the clock warning (issue 21) is said once on a machine whose clock is not synchronised
+    lines = [ln for ln in err.splitlines() if ln.strip() and "camaudit.health.clock_sync" not in ln]
     clock = r"\d\d:\d\d:\d\d UTC"
     assert len(lines) >= 3, err
     for n, line in enumerate(lines, 1):
