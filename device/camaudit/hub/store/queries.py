@@ -9,6 +9,7 @@ from typing import Any
 from camaudit.core.record import Event
 from camaudit.hub.store.forks import ForkStore
 from camaudit.hub.store.records import (
+    AT_SQL,
     NOTICE_TYPES,
     DeviceRow,
     HubError,
@@ -16,6 +17,7 @@ from camaudit.hub.store.records import (
     _dicts,
     _text,
     alert_view,
+    clock_ahead,
     fork_alert,
     notice_view,
 )
@@ -58,13 +60,16 @@ class StoreQueries(ForkStore):
                 "WHERE device = ? ORDER BY seq", (device,)))
 
     def alerts(self, limit: int = 50) -> list[dict[str, Any]]:
-        """Open fork alerts (operator action needed) first, then the devices' alert events."""
+        """Open fork alerts (operator action needed) first, then the devices' alert events,
+        newest received first (a device's own dating cannot put its alerts above others')."""
         with self._db() as c:
             rows = c.execute(
-                "SELECT json FROM events WHERE type = 'alert' ORDER BY ts DESC, device, seq DESC LIMIT ?",
+                "SELECT json, received_ms FROM events WHERE type = 'alert' "
+                "ORDER BY received_ms DESC, device, seq DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [fork_alert(f) for f in self.forks()] + [alert_view(Event.from_json(_text(r[0]))) for r in rows]
+        return [fork_alert(f) for f in self.forks()] + [
+            alert_view(Event.from_json(_text(r[0])), None if r[1] is None else int(r[1])) for r in rows]
 
     def captures(
         self,
@@ -80,14 +85,17 @@ class StoreQueries(ForkStore):
         where, params = _capture_filter(device, feed, verdict, reason, since_ms, until_ms)
         with self._db() as c:
             rows = c.execute(
-                f"SELECT json FROM events WHERE {where} ORDER BY ts DESC, device, seq DESC LIMIT ?",
+                f"SELECT json, received_ms FROM events WHERE {where} ORDER BY {AT_SQL} DESC, device, seq DESC "
+                "LIMIT ?",
                 (*params, limit),
             ).fetchall()
         out = []
-        for (text,) in rows:
+        for text, received in rows:
             d = json.loads(_text(text))
             body = d.get("body", {})
+            received = None if received is None else int(received)
             out.append({"device": d["device"], "seq": d["seq"], "ts": d["ts"], "feed": d["feed"],
+                        "received": received, "clock_ahead": clock_ahead(int(d["ts"]), received),
                         "capture": body.get("capture"), "verdict": body.get("verdict"),
                         "reasons": body.get("reasons") or [], "basis": body.get("basis"),
                         "start": body.get("start"),
@@ -103,7 +111,7 @@ class StoreQueries(ForkStore):
         where, params = _capture_filter(device, feed, verdict, reason, since_ms, until_ms)
         with self._db() as c:
             rows = c.execute(
-                f"SELECT COALESCE(feed, ''), (ts / 3600000) * 3600000 AS hour, "
+                f"SELECT COALESCE(feed, ''), ({AT_SQL} / 3600000) * 3600000 AS hour, "
                 f"COALESCE(verdict, 'unknown'), COUNT(*) FROM events WHERE {where} "
                 "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
                 params,
