@@ -74,3 +74,22 @@ def test_alerts_dated_ahead_cannot_bury_other_devices(make_hub, hub_db: str) -> 
     assert page.count("device clock ahead") == 49
     caps_page = httpx.get(hub.web_url + "/captures", headers=auth, timeout=30).text
     assert caps_page.count("device clock ahead") == 1
+
+
+@pytest.mark.timeout(120)
+def test_times_running_backwards_are_kept_and_flagged(make_hub, hub_db: str) -> None:
+    """A record dated more than `verify`'s clock tolerance (5 min) before the one it follows
+    is stored (nothing a device sent is lost) and flagged in the store with by how much."""
+    hub = make_hub(db=hub_db)
+    now = int(time.time() * 1000)
+    alert = {"text": "a", "capture": "c-1", "reasons": ["no_notice"]}
+    _send(hub, "d-back", [
+        _cap("c-1", now),
+        ("alert", now - 3_600_000, alert),   # an hour before its predecessor: flagged
+        ("alert", now + 2_000, alert),
+        ("alert", now - 58_000, alert),      # a minute back: inside the tolerance
+    ])
+    assert hub.store.seqs("d-back") == [1, 2, 3, 4]
+    assert hub.store.clock_backwards() == [{"device": "d-back", "seq": 2, "ts": now - 3_600_000,
+                                            "back_ms": 3_600_000}]
+    assert hub.store.clock_backwards("other") == []

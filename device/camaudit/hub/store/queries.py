@@ -59,6 +59,16 @@ class StoreQueries(ForkStore):
                 "SELECT device, seq, cp_seq, cp_hash, ts, hub_key, hub_sig FROM witness "
                 "WHERE device = ? ORDER BY seq", (device,)))
 
+    def clock_backwards(self, device: str | None = None) -> list[dict[str, Any]]:
+        """Stored records dated more than the clock tolerance before the record they follow
+        (device, seq, ts, back_ms: by how much), kept and flagged at ingest."""
+        where, params = ("ts_back_ms IS NOT NULL", ()) if device is None else (
+            "ts_back_ms IS NOT NULL AND device = ?", (device,))
+        with self._db() as c:
+            return _dicts(c.execute(
+                f"SELECT device, seq, ts, ts_back_ms AS back_ms FROM events WHERE {where} ORDER BY device, seq",
+                params))
+
     def alerts(self, limit: int = 50) -> list[dict[str, Any]]:
         """Open fork alerts (operator action needed) first, then the devices' alert events,
         newest received first (a device's own dating cannot put its alerts above others')."""

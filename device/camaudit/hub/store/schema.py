@@ -107,10 +107,13 @@ def _schema_v4(i: str, blob: str) -> list[str]:
     ]
 
 
-def _schema_v5() -> list[str]:
+def _schema_v5(i: str) -> list[str]:
     """Issue 20: the dashboard orders alerts by receipt and captures by the device's time
-    capped at receipt (records.AT_SQL), so a device dating records ahead cannot bury others'."""
+    capped at receipt (records.AT_SQL), so a device dating records ahead cannot bury others';
+    a record dated more than the clock tolerance before the one it follows is flagged
+    (`ts_back_ms`, store/writer.py mark_backwards), not dropped."""
     return [
+        f"ALTER TABLE events ADD COLUMN ts_back_ms {i}",
         "CREATE INDEX IF NOT EXISTS idx_events_type_received ON events (type, received_ms)",
         f"CREATE INDEX IF NOT EXISTS idx_events_type_at ON events (type, {AT_SQL})",
     ]
@@ -140,7 +143,7 @@ def migrate(sql: Sql) -> int:
             for stmt in _schema_v4(sql.bigint, sql.blob):
                 sql.execute(stmt)
         if found < 5:
-            for stmt in _schema_v5():
+            for stmt in _schema_v5(sql.bigint):
                 sql.execute(stmt)
         if found < SCHEMA_VERSION:
             sql.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) "
