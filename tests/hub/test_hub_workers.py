@@ -328,3 +328,19 @@ def test_a_worker_name_is_never_a_device_and_back(tmp_path: Path) -> None:
     r = CliRunner().invoke(hub_cmd, ["--data-dir", d, "add-worker", "hub"])
     assert r.exit_code != 0 and "hub's own MQTT users" in str(r.exception)
     assert "cam-1" not in (tmp_path / "hub" / "broker" / "workers").read_text()
+
+
+def test_workers_flag_a_record_dated_back_beyond_the_tolerance(two, tmp_path: Path) -> None:
+    """Issue 20 low c, on the shared-store path: a record dated an hour before the one it
+    follows, linked from the pending table by another worker, is stored and flagged."""
+    db, a, b = two
+    j = Journal.open(tmp_path / "j" / "journal.db", "dev1", checkpoint_every=1000)
+    a.enroll("dev1", j.public_key.hex(), b)
+    e1 = j.append("capture.end", "counter", {"capture": "c-1", "verdict": "consented"}, NOW)
+    e2 = j.append("capture.end", "counter", {"capture": "c-2", "verdict": "consented"}, NOW - 3_600_000)
+    j.close()
+    b.feed(e2)  # parked: its predecessor is not stored yet
+    a.feed(e1)
+    a.feed(e2)
+    assert a.store.seqs("dev1") == [1, 2]
+    assert [(r["seq"], r["back_ms"]) for r in a.store.clock_backwards("dev1")] == [(2, 3_600_000)]

@@ -162,6 +162,11 @@ class HubConfig(Section):
                 raise ValueError(f"bad PostgreSQL URL {redact(v)}") from None
         elif not v.strip():
             raise ValueError("empty path")
+        else:
+            from camaudit.hub.store.sql import DSN_REFUSED, dsn_like, redact
+
+            if dsn_like(v):
+                raise ValueError(DSN_REFUSED.format(redact(v)))
         return v
 
     @property

@@ -1,13 +1,17 @@
 """The access-request letter (GDPR Art. 15) in the sign languages (pure data).
 
 Placeholders: {controller} {contact} {venue} {device} {feed} {window} {captures}
-{pack_hash}. Lines starting with "__" are left for the person to fill in.
+{pack_hash}. Lines starting with "__" are left for the person to fill in. {controller}
+{contact} {venue} {device} {captures} are device-signed text and arrive quoted («…», one
+line, bounded: report/quote.py), "quoted" says so once in the letter; {feed} arrives on one
+line, bounded, and each template quotes it.
 """
 
 from __future__ import annotations
 
 LETTERS: dict[str, dict[str, str]] = {
     "en": {
+        "quoted": "Text in «» is quoted as the camera audit device signed it (venue, controller, contact, device, capture ids); it is not my own words.",
         "subject": "Subject access request under Article 15 GDPR",
         "to": "To: {controller}\nContact: {contact}",
         "body": (
@@ -26,6 +30,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "fill": "__ How to recognise me (clothing, where I was, when):\n__\n__ Name and address:\n__ Date and signature:",
     },
     "de": {
+        "quoted": "Text in «» ist so zitiert, wie das Prüfgerät ihn signiert hat (Ort, Verantwortlicher, Kontakt, Gerät, Kennungen); es sind nicht meine Worte.",
         "subject": "Auskunftsersuchen nach Artikel 15 DSGVO",
         "to": "An: {controller}\nKontakt: {contact}",
         "body": (
@@ -45,6 +50,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "fill": "__ Woran Sie mich erkennen (Kleidung, Ort, Zeit):\n__\n__ Name und Anschrift:\n__ Datum und Unterschrift:",
     },
     "fr": {
+        "quoted": "Le texte entre «» est cité tel que l'appareil d'audit l'a signé (lieu, responsable, contact, appareil, identifiants) ; ce ne sont pas mes propres mots.",
         "subject": "Demande d'accès au titre de l'article 15 du RGPD",
         "to": "À : {controller}\nContact : {contact}",
         "body": (
@@ -65,6 +71,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "fill": "__ Comment me reconnaître (vêtements, lieu, heure) :\n__\n__ Nom et adresse :\n__ Date et signature :",
     },
     "es": {
+        "quoted": "El texto entre «» se cita tal como lo firmó el dispositivo de auditoría (lugar, responsable, contacto, dispositivo, identificadores); no son mis palabras.",
         "subject": "Solicitud de acceso conforme al artículo 15 del RGPD",
         "to": "A: {controller}\nContacto: {contact}",
         "body": (
@@ -84,6 +91,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "fill": "__ Cómo reconocerme (ropa, lugar, hora):\n__\n__ Nombre y dirección:\n__ Fecha y firma:",
     },
     "it": {
+        "quoted": "Il testo tra «» è citato così come firmato dal dispositivo di verifica (luogo, titolare, contatto, dispositivo, identificativi); non sono parole mie.",
         "subject": "Richiesta di accesso ai sensi dell'articolo 15 del GDPR",
         "to": "A: {controller}\nContatto: {contact}",
         "body": (
@@ -103,6 +111,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "fill": "__ Come riconoscermi (abiti, luogo, ora):\n__\n__ Nome e indirizzo:\n__ Data e firma:",
     },
     "nl": {
+        "quoted": "Tekst tussen «» is geciteerd zoals het auditapparaat hem ondertekende (locatie, verwerkingsverantwoordelijke, contact, apparaat, kenmerken); het zijn niet mijn woorden.",
         "subject": "Inzageverzoek op grond van artikel 15 AVG",
         "to": "Aan: {controller}\nContact: {contact}",
         "body": (
@@ -122,6 +131,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "fill": "__ Hoe u mij herkent (kleding, plaats, tijd):\n__\n__ Naam en adres:\n__ Datum en handtekening:",
     },
     "pl": {
+        "quoted": "Tekst w «» jest cytowany tak, jak podpisało go urządzenie audytowe (miejsce, administrator, kontakt, urządzenie, identyfikatory); to nie są moje słowa.",
         "subject": "Wniosek o dostęp do danych na podstawie art. 15 RODO",
         "to": "Do: {controller}\nKontakt: {contact}",
         "body": (
@@ -141,6 +151,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "fill": "__ Jak mnie rozpoznać (ubiór, miejsce, godzina):\n__\n__ Imię, nazwisko i adres:\n__ Data i podpis:",
     },
     "el": {
+        "quoted": "Το κείμενο εντός «» παρατίθεται όπως το υπέγραψε η συσκευή ελέγχου (χώρος, υπεύθυνος επεξεργασίας, επικοινωνία, συσκευή, αναγνωριστικά)· δεν είναι δικά μου λόγια.",
         "subject": "Αίτημα πρόσβασης βάσει του άρθρου 15 ΓΚΠΔ",
         "to": "Προς: {controller}\nΕπικοινωνία: {contact}",
         "body": (
@@ -160,6 +171,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "fill": "__ Πώς θα με αναγνωρίσετε (ρούχα, σημείο, ώρα):\n__\n__ Ονοματεπώνυμο και διεύθυνση:\n__ Ημερομηνία και υπογραφή:",
     },
     "ru": {
+        "quoted": "Текст в «» приведён так, как его подписало устройство аудита (место, оператор, контакт, устройство, идентификаторы); это не мои слова.",
         "subject": "Запрос на доступ к данным согласно статье 15 GDPR",
         "to": "Кому: {controller}\nКонтакт: {contact}",
         "body": (
@@ -178,6 +190,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "fill": "__ Как меня узнать (одежда, место, время):\n__\n__ Имя и адрес:\n__ Дата и подпись:",
     },
     "uk": {
+        "quoted": "Текст у «» наведено так, як його підписав пристрій аудиту (місце, контролер, контакт, пристрій, ідентифікатори); це не мої слова.",
         "subject": "Запит на доступ до даних відповідно до статті 15 GDPR",
         "to": "Кому: {controller}\nКонтакт: {contact}",
         "body": (
@@ -196,6 +209,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "fill": "__ Як мене впізнати (одяг, місце, час):\n__\n__ Ім'я та адреса:\n__ Дата і підпис:",
     },
     "ja": {
+        "quoted": "«»内の文字列は監査装置が署名したとおりの引用です（場所、管理者、連絡先、装置、識別子）。私自身の言葉ではありません。",
         "subject": "GDPR第15条に基づくアクセス請求",
         "to": "宛先: {controller}\n連絡先: {contact}",
         "body": (
@@ -211,6 +225,7 @@ LETTERS: dict[str, dict[str, str]] = {
         "fill": "__ 私の特徴（服装、場所、時刻）:\n__\n__ 氏名と住所:\n__ 日付と署名:",
     },
     "zh": {
+        "quoted": "«»中的文字按审计设备签名的原样引用（地点、控制者、联系方式、设备、编号），并非我本人的话。",
         "subject": "依据GDPR第15条提出的访问请求",
         "to": "致: {controller}\n联系方式: {contact}",
         "body": (

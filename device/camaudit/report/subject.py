@@ -23,6 +23,7 @@ from camaudit.errors import CamauditError
 from camaudit.report import words
 from camaudit.report.letter_text import LETTERS
 from camaudit.report.model import Report, build
+from camaudit.report.quote import one_line, quoted
 
 
 class SubjectCheckError(CamauditError):
@@ -86,23 +87,25 @@ def letter_texts(report: Report, feed: str, pack_hash: str) -> dict[str, str]:
     langs = langs or ["en"]
     c = report.clock
     window = f"{c.both(report.since)} – {c.both(report.until)}"
-    captures = ", ".join(i.row.capture for i in report.captures)
+    # every device-signed value below is quoted: bounded, on one line, inside «» (quote.py)
+    captures = ", ".join(quoted(i.row.capture) for i in report.captures)
+    feed_line = one_line(feed)
     out = {}
     for lang in langs:
-        controller = "; ".join(_in_lang(b, "controller", lang) for b in notices) or "the controller"
-        contact = "; ".join(str(b.get("contact", "")) for b in notices if b.get("contact")) or "-"
+        controller = "; ".join(quoted(_in_lang(b, "controller", lang)) for b in notices) or "the controller"
+        contact = "; ".join(quoted(b.get("contact", "")) for b in notices if b.get("contact")) or "-"
         t = LETTERS[lang]
         fields = {
             "controller": controller, "contact": contact,
-            "venue": report.venue or f"the place filmed by camera '{feed}'",
-            "device": report.device, "feed": feed, "window": window, "captures": captures,
+            "venue": quoted(report.venue) if report.venue else f"the place filmed by camera '{feed_line}'",
+            "device": quoted(report.device), "feed": feed_line, "window": window, "captures": captures,
             "pack_hash": pack_hash,
         }
         fill = "\n".join(
             (x[3:] + " " + "_" * 30) if x.startswith("__ ") else "_" * 60 for x in t["fill"].split("\n")
         )
         out[lang] = "\n\n".join(
-            [t["subject"], t["to"].format(**fields), t["body"].format(**fields), fill]
+            [t["subject"], t["to"].format(**fields), t["body"].format(**fields), t["quoted"], fill]
         ) + "\n"
     return out
 

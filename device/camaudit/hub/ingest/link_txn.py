@@ -19,6 +19,7 @@ from camaudit.hub.store.records import (  # the events columns as HubStore fills
     _notice_key,
 )
 from camaudit.hub.store.sql import Sql
+from camaudit.hub.store.writer import mark_backwards
 
 log = logging.getLogger(__name__)
 
@@ -238,6 +239,7 @@ class DeviceTxn:
                 "ON CONFLICT (device, seq) DO NOTHING",
                 self.new_rows,
             )
+            mark_backwards(tx, device, min(r[1] for r in self.new_rows), max(r[1] for r in self.new_rows))
             tx.execute("UPDATE heads SET seq = ?, hash = ? WHERE device = ?", (self.head_seq, self.head_hash, device))
             tx.execute("DELETE FROM pending WHERE device = ? AND seq <= ?", (device, self.head_seq))
         if self.done_pending:  # linked, or dropped as a fork / bad checkpoint (kept in quarantine)

@@ -9,6 +9,7 @@ from typing import Any
 from camaudit.core.record import Event
 from camaudit.hub.store.alert_acks import AlertAcks
 from camaudit.hub.store.records import (
+    AT_SQL,
     NOTICE_TYPES,
     DeviceRow,
     HubError,
@@ -16,6 +17,7 @@ from camaudit.hub.store.records import (
     _dicts,
     _text,
     alert_view,
+    clock_ahead,
     fork_alert,
     notice_view,
 )
@@ -57,14 +59,27 @@ class StoreQueries(AlertAcks):
                 "SELECT device, seq, cp_seq, cp_hash, ts, hub_key, hub_sig FROM witness "
                 "WHERE device = ? ORDER BY seq", (device,)))
 
+    def clock_backwards(self, device: str | None = None) -> list[dict[str, Any]]:
+        """Stored records dated more than the clock tolerance before the record they follow
+        (device, seq, ts, back_ms: by how much), kept and flagged at ingest."""
+        where, params = ("ts_back_ms IS NOT NULL", ()) if device is None else (
+            "ts_back_ms IS NOT NULL AND device = ?", (device,))
+        with self._db() as c:
+            return _dicts(c.execute(
+                f"SELECT device, seq, ts, ts_back_ms AS back_ms FROM events WHERE {where} ORDER BY device, seq",
+                params))
+
     def alerts(self, limit: int = 50) -> list[dict[str, Any]]:
-        """Open fork alerts (operator action needed) first, then the devices' alert events."""
+        """Open fork alerts (operator action needed) first, then the devices' alert events,
+        newest received first (a device's own dating cannot put its alerts above others')."""
         with self._db() as c:
             rows = c.execute(
-                "SELECT json FROM events WHERE type = 'alert' ORDER BY ts DESC, device, seq DESC LIMIT ?",
+                "SELECT json, received_ms FROM events WHERE type = 'alert' "
+                "ORDER BY received_ms DESC, device, seq DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [fork_alert(f) for f in self.forks()] + [alert_view(Event.from_json(_text(r[0]))) for r in rows]
+        return [fork_alert(f) for f in self.forks()] + [
+            alert_view(Event.from_json(_text(r[0])), None if r[1] is None else int(r[1])) for r in rows]
 
     def captures(
         self,
@@ -80,14 +95,17 @@ class StoreQueries(AlertAcks):
         where, params = _capture_filter(device, feed, verdict, reason, since_ms, until_ms)
         with self._db() as c:
             rows = c.execute(
-                f"SELECT json FROM events WHERE {where} ORDER BY ts DESC, device, seq DESC LIMIT ?",
+                f"SELECT json, received_ms FROM events WHERE {where} ORDER BY {AT_SQL} DESC, device, seq DESC "
+                "LIMIT ?",
                 (*params, limit),
             ).fetchall()
         out = []
-        for (text,) in rows:
+        for text, received in rows:
             d = json.loads(_text(text))
             body = d.get("body", {})
+            received = None if received is None else int(received)
             out.append({"device": d["device"], "seq": d["seq"], "ts": d["ts"], "feed": d["feed"],
+                        "received": received, "clock_ahead": clock_ahead(int(d["ts"]), received),
                         "capture": body.get("capture"), "verdict": body.get("verdict"),
                         "reasons": body.get("reasons") or [], "basis": body.get("basis"),
                         "start": body.get("start"),
@@ -103,7 +121,7 @@ class StoreQueries(AlertAcks):
         where, params = _capture_filter(device, feed, verdict, reason, since_ms, until_ms)
         with self._db() as c:
             rows = c.execute(
-                f"SELECT COALESCE(feed, ''), (ts / 3600000) * 3600000 AS hour, "
+                f"SELECT COALESCE(feed, ''), ({AT_SQL} / 3600000) * 3600000 AS hour, "
                 f"COALESCE(verdict, 'unknown'), COUNT(*) FROM events WHERE {where} "
                 "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
                 params,

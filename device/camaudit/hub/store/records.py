@@ -79,6 +79,20 @@ def _dicts(cur: Any) -> list[dict[str, Any]]:
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
+# A device signs its own times; its clock (or its key's holder) may date records ahead.
+# The dashboard's lists are ordered and windowed by AT_SQL: the device's time, never later
+# than the hub received the record (a record dated a day ahead counts at its receipt, so it
+# cannot stay on top of every other device's alerts); alerts are listed newest received
+# first. A device time more than CLOCK_AHEAD_MS after receipt is flagged "device clock ahead".
+AT_SQL = "(CASE WHEN received_ms < ts THEN received_ms ELSE ts END)"  # also indexed (schema v5)
+CLOCK_AHEAD_MS = 10 * 60 * 1000
+
+
+def clock_ahead(ts: int, received_ms: int | None) -> bool:
+    """The device dated the record more than CLOCK_AHEAD_MS after the hub received it."""
+    return received_ms is not None and ts - int(received_ms) > CLOCK_AHEAD_MS
+
+
 def _capture_filter(
     device: str | None, feed: str | None, verdict: str | None, reason: str | None,
     since_ms: int | None, until_ms: int | None,
@@ -93,10 +107,10 @@ def _capture_filter(
         where.append("reasons LIKE ?")
         params.append(f"%,{reason},%")
     if since_ms is not None:
-        where.append("ts >= ?")
+        where.append(f"{AT_SQL} >= ?")
         params.append(since_ms)
     if until_ms is not None:
-        where.append("ts < ?")
+        where.append(f"{AT_SQL} < ?")
         params.append(until_ms)
     return " AND ".join(where), tuple(params)
 
@@ -132,11 +146,12 @@ def fork_alert(fork: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def alert_view(ev: Event) -> dict[str, Any]:
-    """What the web page shows of a verified alert event."""
+def alert_view(ev: Event, received_ms: int | None = None) -> dict[str, Any]:
+    """What the web page shows of a verified alert event (`received_ms`: when the hub got it)."""
     b = ev.body
     return {
         "device": ev.device, "seq": ev.seq, "ts": ev.ts, "feed": ev.feed,
+        "received": received_ms, "clock_ahead": clock_ahead(ev.ts, received_ms),
         "text": str(b.get("text", "")), "capture": b.get("capture"),
         "reasons": list(b.get("reasons") or []), "ref_seq": b.get("ref_seq"), "kind": "event",
     }

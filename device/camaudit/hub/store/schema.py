@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 
-from camaudit.hub.store.records import _notice_key, _text
+from camaudit.hub.store.records import AT_SQL, _notice_key, _text
 from camaudit.hub.store.sql import Sql, SqlError
 
 log = logging.getLogger(__name__)
@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 # ---- schema ----------------------------------------------------------------------------
 # Version 1 is the schema of the SQLite-only hub (its sqlite-utils tables, same names and
 # columns): a hub.db made before versioning opens as version 0 and keeps its data.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 WRITE_ATTEMPTS = 3  # a batch rolled back by a conflict with another writer is written again
 _ADVISORY_KEY = 0x63616D61  # "cama": PostgreSQL advisory lock held while migrating
 
@@ -111,6 +111,18 @@ def _schema_v4(i: str, blob: str) -> list[str]:
     ]
 
 
+def _schema_v5(i: str) -> list[str]:
+    """Issue 20: the dashboard orders alerts by receipt and captures by the device's time
+    capped at receipt (records.AT_SQL), so a device dating records ahead cannot bury others';
+    a record dated more than the clock tolerance before the one it follows is flagged
+    (`ts_back_ms`, store/writer.py mark_backwards), not dropped."""
+    return [
+        f"ALTER TABLE events ADD COLUMN ts_back_ms {i}",
+        "CREATE INDEX IF NOT EXISTS idx_events_type_received ON events (type, received_ms)",
+        f"CREATE INDEX IF NOT EXISTS idx_events_type_at ON events (type, {AT_SQL})",
+    ]
+
+
 def migrate(sql: Sql) -> int:
     """Bring the store to SCHEMA_VERSION (idempotent; one process at a time). Returns the
     version found."""
@@ -133,6 +145,9 @@ def migrate(sql: Sql) -> int:
                 sql.execute(stmt)
         if found < 4:
             for stmt in _schema_v4(sql.bigint, sql.blob):
+                sql.execute(stmt)
+        if found < 5:
+            for stmt in _schema_v5(sql.bigint):
                 sql.execute(stmt)
         if found < SCHEMA_VERSION:
             sql.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) "

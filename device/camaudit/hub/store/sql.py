@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -135,6 +137,24 @@ def _locked(exc: sqlite3.Error) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
+def _private_file(path: Path, *, create: bool = True) -> None:
+    """`path` readable by its owner only (0600): created so when missing (an empty file is
+    an empty SQLite database; SQLite gives its -wal and -shm the database file's mode),
+    tightened when this user owns it and others could read it (a store made by an older hub)."""
+    if create:
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            return
+        except FileExistsError:
+            pass
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and st.st_mode & 0o077:
+        path.chmod(0o600)
+
+
 class SqliteSql(Sql):
     dialect: Dialect = "sqlite"
 
@@ -144,10 +164,13 @@ class SqliteSql(Sql):
         self.where = str(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _private_file(self.path)
             conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA busy_timeout = 10000")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            for p in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+                _private_file(p, create=False)
         except (sqlite3.Error, OSError) as exc:
             raise SqlError(f"hub store {self.path}: {exc}") from None
         self.conn = conn
@@ -192,12 +215,24 @@ def to_psycopg(sql: str) -> str:
     return _PLACEHOLDER.sub(sub, sql)
 
 
+# A libpq `key=value` connection string ("host=h dbname=x password=p"): never a hub store
+# (it would become a SQLite file named after it, password and all); named here to refuse it.
+_DSN_KEY = re.compile(r"(?i)(?:^|\s)(?:host|hostaddr|port|dbname|user|password|passfile|service|sslmode)\s*=")
+_DSN_PASSWORD = re.compile(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)")
+
+
+def dsn_like(target: str) -> bool:
+    """`target` reads as a libpq key=value connection string, not a file path or a URL."""
+    return "://" not in target and bool(_DSN_KEY.search(target))
+
+
 def redact(url: str) -> str:
     """A database URL fit for a message: its password replaced by *** (in the user part,
-    up to the last `@`, whatever it contains; and a `password=` query parameter)."""
+    up to the last `@`, whatever it contains; and a `password=` query parameter); in a
+    libpq key=value string, the value of `password=`."""
     scheme, sep, rest = url.partition("://")
     if not sep:
-        return url
+        return _DSN_PASSWORD.sub(r"\1***", url) if dsn_like(url) else url
     at = rest.rfind("@")
     if at >= 0 and ":" in rest[:at]:
         rest = rest[:at].split(":", 1)[0] + ":***" + rest[at:]
@@ -294,4 +329,11 @@ def open_sql(target: Path | str) -> Sql:
     text = str(target)
     if text.startswith(("postgresql://", "postgres://")):
         return PostgresSql(text)
+    if dsn_like(text):
+        raise SqlError(DSN_REFUSED.format(redact(text)))
     return SqliteSql(target)
+
+
+DSN_REFUSED = ("hub store {}: a libpq key=value string is not a hub store (it would become a file "
+               "named after it); give postgresql://USER@HOST:PORT/DBNAME (password in ~/.pgpass) "
+               "or a SQLite file path")

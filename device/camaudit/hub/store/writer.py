@@ -13,8 +13,23 @@ from camaudit.hub.store.base import SqlStore
 from camaudit.hub.store.records import HubError, _col, _notice_key, _now_ms
 from camaudit.hub.store.schema import WRITE_ATTEMPTS
 from camaudit.hub.store.sql import Sql, SqlError
+from camaudit.trust.tsa import CLOCK_TOLERANCE_MS
 
 log = logging.getLogger(__name__)
+
+
+_PREV_TS = "(SELECT p.ts FROM events p WHERE p.device = events.device AND p.seq = events.seq - 1)"
+
+
+def mark_backwards(c: Sql, device: str, lo: int, hi: int) -> None:
+    """Flag (never drop) the stored records seq lo..hi of `device` dated more than
+    CLOCK_TOLERANCE_MS before the record they follow: `ts_back_ms` holds by how much
+    (`verify` refuses such a pack: trust/timeline.py; the hub keeps the record and says so)."""
+    c.execute(
+        f"UPDATE events SET ts_back_ms = {_PREV_TS} - ts "
+        f"WHERE device = ? AND seq >= ? AND seq <= ? AND ts < {_PREV_TS} - ?",
+        (device, lo, hi, CLOCK_TOLERANCE_MS),
+    )
 
 
 class BatchWriter(SqlStore):
@@ -81,6 +96,9 @@ class BatchWriter(SqlStore):
                 "ON CONFLICT(device, seq) DO NOTHING",
                 rows,
             )
+            for dev in sorted({r[0] for r in rows}):
+                seqs = [r[1] for r in rows if r[0] == dev]
+                mark_backwards(c, dev, min(seqs), max(seqs))
         for dev in sorted({*heads, *seen, *duplicates}):
             seq, h = heads.get(dev, (-1, ""))
             max_seen, last = seen.get(dev, (0, -1))
