@@ -6,6 +6,9 @@
 - `Sessions`: server-side sessions with random ids (`secrets.token_urlsafe(32)`, 256
   bits) that expire (idle and absolute), each with its own CSRF token for POSTs (logout).
 - `LoginLimiter`: failed logins are limited per client address and in total.
+- `BodyLimit`: an ASGI middleware that refuses a request body over `MAX_BODY` bytes with
+  413 before it is read: by its Content-Length at once, and a chunked (or lying) body by
+  counting the bytes as the route reads them; nothing past the bound is ever buffered.
 - `WebAuth`: what web.py calls: `authed(request)`, `login(request, given)`,
   `logout(request, form)`, and the cookie settings (HttpOnly, SameSite=Strict, Max-Age,
   Secure when the page is served over TLS).
@@ -67,6 +70,77 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+MAX_BODY = 64 * 1024  # a login or logout form is < 200 bytes; no route takes an upload
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `max_bytes` gets 413 and is never read further.
+
+    A Content-Length over the bound is answered before one body byte is read; a chunked body
+    (or one longer than it claimed) is counted chunk by chunk as the route reads it, and the
+    route is stopped with 413 at the first chunk past the bound. uvicorn stops reading the
+    socket while the app does not ask for more (its flow control), so what is buffered stays
+    within about one read buffer."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def _refuse(self, send: Send, status: int, text: bytes) -> None:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                (b"content-length", str(len(text)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": text})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = f"request body over {self.max_bytes} bytes\n".encode()
+        for name, value in scope.get("headers", []):
+            if name.lower() == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    await self._refuse(send, 400, b"bad Content-Length\n")
+                    return
+                if length > self.max_bytes:
+                    log.warning("web: %s %s refused, Content-Length %d", scope.get("method"),
+                                scope.get("path"), length)
+                    await self._refuse(send, 413, too_large)
+                    return
+        seen = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, watched_send)
+        except _TooLarge:
+            log.warning("web: %s %s refused, body over %d bytes", scope.get("method"),
+                        scope.get("path"), self.max_bytes)
+            if not started:
+                await self._refuse(send, 413, too_large)
 
 
 @dataclass
