@@ -20,6 +20,7 @@ from camaudit.hub.broker.files import (
     RESERVED_USERS,
     check_user,
     ensure_user_secret,
+    is_hub_user,
 )
 from camaudit.hub.broker.mosquitto import BrokerLimits, ManagedMosquitto, free_port
 from camaudit.hub.ingest.collector import Collector
@@ -77,8 +78,8 @@ class HubHandle:
                           password_file=str(self.password_file(user)))
 
     def enroll(self, device: str, public_key_hex: str) -> None:
-        if device in RESERVED_USERS:
-            raise HubError(f"enroll: {device!r} is reserved for the hub's own MQTT users")
+        if is_hub_user(self.data_dir, device):
+            raise HubError(f"enroll: {device!r} is one of the hub's own MQTT users (hub, alerts, a worker)")
         if self.embedded_broker is not None:
             check_user(device)  # it must be able to log in to the hub's mosquitto
         self.store.enroll(device, public_key_hex)
@@ -189,7 +190,8 @@ def start_hub(cfg: HubConfig) -> HubHandle:
                           max_bytes=cfg.max_message_bytes,
                           client_id=HUB_USER if broker is not None else cfg.client_id,
                           on_alerts=live.publish, receiver_process=True,
-                          linking=linking, group=cfg.worker_group, links=links)
+                          linking=linking, group=cfg.worker_group, links=links,
+                          not_device=lambda name: is_hub_user(cfg.data_dir, name) or name == mqtt.username)
     handle = serve(cfg, store, collector, broker_url=broker_url, token=token, hub_public_key=wkey.public_hex,
                    live=live, broker=broker)
     log.info("hub up: broker %s, web %s", broker_url, handle.web_url)

@@ -25,6 +25,11 @@ RESERVED_USERS = frozenset({HUB_USER, ALERTS_USER})
 _USER_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
+def is_hub_user(data_dir: Path, name: str) -> bool:
+    """True for the MQTT users that are not devices: the hub, `alerts`, the hub's workers."""
+    return name in RESERVED_USERS or name in read_workers(data_dir)
+
+
 def mosquitto_binary() -> str | None:
     return shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
 
