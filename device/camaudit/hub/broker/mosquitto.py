@@ -21,11 +21,13 @@ import contextlib
 import ctypes
 import logging
 import os
+import resource
 import signal
 import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,10 +61,25 @@ class BrokerLimits:
     max_keepalive: int = 3600  # the longest keepalive a device config allows (MqttConfig)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: mosquitto gets SIGTERM when the hub process dies, and does not hold the port."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+def files_needed(max_connections: int) -> int:
+    """Descriptors mosquitto needs: one a connection, as many again for the sockets the kernel
+    hands it past the limit before it closes them, and its own files (log, db, listener)."""
+    return 2 * max_connections + 64
+
+
+def _child_setup(nofile: int) -> Callable[[], None]:
+    def setup() -> None:  # pragma: no cover - runs in the child between fork and exec
+        """Linux: mosquitto gets SIGTERM when the hub process dies, and does not hold the port;
+        its open-file limit is raised to `nofile` (as far as the hard limit lets it)."""
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and soft < nofile:
+            top = nofile if hard == resource.RLIM_INFINITY else min(nofile, hard)
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (top, hard))
+
+    return setup
 
 
 class ManagedMosquitto:
@@ -177,7 +194,8 @@ class ManagedMosquitto:
         try:
             proc = subprocess.Popen(
                 [binary, "-c", str(self.conf_file)], stdin=subprocess.DEVNULL,
-                stdout=log_file, stderr=log_file, preexec_fn=_die_with_parent,  # noqa: PLW1509
+                stdout=log_file, stderr=log_file,
+                preexec_fn=_child_setup(files_needed(self.limits.max_connections)),  # noqa: PLW1509
                 start_new_session=True,  # a terminal's Ctrl-C reaches the hub, which stops it; not it
             )
         finally:
