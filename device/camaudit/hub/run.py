@@ -16,6 +16,7 @@ from camaudit.config.hub import HubConfig, split_hostport
 from camaudit.config.mqtt import MqttConfig
 from camaudit.hub.broker.files import (
     ALERTS_USER,
+    GUARD_USER,
     HUB_USER,
     RESERVED_USERS,
     check_user,
@@ -48,6 +49,7 @@ class HubHandle:
     _web_thread: threading.Thread | None = None
     _live: LiveAlerts | None = None
     evidence: Any = None  # hub.evidence.EvidenceInbox (blurred frames sent by devices)
+    retained_guard: Any = None  # hub.broker.retained.RetainedGuard (hub's own mosquitto only)
     _stopped: bool = field(default=False)
 
     def password_file(self, user: str) -> Path:
@@ -111,6 +113,8 @@ class HubHandle:
                     self._web.force_exit = True
                     self._web_thread.join(5)
         self.collector.stop()
+        if self.retained_guard is not None:
+            self.retained_guard.stop()
         if self.evidence is not None:
             self.evidence.stop()
             self.evidence.store.sql.close()
@@ -162,6 +166,7 @@ def start_hub(cfg: HubConfig) -> HubHandle:
         broker.write_config()
         secret = ensure_user_secret(cfg.data_dir, broker.passwd_file, HUB_USER)
         ensure_user_secret(cfg.data_dir, broker.passwd_file, ALERTS_USER)  # `camaudit alerts`
+        guard_secret = ensure_user_secret(cfg.data_dir, broker.passwd_file, GUARD_USER)
         for user in cfg.broker_users:
             ensure_user_secret(cfg.data_dir, broker.passwd_file, user)
         for dev in list(store.keys()):  # every enrolled device has its MQTT user
@@ -194,6 +199,11 @@ def start_hub(cfg: HubConfig) -> HubHandle:
                           not_device=lambda name: is_hub_user(cfg.data_dir, name) or name == mqtt.username)
     handle = serve(cfg, store, collector, broker_url=broker_url, token=token, hub_public_key=wkey.public_hex,
                    live=live, broker=broker)
+    if broker is not None:
+        from camaudit.hub.broker.retained import RetainedGuard
+
+        guard_mqtt = mqtt.model_copy(update={"username": GUARD_USER, "password_file": str(guard_secret)})
+        handle.retained_guard = RetainedGuard(guard_mqtt, cfg.mqtt.discovery_prefix).start()
     log.info("hub up: broker %s, web %s", broker_url, handle.web_url)
     return handle
 

@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 
 HUB_USER = "hub"
 ALERTS_USER = "alerts"
+GUARD_USER = "hub-retained"  # broker/retained.py: clears retained messages past the bounds
 #: MQTT user names that are not devices (a device may not be enrolled under these).
-RESERVED_USERS = frozenset({HUB_USER, ALERTS_USER})
+RESERVED_USERS = frozenset({HUB_USER, ALERTS_USER, GUARD_USER})
 _USER_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -52,10 +53,12 @@ def acl_text(prefix: str, discovery_prefix: str = "homeassistant", workers: Iter
     """The broker's ACL: mosquitto only allows what a line grants, everything else is denied.
 
     `pattern` lines apply to every user with %u replaced by its name, so a device `d1` may:
-    write `<p>/d1/{events,checkpoints,alerts,status,key}`, `<p>/d1/feeds/#`,
-    `<p>/d1/notices/#`, its evidence frames `<p>/d1/evidence/<seq>/<sha>` and its Home Assistant
-    discovery configs; read `<p>/d1/ack` and `<p>/d1/cmd/#` (which carries evidence acks).
-    Nothing else: not another device's topics, not its own acks/commands.
+    write `<p>/d1/{events,checkpoints,alerts,status,key}`, `<p>/d1/feeds/+/{faces,unconsented_today}`,
+    `<p>/d1/notices/+`, its evidence frames `<p>/d1/evidence/<seq>/<sha>` and its Home Assistant
+    discovery configs `<d>/+/camaudit_d1/+/config`; read `<p>/d1/ack`, `<p>/d1/cmd/replay` and
+    `<p>/d1/cmd/evidence_ack`. Nothing else: not another device's topics, not its own
+    acks/commands. What it may retain is bounded by broker/retained.py (user `hub-retained`,
+    which may clear any device's retained topics).
 
     Each hub worker (`camaudit hub --worker`, its own user: the broker takes the user name
     as client id) reads every device's events, checkpoints, status, key and evidence frames
@@ -71,17 +74,25 @@ def acl_text(prefix: str, discovery_prefix: str = "homeassistant", workers: Iter
         f"user {ALERTS_USER}",
         f"topic read {p}/+/alerts",
         "",
+        f"user {GUARD_USER}",
+        f"topic readwrite {p}/+/status",
+        f"topic readwrite {p}/+/key",
+        f"topic readwrite {p}/+/feeds/+/+",
+        f"topic readwrite {p}/+/notices/+",
+        f"topic readwrite {discovery_prefix}/+/+/+/config",
+        "",
     ]
     for w in workers:
         lines.append(f"user {check_user(w)}")
         lines += [f"topic read {p}/+/{sub}" for sub in ("events", "checkpoints", "status", "key", "evidence/+/+")]
         lines += [f"topic write {p}/+/ack", f"topic write {p}/+/cmd/#", f"topic write {p}/hub/alerts", ""]
-    for sub in ("events", "checkpoints", "alerts", "status", "key", "feeds/#", "notices/#",
-                "evidence/+/+"):
+    for sub in ("events", "checkpoints", "alerts", "status", "key", "feeds/+/faces",
+                "feeds/+/unconsented_today", "notices/+", "evidence/+/+"):
         lines.append(f"pattern write {p}/%u/{sub}")
-    lines.append(f"pattern write {discovery_prefix}/+/camaudit_%u/#")
+    lines.append(f"pattern write {discovery_prefix}/+/camaudit_%u/+/config")
     lines.append(f"pattern read {p}/%u/ack")
-    lines.append(f"pattern read {p}/%u/cmd/#")
+    lines.append(f"pattern read {p}/%u/cmd/replay")
+    lines.append(f"pattern read {p}/%u/cmd/evidence_ack")
     return "\n".join(lines) + "\n"
 
 
