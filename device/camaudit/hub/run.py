@@ -257,8 +257,11 @@ def _start_web(handle: HubHandle, cfg: HubConfig, live: LiveAlerts) -> None:
     port = port or free_port(host)
     app = create_app(handle.store, handle.token, live, timezone=cfg.timezone, hub_key=cfg.data_dir / "hub.key",
                      evidence=handle.evidence.store if handle.evidence is not None else None)
+    # X-Forwarded-For names the client (login limits) only behind a proxy the site names in
+    # FORWARDED_ALLOW_IPS (uvicorn reads it); otherwise the socket's address, even from loopback
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                           lifespan="off", timeout_graceful_shutdown=2))
+                                           lifespan="off", timeout_graceful_shutdown=2,
+                                           proxy_headers=bool(os.environ.get("FORWARDED_ALLOW_IPS"))))
     thread = threading.Thread(target=server.run, name="hub-web", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
