@@ -96,11 +96,41 @@ def acl_text(prefix: str, discovery_prefix: str = "homeassistant", workers: Iter
     return "\n".join(lines) + "\n"
 
 
+BROKER_ACCOUNT = "mosquitto"  # Debian's mosquitto package creates it; a root hub's broker runs as it
+
+
+def broker_account(data_dir: Path) -> tuple[int, int] | None:
+    """(uid, gid) mosquitto drops to when the hub runs as root; None when it need not (the
+    hub is not root) or cannot: no such account, or a folder above `data_dir` it could not
+    pass through (it then stays root, with a warning)."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        pw = pwd.getpwnam(BROKER_ACCOUNT)
+    except KeyError:
+        return None
+    for parent in data_dir.resolve().parents:
+        if not parent.stat().st_mode & 0o001:
+            return None
+    return pw.pw_uid, pw.pw_gid
+
+
+def _match_dir_owner(path: Path) -> None:
+    """As root: a file in the broker folder belongs to the folder's owner (the broker's
+    account), so mosquitto still reads it after dropping privileges (SIGHUP reload)."""
+    if os.geteuid() == 0:
+        st = path.parent.stat()
+        os.chown(path, st.st_uid, st.st_gid)
+
+
 def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
     os.chmod(path, 0o600)
+    _match_dir_owner(path)
 
 
 def add_user(passwd_file: Path, username: str, password: str | None = None) -> str:
@@ -121,6 +151,7 @@ def add_user(passwd_file: Path, username: str, password: str | None = None) -> s
     if res.returncode != 0:
         raise HubError(f"mosquitto_passwd {passwd_file}: {res.stderr.strip() or res.returncode}")
     os.chmod(passwd_file, 0o600)
+    _match_dir_owner(passwd_file)
     return password
 
 

@@ -32,9 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from camaudit.hub.broker.files import (
+    BROKER_ACCOUNT,
     _need,
     _write_private,
     acl_text,
+    broker_account,
     broker_dir,
     mosquitto_binary,
     read_workers,
@@ -159,8 +161,10 @@ class ManagedMosquitto:
             "log_type notice",
             "connection_messages false",
         ]
-        if os.geteuid() == 0:
-            lines.append("user root")  # keep the hub's own user: the 0600 files stay readable
+        if broker_account(self.data_dir) is not None:  # a root hub: mosquitto drops to its own account
+            lines.append(f"user {BROKER_ACCOUNT}")
+        elif os.geteuid() == 0:
+            lines.append("user root")  # no such account: stays root (warned at start)
         lines += [
             "",
             f"listener {self.port} {self.host}",
@@ -176,6 +180,18 @@ class ManagedMosquitto:
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
         (self.dir / "db").mkdir(exist_ok=True)
+        account = broker_account(self.data_dir)
+        if account is not None:
+            # the broker folder is the broker account's; the data folder lets that group
+            # pass through (0710), not list it; secrets/ and the rest stay the hub's
+            uid, gid = account
+            os.chown(self.data_dir, 0, gid)
+            os.chmod(self.data_dir, 0o710)
+            for path in (self.dir, *self.dir.rglob("*")):
+                os.chown(path, uid, gid)
+        elif os.geteuid() == 0:
+            log.warning("no %r account, or it cannot reach %s: the hub's mosquitto runs as root",
+                        BROKER_ACCOUNT, self.dir)
         _write_private(self.acl_file, acl_text(self.prefix, self.discovery_prefix, read_workers(self.data_dir)))
         _write_private(self.conf_file, self.config_text())
         if not self.passwd_file.exists():
