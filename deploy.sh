@@ -279,6 +279,9 @@ install_firmware() {
     boot_fragment
   else
     run install -m 0644 "$here/firmware/camaudit-hub.service" "$R/etc/systemd/system/camaudit-hub.service"
+    # per-address MQTT connection bound, loaded by the unit (ExecStartPre): needs nftables
+    run install -d -m 0755 "$R$etc"
+    run install -m 0644 "$here/firmware/camaudit-hub.nft" "$R$etc/hub-limits.nft"
   fi
 }
 boot_fragment() {  # the camera and hardware-watchdog lines in the Pi's config.txt, between markers
@@ -412,7 +415,7 @@ if [ "$action" = upgrade ] && [ ! -x "$R$venv/bin/camaudit" ]; then
 fi
 config_for_check="$config"
 [ ! -f "$R$etc/config.yaml" ] || config_for_check="$R$etc/config.yaml"
-if [ "$mode" = device ]; then plan_packages; else plan_packages mosquitto; fi
+if [ "$mode" = device ]; then plan_packages; else plan_packages mosquitto nftables; fi
 check_network
 check_camera
 prepare_root

@@ -78,14 +78,24 @@ def test_sessions_expire_idle_and_absolute() -> None:
     for t in range(25, 56, 5):
         now[0] = t
         assert (s.get(b) is not None) == (t - 20 <= 30)
-    lim = LoginLimiter(per_client=2, total=3, window_s=60, clock=lambda: now[0])
+    lim = LoginLimiter(per_client=2, window_s=60, clock=lambda: now[0])
     lim.failed("a")
     lim.failed("a")
     assert lim.retry_after("a") > 0 and lim.retry_after("b") == 0
-    lim.failed("b")
-    assert lim.retry_after("c") > 0  # total across clients
+    for n in range(50):  # 50 wrong tries from everywhere else lock no one else out
+        lim.failed(f"10.0.0.{n}")
+    assert lim.retry_after("operator") == 0
     now[0] += 61
-    assert lim.retry_after("a") == lim.retry_after("c") == 0
+    assert lim.retry_after("a") == 0
+    lim.failed("a")
+    lim.failed("a")
+    assert 61 <= lim.retry_after("a") <= 121  # the second lock of the same address doubles
+    lim.succeeded("a")
+    assert lim.retry_after("a") == 0
+    small = LoginLimiter(per_client=1, max_clients=100, clock=lambda: now[0])
+    for n in range(1000):
+        small.failed(f"10.1.{n // 256}.{n % 256}")
+    assert len(small._fails) <= 100 and len(small._until) <= 100  # bounded memory
 
 
 def test_secure_cookie_under_tls_and_short_tokens_refused(make_hub, tmp_path) -> None:
@@ -99,3 +109,31 @@ def test_secure_cookie_under_tls_and_short_tokens_refused(make_hub, tmp_path) ->
         make_hub(web=True, token="eight-ch")
     generated = make_hub(web=True, data_dir=tmp_path / "gen").token
     assert len(generated) >= 32  # secrets.token_urlsafe(24): 192 bits
+
+
+def _from(source: str) -> httpx.Client:
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=source), follow_redirects=False)
+
+
+def test_wrong_logins_lock_only_their_address_and_x_forwarded_for_is_not_trusted(hub) -> None:
+    """50 wrong tries from loopback 127.0.0.1 (each naming another X-Forwarded-For address)
+    lock 127.0.0.1, not the operator on 127.0.0.2."""
+    with _from("127.0.0.1") as stranger:
+        codes = [stranger.post(hub.web_url + "/login", data={"token": "wrong"},
+                               headers={"X-Forwarded-For": f"10.9.0.{n}"}).status_code for n in range(50)]
+        assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}  # XFF did not spread the limit
+    with _from("127.0.0.2") as operator:
+        assert operator.post(hub.web_url + "/login", data={"token": TOKEN}).status_code == 303
+
+
+def test_bearer_token_guesses_are_limited_per_address(hub) -> None:
+    with _from("127.0.0.2") as guesser:
+        for n in range(5):
+            r = guesser.get(hub.web_url + "/api/devices", headers={"Authorization": f"Bearer guess-{n}"})
+            assert r.status_code in (303, 401)
+        # locked: even the right token is not compared from this address now
+        r = guesser.get(hub.web_url + "/api/devices", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert r.status_code in (303, 401)
+    with _from("127.0.0.1") as operator:
+        r = operator.get(hub.web_url + "/api/devices", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert r.status_code == 200

@@ -16,10 +16,12 @@ from camaudit.config.hub import HubConfig, split_hostport
 from camaudit.config.mqtt import MqttConfig
 from camaudit.hub.broker.files import (
     ALERTS_USER,
+    GUARD_USER,
     HUB_USER,
     RESERVED_USERS,
     check_user,
     ensure_user_secret,
+    is_hub_user,
 )
 from camaudit.hub.broker.mosquitto import BrokerLimits, ManagedMosquitto, free_port
 from camaudit.hub.ingest.collector import Collector
@@ -49,6 +51,7 @@ class HubHandle:
     _live: LiveAlerts | None = None
     evidence: Any = None  # hub.evidence.EvidenceInbox (blurred frames sent by devices)
     keeper: Any = None  # hub.custody.keeper.Keeper (time-stamps, pruning)
+    retained_guard: Any = None  # hub.broker.retained.RetainedGuard (hub's own mosquitto only)
     _stopped: bool = field(default=False)
 
     def password_file(self, user: str) -> Path:
@@ -79,8 +82,8 @@ class HubHandle:
                           password_file=str(self.password_file(user)))
 
     def enroll(self, device: str, public_key_hex: str) -> None:
-        if device in RESERVED_USERS:
-            raise HubError(f"enroll: {device!r} is reserved for the hub's own MQTT users")
+        if is_hub_user(self.data_dir, device):
+            raise HubError(f"enroll: {device!r} is one of the hub's own MQTT users (hub, alerts, a worker)")
         if self.embedded_broker is not None:
             check_user(device)  # it must be able to log in to the hub's mosquitto
         self.store.enroll(device, public_key_hex)
@@ -114,6 +117,8 @@ class HubHandle:
         if self.keeper is not None:
             self.keeper.stop()
         self.collector.stop()
+        if self.retained_guard is not None:
+            self.retained_guard.stop()
         if self.evidence is not None:
             self.evidence.stop()
             self.evidence.store.sql.close()
@@ -166,6 +171,7 @@ def start_hub(cfg: HubConfig) -> HubHandle:
         broker.write_config()
         secret = ensure_user_secret(cfg.data_dir, broker.passwd_file, HUB_USER)
         ensure_user_secret(cfg.data_dir, broker.passwd_file, ALERTS_USER)  # `camaudit alerts`
+        guard_secret = ensure_user_secret(cfg.data_dir, broker.passwd_file, GUARD_USER)
         for user in cfg.broker_users:
             ensure_user_secret(cfg.data_dir, broker.passwd_file, user)
         for dev in list(store.keys()):  # every enrolled device has its MQTT user
@@ -194,10 +200,16 @@ def start_hub(cfg: HubConfig) -> HubHandle:
                           max_bytes=cfg.max_message_bytes,
                           client_id=HUB_USER if broker is not None else cfg.client_id,
                           on_alerts=publishing_steps(live.publish), receiver_process=True,
-                          linking=linking, group=cfg.worker_group, links=links, timezone=cfg.timezone)
+                          linking=linking, group=cfg.worker_group, links=links, timezone=cfg.timezone,
+                          not_device=lambda name: is_hub_user(cfg.data_dir, name) or name == mqtt.username)
     handle = serve(cfg, store, collector, broker_url=broker_url, token=token, hub_public_key=wkey.public_hex,
                    live=live, broker=broker)
     handle.keeper = Keeper(cfg, wkey).start()
+    if broker is not None:
+        from camaudit.hub.broker.retained import RetainedGuard
+
+        guard_mqtt = mqtt.model_copy(update={"username": GUARD_USER, "password_file": str(guard_secret)})
+        handle.retained_guard = RetainedGuard(guard_mqtt, cfg.mqtt.discovery_prefix).start()
     log.info("hub up: broker %s, web %s", broker_url, handle.web_url)
     return handle
 
@@ -256,8 +268,11 @@ def _start_web(handle: HubHandle, cfg: HubConfig, live: LiveAlerts) -> None:
 
     app.state.public = PublicSettings(url=cfg.public.url, operator=cfg.public.operator, cameras={
         k: v.model_dump(exclude_none=True) for k, v in cfg.public.cameras.items()})
+    # X-Forwarded-For names the client (login limits) only behind a proxy the site names in
+    # FORWARDED_ALLOW_IPS (uvicorn reads it); otherwise the socket's address, even from loopback
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                           lifespan="off", timeout_graceful_shutdown=2))
+                                           lifespan="off", timeout_graceful_shutdown=2,
+                                           proxy_headers=bool(os.environ.get("FORWARDED_ALLOW_IPS"))))
     thread = threading.Thread(target=server.run, name="hub-web", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

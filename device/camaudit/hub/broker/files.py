@@ -20,9 +20,15 @@ log = logging.getLogger(__name__)
 
 HUB_USER = "hub"
 ALERTS_USER = "alerts"
+GUARD_USER = "hub-retained"  # broker/retained.py: clears retained messages past the bounds
 #: MQTT user names that are not devices (a device may not be enrolled under these).
-RESERVED_USERS = frozenset({HUB_USER, ALERTS_USER})
+RESERVED_USERS = frozenset({HUB_USER, ALERTS_USER, GUARD_USER})
 _USER_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def is_hub_user(data_dir: Path, name: str) -> bool:
+    """True for the MQTT users that are not devices: the hub, `alerts`, the hub's workers."""
+    return name in RESERVED_USERS or name in read_workers(data_dir)
 
 
 def mosquitto_binary() -> str | None:
@@ -47,10 +53,12 @@ def acl_text(prefix: str, discovery_prefix: str = "homeassistant", workers: Iter
     """The broker's ACL: mosquitto only allows what a line grants, everything else is denied.
 
     `pattern` lines apply to every user with %u replaced by its name, so a device `d1` may:
-    write `<p>/d1/{events,checkpoints,alerts,status,key}`, `<p>/d1/feeds/#`,
-    `<p>/d1/notices/#`, its evidence frames `<p>/d1/evidence/<seq>/<sha>` and its Home Assistant
-    discovery configs; read `<p>/d1/ack` and `<p>/d1/cmd/#` (which carries evidence acks).
-    Nothing else: not another device's topics, not its own acks/commands.
+    write `<p>/d1/{events,checkpoints,alerts,status,key}`, `<p>/d1/feeds/+/{faces,unconsented_today}`,
+    `<p>/d1/notices/+`, its evidence frames `<p>/d1/evidence/<seq>/<sha>` and its Home Assistant
+    discovery configs `<d>/+/camaudit_d1/+/config`; read `<p>/d1/ack`, `<p>/d1/cmd/replay` and
+    `<p>/d1/cmd/evidence_ack`. Nothing else: not another device's topics, not its own
+    acks/commands. What it may retain is bounded by broker/retained.py (user `hub-retained`,
+    which may clear any device's retained topics).
 
     Each hub worker (`camaudit hub --worker`, its own user: the broker takes the user name
     as client id) reads every device's events, checkpoints, status, key and evidence frames
@@ -66,18 +74,55 @@ def acl_text(prefix: str, discovery_prefix: str = "homeassistant", workers: Iter
         f"user {ALERTS_USER}",
         f"topic read {p}/+/alerts",
         "",
+        f"user {GUARD_USER}",
+        f"topic readwrite {p}/+/status",
+        f"topic readwrite {p}/+/key",
+        f"topic readwrite {p}/+/feeds/+/+",
+        f"topic readwrite {p}/+/notices/+",
+        f"topic readwrite {discovery_prefix}/+/+/+/config",
+        "",
     ]
     for w in workers:
         lines.append(f"user {check_user(w)}")
         lines += [f"topic read {p}/+/{sub}" for sub in ("events", "checkpoints", "status", "key", "evidence/+/+")]
         lines += [f"topic write {p}/+/ack", f"topic write {p}/+/cmd/#", f"topic write {p}/hub/alerts", ""]
-    for sub in ("events", "checkpoints", "alerts", "status", "key", "feeds/#", "notices/#",
-                "evidence/+/+"):
+    for sub in ("events", "checkpoints", "alerts", "status", "key", "feeds/+/faces",
+                "feeds/+/unconsented_today", "notices/+", "evidence/+/+"):
         lines.append(f"pattern write {p}/%u/{sub}")
-    lines.append(f"pattern write {discovery_prefix}/+/camaudit_%u/#")
+    lines.append(f"pattern write {discovery_prefix}/+/camaudit_%u/+/config")
     lines.append(f"pattern read {p}/%u/ack")
-    lines.append(f"pattern read {p}/%u/cmd/#")
+    lines.append(f"pattern read {p}/%u/cmd/replay")
+    lines.append(f"pattern read {p}/%u/cmd/evidence_ack")
     return "\n".join(lines) + "\n"
+
+
+BROKER_ACCOUNT = "mosquitto"  # Debian's mosquitto package creates it; a root hub's broker runs as it
+
+
+def broker_account(data_dir: Path) -> tuple[int, int] | None:
+    """(uid, gid) mosquitto drops to when the hub runs as root; None when it need not (the
+    hub is not root) or cannot: no such account, or a folder above `data_dir` it could not
+    pass through (it then stays root, with a warning)."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        pw = pwd.getpwnam(BROKER_ACCOUNT)
+    except KeyError:
+        return None
+    for parent in data_dir.resolve().parents:
+        if not parent.stat().st_mode & 0o001:
+            return None
+    return pw.pw_uid, pw.pw_gid
+
+
+def _match_dir_owner(path: Path) -> None:
+    """As root: a file in the broker folder belongs to the folder's owner (the broker's
+    account), so mosquitto still reads it after dropping privileges (SIGHUP reload)."""
+    if os.geteuid() == 0:
+        st = path.parent.stat()
+        os.chown(path, st.st_uid, st.st_gid)
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -85,6 +130,7 @@ def _write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
     os.chmod(path, 0o600)
+    _match_dir_owner(path)
 
 
 def add_user(passwd_file: Path, username: str, password: str | None = None) -> str:
@@ -105,6 +151,7 @@ def add_user(passwd_file: Path, username: str, password: str | None = None) -> s
     if res.returncode != 0:
         raise HubError(f"mosquitto_passwd {passwd_file}: {res.stderr.strip() or res.returncode}")
     os.chmod(passwd_file, 0o600)
+    _match_dir_owner(passwd_file)
     return password
 
 

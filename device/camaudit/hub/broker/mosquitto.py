@@ -21,18 +21,22 @@ import contextlib
 import ctypes
 import logging
 import os
+import resource
 import signal
 import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from camaudit.hub.broker.files import (
+    BROKER_ACCOUNT,
     _need,
     _write_private,
     acl_text,
+    broker_account,
     broker_dir,
     mosquitto_binary,
     read_workers,
@@ -59,10 +63,25 @@ class BrokerLimits:
     max_keepalive: int = 3600  # the longest keepalive a device config allows (MqttConfig)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: mosquitto gets SIGTERM when the hub process dies, and does not hold the port."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+def files_needed(max_connections: int) -> int:
+    """Descriptors mosquitto needs: one a connection, as many again for the sockets the kernel
+    hands it past the limit before it closes them, and its own files (log, db, listener)."""
+    return 2 * max_connections + 64
+
+
+def _child_setup(nofile: int) -> Callable[[], None]:
+    def setup() -> None:  # pragma: no cover - runs in the child between fork and exec
+        """Linux: mosquitto gets SIGTERM when the hub process dies, and does not hold the port;
+        its open-file limit is raised to `nofile` (as far as the hard limit lets it)."""
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and soft < nofile:
+            top = nofile if hard == resource.RLIM_INFINITY else min(nofile, hard)
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (top, hard))
+
+    return setup
 
 
 class ManagedMosquitto:
@@ -142,8 +161,10 @@ class ManagedMosquitto:
             "log_type notice",
             "connection_messages false",
         ]
-        if os.geteuid() == 0:
-            lines.append("user root")  # keep the hub's own user: the 0600 files stay readable
+        if broker_account(self.data_dir) is not None:  # a root hub: mosquitto drops to its own account
+            lines.append(f"user {BROKER_ACCOUNT}")
+        elif os.geteuid() == 0:
+            lines.append("user root")  # no such account: stays root (warned at start)
         lines += [
             "",
             f"listener {self.port} {self.host}",
@@ -159,6 +180,18 @@ class ManagedMosquitto:
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
         (self.dir / "db").mkdir(exist_ok=True)
+        account = broker_account(self.data_dir)
+        if account is not None:
+            # the broker folder is the broker account's; the data folder lets that group
+            # pass through (0710), not list it; secrets/ and the rest stay the hub's
+            uid, gid = account
+            os.chown(self.data_dir, 0, gid)
+            os.chmod(self.data_dir, 0o710)
+            for path in (self.dir, *self.dir.rglob("*")):
+                os.chown(path, uid, gid)
+        elif os.geteuid() == 0:
+            log.warning("no %r account, or it cannot reach %s: the hub's mosquitto runs as root",
+                        BROKER_ACCOUNT, self.dir)
         _write_private(self.acl_file, acl_text(self.prefix, self.discovery_prefix, read_workers(self.data_dir)))
         _write_private(self.conf_file, self.config_text())
         if not self.passwd_file.exists():
@@ -177,7 +210,8 @@ class ManagedMosquitto:
         try:
             proc = subprocess.Popen(
                 [binary, "-c", str(self.conf_file)], stdin=subprocess.DEVNULL,
-                stdout=log_file, stderr=log_file, preexec_fn=_die_with_parent,  # noqa: PLW1509
+                stdout=log_file, stderr=log_file,
+                preexec_fn=_child_setup(files_needed(self.limits.max_connections)),  # noqa: PLW1509
                 start_new_session=True,  # a terminal's Ctrl-C reaches the hub, which stops it; not it
             )
         finally:

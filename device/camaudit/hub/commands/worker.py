@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from camaudit.config.hub import HubConfig
-from camaudit.hub.broker.files import broker_dir, check_user, secret_path
+from camaudit.hub.broker.files import broker_dir, check_user, is_hub_user, secret_path
 from camaudit.hub.store.hub_store import HubError, HubStore
 
 if TYPE_CHECKING:
@@ -99,7 +99,8 @@ def start_worker(cfg: HubConfig, name: str) -> HubHandle:
     client_id = (mqtt.username or name) if own_broker else f"{cfg.client_id}-{name}"
     collector = Collector(store, mqtt, wkey, tofu=cfg.trust_on_first_use, max_bytes=cfg.max_message_bytes,
                           client_id=client_id, on_alerts=publishing_steps(live.publish), receiver_process=True,
-                          linking="shared", group=cfg.worker_group, timezone=cfg.timezone)
+                          linking="shared", group=cfg.worker_group, timezone=cfg.timezone,
+                          not_device=lambda n: is_hub_user(cfg.data_dir, n) or n == client_id)
     handle = serve(cfg, store, collector, broker_url=url, token=token, hub_public_key=wkey.public_hex,
                    live=live, broker=None)
     log.info("hub worker %s up: broker %s, group %s, web %s", name, url, cfg.worker_group, handle.web_url)

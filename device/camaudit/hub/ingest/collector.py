@@ -77,7 +77,10 @@ class Collector:
         collector_id: str | None = None,
         links: LinkStore | None = None,
         timezone: str = "UTC",
+        not_device: Callable[[str], bool] = lambda _name: False,
     ) -> None:
+        """`not_device(name)`: True for the hub's own MQTT users, which trust on first use
+        must never enroll as devices (the ACL lets every user write its own `key` topic)."""
         self.store = store
         self.timezone = timezone  # the venue's zone, named in the retained open alerts
         self.cfg = mqtt
@@ -94,7 +97,7 @@ class Collector:
                       "reacks": 0, "replays": 0}
         self.inbox = Inbox(mqtt, client_id, v5=linking == "shared")
         self.keys = DeviceKeys(store)
-        self.side = SideChannel(store, self.keys, self.p, tofu=tofu)
+        self.side = SideChannel(store, self.keys, self.p, tofu=tofu, not_device=not_device)
         self.linker = self._linker(witness_key)
         self._links = links
         self._registered = False

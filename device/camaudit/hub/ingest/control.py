@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from camaudit.hub.ingest.keys import DeviceKeys
@@ -16,11 +17,13 @@ class SideChannel:
     """Status (online/offline of an enrolled device), key (trust on first use, or a mismatch
     counted as a reject) and evidence frames (handed to hub/evidence/inbox.py)."""
 
-    def __init__(self, store: HubStore, keys: DeviceKeys, prefix: str, *, tofu: bool) -> None:
+    def __init__(self, store: HubStore, keys: DeviceKeys, prefix: str, *, tofu: bool,
+                 not_device: Callable[[str], bool] = lambda _name: False) -> None:
         self.store = store
         self.keys = keys
         self.p = prefix
         self.tofu = tofu
+        self.not_device = not_device  # the hub's own MQTT users (hub, alerts, workers): never enrolled
         self.evidence: Any = None  # hub.evidence.inbox.EvidenceInbox, when the hub takes frames
 
     def handle(self, topic: str, payload: bytes, received: int) -> bool:
@@ -47,7 +50,10 @@ class SideChannel:
             except (UnicodeDecodeError, ValueError):
                 return
             known = self.keys.get(dev)
-            if known is None and self.tofu and len(raw) == 32:
+            if known is None and self.tofu and len(raw) == 32 and self.not_device(dev):
+                self.store.write_batch([], {}, {}, {"enroll_refused": (1, dev)}, [])
+                log.warning("%s announced a key: not a device user, not enrolled", dev)
+            elif known is None and self.tofu and len(raw) == 32:
                 self.store.enroll(dev, raw.hex(), how="tofu")
                 self.keys.reload()
                 log.warning("device %s enrolled on first use (key %s...)", dev, raw.hex()[:16])

@@ -28,6 +28,7 @@ from camaudit.hub.store.hub_store import HubStore, alert_view
 log = logging.getLogger(__name__)
 
 PENDING_LIMIT = 10_000  # early events buffered per device
+PENDING_BYTES = 8 * 1024 * 1024  # ... and their JSON text, per device (parsed, about 3x in memory)
 RECENT = 4096  # recent hashes kept per device (checkpoint checks)
 BASE_CHECK_S = 2.0  # a device stuck on a gap: look this often for a new base (`hub enroll --after`)
 
@@ -38,6 +39,7 @@ class Chain:
     head_seq: int
     head_hash: str
     pending: dict[int, tuple[Event, str]] = field(default_factory=dict)
+    pending_bytes: int = 0  # JSON text held in `pending` (bounded by PENDING_BYTES)
     recent: OrderedDict[int, str] = field(default_factory=OrderedDict)
     last_replay: float = 0.0
     last_ack: float = 0.0
@@ -46,6 +48,27 @@ class Chain:
     base_hash: str = GENESIS_PREV  # ... this is that seq's hash
     base_checked: float = 0.0
     fork_seq: int | None = None  # an open fork: no acks for this device
+
+    def park(self, ev: Event, text: str) -> bool:
+        """Hold an early event until its predecessor arrives; False (not kept) once the device
+        holds PENDING_LIMIT events or PENDING_BYTES of text: the device re-sends it anyway."""
+        if ev.seq in self.pending:
+            return True
+        if len(self.pending) >= PENDING_LIMIT or self.pending_bytes + len(text) > PENDING_BYTES:
+            return False
+        self.pending[ev.seq] = (ev, text)
+        self.pending_bytes += len(text)
+        return True
+
+    def take(self, seq: int) -> tuple[Event, str]:
+        ev, text = self.pending.pop(seq)
+        self.pending_bytes -= len(text)
+        return ev, text
+
+    def drop_through(self, seq: int) -> None:
+        """Forget what waits at or before `seq` (stored, or before a new base)."""
+        for s in [s for s in self.pending if s <= seq]:
+            self.take(s)
 
 
 class MemoryLinker:
@@ -150,8 +173,7 @@ class MemoryLinker:
             return False
         ch.base_seq, ch.base_hash = base
         ch.head, ch.head_seq, ch.head_hash, ch.acked_seq = None, base[0], base[1], -1
-        for s in [s for s in ch.pending if s <= ch.head_seq]:
-            del ch.pending[s]
+        ch.drop_through(ch.head_seq)
         log.warning("device %s: chain now starts after seq %d (pruned on the device)", dev, base[0])
         return True
 
@@ -186,8 +208,8 @@ class MemoryLinker:
         if ev.seq > ch.head_seq + 1:
             self._rebased(ev.device, ch)
         if ev.seq > ch.head_seq + 1:
-            if len(ch.pending) < PENDING_LIMIT or ev.seq in ch.pending:
-                ch.pending.setdefault(ev.seq, (ev, text))
+            if not ch.park(ev, text):
+                b.reject("pending_full", f"{ev.device}: early event not kept (per-device bound)")
             b.replay[ev.device] = ch.head_seq + 1
             return
         if ev.seq <= ch.head_seq:  # at or before a new base
@@ -196,13 +218,12 @@ class MemoryLinker:
             return
         self._link(ch, ev, text, received, b)
         while ch.head_seq + 1 in ch.pending:
-            nxt, nxt_text = ch.pending.pop(ch.head_seq + 1)
+            nxt, nxt_text = ch.take(ch.head_seq + 1)
             if not self._link(ch, nxt, nxt_text, received, b):
                 break
         if ch.pending:
             # drop what is now stale; ask again for a gap that remains
-            for s in [s for s in ch.pending if s <= ch.head_seq]:
-                del ch.pending[s]
+            ch.drop_through(ch.head_seq)
             if ch.pending:
                 b.replay[ev.device] = ch.head_seq + 1
 

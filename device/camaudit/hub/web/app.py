@@ -30,7 +30,7 @@ from camaudit.hub.evidence.inbox import EvidenceStore
 from camaudit.hub.store.hub_store import HubStore
 from camaudit.hub.web.live import LiveAlerts
 from camaudit.hub.web.routes import api, export, login, pages, public
-from camaudit.hub.web.security import SecurityHeaders, WebAuth
+from camaudit.hub.web.security import MAX_BODY, BodyLimit, SecurityHeaders, WebAuth
 from camaudit.hub.web.site import Site
 from camaudit.hub.web.views import NOTICE_STATE_WORDS, Clock, reason_label
 
@@ -51,16 +51,18 @@ def _templates(clock: Clock) -> Jinja2Templates:
 def create_app(
     store: HubStore, token: str, live: LiveAlerts, *, timezone: str = "UTC", hub_key: Path | None = None,
     evidence: EvidenceStore | None = None, venue: str | None = None,
-    on_ack: Callable[[], None] | None = None,
+    on_ack: Callable[[], None] | None = None, max_body: int = MAX_BODY,
 ) -> FastAPI:
     """`timezone`: the venue's IANA zone, for every time shown; `hub_key`: the hub's signing
     key, for /export (without it the export form is not offered); `evidence`: the blurred
-    frames devices sent (shown on capture pages when present)."""
+    frames devices sent (shown on capture pages when present); `max_body`: the largest request
+    body taken on any route (a larger one gets 413 before it is read: web/security.py)."""
     app = FastAPI(title="camaudit hub", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     clock = Clock(load_timezone(timezone))
     app.state.custody = custody_log(store, hub_key)
     app.state.site = Site(store, WebAuth(token), live, clock, _templates(clock), hub_key, evidence, venue, on_ack)
+    app.add_middleware(BodyLimit, max_bytes=max_body)  # inside SecurityHeaders: a 413 has the headers too
     app.add_middleware(SecurityHeaders)
     for area in (login, pages, export, api, custody_page, public):
         app.include_router(area.router)

@@ -5,7 +5,11 @@
   DENY, X-Content-Type-Options nosniff and Referrer-Policy no-referrer.
 - `Sessions`: server-side sessions with random ids (`secrets.token_urlsafe(32)`, 256
   bits) that expire (idle and absolute), each with its own CSRF token for POSTs (logout).
-- `LoginLimiter`: failed logins are limited per client address and in total.
+- `LoginLimiter`: failed logins, and wrong bearer tokens, are limited per client address
+  with a doubling lock (never for everyone: no one locks the operator out from elsewhere).
+- `BodyLimit`: an ASGI middleware that refuses a request body over `MAX_BODY` bytes with
+  413 before it is read: by its Content-Length at once, and a chunked (or lying) body by
+  counting the bytes as the route reads them; nothing past the bound is ever buffered.
 - `WebAuth`: what web.py calls: `authed(request)`, `login(request, given)`,
   `logout(request, form)`, and the cookie settings (HttpOnly, SameSite=Strict, Max-Age,
   Secure when the page is served over TLS).
@@ -69,6 +73,77 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+MAX_BODY = 64 * 1024  # a login or logout form is < 200 bytes; no route takes an upload
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `max_bytes` gets 413 and is never read further.
+
+    A Content-Length over the bound is answered before one body byte is read; a chunked body
+    (or one longer than it claimed) is counted chunk by chunk as the route reads it, and the
+    route is stopped with 413 at the first chunk past the bound. uvicorn stops reading the
+    socket while the app does not ask for more (its flow control), so what is buffered stays
+    within about one read buffer."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def _refuse(self, send: Send, status: int, text: bytes) -> None:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                (b"content-length", str(len(text)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": text})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = f"request body over {self.max_bytes} bytes\n".encode()
+        for name, value in scope.get("headers", []):
+            if name.lower() == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    await self._refuse(send, 400, b"bad Content-Length\n")
+                    return
+                if length > self.max_bytes:
+                    log.warning("web: %s %s refused, Content-Length %d", scope.get("method"),
+                                scope.get("path"), length)
+                    await self._refuse(send, 413, too_large)
+                    return
+        seen = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, watched_send)
+        except _TooLarge:
+            log.warning("web: %s %s refused, body over %d bytes", scope.get("method"),
+                        scope.get("path"), self.max_bytes)
+            if not started:
+                await self._refuse(send, 413, too_large)
+
+
 @dataclass
 class _Session:
     csrf: str
@@ -121,41 +196,51 @@ class Sessions:
 
 
 class LoginLimiter:
-    """At most `per_client` failed logins per client address per `window_s`, and
-    `total` failures from everyone per window (a spread-out guesser is slowed too)."""
+    """Failed logins (or bearer-token guesses) are limited per client address, never for
+    everyone: `per_client` failures within `window_s` lock that address for `window_s`, and
+    each further lock of the same address doubles, up to `max_wait_s`; a success clears it.
+    A guesser elsewhere on the network cannot lock the operator out. Memory is bounded: at
+    most `max_clients` addresses are remembered (the oldest are forgotten first)."""
 
-    def __init__(self, per_client: int = 5, total: int = 50, window_s: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_client, self.total, self.window_s = per_client, total, window_s
+    def __init__(self, per_client: int = 5, window_s: float = 60.0, max_wait_s: float = 3600.0,
+                 max_clients: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_client, self.window_s, self.max_wait_s = per_client, window_s, max_wait_s
+        self.max_clients = max_clients
         self._clock = clock
         self._fails: dict[str, deque[float]] = {}
-        self._all: deque[float] = deque()
+        self._strikes: dict[str, int] = {}
+        self._until: dict[str, float] = {}
         self._lock = threading.Lock()
-
-    def _trim(self, q: deque[float], now: float) -> None:
-        while q and now - q[0] > self.window_s:
-            q.popleft()
 
     def retry_after(self, client: str) -> int:
         """0 if `client` may try now, else seconds to wait."""
         now = self._clock()
         with self._lock:
-            q = self._fails.get(client, deque())
-            self._trim(q, now)
-            self._trim(self._all, now)
-            if len(q) >= self.per_client:
-                return int(self.window_s - (now - q[0])) + 1
-            if len(self._all) >= self.total:
-                return int(self.window_s - (now - self._all[0])) + 1
-        return 0
+            until = self._until.get(client, 0.0)
+            return int(until - now) + 1 if until > now else 0
 
     def failed(self, client: str) -> None:
         now = self._clock()
         with self._lock:
-            if len(self._fails) > 10_000:  # bounded memory under a spray of addresses
-                self._fails.clear()
-            self._fails.setdefault(client, deque()).append(now)
-            self._all.append(now)
+            q = self._fails.pop(client, deque())
+            self._fails[client] = q  # most recent last: the oldest are forgotten first
+            while q and now - q[0] > self.window_s:
+                q.popleft()
+            q.append(now)
+            if len(q) >= self.per_client:
+                q.clear()
+                strikes = self._strikes.get(client, 0) + 1
+                self._strikes[client] = strikes
+                self._until[client] = now + min(self.window_s * 2 ** min(strikes - 1, 30), self.max_wait_s)
+            while len(self._fails) > self.max_clients:
+                old = next(iter(self._fails))
+                for d in (self._fails, self._strikes, self._until):
+                    d.pop(old, None)
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            for d in (self._fails, self._strikes, self._until):
+                d.pop(client, None)
 
 
 class WebAuth:
@@ -169,6 +254,7 @@ class WebAuth:
         self.token = token.encode()
         self.sessions = sessions or Sessions()
         self.limiter = limiter or LoginLimiter()
+        self.bearer_limiter = LoginLimiter()  # wrong `Authorization: Bearer` guesses, per address
 
     def authed(self, request: Any) -> bool:
         """A live session cookie (its CSRF token then goes to request.state.csrf), or a bearer token."""
@@ -177,7 +263,16 @@ class WebAuth:
             request.state.csrf = s.csrf
             return True
         auth = request.headers.get("authorization", "")
-        return bool(auth.startswith("Bearer ") and hmac.compare_digest(auth[7:].encode(), self.token))
+        if not auth.startswith("Bearer "):
+            return False
+        who = self.client(request)
+        if self.bearer_limiter.retry_after(who):
+            return False  # too many wrong guesses from this address: not even compared
+        if hmac.compare_digest(auth[7:].encode(), self.token):
+            return True
+        self.bearer_limiter.failed(who)
+        log.warning("web: a wrong bearer token from %s", who)
+        return False
 
     @staticmethod
     def client(request: Any) -> str:
@@ -194,6 +289,7 @@ class WebAuth:
             self.limiter.failed(who)
             log.warning("web login with a wrong token from %s", who)
             return None, 0
+        self.limiter.succeeded(who)
         log.info("web login from %s", who)
         return self.sessions.create(), 0
 
