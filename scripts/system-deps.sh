@@ -12,6 +12,8 @@ command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)  # hub store on PostgreSQL (tests start their own server)
 command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 command -v systemd-nspawn >/dev/null 2>&1 || need+=(systemd-container)  # the boot test: systemd as PID 1 in a container
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || need+=(nftables)  # the hub's per-address MQTT connection limit, tested in a network namespace
+command -v openssl >/dev/null 2>&1 || need+=(openssl)  # the local time-stamp authority (openssl ts) of the trust tests and the demo
 [ ${#need[@]} -eq 0 ] && exit 0
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
