@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pydantic import ValidationError
+from trust_helpers import verify
 
-from camaudit.cli import main
 from camaudit.config.device import DeviceConfig
 from camaudit.core.types import Detection
 from camaudit.pipeline.evidence import save_evidence
@@ -24,16 +24,6 @@ from camaudit.store.verify import verify_journal
 from camaudit.trust.retention import DAY_MS, HOUR_MS, PRESETS, policy_period
 
 NOW = int(time.time() * 1000)
-
-
-def _verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    try:
-        main(["verify", *args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out + out.err
 
 
 def _capture(cid: str, ts: int, refs: list[str]) -> dict:
@@ -105,7 +95,7 @@ def test_a_retention_run_leaves_a_deletion_record_a_pack_shows_and_verify_checks
                                    check=True, timeout=60).stdout.decode().split())
     assert f"Records before {_utc(rec.body['before'])} were deleted on {_utc(NOW)} under policy de-48h" in flat
     assert f"were deleted on {_utc(NOW)} under policy de-48h" in html
-    code, out = _verify(capsys, str(pack), "--pubkey", _pub(db))
+    code, out = verify(capsys, str(pack), "--pubkey", _pub(db))
     assert code == 0 and "records before " in out and said in out and f"{n} record(s) and 1 evidence frame(s)" in out
 
 
@@ -135,12 +125,12 @@ def test_silent_gap_at_the_start_fails_journal_and_pack(tmp_path, capsys) -> Non
     assert not r.ok and "no retention.pruned record names that point" in str(r.first_bad)
     pack = tmp_path / "pack.zip"
     export_pack(db, pack, now_ms=NOW)
-    code, out = _verify(capsys, str(pack), "--pubkey", _pub(db))
+    code, out = verify(capsys, str(pack), "--pubkey", _pub(db))
     assert code == 1 and "missing without a record of their deletion" in out, out
     # a span asked for (--since) may start anywhere: no claim about the journal's start
     span = tmp_path / "span.zip"
     export_pack(db, span, since_ms=NOW - 3 * DAY_MS, now_ms=NOW)
-    code, out = _verify(capsys, str(span), "--pubkey", _pub(db))
+    code, out = verify(capsys, str(span), "--pubkey", _pub(db))
     assert code == 0, out
 
 
@@ -169,7 +159,7 @@ def test_forged_deletion_record_in_the_pack_fails(tmp_path, capsys) -> None:
     rec["body"]["policy"] = "edpb-72h"  # rewritten after signing
     device["deletion"] = json.dumps(rec, sort_keys=True, separators=(",", ":"))
     forged = _resign(tmp_path / "f.zip", files, {"device.json": (json.dumps(device, sort_keys=True, indent=1) + "\n").encode()}, db)
-    code, out = _verify(capsys, str(forged), "--pubkey", _pub(db))
+    code, out = verify(capsys, str(forged), "--pubkey", _pub(db))
     assert code == 1 and "device.json: deletion" in out, out
 
 

@@ -13,8 +13,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from trust_helpers import verify
 
-from camaudit.cli import main
 from camaudit.core.record import Event
 from camaudit.store.journal import Journal
 from camaudit.store.keys import DeviceKey, load_key
@@ -48,16 +48,6 @@ def _pdfsig(pdf: bytes, tmp_path: Path) -> str:
     p.write_bytes(pdf)
     assert pdfsig is not None
     return subprocess.run([pdfsig, str(p)], capture_output=True, text=True, timeout=60).stdout
-
-
-def _verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    try:
-        main(["verify", *args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out + out.err
 
 
 def _resign(src: Path, dst: Path, key: DeviceKey, change: dict[str, bytes]) -> Path:
@@ -126,7 +116,7 @@ def test_pdfsig_does_not_check_an_ed25519_pdf_signature(tmp_path) -> None:
 def test_verify_checks_the_pdf_signature_and_the_report_names_its_certificate(pack, capsys) -> None:
     path, key = pack
     fp = signing_identity(key.private_key, "device", "cafe-01").fingerprint
-    code, out = _verify(capsys, str(path), "--pubkey", key.public_hex)
+    code, out = verify(capsys, str(path), "--pubkey", key.public_hex)
     assert code == 0, out
     assert f"report.pdf's PDF signature is valid (certificate SHA-256 {fp}" in out
     assert fp in _files(path)["report.md"].decode()
@@ -140,7 +130,7 @@ def test_changed_byte_in_the_signed_pdf_fails_verify_even_resigned(pack, tmp_pat
     pdf = _files(path)["report.pdf"]
     i = pdf.index(b"/Title")
     forged = _resign(path, tmp_path / "f.zip", key, {"report.pdf": pdf[:i] + b"/Titlf" + pdf[i + 6 :]})
-    code, out = _verify(capsys, str(forged), "--pubkey", key.public_hex)
+    code, out = verify(capsys, str(forged), "--pubkey", key.public_hex)
     assert code == 1 and "report.pdf" in out, out
 
 
@@ -150,7 +140,7 @@ def test_pdf_signed_by_another_key_fails(pack, tmp_path, capsys) -> None:
     first = pdf[: pdf.rindex(b"%%EOF", 0, pdf.rindex(b"%%EOF")) + 6]  # the unsigned revision
     other = sign_pdf(first, signing_identity(DeviceKey.generate().private_key, "device", "cafe-01"), reason="x")
     forged = _resign(path, tmp_path / "f.zip", key, {"report.pdf": other})
-    code, out = _verify(capsys, str(forged), "--pubkey", key.public_hex)
+    code, out = verify(capsys, str(forged), "--pubkey", key.public_hex)
     assert code == 1 and "not the pack's signer" in out, out
 
 
@@ -165,7 +155,7 @@ def test_signed_pdf_of_other_content_fails(pack, tmp_path, capsys) -> None:
     c.save()
     other = sign_pdf(buf.getvalue(), signing_identity(key.private_key, "device", "cafe-01"), reason="x")
     forged = _resign(path, tmp_path / "f.zip", key, {"report.pdf": other})
-    code, out = _verify(capsys, str(forged), "--pubkey", key.public_hex)
+    code, out = verify(capsys, str(forged), "--pubkey", key.public_hex)
     assert code == 1 and "differs from the one derived from the records" in out, out
 
 
@@ -178,7 +168,7 @@ def test_pack_made_before_reports_were_signed_still_verifies(pack, tmp_path, cap
                     signed_by="device", since_ms=None, until_ms=None, feed=None, frames=frozenset())
     old = derived_files(events, meta, {})  # no pdf_cert: as camaudit wrote them before
     legacy = _resign(path, tmp_path / "old.zip", key, old)
-    code, out = _verify(capsys, str(legacy), "--pubkey", key.public_hex)
+    code, out = verify(capsys, str(legacy), "--pubkey", key.public_hex)
     assert code == 0 and "report.pdf carries no PDF signature" in out, out
 
 
@@ -208,7 +198,7 @@ def test_signing_revision_that_adds_page_content_fails(pack, tmp_path, capsys) -
                                   cert_registry=SimpleCertificateStore.from_certs([leaf, root]))
     out = signers.sign_pdf(w, signers.PdfSignatureMetadata(field_name="camaudit-signature"), signer=signer)
     forged = _resign(path, tmp_path / "f.zip", key, {"report.pdf": out.getvalue()})
-    code, msg = _verify(capsys, str(forged), "--pubkey", key.public_hex)
+    code, msg = verify(capsys, str(forged), "--pubkey", key.public_hex)
     assert code == 1 and "the signing revision" in msg, msg
 
 
@@ -217,6 +207,6 @@ def test_hostile_report_pdf_fails_with_one_line(pack, tmp_path, capsys, junk) ->
     path, key = pack
     forged = _resign(path, tmp_path / "f.zip", key, {"report.pdf": junk})
     start = time.monotonic()
-    code, out = _verify(capsys, str(forged), "--pubkey", key.public_hex)
+    code, out = verify(capsys, str(forged), "--pubkey", key.public_hex)
     assert code == 1 and "report.pdf" in out and out.strip().count("\n") == 0, out
     assert time.monotonic() - start < 30

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from trust_helpers import verify
 from tsa_peer import Authority, make_authority, serve
 
-from camaudit.cli import main
 from camaudit.config.timestamps import TimestampsConfig
 from camaudit.store.journal import Journal
 from camaudit.store.keys import load_key
@@ -47,16 +47,6 @@ def _journal(dirpath: Path, times: list[int]) -> Path:
     return db
 
 
-def _verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    try:
-        main(["verify", *args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out + out.err
-
-
 def _pack(db: Path, out: Path) -> Path:
     export_pack(db, out, now_ms=int(time.time() * 1000))
     return out
@@ -72,11 +62,11 @@ def test_token_verifies_offline_and_states_what_it_proves(authorities, url, tmp_
     assert any(n.startswith("timestamps/") for n in zipfile.ZipFile(pack).namelist())
     key = load_key(db.parent / "device.key").public_hex
     # offline: the authority's server plays no part in the check
-    code, out = _verify(capsys, str(pack), "--pubkey", key, "--tsa-cert", str(authorities[0].ca))
+    code, out = verify(capsys, str(pack), "--pubkey", key, "--tsa-cert", str(authorities[0].ca))
     assert code == 0, out
     assert "records up to seq 4 existed by " in out and "(CN=Test TSA One)" in out
     # without a pinned authority the token is matched, not trusted, and the output says so
-    code, out = _verify(capsys, str(pack), "--pubkey", key)
+    code, out = verify(capsys, str(pack), "--pubkey", key)
     assert code == 0 and "1 time-stamp token(s) not checked" in out
 
 
@@ -85,7 +75,7 @@ def test_token_of_an_unpinned_authority_fails(authorities, url, tmp_path, capsys
     db = _journal(tmp_path, [now - 2000, now - 1000])
     stamp_latest(db, [url])
     pack = _pack(db, tmp_path / "pack.zip")
-    code, out = _verify(capsys, str(pack), "--tsa-cert", str(authorities[1].ca))
+    code, out = verify(capsys, str(pack), "--tsa-cert", str(authorities[1].ca))
     assert code == 1 and "not signed by a pinned authority" in out, out
 
 
@@ -95,7 +85,7 @@ def test_record_dated_after_the_token_fails(authorities, url, tmp_path, capsys) 
     db = _journal(tmp_path, [future, future + 1000])
     stamp_latest(db, [url])
     pack = _pack(db, tmp_path / "pack.zip")
-    code, out = _verify(capsys, str(pack), "--tsa-cert", str(authorities[0].ca))
+    code, out = verify(capsys, str(pack), "--tsa-cert", str(authorities[0].ca))
     assert code == 1 and "after the time-stamp token that proves records up to seq 3" in out, out
 
 
@@ -104,14 +94,14 @@ def test_backdated_record_fails(tmp_path, capsys) -> None:
     now = int(time.time() * 1000)
     db = _journal(tmp_path, [now - 2000, now - 10 * DAY, now - 1000])
     pack = _pack(db, tmp_path / "pack.zip")
-    code, out = _verify(capsys, str(pack))
+    code, out = verify(capsys, str(pack))
     assert code == 1 and "seq 2 is dated" in out and "times run backwards" in out, out
 
 
 def test_backwards_within_the_tolerance_passes(tmp_path, capsys) -> None:
     now = int(time.time() * 1000)
     db = _journal(tmp_path, [now - 2000, now - 2000 - CLOCK_TOLERANCE_MS + 1000, now])
-    code, out = _verify(capsys, str(_pack(db, tmp_path / "pack.zip")))
+    code, out = verify(capsys, str(_pack(db, tmp_path / "pack.zip")))
     assert code == 3, out  # consistent; origin unproven only because no key is pinned
 
 
@@ -136,7 +126,7 @@ def test_token_for_another_hash_fails(authorities, url, tmp_path, capsys) -> Non
     with zipfile.ZipFile(forged, "w") as z:
         for n, d in {**files, "manifest.json": mb, "manifest.sig": key.sign(mb).hex().encode() + b"\n"}.items():
             z.writestr(n, d)
-    code, out = _verify(capsys, str(forged), "--pubkey", key.public_hex, "--tsa-cert", str(authorities[0].ca))
+    code, out = verify(capsys, str(forged), "--pubkey", key.public_hex, "--tsa-cert", str(authorities[0].ca))
     assert code == 1 and "stamps a hash that is no record of this pack" in out, out
 
 
