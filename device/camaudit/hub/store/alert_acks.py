@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from camaudit.core.record import Event
 from camaudit.hub.store.forks import ForkStore
-from camaudit.hub.store.records import HubError, _text, alert_view, fork_alert
+from camaudit.hub.store.records import HubError
 
 MAX_WHO = 80
 MAX_NOTE = 1000
@@ -28,6 +27,10 @@ def _clean(text: str, limit: int) -> str:
 
 
 class AlertAcks(ForkStore):
+    def alerts(self, limit: int = RECENT_ALERTS) -> list[dict[str, Any]]:
+        """Open fork alerts, then device alerts newest received first (store.queries)."""
+        raise NotImplementedError
+
     def acknowledge(self, kind: str, device: str, seq: int, who: str, note: str, now_ms: int) -> dict[str, Any]:
         """Record that `who` acknowledged the alert (kind, device, seq) at `now_ms` with
         `note`; the first acknowledgement stands (a second is refused). HubError for an
@@ -61,17 +64,7 @@ class AlertAcks(ForkStore):
     def all_alerts(self, limit: int = RECENT_ALERTS) -> list[dict[str, Any]]:
         """Open forks first, then the newest `limit` device alerts, each with its
         acknowledgement (`ack`: {who, note, acked_ms} or None)."""
-        with self._db() as c:
-            rows = c.execute(
-                "SELECT json FROM events WHERE type = 'alert' ORDER BY ts DESC, device, seq DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
-        out = [fork_alert(f) for f in self.forks()]
-        for (text,) in rows:
-            try:
-                out.append(alert_view(Event.from_json(_text(text))))
-            except ValueError:
-                continue
+        out = self.alerts(limit)  # store.queries: newest RECEIVED first, device clocks ahead flagged
         acks = self.alert_acks()
         for a in out:
             a["ack"] = acks.get((a["kind"], str(a["device"]), int(a["seq"])))
