@@ -19,7 +19,7 @@ log = logging.getLogger("camaudit")
 # Commands that live next to their feature; imported only when used.
 LAZY_COMMANDS: dict[str, str] = {
     "detect": "camaudit.detect.command:detect_cmd",
-    "hub": "camaudit.hub.commands.cli:hub_cmd",
+    "hub": "camaudit.hub.commands.group:hub_cmd",
     "alerts": "camaudit.mqtt.command:alerts_cmd",
     "notice": "camaudit.notices.command:notice_cmd",
     "release": "camaudit.notices.command:release_cmd",

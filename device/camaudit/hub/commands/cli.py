@@ -454,5 +454,3 @@ def _signer(cfg: HubConfig) -> object:
 
     return signing_identity(load_key(cfg.data_dir / "hub.key").private_key, "hub", "hub")
 
-
-from camaudit.hub.custody import command as _custody_command  # noqa: E402,F401  (registers `hub audit-log`)
