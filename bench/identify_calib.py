@@ -21,8 +21,6 @@ import cv2
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "wider_dev"
-if not DATA.exists():
-    DATA = Path("/work/shared/data/wider_dev")
 
 
 def main() -> None:

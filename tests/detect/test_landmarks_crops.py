@@ -22,12 +22,9 @@ FRAME, BOX = 0, (468, 602, 43, 52)
 
 
 @pytest.fixture(scope="module")
-def frame() -> np.ndarray:
-    for root in (Path(__file__).resolve().parents[2].parent / "shared" / "data", Path("/work/shared/data")):
-        path = root / "videos" / CLIP
-        if path.exists():
-            break
-    else:
+def frame(shared_data: Path) -> np.ndarray:
+    path = shared_data / "videos" / CLIP
+    if not path.exists():
         pytest.skip("shared clips not found")
     cap = cv2.VideoCapture(str(path))
     img = None

@@ -25,8 +25,6 @@ V1_MIN = 0.18  # camaudit-identifiable-1's min_sharpness, for its Laplacian / (c
 @pytest.fixture(scope="module")
 def frame(shared_data: Path) -> np.ndarray:
     path = shared_data / "videos" / CLIP
-    if not path.exists():
-        path = Path("/work/shared/data/videos") / CLIP
     cap = cv2.VideoCapture(str(path))
     img = None
     for _ in range(FRAME + 1):
@@ -35,14 +33,6 @@ def frame(shared_data: Path) -> np.ndarray:
     cap.release()
     assert img is not None
     return img
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:  # the worktree's ../shared may be absent: fall back to /work/shared
-    for p in (Path(__file__).resolve().parents[2].parent / "shared" / "data", Path("/work/shared/data")):
-        if (p / "videos" / CLIP).exists():
-            return p
-    pytest.skip("shared clips not found")
 
 
 def face() -> Detection:

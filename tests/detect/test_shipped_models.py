@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -166,18 +167,21 @@ def test_landmark_model_has_the_sha256_model_md_states() -> None:
         assert len(data) == int(size) and hashlib.sha256(data).hexdigest() == sha, name
 
 
-def test_landmark_model_finds_five_landmarks_on_a_real_face() -> None:
+def _head_pose_frame(shared_data: Path, cv2: Any) -> np.ndarray:
+    """The first frame of the shared head-pose clip: two people facing the camera."""
+    cap = cv2.VideoCapture(str(shared_data / "videos" / "intel_head-pose-face-detection-female-and-male.gif"))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    return frame
+
+
+def test_landmark_model_finds_five_landmarks_on_a_real_face(shared_data: Path) -> None:
     import cv2
 
     from camaudit.detect.landmarks import Landmarker
 
-    videos = ROOT.parent / "shared" / "data" / "videos"
-    if not videos.exists():
-        videos = Path("/work/shared/data/videos")
-    cap = cv2.VideoCapture(str(videos / "intel_head-pose-face-detection-female-and-male.gif"))
-    ok, frame = cap.read()
-    cap.release()
-    assert ok
+    frame = _head_pose_frame(shared_data, cv2)
     dets = [d for d in load_detector("yunet-int8-640").detect(frame) if d.h >= 32]
     assert len(dets) == 2  # two people facing the camera
     looked = Landmarker().add(frame, dets, 16)
@@ -188,20 +192,14 @@ def test_landmark_model_finds_five_landmarks_on_a_real_face() -> None:
         assert xs[0] < xs[1]  # the two eyes side by side, left of the image first
 
 
-def test_landmarks_are_not_read_again_for_a_settled_face() -> None:
+def test_landmarks_are_not_read_again_for_a_settled_face(shared_data: Path) -> None:
     """A box on an already identifiable track's place (IoU >= 0.5) is not looked at again;
     the other face still is."""
     import cv2
 
     from camaudit.detect.landmarks import Landmarker
 
-    videos = ROOT.parent / "shared" / "data" / "videos"
-    if not videos.exists():
-        videos = Path("/work/shared/data/videos")
-    cap = cv2.VideoCapture(str(videos / "intel_head-pose-face-detection-female-and-male.gif"))
-    ok, frame = cap.read()
-    cap.release()
-    assert ok
+    frame = _head_pose_frame(shared_data, cv2)
     a, b = sorted((d for d in load_detector("yunet-int8-640").detect(frame) if d.h >= 32), key=lambda d: d.x)
     lm = Landmarker()
     out = lm.add(frame, [a, b], 16, settled=[a])

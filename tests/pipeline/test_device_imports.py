@@ -10,8 +10,6 @@ import sys
 from pathlib import Path
 
 VIDEOS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "videos"
-if not VIDEOS.exists():
-    VIDEOS = Path("/work/shared/data/videos")
 
 HEAVY = {
     "matplotlib", "reportlab", "pyhanko", "PIL", "jinja2", "fastapi", "starlette", "uvicorn",

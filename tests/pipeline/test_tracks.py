@@ -14,8 +14,6 @@ from camaudit.core.record import Event
 from camaudit.hub.ingest.schema import validate_record
 
 VIDEOS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "videos"
-if not VIDEOS.exists():
-    VIDEOS = Path("/work/shared/data/videos")
 KEYS = {"feed", "capture", "track", "first_frame", "last_frame", "first_ts", "last_ts",
         "frame_size", "boxes", "peak", "identifiable", "criteria"}
 
