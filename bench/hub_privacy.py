@@ -109,6 +109,7 @@ def through_hub(work: Path, device: str, public_hex: str, events: list[Any], fra
     """Give every frame to a real hub's evidence inbox; read back what it stores, serves and packs."""
     from fastapi.testclient import TestClient
 
+    from camaudit.errors import VerifyError
     from camaudit.hub.evidence.inbox import EventLookup, EvidenceInbox, EvidenceStore, FaceCheck
     from camaudit.hub.evidence.pack import export_hub_pack
     from camaudit.hub.store.hub_store import HubStore
@@ -153,9 +154,13 @@ def through_hub(work: Path, device: str, public_hex: str, events: list[Any], fra
             for o in run.outcomes:
                 if o.sent.sha in mapping:
                     o.packed = z.read(f"evidence/{mapping[o.sent.sha]}.jpg")
-        report = verify_pack(pack, hub_key=bytes.fromhex(hub_pub))
-        run.pack_verified = bool(report.proven)
-        run.pack_summary = report.summary().splitlines()[0] if report.summary() else ""
+        try:
+            report = verify_pack(pack, hub_key=bytes.fromhex(hub_pub))
+        except VerifyError as exc:  # a finding, printed with the row: the hub signed a pack verify refuses
+            run.pack_verified, run.pack_summary = False, str(exc).replace(str(pack), "hub-pack.zip")
+        else:
+            run.pack_verified = bool(report.proven)
+            run.pack_summary = report.summary().splitlines()[0] if report.summary() else ""
     store.close()
     return run
 
@@ -214,6 +219,7 @@ def row_of(source: str, run: HubRun, look: Looker, hidden: dict[str, np.ndarray 
         "served_is_stored": all(o.served == o.stored for o in run.outcomes),
         "packed_is_stored": all(o.packed == o.stored for o in run.outcomes if o.packed is not None),
         "pack_verified": run.pack_verified,
+        "pack_verify_says": run.pack_summary,
     }
     if hidden is not None:
         n = dict.fromkeys(names, 0)
@@ -340,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
                           "faces_in_hub_images": total, "device_bytes_kept": kept}, indent=1))
     else:
         print(table(rows, dets))
+        for said in sorted({r["pack_verify_says"] for r in rows if r["pack_verified"] is False}):
+            print(f"pack refused by verify: {said}")
         print(f"faces in what the hub stores / serves / packs: {total['stored']} / {total['served']} / "
               f"{total['packed']}; frames kept as the device's bytes: {kept} "
               f"({time.monotonic() - t0:.0f} s)")
