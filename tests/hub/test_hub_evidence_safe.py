@@ -89,3 +89,32 @@ def test_the_device_safe_views_of_the_shared_clip_pass(tmp_path) -> None:
             n += 1
     cap.release()
     assert n >= 15
+
+
+def test_two_device_frames_the_hub_reencodes_alike_make_a_pack_that_verifies(tmp_path) -> None:
+    """Both polyglots carry the same safe view: the hub's pixelation of them is the same JPEG,
+    so its pack maps two device sha256 to one evidence file, and `verify` proves that pack
+    (bench/hub_privacy.py found the hub signing a pack its verify refused)."""
+    import time
+    import zipfile
+
+    from camaudit.hub.evidence.pack import export_hub_pack
+    from camaudit.store.keys import load_or_create_key
+    from camaudit.store.pack_verify import verify_pack
+
+    s = Setup(tmp_path)
+    datas = polyglots(real_frame())
+    shas = [hashlib.sha256(d).hexdigest() for d in datas]
+    ev = s.capture("c-000001", shas)
+    assert [s.send(ev.seq, sha, d) for sha, d in zip(shas, datas, strict=True)] == ["stored", "stored"]
+    stored = [s.frames.data_of("dev1", sha) for sha in shas]
+    assert stored[0] is not None and stored[0] == stored[1]  # one hub JPEG for two device frames
+    key = load_or_create_key(tmp_path / "hub.key")
+    pack = tmp_path / "pack.zip"
+    summary = export_hub_pack(s.store, tmp_path / "hub.key", "dev1", pack, now_ms=int(time.time() * 1000))
+    assert summary.evidence == 2
+    with zipfile.ZipFile(pack) as z:
+        assert [n for n in z.namelist() if n.startswith("evidence/")] == [
+            f"evidence/{hashlib.sha256(stored[0]).hexdigest()}.jpg"]
+    r = verify_pack(pack, hub_key=bytes.fromhex(key.public_hex))
+    assert r.proven and r.hub_frames == 2 and r.evidence == 2
