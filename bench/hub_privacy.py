@@ -7,7 +7,10 @@ Sources:
   frame its signed capture records name is sent, as the device's bytes, to the hub;
 - the five attack frames of tests/hub/test_hub_evidence_safe.py (bench/_common/
   evidence_attacks.py, built from frame 5 of the head-pose clip), each named by a capture
-  record signed with a device key.
+  record signed with a device key;
+- a larger honest sample (the device keeps one frame per capture: four frames over the
+  eight clips): the device's own evidence code (save_evidence, boxes from the shipped
+  detector) on every --step-th raw frame of each clip.
 
 The hub path is the real one, in this process: a hub store (SQLite file), the hub's
 evidence inbox built as `camaudit hub` builds it (hub/run.py: shipped FaceCheck on), each
@@ -25,7 +28,7 @@ detector in the device's frames ("sent"; for a polyglot also in the image it hid
 what the hub stores / serves / packs, and how many stored / served / packed frames are the
 device's bytes unchanged (must be 0).
 
-    .venv/bin/python bench/hub_privacy.py [--videos DIR] [--clips NAME,...] [--no-attacks] [--json]
+    .venv/bin/python bench/hub_privacy.py [--videos DIR] [--clips NAME,...] [--step 15] [--no-attacks] [--json]
     .venv/bin/python bench/privacy.py --hub [same options]
 """
 
@@ -246,6 +249,35 @@ def clip_source(clip: Path, look: Looker) -> dict[str, Any]:
         return row_of(clip.name, run, look)
 
 
+def sample_source(clip: Path, step: int, look: Looker, det: Any) -> dict[str, Any]:
+    """The larger honest sample: the device's own evidence code (pipeline/evidence.py's
+    save_evidence, boxes from the shipped detector at its default threshold) on every
+    `step`-th raw frame of `clip`, each named by a signed capture record, through the hub."""
+    from bench.privacy import raw_frames
+    from camaudit.pipeline.evidence import save_evidence
+    from camaudit.store.journal import Journal
+
+    with tempfile.TemporaryDirectory(prefix="camaudit-hubprivacy-") as tmp:
+        work = Path(tmp)
+        device = "sampler"
+        with Journal.open(work / "journal.db", device) as j:
+            public_hex = j.public_key.hex()
+            frames = []
+            for i, img in enumerate(raw_frames(clip, step)):
+                ref = save_evidence(img, det.detect(img), work / "evidence")
+                sha = ref.removeprefix("sha256:")
+                capture = f"c-{i + 1:06d}"
+                body = {"capture": capture, "start": 1795651200000 + i, "end": 1795651200000 + i,
+                        "verdict": "unconsented", "reasons": ["no_notice"], "basis": None, "evidence": [ref]}
+                ev = j.append("capture.end", "cam", body, 1795651200000 + i)
+                frames.append(Sent(clip.name, ev.seq, capture, sha, (work / "evidence" / f"{sha}.jpg").read_bytes()))
+            events = j.events()
+        hub = work / "hub"
+        hub.mkdir()
+        run = through_hub(hub, device, public_hex, events, frames)
+        return row_of(f"{clip.name}, device safe view of every {step}th frame", run, look)
+
+
 def attack_rows(videos: Path, look: Looker, only: list[str] | None = None) -> list[dict[str, Any]]:
     """One row per attack frame (bench/_common/evidence_attacks.py), all through one hub."""
     import cv2
@@ -319,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--attacks", help="comma list of attacks (default: all five)")
     ap.add_argument("--no-attacks", action="store_true")
     ap.add_argument("--no-clips", action="store_true")
+    ap.add_argument("--step", type=int, default=15,
+                    help="also send the device's safe view of every STEP-th raw frame (0: not)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
 
@@ -329,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     dets = detectors()
     look = Looker(dets)
     rows: list[dict[str, Any]] = []
+    det: Any = None
     if not a.no_attacks:
         rows += attack_rows(a.videos, look, a.attacks.split(",") if a.attacks else None)
         for r in rows:
@@ -339,6 +374,13 @@ def main(argv: list[str] | None = None) -> int:
             if wanted is None or clip.name in wanted:
                 rows.append(clip_source(clip, look))
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+                if a.step > 0:
+                    if det is None:
+                        from camaudit.detect import load_detector
+
+                        det = load_detector()
+                    rows.append(sample_source(clip, a.step, look, det))
+                    print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     total = {k: sum(r[f"faces_in_{k}"][d.name] for r in rows for d in dets) for k in ("stored", "served", "packed")}
     kept = sum(r["device_bytes_kept"] for r in rows)
     if a.json:
