@@ -1,5 +1,6 @@
 """`/export`: the evidence pack of a span, signed by the hub (hub/evidence/pack.py);
-`/evidence/DEVICE/SHA.jpg`: one stored evidence frame, exactly the bytes the device sent."""
+`/evidence/DEVICE/SHA.jpg`: one stored evidence frame, the hub's own JPEG of its pixelation of the
+device's frame (hub/evidence/safe.py), never the device's bytes."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def _safe_name(text: str) -> str:
 
 @router.get("/evidence/{device}/{name}")
 def evidence_frame(request: Request, device: str, name: str, capture: str = "") -> Any:
-    """One stored evidence frame of `device`'s `capture`, exactly the bytes the device sent."""
+    """One stored evidence frame of `device`'s `capture`: the bytes the hub stored (its re-encoding)."""
     site = site_of(request)
     if not site.authed(request):
         return JSONResponse({"error": "login required"}, status_code=401)
