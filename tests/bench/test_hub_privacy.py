@@ -97,3 +97,22 @@ def test_a_real_safe_view_goes_through_the_hub_as_the_hubs_own_jpeg(shared_data:
         (1, 1, {}, 1, 1, 1)
     assert row["faces_in_stored"] == look.image(cv2.imdecode(np.frombuffer(o.stored, np.uint8), cv2.IMREAD_COLOR))
     assert sum(row["faces_in_stored"].values()) == 0 and row["device_bytes_kept"] == 0
+
+
+def test_privacy_py_hub_runs_the_bench_and_prints_its_json(shared_data: Path, look: Looker) -> None:
+    """The command the docs name (`bench/privacy.py --hub`), run as a process on one attack."""
+    import json
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "privacy.py"), "--hub", "--no-clips", "--attacks", "jpeg_after_eoi",
+         "--videos", str(shared_data / "videos"), "--json"],
+        capture_output=True, text=True, timeout=200, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    [row] = out["rows"]
+    assert row["source"] == "attack: jpeg_after_eoi"
+    assert (row["sent"], row["accepted"], row["stored"], row["served"], row["packed"]) == (1, 1, 1, 1, 1)
+    assert sum(row["faces_hidden_in_sent"].values()) >= 1  # the JPEG after the end of the image shows a face
+    assert out["faces_in_hub_images"] == {"stored": 0, "served": 0, "packed": 0} and out["device_bytes_kept"] == 0
+    assert row["pack_verified"] is True
