@@ -14,6 +14,7 @@ $(VENV)/.runtime: pyproject.toml
 
 $(VENV)/.test: pyproject.toml $(VENV)/.runtime
 	$(PIP) install -q -e '.[test,bench]'
+	$(PY) -c 'import sys; sys.path.insert(0, "."); from bench._common import face_detectors as fd; fd.yunet_onnx_files(); fd.centerface()'
 	@touch $@
 
 $(VENV)/.docs: pyproject.toml $(VENV)/.runtime
