@@ -188,6 +188,7 @@ def _criteria_of(rec: dict[str, Any]) -> dict[str, Any]:
         "sharpness": (c.get("sharpness") or {}).get("value"),
         "why_not": rec.get("why_not"),
         "peak_frame": (rec.get("peak") or {}).get("frame"),
+        "peak_box": (rec.get("peak") or {}).get("box"),
     }
 
 
@@ -299,6 +300,36 @@ def print_table(label: str, res: dict[str, Any]) -> None:
         print(f"identifiable people missed: {', '.join(o['missed_yes'])}")
 
 
+def _frac(num: int, den: int) -> str:
+    return f"{num}/{den}" if den else "-"
+
+
+def sweep_rows(result: dict[str, Any], labels: list[str]) -> list[str]:
+    """A Markdown table, one row per run of a --min-face-px sweep: per clip with identifiable
+    people recall and precision, then overall recall, precision, tracks per person-shot,
+    tracks across a cut, back/profile identifiable, identifiable on unsure people, NOFACE captures."""
+    first = result[labels[0]]["clips"]
+    clips = [n for n, d in first.items() if d["people_yes"]]
+    head = ["min_face_px", *(f"{n} R / P" for n in clips), "overall R", "overall P", "trk/person-shot",
+            "across cut", "back/profile ident.", "ident. on unsure", "NOFACE captures"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for label in labels:
+        r = result[label]
+        cells = [str(r["min_face_px"])]
+        for n in clips:
+            d = r["clips"][n]
+            cells.append(f"{_frac(d['found_yes'], d['people_yes'])} / {_frac(d['ident_true'], d['ident_true'] + d['ident_false'])}")
+        o = r["overall"]
+        cells += [
+            f"{_frac(o['found_yes'], o['people_yes'])} ({_f(o['recall'])})",
+            f"{_frac(o['ident_true'], o['ident_true'] + o['ident_false'])} ({_f(o['precision'])})",
+            _f(o["tracks_per_person_shot"]), str(o["tracks_across_cut"]), str(o["false_ident_presence_only"]),
+            str(o["ident_unsure"]), str(o["noface_captures"]),
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--src", type=Path, help="another checkout to run instead of this one")
@@ -354,6 +385,10 @@ def main() -> None:
         return
     for label in runs:
         print_table(label, result[label])
+    if len(sizes) > 1:
+        for label in versions:
+            print(f"\nsweep of detector.min_face_px ({label}):")
+            print("\n".join(sweep_rows(result, [k for k in runs if k.startswith(f"{label}@")])))
     for n, t in twins.items():
         print(f"{n}: byte-identical to {t}, scored once")
     if "speed" in result:
