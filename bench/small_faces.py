@@ -9,7 +9,9 @@ shrinks the whole frame (cv2.INTER_AREA, as a camera further away or with fewer 
 see it) so that the box is 32, 30, 28, 26 and 24 px tall, and measures again. It prints, per
 size and per kind of annotated face, how many keyframes pass pose, sharpness and both under
 the default thresholds (max_yaw, min_eye_ratio, min_sharpness of core.identify.IdentifyRule),
-and how far eyes and yaw move from their native values.
+and how far eyes and yaw move from their native values. It also prints the width / height of
+the annotated peak boxes of faces turned to the camera (frontal, three-quarter): how a box
+height converts to a face width, for IEC 62676-4's pixel densities (docs/tracks.md).
 
     .venv/bin/python bench/small_faces.py [--json]
 """
@@ -97,6 +99,8 @@ def run() -> dict[str, Any]:
             faces.append({"clip": c.name, "person": f"{p.id}@{p.shot}", "frame": f, "native_h": b[3],
                           "kind": kind_of(p), "pose": p.pose, "focus": p.focus,
                           "at": {str(s or "native"): measure_one(lm, frames[f], b, s) for s in SIZES}})  # fmt: skip
+    ratios = [p.peak_box[2] / p.peak_box[3] for c in load().values() if not c.same_as
+              for p in c.people if p.pose in ("frontal", "three-quarter")]  # fmt: skip
     summary: dict[str, Any] = {}
     for s in SIZES:
         key = str(s or "native")
@@ -113,7 +117,11 @@ def run() -> dict[str, Any]:
                 if m["yaw"] is not None and n["yaw"] is not None:
                     d_yaw.append(abs(m["yaw"] - n["yaw"]))
                     d_eyes.append(abs(m["eyes"] - n["eyes"]))
+            people = {fc["person"] for fc in group}
+            best = {fc["person"] for fc, a, b in zip(group, pose, sharp, strict=True) if a and b}
             summary.setdefault(key, {})[kind] = {
+                "people": len(people),
+                "people_both": len(best),  # person-shots with a keyframe passing both: a track's best
                 "faces": len(ms),
                 "landmarks": sum(m["eyes"] is not None for m in ms),
                 "pose": sum(pose),
@@ -124,6 +132,8 @@ def run() -> dict[str, Any]:
             }
     return {"rule": {"min_eye_ratio": rule.min_eye_ratio, "max_yaw": rule.max_yaw,
                      "min_sharpness": rule.min_sharpness}, "min_native_px": MIN_NATIVE,
+            "box_width_over_height": {"faces": len(ratios), "median": round(statistics.median(ratios), 3),
+                                      "min": round(min(ratios), 3), "max": round(max(ratios), 3)},
             "summary": summary, "faces": faces}  # fmt: skip
 
 
@@ -138,15 +148,18 @@ def main() -> None:
     if args.json:
         print(json.dumps(res, indent=2))
         return
-    r = res["rule"]
+    r, wh = res["rule"], res["box_width_over_height"]
+    print(f"annotated peak boxes facing the camera: width / height median {wh['median']} "
+          f"({wh['min']}-{wh['max']}, {wh['faces']} faces)")
     print(f"hand-annotated keyframe boxes >= {res['min_native_px']} px, shrunk to each height; pass = eyes >= "
           f"{r['min_eye_ratio']} and yaw <= {r['max_yaw']} (pose), sharpness >= {r['min_sharpness']}")  # fmt: skip
-    print("| height | faces | kind | landmarks found | pose passes | sharp | both | median abs. change of yaw / eyes |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| height | kind | keyframes | landmarks found | pose passes | sharp | both | person-shots with a keyframe "
+          "passing both | median abs. change of yaw / eyes |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     for size, kinds in res["summary"].items():
         for kind, d in kinds.items():
-            print(f"| {size} | {d['faces']} | {kind} | {d['landmarks']} | {d['pose']} | {d['sharp']} | {d['both']} | "
-                  f"{d['median_abs_dyaw']} / {d['median_abs_deyes']} |")  # fmt: skip
+            print(f"| {size} | {kind} | {d['faces']} | {d['landmarks']} | {d['pose']} | {d['sharp']} | {d['both']} | "
+                  f"{d['people_both']}/{d['people']} | {d['median_abs_dyaw']} / {d['median_abs_deyes']} |")  # fmt: skip
 
 
 if __name__ == "__main__":
