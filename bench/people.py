@@ -11,13 +11,17 @@ peak RSS against OpenCV's FaceDetectorYN loop in the same run, by bench/pipeline
 (its functions: 640x480 clip, one thread, child processes, interleaved rounds, medians).
 
 --src DIR runs another checkout's camaudit (DIR/device) instead of this one; --baseline DIR
-adds a second version to the same run (e.g. today's main at /work/main). A version whose
+adds a second version to the same run (e.g. today's main at /work/main). --min-face-px N
+(repeatable) sets the config key detector.min_face_px for every version instead of its default,
+one set of runs per value (a sweep of the size threshold; with --no-speed only, the speed
+comparison runs default configs). A version whose
 `camaudit log` has no --tracks is scored from its tracker's boxes observed in-process (each
 confirmed track's box on every frame; identifiable as that version decides it: largest face
 >= detector.min_face_px) and labelled "derived".
 
     .venv/bin/python bench/people.py [--src DIR] [--baseline DIR] [--clip NAME ...]
-                                     [--rounds 3] [--repeat 2] [--no-speed] [--json]
+                                     [--min-face-px N ...] [--rounds 3] [--repeat 2]
+                                     [--no-speed] [--json]
 """
 
 from __future__ import annotations
@@ -50,8 +54,9 @@ def _use_src() -> None:
         sys.path.insert(0, str(Path(src) / "device"))
 
 
-def child_clip(clip: str, workdir: str, derive: bool) -> dict[str, Any]:
-    """Run the appliance on one clip, unpaced; optionally observe its tracker's boxes."""
+def child_clip(clip: str, workdir: str, derive: bool, detector: dict[str, Any]) -> dict[str, Any]:
+    """Run the appliance on one clip, unpaced; optionally observe its tracker's boxes.
+    `detector` overrides keys of the config's detector section (e.g. min_face_px)."""
     import time
 
     import cv2
@@ -63,7 +68,7 @@ def child_clip(clip: str, workdir: str, derive: bool) -> dict[str, Any]:
     cfg = Config.model_validate(
         {
             "device": {"id": "bench-01", "data_dir": workdir},
-            "detector": {"threads": 1},
+            "detector": {**detector, "threads": 1},
             "feeds": {"cam": {"source": clip}},
         }
     )
@@ -172,20 +177,42 @@ def clip_path(c: Clip) -> Path:
     return (ROOT / c.source).resolve()
 
 
-def run_version(label: str, src: Path | None, clips: list[Clip], tmp: Path) -> dict[str, Any]:
+def _criteria_of(rec: dict[str, Any]) -> dict[str, Any]:
+    """A track record's verdict and criteria values at its peak, for review in --json."""
+    c = rec.get("criteria") or {}
+    pose = (c.get("pose") or {}).get("value") or {}
+    return {
+        "face_px": (c.get("face_px") or {}).get("value"),
+        "eyes": pose.get("eyes"),
+        "yaw": pose.get("yaw"),
+        "sharpness": (c.get("sharpness") or {}).get("value"),
+        "why_not": rec.get("why_not"),
+        "peak_frame": (rec.get("peak") or {}).get("frame"),
+        "peak_box": (rec.get("peak") or {}).get("box"),
+    }
+
+
+def run_version(
+    label: str, src: Path | None, clips: list[Clip], tmp: Path, min_face_px: int | None = None
+) -> dict[str, Any]:
     native = has_tracks_option(src)
+    detector = {} if min_face_px is None else {"min_face_px": min_face_px}
     per_clip: dict[str, Any] = {}
     total = ClipScore()
     for c in clips:
         work = tmp / f"{label}-{Path(c.name).stem}"
         work.mkdir(parents=True)
-        res = in_child(["clip", str(clip_path(c)), str(work), "derive" if not native else "native"], src)
+        mode = "derive" if not native else "native"
+        res = in_child(["clip", str(clip_path(c)), str(work), mode, json.dumps(detector)], src)
         db = work / "journal.db"
         records = read_json(src, "log", "--db", str(db), "--tracks", "--json") if native else res["derived_tracks"]
         captures = read_json(src, "log", "--db", str(db), "--json")
         tracks = [Track.from_record(r) for r in records]
         people = [PersonShot.of(p) for p in c.people]
         s = score_clip(tracks, people, c.cuts)
+        by_id = {t.id: r for t, r in zip(tracks, records, strict=True)}
+        for m in s.matches:
+            m["criteria"] = _criteria_of(by_id[m["track"]])
         d = s.to_dict() | {
             "frames": res["frames"],
             "frames_annotated": c.frames,
@@ -207,6 +234,7 @@ def run_version(label: str, src: Path | None, clips: list[Clip], tmp: Path) -> d
     }
     return {
         "src": str(src) if src else str(ROOT),
+        "min_face_px": min_face_px if min_face_px is not None else "default",
         "tracks_from": "camaudit log --tracks --json" if native else "derived in-process (no --tracks in this version)",
         "clips": per_clip,
         "overall": overall,
@@ -252,7 +280,7 @@ def _f(v: float | None, pct: bool = False) -> str:
 
 
 def print_table(label: str, res: dict[str, Any]) -> None:
-    print(f"\n{label}: {res['src']} (tracks: {res['tracks_from']})")
+    print(f"\n{label}: {res['src']} (tracks: {res['tracks_from']}; min_face_px {res['min_face_px']})")
     print(f"{'clip':52s} {'recall':>9s} {'precision':>11s} {'trk/person':>10s} {'cut':>4s} "
           f"{'chains':>6s} {'back/prof':>9s} {'captures':>8s}")  # fmt: skip
     rows = list(res["clips"].items()) + [("overall", res["overall"])]
@@ -272,6 +300,36 @@ def print_table(label: str, res: dict[str, Any]) -> None:
         print(f"identifiable people missed: {', '.join(o['missed_yes'])}")
 
 
+def _frac(num: int, den: int) -> str:
+    return f"{num}/{den}" if den else "-"
+
+
+def sweep_rows(result: dict[str, Any], labels: list[str]) -> list[str]:
+    """A Markdown table, one row per run of a --min-face-px sweep: per clip with identifiable
+    people recall and precision, then overall recall, precision, tracks per person-shot,
+    tracks across a cut, back/profile identifiable, identifiable on unsure people, NOFACE captures."""
+    first = result[labels[0]]["clips"]
+    clips = [n for n, d in first.items() if d["people_yes"]]
+    head = ["min_face_px", *(f"{n} R / P" for n in clips), "overall R", "overall P", "trk/person-shot",
+            "across cut", "back/profile ident.", "ident. on unsure", "NOFACE captures"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for label in labels:
+        r = result[label]
+        cells = [str(r["min_face_px"])]
+        for n in clips:
+            d = r["clips"][n]
+            cells.append(f"{_frac(d['found_yes'], d['people_yes'])} / {_frac(d['ident_true'], d['ident_true'] + d['ident_false'])}")
+        o = r["overall"]
+        cells += [
+            f"{_frac(o['found_yes'], o['people_yes'])} ({_f(o['recall'])})",
+            f"{_frac(o['ident_true'], o['ident_true'] + o['ident_false'])} ({_f(o['precision'])})",
+            _f(o["tracks_per_person_shot"]), str(o["tracks_across_cut"]), str(o["false_ident_presence_only"]),
+            str(o["ident_unsure"]), str(o["noface_captures"]),
+        ]
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--src", type=Path, help="another checkout to run instead of this one")
@@ -280,13 +338,19 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved speed rounds (medians reported)")
     ap.add_argument("--repeat", type=int, default=2, help="passes of the speed clip")
     ap.add_argument("--no-speed", action="store_true", help="skip the speed comparison")
+    ap.add_argument("--min-face-px", type=int, action="append", metavar="N",
+                    help="run with detector.min_face_px N instead of the default (repeatable: a sweep; "
+                    "needs --no-speed)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         _use_src()
         kind, *rest = args.child
-        res = child_clip(rest[0], rest[1], rest[2] == "derive") if kind == "clip" else child_speed(kind, rest)
+        if kind == "clip":
+            res = child_clip(rest[0], rest[1], rest[2] == "derive", json.loads(rest[3]))
+        else:
+            res = child_speed(kind, rest)
         print(json.dumps(res))
         return
 
@@ -296,23 +360,35 @@ def main() -> None:
     if args.clip and len(clips) != len(args.clip):
         known = ", ".join(n for n, c in annotations.items() if not c.same_as)
         raise SystemExit(f"--clip: unknown or duplicate clip name (annotated: {known})")
+    if args.min_face_px and not args.no_speed:
+        raise SystemExit("--min-face-px: the speed comparison runs each version's default config; add --no-speed")
+    if args.min_face_px and any(n < 1 for n in args.min_face_px):
+        raise SystemExit("--min-face-px: must be at least 1 (px)")
     versions: dict[str, Path | None] = {"version": args.src.resolve() if args.src else None}
     if args.baseline:
         versions["baseline"] = args.baseline.resolve()
+    sizes: list[int | None] = list(dict.fromkeys(args.min_face_px)) if args.min_face_px else [None]
+    runs = {
+        (label if n is None else f"{label}@{n}px"): (src, n) for label, src in versions.items() for n in sizes
+    }
     result: dict[str, Any] = {
         "annotations": "bench/annotations/people.json",
         "scored_once": {n: f"byte-identical to {t}" for n, t in twins.items()},
     }
     with tempfile.TemporaryDirectory(prefix="camaudit-people-") as tmp:
-        for label, src in versions.items():
-            result[label] = run_version(label, src, clips, Path(tmp))
+        for label, (src, n) in runs.items():
+            result[label] = run_version(label, src, clips, Path(tmp), n)
         if not args.no_speed:
             result["speed"] = measure_speed(versions, args.rounds, args.repeat, Path(tmp))
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    for label in versions:
+    for label in runs:
         print_table(label, result[label])
+    if len(sizes) > 1:
+        for label in versions:
+            print(f"\nsweep of detector.min_face_px ({label}):")
+            print("\n".join(sweep_rows(result, [k for k in runs if k.startswith(f"{label}@")])))
     for n, t in twins.items():
         print(f"{n}: byte-identical to {t}, scored once")
     if "speed" in result:

@@ -16,7 +16,11 @@ def test_every_example_config_is_valid(path: Path):
 
 def test_defaults_fill_in():
     cfg = parse_config("feeds: {cam: {source: x.mp4}}")
-    assert cfg.detector.min_face_px == 32
+    assert cfg.detector.min_face_px == 28
+    # the config's default is the pure core's default (core/identify.py IdentifyRule)
+    from camaudit.core.identify import IdentifyRule
+
+    assert cfg.detector.min_face_px == IdentifyRule().min_face_px
     assert cfg.detector.model == "yunet-int8-640"
     assert cfg.feeds["cam"].evidence == "none"
 

@@ -8,7 +8,7 @@ OK = Verdict("consented", (), "notice:door")
 
 
 def det(x: float, h: float = 40) -> Detection:
-    """A frontal (landmarks), sharp face: identifiable when at least 32 px tall."""
+    """A frontal (landmarks), sharp face: identifiable when at least min_face_px (default 28) tall."""
     eyes_nose = (x + 0.3 * h, 10 + 0.4 * h, x + 0.7 * h, 10 + 0.4 * h, x + 0.5 * h, 10 + 0.6 * h)
     return Detection(x, 10, h, h, 0.9, (*eyes_nose, x + 0.35 * h, 10 + 0.8 * h, x + 0.65 * h, 10 + 0.8 * h), 1.0)
 

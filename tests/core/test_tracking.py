@@ -223,3 +223,29 @@ def test_boxes_at_least_once_a_second_and_bounded():
     frames = [b[0] for b in e.record.boxes]
     assert frames[0] == 0 and frames[-1] == 2999
     assert max(b - a for a, b in zip(frames, frames[1:], strict=False)) <= 10
+
+
+def test_default_size_threshold_is_28_native_px_and_a_smaller_face_is_presence():
+    """The default min_face_px (28, chosen with bench/people.py's sweep, docs/people-bench.md):
+    a frontal, sharp face 28 px tall is identifiable, one 27 px tall fails on size alone, and
+    its record states the threshold it was judged by."""
+    rule = IdentifyRule()
+    assert rule.min_face_px == 28
+    ok, small = measure(face(0, s=28), rule), measure(face(0, s=27.4), rule)
+    assert ok.identifiable and ok.criteria(rule)["face_px"] == {**ok.criteria(rule)["face_px"], "value": 28, "min": 28}
+    assert not small.identifiable and small.failed == ("face_px",) and small.face_px == 27
+    # the old default is still a configuration: the same face is presence under it
+    assert measure(face(0, s=28), IdentifyRule(min_face_px=32)).failed == ("face_px",)
+
+
+def test_records_judged_at_32_px_keep_their_threshold_next_to_records_at_28():
+    """The definition's name did not change with the default (32 -> 28 px): each record
+    states its own size threshold, and the words describing it are taken from the record."""
+    from camaudit.core.identify import DEFINITION, definition_words
+
+    old_rule, new_rule = IdentifyRule(min_face_px=32), IdentifyRule()
+    old = {"definition": DEFINITION, "criteria": measure(face(0, s=30), old_rule).criteria(old_rule)}
+    new = {"definition": DEFINITION, "criteria": measure(face(0, s=30), new_rule).criteria(new_rule)}
+    assert old["criteria"]["face_px"]["passed"] is False and new["criteria"]["face_px"]["passed"] is True
+    first, second = definition_words([old, new, old])
+    assert "at least 32 px tall" in first and "at least 28 px tall" in second

@@ -12,7 +12,7 @@ class DetectorConfig(Section):
     threads: int = Field(default=1, ge=1, le=8, description="Interpreter threads per feed.")
     min_score: float = Field(default=0.6, gt=0.0, lt=1.0, description="Detections below are dropped.")
     min_face_px: int = Field(
-        default=32, ge=1,
+        default=28, ge=1,
         description="Identifiable needs a face box at least this tall, in px of the native frame "
         "(as decoded, before any resizing for the model); see docs/tracks.md.",
     )

@@ -131,7 +131,7 @@ class CaptureBuilder:
         *,
         idle_ms: int = 3000,
         update_ms: int = 10_000,
-        min_face_px: int = 32,
+        min_face_px: int = 28,
         ids: Iterator[str] | None = None,
     ) -> None:
         """`ids` yields capture ids; share one iterator between feeds so ids stay unique

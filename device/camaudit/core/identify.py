@@ -39,7 +39,7 @@ REASON_WORDS = {"pose": "turned away", "face_px": "too small", "sharpness": "blu
 
 @dataclass(frozen=True)
 class IdentifyRule:
-    min_face_px: int = 32
+    min_face_px: int = 28
     min_eye_ratio: float = 0.25
     max_yaw: float = 1.0
     min_sharpness: float = 0.20

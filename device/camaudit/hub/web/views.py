@@ -32,7 +32,7 @@ NOTICE_STATE_WORDS = {
 
 IDENTIFIABLE_WORDS = (
     "A face counts as identifiable when it is at least min_face_px pixels tall in the frame "
-    "(the device's detector.min_face_px, 32 unless configured); smaller faces count as "
+    "(the device's detector.min_face_px, 28 unless configured); smaller faces count as "
     "presence only. A track is one face followed from frame to frame by the overlap of its "
     "box: there is no identity, no recognition and no face template."
 )
