@@ -31,10 +31,14 @@ NOTICE_STATE_WORDS = {
 }
 
 IDENTIFIABLE_WORDS = (
-    "A face counts as identifiable when it is at least min_face_px pixels tall in the frame "
-    "(the device's detector.min_face_px, 28 unless configured); smaller faces count as "
-    "presence only. A track is one face followed from frame to frame by the overlap of its "
-    "box: there is no identity, no recognition and no face template."
+    "A face counts as identifiable when its box is at least min_face_px native pixels tall "
+    "(the device's detector.min_face_px, 28 unless configured), both eyes are seen with the "
+    "head turned at most max_yaw (from the detector's five landmarks) and the face is sharp "
+    "enough (min_sharpness); backs of heads, profiles, small and blurred faces count as "
+    "presence only. Each signed track record carries the thresholds it was judged by. A track "
+    "follows one face from frame to frame by position, size and motion, ends at a scene cut "
+    "and is re-linked over gaps of a few seconds: there is no identity, no recognition and no "
+    "face template."
 )
 
 
