@@ -15,6 +15,7 @@ command -v systemd-nspawn >/dev/null 2>&1 || need+=(systemd-container)  # the bo
 command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || need+=(nftables)  # the hub's per-address MQTT connection limit, tested in a network namespace
 # the hub's mosquitto plugin (scripts/build-broker-plugin.sh): a C compiler and mosquitto's headers
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+[ -f /usr/include/stdio.h ] || need+=(libc6-dev)
 [ -f /usr/include/mosquitto_broker.h ] || need+=(mosquitto-dev)
 [ -f /usr/include/mosquitto.h ] || need+=(libmosquitto-dev)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)  # the local time-stamp authority (openssl ts) of the trust tests and the demo

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from camaudit.hub.broker import subscribe_acl
 from camaudit.hub.broker.files import (
     BROKER_ACCOUNT,
     _need,
@@ -44,7 +45,6 @@ from camaudit.hub.broker.files import (
     read_workers,
     workers_file,
 )
-from camaudit.hub.broker import subscribe_acl
 from camaudit.hub.store.hub_store import HubError
 
 log = logging.getLogger(__name__)

@@ -37,8 +37,9 @@ def config_lines(prefix: str, workers_file: Path, plugin: Path | None = None) ->
     so = plugin or plugin_path()
     if not so.is_file():
         raise HubError(f"{so} is missing: the hub's mosquitto needs it to bound subscriptions; build it with "
-                       f"`scripts/build-broker-plugin.sh {sys.prefix}` (needs gcc, mosquitto-dev and "
-                       "libmosquitto-dev), or start the hub with --broker URL")
+                       f"`scripts/build-broker-plugin.sh {sys.prefix}` in the camaudit checkout (needs gcc, "
+                       "libc6-dev, mosquitto-dev, libmosquitto-dev; deploy.sh --hub does it), "
+                       "or start the hub with --broker URL")
     return [f"plugin {so}", f"plugin_opt_trusted {HUB_USER} {GUARD_USER}", f"plugin_opt_trusted_file {workers_file}",
             *(f"plugin_opt_allow {f}" for f in device_filters(prefix)),
             f"plugin_opt_allow.{ALERTS_USER} {topics.all_alerts(prefix)}"]
