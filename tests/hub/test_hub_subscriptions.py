@@ -155,6 +155,8 @@ def test_a_worker_added_while_the_hub_runs_joins_the_group(make_hub) -> None:
     time.sleep(0.5)
     w1 = Client(hub.broker_url, "w1", _password(hub, "w1"))
     assert w1.subscribe(*share) == [1] * 4
+    assert dev1.subscribe(*share, "#") == [REFUSED_311] * 5  # after the reload as before it
+    assert dev1.subscribe("camaudit/dev1/ack") == [1]
     for c in (dev1, w1):
         c.close()
 
