@@ -191,3 +191,15 @@ def test_the_manual_shows_the_plugin_lines_the_hub_writes() -> None:
     written = config_lines("camaudit", Path("/var/lib/camaudit-hub/broker/workers"))
     assert shown[0] == "plugin /opt/camaudit/venv/lib/camaudit/camaudit_subscribe_acl.so"
     assert written[0] == f"plugin {plugin_path()}" and shown[1:] == written[1:]
+
+
+def test_the_lists_follow_the_topic_prefix(make_hub) -> None:
+    hub = make_hub(broker_users=["dev1"], mqtt={"prefix": "site/7", "homeassistant": False})
+    assert hub.wait_connected()
+    dev1 = Client(hub.broker_url, "dev1", _password(hub, "dev1"))
+    assert dev1.subscribe("site/7/dev1/ack", "site/7/dev1/cmd/replay", "site/7/dev1/cmd/evidence_ack") == [1] * 3
+    assert dev1.subscribe("camaudit/dev1/ack", "site/7/#", "site/7/dev1/cmd/#") == [REFUSED_311] * 3
+    alerts = Client(hub.broker_url, "alerts", _password(hub, "alerts"))
+    assert alerts.subscribe("site/7/+/alerts", "camaudit/+/alerts") == [1, REFUSED_311]
+    for c in (dev1, alerts):
+        c.close()
