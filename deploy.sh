@@ -235,13 +235,14 @@ install_program() {
   # a staging folder of this run's own (the checkout may itself sit in the target's /tmp)
   if [ "$dry" -eq 1 ]; then
     src=/tmp/camaudit-src.XXXXXX
-    printf '  would copy: %s/{pyproject.toml,README.md,device} to %s\n' "$here" "$R$src"
+    printf '  would copy: %s/{pyproject.toml,README.md,device,scripts/build-broker-plugin.sh} to %s\n' "$here" "$R$src"
   else
     mkdir -p "$R/tmp"
     src="$(mktemp -d "$R/tmp/camaudit-src.XXXXXX")"
     src="${src#"$R"}"
     # the package's sources only (no .git, venv or caches)
-    tar -C "$here" --exclude=__pycache__ --exclude='*.egg-info' -cf - pyproject.toml README.md device | tar -C "$R$src" -xf -
+    tar -C "$here" --exclude=__pycache__ --exclude='*.egg-info' -cf - pyproject.toml README.md device \
+      scripts/build-broker-plugin.sh | tar -C "$R$src" -xf -
   fi
   if [ -n "$wheels" ]; then
     run cp -r "$wheels" "$R$src/wheels"
@@ -262,6 +263,9 @@ install_program() {
     say "numpy: the system's $np (python3-numpy)"
   fi
   inroot "$venv/bin/pip" install -q --disable-pip-version-check "${pipargs[@]}" "$src"
+  if [ "$mode" = hub ]; then  # the hub's mosquitto plugin (bound on subscriptions), into the venv
+    inroot bash "$src/scripts/build-broker-plugin.sh" "$venv"
+  fi
   run rm -rf "$R$src"
   run install -d -m 0755 "$R$models"
   run install -m 0644 "$here"/models/*.tflite "$here"/models/*.onnx "$here/models/MODEL.md" "$R$models/"
@@ -415,7 +419,8 @@ if [ "$action" = upgrade ] && [ ! -x "$R$venv/bin/camaudit" ]; then
 fi
 config_for_check="$config"
 [ ! -f "$R$etc/config.yaml" ] || config_for_check="$R$etc/config.yaml"
-if [ "$mode" = device ]; then plan_packages; else plan_packages mosquitto nftables; fi
+# the hub: mosquitto, nftables (per-address bound), gcc and headers for its mosquitto plugin
+if [ "$mode" = device ]; then plan_packages; else plan_packages mosquitto nftables gcc libc6-dev mosquitto-dev libmosquitto-dev; fi
 check_network
 check_camera
 prepare_root

@@ -161,6 +161,8 @@ def deploy_hub_with_tls(root: Path, tmp_path: Path) -> None:
     unit = (root / "etc/systemd/system/camaudit-hub.service").read_text()
     assert "camaudit hub --data-dir /var/lib/camaudit-hub $CAMAUDIT_HUB_ARGS" in unit
     assert os.access(root / "opt/camaudit/venv/bin/camaudit", os.X_OK)
+    # the hub's mosquitto plugin (bound on subscriptions), built in the root for its venv
+    assert (root / "opt/camaudit/venv/lib/camaudit/camaudit_subscribe_acl.so").is_file()
     # ... and that command line runs: the hub starts with the TLS broker deploy.sh configured
     out = run_hub_service_command(root)
     assert "broker  mqtts://0.0.0.0:8883" in out, out

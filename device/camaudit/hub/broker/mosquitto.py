@@ -8,7 +8,9 @@ The hub writes the broker's whole configuration into `<data_dir>/broker/`:
   clear passwords live in `<data_dir>/secrets/<user>.pass` (0600) for the clients;
 - `acl`: see `acl_text`: each device writes only its own subtree and reads only its own
   `ack` and `cmd/#`; only the hub user and the hub's workers (`workers`, one user name a
-  line: `camaudit hub add-worker NAME`) read every device's stream and write acks and commands.
+  line: `camaudit hub add-worker NAME`) read every device's stream and write acks and commands;
+- the `plugin` lines of subscribe_acl.py: what each client may subscribe to (the acl_file grants
+  every SUBSCRIBE in mosquitto 2.0), so a device holds at most three subscriptions.
 
 Users added while the broker runs (`camaudit hub enroll`, `hub adduser`) take effect on
 SIGHUP (`reload`), which mosquitto answers by re-reading the password and ACL files: no
@@ -31,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from camaudit.hub.broker import subscribe_acl
 from camaudit.hub.broker.files import (
     BROKER_ACCOUNT,
     _need,
@@ -40,6 +43,7 @@ from camaudit.hub.broker.files import (
     broker_dir,
     mosquitto_binary,
     read_workers,
+    workers_file,
 )
 from camaudit.hub.store.hub_store import HubError
 
@@ -147,6 +151,7 @@ class ManagedMosquitto:
             "allow_anonymous false",
             f"password_file {self.passwd_file}",
             f"acl_file {self.acl_file}",
+            *subscribe_acl.config_lines(self.prefix, workers_file(self.data_dir)),  # before any listener
             "persistence true",
             f"persistence_location {d / 'db'}/",
             "autosave_interval 5",
