@@ -1,6 +1,7 @@
 """Runs every configured feed until the feeds end or a stop is requested.
 
-One reader thread per feed fills a queue of two frames that drops the oldest; one
+One reader thread per feed fills a queue of two frames that drops the oldest (one frame
+that waits for room for an unpaced file, which must not drop); one
 pipeline thread per feed consumes it; a single stop event (SIGTERM / SIGINT) ends them
 all, and each open capture is closed with its true end before the journal is checkpointed.
 """
@@ -212,7 +213,7 @@ def run(
     clock_watch: ClockWatch | None = None,
 ) -> RunSummary:
     from camaudit.detect import load_detector
-    from camaudit.sources import open_source
+    from camaudit.sources import is_lossless, open_source
     from camaudit.sources.reader import FeedReader
     from camaudit.store.journal import Journal
 
@@ -323,7 +324,11 @@ def run(
                 on_faces=publisher.set_faces if publisher is not None else None,
             )
             src = sources[name]
-            readers[name] = FeedReader(src, name=name, stop=feed_stops[name])
+            # a lossless source (an unpaced file) never drops, so a queue of one frame
+            # keeps decoding one frame ahead and holds one frame less (6 MB at 1080p)
+            readers[name] = FeedReader(
+                src, name=name, stop=feed_stops[name], maxsize=1 if is_lossless(src) else 2
+            )
             readers[name].start()
             t = threading.Thread(
                 target=_feed_thread,
