@@ -165,6 +165,17 @@ def is_clip(source: Any) -> bool:
     return isinstance(source, (VideoFileSource, StillsFolderSource))
 
 
+def reader_queue_size(source: Any) -> int:
+    """Frames a feed's reader may queue. A live feed: 2, the oldest dropped when full (a
+    slow frame does not cost the next one). A lossless source (an unpaced file or folder):
+    1, the reader waits for room, so no frame is dropped, the decoder still works one frame
+    ahead of the pipeline, and one frame less is held (6 MB at 1920x1080; docs/tracks.md
+    "Peak memory of one feed")."""
+    from camaudit.sources import is_lossless
+
+    return 1 if is_lossless(source) else 2
+
+
 def _feed_thread(
     loop: FeedLoop,
     reader: Any,
@@ -213,7 +224,7 @@ def run(
     clock_watch: ClockWatch | None = None,
 ) -> RunSummary:
     from camaudit.detect import load_detector
-    from camaudit.sources import is_lossless, open_source
+    from camaudit.sources import open_source
     from camaudit.sources.reader import FeedReader
     from camaudit.store.journal import Journal
 
@@ -324,10 +335,8 @@ def run(
                 on_faces=publisher.set_faces if publisher is not None else None,
             )
             src = sources[name]
-            # a lossless source (an unpaced file) never drops, so a queue of one frame
-            # keeps decoding one frame ahead and holds one frame less (6 MB at 1080p)
             readers[name] = FeedReader(
-                src, name=name, stop=feed_stops[name], maxsize=1 if is_lossless(src) else 2
+                src, name=name, stop=feed_stops[name], maxsize=reader_queue_size(src)
             )
             readers[name].start()
             t = threading.Thread(

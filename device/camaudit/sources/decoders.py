@@ -56,6 +56,11 @@ class OpenCVDecoder:
         count = self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0
         self.frame_count = int(count) if math.isfinite(count) and count > 0 else 0
 
+    @property
+    def threads(self) -> int:
+        """Decode threads of the open capture (as OpenCV reports them)."""
+        return int(self._cap.get(self._cv2.CAP_PROP_N_THREADS))
+
     def read(self, keep: bool = True) -> np.ndarray | bool | None:
         if not self._cap.grab():
             return None
