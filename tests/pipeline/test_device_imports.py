@@ -14,6 +14,7 @@ VIDEOS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "video
 HEAVY = {
     "matplotlib", "reportlab", "pyhanko", "PIL", "jinja2", "fastapi", "starlette", "uvicorn",
     "segno", "onnx", "onnxruntime", "psycopg", "playwright", "mkdocs", "httpx", "pandas", "scipy",
+    "sqlite_utils", "pluggy", "dateutil",
 }
 
 

@@ -215,3 +215,34 @@ def test_statuses_never_come_from_files(tmp_path: Path) -> None:
     clip = tmp_path / "s.avi"
     write_clip(clip, 3)
     assert not any(isinstance(i, FeedStatus) for i in open_source(str(clip)).items())
+
+
+def _threads() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise AssertionError("no Threads line in /proc/self/status")
+
+
+def test_h264_file_is_decoded_on_one_thread_with_the_same_frames(shared_data: Path) -> None:
+    """FFmpeg's default is one frame thread per CPU, each holding frames (13.6 MB more peak
+    RSS at 1080p with 2 than with 1, docs/tracks.md): a feed's file decodes on the calling
+    thread alone, and to the same pixels as OpenCV's threaded default."""
+    from camaudit.sources.decoders import OpenCVDecoder
+
+    path = shared_data / "videos" / "facenet-pytorch_video.mp4"  # H.264, 1920x1080
+    before = _threads()
+    dec = OpenCVDecoder(path)
+    ref = cv2.VideoCapture(str(path))
+    try:
+        for i in range(12):
+            image = dec.read()
+            ok, expected = ref.read()
+            assert ok and isinstance(image, np.ndarray), i
+            assert np.array_equal(image, expected), f"frame {i} differs from the threaded decode"
+        ref.release()
+        assert _threads() == before  # decoding started no thread besides the caller's
+        assert dec.threads == 1
+    finally:
+        dec.close()
+        ref.release()

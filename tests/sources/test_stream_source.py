@@ -137,3 +137,20 @@ def test_frozen_camera_times_out_to_feed_down_then_recovers(server: MjpegServer)
     finally:
         watchdog.cancel()
     assert log == ["frame", "feed.down", "feed.up", "frame"]
+
+
+def test_stream_is_decoded_on_one_thread(server: MjpegServer) -> None:
+    """A live feed's FFmpeg capture is opened with one decode thread (docs/tracks.md "Peak
+    memory of one feed"), and it still delivers frames."""
+    import cv2
+
+    src = OpenCVStreamSource(server.url, open_timeout_s=5.0, read_timeout_s=5.0)
+    cap = src._open()
+    assert cap is not None, "the local MJPEG camera did not open"
+    try:
+        assert src.backend == "FFMPEG"
+        assert int(cap.get(cv2.CAP_PROP_N_THREADS)) == 1
+        ok, image = cap.read()
+        assert ok and image is not None and image.ndim == 3
+    finally:
+        cap.release()

@@ -1,6 +1,7 @@
 """Runs every configured feed until the feeds end or a stop is requested.
 
-One reader thread per feed fills a queue of two frames that drops the oldest; one
+One reader thread per feed fills a queue of two frames that drops the oldest (one frame
+that waits for room for an unpaced file, which must not drop); one
 pipeline thread per feed consumes it; a single stop event (SIGTERM / SIGINT) ends them
 all, and each open capture is closed with its true end before the journal is checkpointed.
 """
@@ -164,6 +165,17 @@ def is_clip(source: Any) -> bool:
     return isinstance(source, (VideoFileSource, StillsFolderSource))
 
 
+def reader_queue_size(source: Any) -> int:
+    """Frames a feed's reader may queue. A live feed: 2, the oldest dropped when full (a
+    slow frame does not cost the next one). A lossless source (an unpaced file or folder):
+    1, the reader waits for room, so no frame is dropped, the decoder still works one frame
+    ahead of the pipeline, and one frame less is held (6 MB at 1920x1080; docs/tracks.md
+    "Peak memory of one feed")."""
+    from camaudit.sources import is_lossless
+
+    return 1 if is_lossless(source) else 2
+
+
 def _feed_thread(
     loop: FeedLoop,
     reader: Any,
@@ -323,7 +335,9 @@ def run(
                 on_faces=publisher.set_faces if publisher is not None else None,
             )
             src = sources[name]
-            readers[name] = FeedReader(src, name=name, stop=feed_stops[name])
+            readers[name] = FeedReader(
+                src, name=name, stop=feed_stops[name], maxsize=reader_queue_size(src)
+            )
             readers[name].start()
             t = threading.Thread(
                 target=_feed_thread,

@@ -17,6 +17,7 @@ from typing import Any
 
 from .backoff import Backoff, now_ms, stopped, wait
 from .base import FeedStatus, Frame
+from .decoders import one_decode_thread
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class OpenCVStreamSource:
             self._open_timeout_ms,
             cv2.CAP_PROP_READ_TIMEOUT_MSEC,
             self._read_timeout_ms,
+            *one_decode_thread(cv2),
         ]
         if isinstance(self.target, int):
             cap = cv2.VideoCapture(self.target)

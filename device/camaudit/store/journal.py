@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from camaudit.core.record import (
     GENESIS_PREV,
     Event,
@@ -28,7 +26,7 @@ from camaudit.core.record import (
     seal,
 )
 from camaudit.errors import JournalError
-from camaudit.store.db import APP_ID, SCHEMA_VERSION, journal_error, migrate
+from camaudit.store.db import APP_ID, SCHEMA_VERSION, journal_error, migrate, transaction
 from camaudit.store.keys import DeviceKey, load_or_create_key
 
 log = logging.getLogger(__name__)
@@ -59,7 +57,7 @@ class Journal:
     def __init__(
         self,
         path: Path,
-        db: Database,
+        conn: sqlite3.Connection,
         key: DeviceKey,
         device: str,
         checkpoint_every: int,
@@ -68,8 +66,7 @@ class Journal:
         self.path = path
         self.device = device
         self.public_key: bytes = key.public_bytes
-        self._db = db
-        self._conn: sqlite3.Connection = db.conn
+        self._conn = conn
         self._key = key
         self._lock = threading.Lock()
         self._closed = False
@@ -123,22 +120,23 @@ class Journal:
         except sqlite3.Error as exc:
             raise journal_error(path, exc, "opening") from None
         try:
-            db = Database(conn, execute_plugins=False)
             conn.execute("PRAGMA busy_timeout = 5000")
-            db.enable_wal()
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = wal")
             conn.execute("PRAGMA synchronous = FULL")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0 and db.table_names():
+            tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            if version == 0 and tables:
                 raise JournalError(f"journal {path}: not a camaudit journal (other tables)")
-            migrate(db, path)
-            _claim(db, path, device_id, key)
+            migrate(conn, path)
+            _claim(conn, path, device_id, key)
         except sqlite3.Error as exc:
             conn.close()
             raise journal_error(path, exc, "opening") from None
         except BaseException:
             conn.close()
             raise
-        j = cls(path, db, key, device_id, checkpoint_every, checkpoint_s)
+        j = cls(path, conn, key, device_id, checkpoint_every, checkpoint_s)
         log.info("journal %s open for device %s at seq %d", path, device_id, j._head[0])
         return j
 
@@ -508,10 +506,9 @@ def _pruned_of(conn: sqlite3.Connection) -> tuple[int, str]:
     return 0, GENESIS_PREV
 
 
-def _claim(db: Database, path: Path, device_id: str, key: DeviceKey) -> None:
+def _claim(conn: sqlite3.Connection, path: Path, device_id: str, key: DeviceKey) -> None:
     """Record device id and key on a new journal; refuse a journal that is someone else's."""
-    conn = db.conn
-    with db.atomic():
+    with transaction(conn):
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         if not meta:
             conn.executemany(
