@@ -1,7 +1,12 @@
-"""Issue 20, item 4: the hub's MQTT connections are bounded in total (mosquitto's
-`max_connections`, tested with more sockets than the limit) and per source address (the
-kernel rule firmware/camaudit-hub.nft, loaded in a network namespace against the hub's real
-mosquitto), and the unit's file limit is above the fleet."""
+"""Issue 20, item 4: the hub's MQTT connections are bounded.
+
+The hub's broker front (HAProxy, hub/broker/front.py) on the public port, against the real hub
+and its real mosquitto on 127.0.0.1: a socket that sends no complete, valid CONNECT within the
+delay (5 s) is closed, connections are bounded per source address (16) and in total
+(`broker_max_connections`), each tested with more sockets than the limit, while devices, the
+hub's collector and TLS keep working. Behind it, defence in depth: mosquitto's own
+`max_connections`, and the kernel rule firmware/camaudit-hub.nft the unit loads (tested in a
+network namespace against the managed mosquitto). The unit's file limit is above the fleet."""
 
 from __future__ import annotations
 
@@ -10,20 +15,275 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from connflood import still_open
+from brokers import make_certs, wait_for
+from connflood import connect_packet, open_from, still_open
+from devicesim import append_captures
 
+from camaudit.hub.broker import front
+from camaudit.hub.broker.front import FrontLimits, check_config, front_config_text, need_haproxy
 from camaudit.hub.broker.mosquitto import BrokerLimits, ManagedMosquitto
+from camaudit.hub.store.hub_store import HubError
+from camaudit.mqtt.publisher import Publisher
+from camaudit.store.journal import Journal
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 ROOT = Path(__file__).resolve().parents[2]
 NFT = ROOT / "firmware" / "camaudit-hub.nft"
 UNIT = ROOT / "firmware" / "camaudit-hub.service"
+DELAY = 5.0  # HubConfig.broker_connect_timeout_s default
+needs_haproxy = pytest.mark.skipif(front.haproxy_binary() is None, reason="haproxy not installed")
+
+
+def _all_closed(socks: list[socket.socket], timeout: float) -> float | None:
+    """Seconds until every socket in `socks` is closed by the peer, or None past `timeout`."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if still_open(socks) == 0:
+            return time.monotonic() - t0
+        time.sleep(0.1)
+    return None
+
+
+def _haproxy_log(hub) -> str:
+    return (hub.embedded_broker.dir / "haproxy.log").read_text(errors="replace")
+
+
+def _device(hub, name: str, tmp_path: Path) -> tuple[Journal, Publisher]:
+    journal = Journal.open(tmp_path / name / "journal.db", name)
+    hub.enroll(name, journal.public_key.hex())
+    return journal, Publisher(hub.device_mqtt(name), journal)
+
+
+def _login(port: int, user: str, password: str, source: str = "127.0.0.1") -> socket.socket | None:
+    """A raw MQTT client that sent CONNECT; the socket if mosquitto answered CONNACK accepted."""
+    s = socket.socket()
+    s.settimeout(3)
+    s.bind((source, 0))
+    try:
+        s.connect(("127.0.0.1", port))
+        s.sendall(connect_packet(user, password))
+        if s.recv(4) == bytes.fromhex("20020000"):
+            return s
+    except OSError:
+        pass
+    s.close()
+    return None
+
+
+@needs_haproxy
+def test_silent_sockets_past_both_limits_are_closed_at_the_delay_while_a_device_publishes(
+        make_hub, tmp_path: Path) -> None:
+    """90 sockets that never send CONNECT, 30 from each of 3 addresses, against 16 per address
+    and 64 in all: the front holds 16 of each, a device connects and is acked meanwhile, and
+    every silent socket is closed within the delay + 2 s; haproxy.log names the addresses."""
+    hub = make_hub(broker_max_connections=64)
+    assert hub.wait_connected()
+    journal, pub = _device(hub, "cam-1", tmp_path)
+    port = hub.embedded_broker.port
+    t0 = time.monotonic()
+    floods = {src: open_from(src, port, 30) for src in ("127.0.0.2", "127.0.0.3", "127.0.0.4")}
+    silent = [s for socks in floods.values() for s in socks]
+    try:
+        time.sleep(0.5)
+        held = {src: still_open(socks) for src, socks in floods.items()}
+        assert all(n == 16 for n in held.values()), held
+        pub.start()
+        append_captures(journal, 10, 0, pub)
+        wait_for(lambda: journal.outbox_size() == 0, timeout=10, what="device acked through the front")
+        acked_at = time.monotonic() - t0
+        assert still_open(silent) == 48, "the device was acked while the silent sockets were held"
+        assert acked_at < DELAY
+        closed = _all_closed(silent, DELAY + 3)
+        assert closed is not None and time.monotonic() - t0 <= DELAY + 2, closed
+        assert hub.store.seqs("cam-1") == list(range(1, 11))
+        assert hub.collector.connected.is_set()
+        logged = _haproxy_log(hub)
+        assert all(f"{src}:" in logged for src in floods), logged[-2000:]
+    finally:
+        pub.stop()
+        journal.close()
+        for s in silent:
+            s.close()
+
+
+@needs_haproxy
+def test_a_connect_trickled_one_byte_a_second_is_dropped_at_the_delay(make_hub) -> None:
+    hub = make_hub(broker_users=["cam-1"])
+    packet = connect_packet("cam-1", hub.password_file("cam-1").read_text().strip())
+    s = socket.create_connection(("127.0.0.1", hub.embedded_broker.port), 3, source_address=("127.0.0.5", 0))
+    t0 = time.monotonic()
+    closed_at = None
+    for byte in packet[:-1]:  # never the whole packet
+        try:
+            s.sendall(bytes([byte]))
+            s.settimeout(1.0)
+            if s.recv(1) == b"":
+                closed_at = time.monotonic() - t0
+                break
+        except TimeoutError:
+            continue
+        except OSError:
+            closed_at = time.monotonic() - t0
+            break
+    s.close()
+    assert closed_at is not None and DELAY - 0.5 <= closed_at <= DELAY + 1.5, closed_at
+    wait_for(lambda: "127.0.0.5:" in _haproxy_log(hub), timeout=5, what="the dropped address logged")
+
+
+@needs_haproxy
+def test_one_source_address_holds_at_most_16_connections_at_the_front(make_hub) -> None:
+    """100 sockets from 127.0.0.1 hold 16 (the rest closed at once, each logged); another
+    address still connects and a device logs in."""
+    hub = make_hub(broker_users=["cam-1"])
+    port = hub.embedded_broker.port
+    attacker = open_from("127.0.0.1", port, 100)
+    other: list[socket.socket] = []
+    try:
+        time.sleep(0.5)
+        assert still_open(attacker) == 16
+        other = open_from("127.0.0.2", port, 4)
+        time.sleep(0.2)
+        assert still_open(other) == 4
+        dev = _login(port, "cam-1", hub.password_file("cam-1").read_text().strip(), source="127.0.0.3")
+        assert dev is not None, "a device from another address logs in"
+        dev.close()
+        assert _haproxy_log(hub).count("127.0.0.1:") >= 84  # every refused socket is on record
+    finally:
+        for s in attacker + other:
+            s.close()
+
+
+@needs_haproxy
+def test_more_connections_than_the_total_are_not_held_silent_or_logged_in(make_hub) -> None:
+    """broker_max_connections 20 with 100 per address: of 60 silent sockets at most 20 stay;
+    of 30 users that log in, 20 get in and the others are closed; the hub's own collector
+    (mosquitto's private listener) stays connected throughout."""
+    users = [f"u{i}" for i in range(30)]
+    hub = make_hub(broker_max_connections=20, broker_max_per_address=100, broker_users=users)
+    assert hub.wait_connected()
+    port = hub.embedded_broker.port
+    silent = open_from("127.0.0.1", port, 60)
+    time.sleep(0.5)
+    held = still_open(silent)
+    assert held == 20, held
+    assert _all_closed(silent, DELAY + 3) is not None
+    for s in silent:
+        s.close()
+    logged_in = [_login(port, u, hub.password_file(u).read_text().strip()) for u in users]
+    inside = [s for s in logged_in if s is not None]
+    try:
+        time.sleep(DELAY + 1)  # past the delay: logged-in clients are not dropped with it
+        assert len(inside) == 20 and still_open(inside) == 20, (len(inside), still_open(inside))
+        assert hub.collector.connected.is_set()
+    finally:
+        for s in inside:
+            s.close()
+
+
+@needs_haproxy
+def test_a_connected_client_idle_past_the_connect_delay_is_kept(make_hub) -> None:
+    """Once its CONNECT passed, the front is a tunnel: a client quiet for longer than the delay
+    (1 s here) stays connected and is answered (its keepalive, up to 3600 s, is mosquitto's)."""
+    hub = make_hub(broker_users=["cam-1"], broker_connect_timeout_s=1.0)
+    s = _login(hub.embedded_broker.port, "cam-1", hub.password_file("cam-1").read_text().strip())
+    assert s is not None
+    try:
+        time.sleep(3.0)
+        s.sendall(b"\xc0\x00")  # PINGREQ
+        assert s.recv(2) == b"\xd0\x00"  # PINGRESP
+    finally:
+        s.close()
+
+
+@needs_haproxy
+def test_the_tls_front_drops_sockets_that_never_handshake_or_never_connect(make_hub, tmp_path: Path) -> None:
+    """On the TLS port HAProxy terminates TLS: a socket that never sends a ClientHello, and one
+    that completes the handshake but sends no CONNECT, are both closed at the delay; a device
+    that sends CONNECT over TLS gets in (test_mqtt_tls.py::test_hub_mosquitto_tls publishes)."""
+    d = tmp_path / "tls"
+    d.mkdir()
+    ca, cert, key = make_certs(d)
+    hub = make_hub(broker_certfile=cert, broker_keyfile=key, broker_users=["cam-1"])
+    port = hub.embedded_broker.port
+    assert (hub.embedded_broker.front_pem.stat().st_mode & 0o777) == 0o600
+    ctx = ssl.create_default_context(cafile=str(ca))
+    raw = open_from("127.0.0.6", port, 5)
+    shaken = [ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), 3), server_hostname="127.0.0.1")
+              for _ in range(3)]
+    t0 = time.monotonic()
+    try:
+        assert _all_closed(raw, DELAY + 2) is not None
+        for s in shaken:
+            s.settimeout(DELAY + 2)
+            assert s.recv(1) == b""  # closed by the front, not timed out here
+        assert time.monotonic() - t0 <= DELAY + 2
+        dev = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), 3), server_hostname="127.0.0.1")
+        dev.sendall(connect_packet("cam-1", hub.password_file("cam-1").read_text().strip()))
+        assert dev.recv(4) == bytes.fromhex("20020000")
+        dev.close()
+    finally:
+        for s in raw + shaken:
+            s.close()
+
+
+@needs_haproxy
+def test_haproxy_is_supervised_like_mosquitto(make_hub) -> None:
+    """Killed, the front is started again on the same port; stopping the hub stops it."""
+    hub = make_hub(broker_users=["cam-1"])
+    b = hub.embedded_broker
+    first = b.front_pid
+    b.kill_front()
+    wait_for(lambda: b.front_restarts == 1, timeout=15, what="haproxy restarted")
+    assert b.front_pid != first
+    s = _login(b.port, "cam-1", hub.password_file("cam-1").read_text().strip())
+    assert s is not None
+    s.close()
+    pid = b.front_pid
+    hub.stop()
+    assert pid is not None and not Path(f"/proc/{pid}").exists()
+
+
+def test_without_haproxy_the_managed_broker_refuses_to_start_in_one_line(
+        make_hub, mosquitto, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No haproxy on this machine: the hub's own broker refuses with what to install; a hub
+    on a site's broker (--broker URL) does not need it."""
+    monkeypatch.setattr(front, "haproxy_binary", lambda: None)
+    with pytest.raises(HubError) as err:
+        make_hub()
+    msg = str(err.value)
+    assert "\n" not in msg and "apt-get install haproxy" in msg and "--broker URL" in msg
+    hub = make_hub(broker=mosquitto.url)
+    assert hub.wait_connected()
+
+
+@needs_haproxy
+@pytest.mark.parametrize("kw", [
+    {},
+    {"host": "::1"},
+    {"pem": "tls"},
+    {"account": (os.getuid(), os.getgid())},
+])
+def test_every_generated_front_config_is_valid_haproxy(tmp_path: Path, kw: dict) -> None:
+    if kw.get("pem") == "tls":
+        _, cert, key = make_certs(tmp_path)
+        pem = tmp_path / "front.pem"
+        pem.write_text(front.front_pem_text(cert, key))
+        kw = {"pem": pem}
+    conf = tmp_path / "haproxy.cfg"
+    conf.write_text(front_config_text(**{"host": "127.0.0.1", "port": 1883, "backend_port": 18830,
+                                         "limits": FrontLimits(), **kw}))
+    check_config(need_haproxy(), conf)
+    bad = tmp_path / "bad.cfg"
+    bad.write_text(conf.read_text().replace("mqtt_is_valid", "mqtt_is_valid_not"))
+    with pytest.raises(HubError, match="haproxy refuses"):
+        check_config(need_haproxy(), bad)
 
 
 def test_more_sockets_than_max_connections_are_not_held(tmp_path: Path) -> None:
