@@ -55,6 +55,7 @@ from camaudit.hub.broker.front import (
     need_haproxy,
 )
 from camaudit.hub.broker.front import files_needed as front_files_needed
+from camaudit.hub.broker.logpump import MAX_LOG_BYTES, LogPump
 from camaudit.hub.store.hub_store import HubError
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ class ManagedMosquitto:
         self.front = front
         self.backend_port = free_port("127.0.0.1") if front is not None else self.port
         self.front_restarts = 0
+        self.front_log_bytes = MAX_LOG_BYTES
         self._front_proc: subprocess.Popen[bytes] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -304,23 +306,24 @@ class ManagedMosquitto:
 
     def _spawn_front(self, timeout: float) -> None:
         """HAProxy on host:port (foreground, `-db`); its log, one line a connection it ended
-        with the client's address, goes to haproxy.log in the broker folder."""
+        with the client's address, goes to haproxy.log in the broker folder, bounded
+        (broker/logpump.py)."""
         assert self.front is not None
-        log_file = open(self.dir / "haproxy.log", "ab")  # noqa: SIM115 - the child keeps it
-        try:
-            proc = subprocess.Popen(
-                [need_haproxy(), "-db", "-f", str(self.front_conf_file)], stdin=subprocess.DEVNULL,
-                stdout=log_file, stderr=log_file,
-                preexec_fn=_child_setup(front_files_needed(self.front)),  # noqa: PLW1509
-                start_new_session=True,
-            )
-        finally:
-            log_file.close()
+        proc = subprocess.Popen(
+            [need_haproxy(), "-db", "-f", str(self.front_conf_file)], stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            preexec_fn=_child_setup(front_files_needed(self.front)),  # noqa: PLW1509
+            start_new_session=True,
+        )
+        assert proc.stdout is not None
+        pump = LogPump(proc.stdout, self.dir / "haproxy.log", self.front_log_bytes)
+        pump.start()
         with self._lock:
             self._front_proc = proc
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
+                pump.join(2.0)
                 raise HubError(f"haproxy on {self.host}:{self.port} exited (code {proc.returncode}): "
                                f"{self._log_tail('haproxy.log')}")
             try:
