@@ -27,6 +27,7 @@ from connflood import connect_packet, open_from, still_open
 from devicesim import append_captures
 
 from camaudit.hub.broker import front
+from camaudit.hub.broker.files import add_user
 from camaudit.hub.broker.front import FrontLimits, check_config, front_config_text, need_haproxy
 from camaudit.hub.broker.mosquitto import BrokerLimits, ManagedMosquitto
 from camaudit.hub.store.hub_store import HubError
@@ -278,6 +279,55 @@ def test_the_front_log_is_bounded_on_disk(tmp_path: Path) -> None:
         for s in socks:
             s.close()
         b.stop()
+
+
+SECCOMP = """
+import errno, os, sys, seccomp
+f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+for name in sys.argv[1].split(","):
+    f.add_rule(seccomp.ERRNO(errno.EPERM), name)
+f.load()
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def _system_python_has_seccomp() -> bool:
+    return Path("/usr/bin/python3").exists() and subprocess.run(
+        ["/usr/bin/python3", "-c", "import seccomp"], capture_output=True, timeout=30).returncode == 0
+
+
+@needs_haproxy
+@pytest.mark.skipif(not _system_python_has_seccomp(), reason="needs Debian's python3-seccomp")
+def test_the_front_runs_under_the_hub_units_system_call_filter(tmp_path: Path) -> None:
+    """The unit denies the @resources system calls with EPERM (SystemCallFilter=~@privileged
+    @resources); with setrlimit/prlimit64 denied so (libseccomp, as systemd does) the generated
+    HAProxy still starts and forwards a CONNECT (HAProxy's default strict-limits exits)."""
+    unit = UNIT.read_text()
+    assert "SystemCallFilter=~@privileged @resources" in unit and "SystemCallErrorNumber=EPERM" in unit
+    b = ManagedMosquitto(tmp_path, "127.0.0.1", 0, front=FrontLimits())
+    b.write_config()
+    secret = b.dir / "cam-1.pass"
+    secret.write_text(add_user(b.passwd_file, "cam-1"))
+    b.start()
+    b._stopping.set()  # the supervisor restarts nothing from here on
+    b.kill_front()  # and this test runs its own HAProxy on the same port, under the filter
+    wrapper = tmp_path / "seccomp_exec.py"
+    wrapper.write_text(SECCOMP)
+    proc = subprocess.Popen(["/usr/bin/python3", str(wrapper), "setrlimit,prlimit64", need_haproxy(), "-db",
+                             "-f", str(b.front_conf_file)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        dev = None
+        deadline = time.monotonic() + 10
+        while dev is None and proc.poll() is None and time.monotonic() < deadline:
+            dev = _login(b.port, "cam-1", secret.read_text())
+            time.sleep(0.1)
+        assert proc.poll() is None and dev is not None, proc.stdout.read().decode() if proc.stdout else ""
+        dev.close()
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=10)[0].decode()
+        b.stop()
+    assert "Cannot raise FD limit" in out  # the filter was in force
 
 
 def test_without_haproxy_the_managed_broker_refuses_to_start_in_one_line(

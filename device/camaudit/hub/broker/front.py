@@ -84,6 +84,9 @@ def front_config_text(
         "    log stderr format raw local0 info",
         f"    maxconn {2 * limits.max_connections + 64}",
         "    hard-stop-after 5s",
+        # the hub's unit forbids setrlimit (SystemCallFilter=~@resources): HAProxy then warns
+        # and runs with the unit's LimitNOFILE instead of exiting (measured: it exits otherwise)
+        "    no strict-limits",
     ]
     if account is not None:
         lines += [f"    uid {account[0]}", f"    gid {account[1]}"]
