@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests use, if they are missing:
-# mosquitto (real MQTT broker), chromium (hub web page tests), shellcheck and systemd
+# mosquitto (real MQTT broker), haproxy (the hub broker's front), chromium (hub web page tests), shellcheck and systemd
 # (systemd-analyze verify), postgresql (hub store tests), debootstrap (the deploy.sh test's Debian root).
 set -euo pipefail
 need=()
@@ -13,6 +13,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)  # hub
 command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 command -v systemd-nspawn >/dev/null 2>&1 || need+=(systemd-container)  # the boot test: systemd as PID 1 in a container
 command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || need+=(nftables)  # the hub's per-address MQTT connection limit, tested in a network namespace
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)  # the hub broker's front (CONNECT delay, per-address and total connection bounds)
+/usr/bin/python3 -c "import seccomp" >/dev/null 2>&1 || need+=(python3-seccomp)  # the hub unit's system call filter, reproduced for HAProxy
 command -v openssl >/dev/null 2>&1 || need+=(openssl)  # the local time-stamp authority (openssl ts) of the trust tests and the demo
 [ ${#need[@]} -eq 0 ] && exit 0
 SUDO=""
