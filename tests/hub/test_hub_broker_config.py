@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,28 @@ def test_hub_config_sets_the_fronts_limits(make_hub) -> None:
                  f"bind 127.0.0.1:{b.port}", f"server mosquitto 127.0.0.1:{b.backend_port}"):
         assert line in front
     assert b.front_conf_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_private_port_is_kept_across_restarts(tmp_path: Path) -> None:
+    """Workers on the hub's machine read mosquitto's private port from mosquitto.conf when they
+    start (commands/worker.py hub_broker_url): a hub restart keeps it while it is free, and
+    the worker URL is that private listener, not the front."""
+    from camaudit.hub.broker.front import FrontLimits
+    from camaudit.hub.commands.worker import hub_broker_url
+
+    ports = []
+    for _ in range(2):
+        b = ManagedMosquitto(tmp_path, "127.0.0.1", 0, front=FrontLimits())
+        b.start()
+        assert hub_broker_url(tmp_path) == b.private_url == f"mqtt://127.0.0.1:{b.backend_port}"
+        ports.append(b.backend_port)
+        b.stop()
+    assert ports[0] == ports[1]
+    with socket.socket() as busy:  # taken by someone else meanwhile: a new one
+        busy.bind(("127.0.0.1", ports[0]))
+        busy.listen()
+        b = ManagedMosquitto(tmp_path, "127.0.0.1", 0, front=FrontLimits())
+        assert b.backend_port != ports[0]
 
 
 @pytest.mark.parametrize(("field", "value"), [

@@ -132,7 +132,7 @@ class ManagedMosquitto:
         self.restart_delay_s = restart_delay_s
         self.restarts = 0
         self.front = front
-        self.backend_port = free_port("127.0.0.1") if front is not None else self.port
+        self.backend_port = self._private_port() if front is not None else self.port
         self.front_restarts = 0
         self.front_log_bytes = MAX_LOG_BYTES
         self._front_proc: subprocess.Popen[bytes] | None = None
@@ -145,6 +145,22 @@ class ManagedMosquitto:
     def url(self) -> str:
         scheme = "mqtts" if self.certfile else "mqtt"
         return f"{scheme}://{self.host}:{self.port}"
+
+    def _private_port(self) -> int:
+        """mosquitto's private port behind the front: the one of the last start if it is still
+        free (workers on this machine read it from mosquitto.conf when they start), else a new one."""
+        f = self.dir / "private-port"
+        with contextlib.suppress(OSError, ValueError):
+            port = int(f.read_text().strip())
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as mosquitto binds
+                s.bind(("127.0.0.1", port))
+            return port
+        port = free_port("127.0.0.1")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        _write_private(f, f"{port}\n")
+        return port
 
     @property
     def private_url(self) -> str:
