@@ -169,6 +169,21 @@ def test_one_source_address_holds_at_most_16_connections_at_the_front(make_hub) 
 
 
 @needs_haproxy
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"),
+                    reason="needs root, unshare and ip for a network namespace")
+def test_one_ipv6_slash_64_counts_as_one_address() -> None:
+    """In a fresh network namespace, the front on [::]:1883: 20 silent sockets from each of two
+    addresses of one /64 hold 16 between them (a host has a whole /64 to choose from), another
+    /64 gets its own 16, and IPv4 127.0.0.1 its own 16."""
+    res = subprocess.run(["unshare", "-n", sys.executable, str(Path(__file__).with_name("connflood6.py"))],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+    held = json.loads(res.stdout.strip().splitlines()[-1])
+    assert held["2001:db8:0:1::1"] + held["2001:db8:0:1::2"] == 16, held
+    assert held["2001:db8:0:2::1"] == 16 and held["127.0.0.1"] == 16, held
+
+
+@needs_haproxy
 def test_more_connections_than_the_total_are_not_held_silent_or_logged_in(make_hub) -> None:
     """broker_max_connections 20 with 100 per address: of 60 silent sockets at most 20 stay;
     of 30 users that log in, 20 get in and the others are closed; the hub's own collector

@@ -109,7 +109,7 @@ def front_config_text(
         f"    {bind}",
         f"    maxconn {2 * limits.max_connections + 32}",
         "    stick-table type ipv6 size 100k expire 60s store conn_cur",
-        "    tcp-request connection track-sc0 src",
+        "    tcp-request connection track-sc0 src,ipmask(32,64)",  # IPv6: one /64 counts as one address
         f"    tcp-request inspect-delay {delay_ms}ms",
         # content rules, not connection rules, so that HAProxy logs the refused address
         f"    tcp-request content reject if {{ sc0_conn_cur gt {limits.per_address} }}",
