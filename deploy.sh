@@ -19,7 +19,7 @@ Installs camaudit (device by default) as a systemd service. Safe to run again.
 
   --config FILE      config for a new install (default: config/picamera.yaml; --hub: none).
                      An existing /etc/camaudit/config.yaml is never overwritten.
-  --hub              install the hub service (with Debian's mosquitto) instead of a device
+  --hub              install the hub service (with Debian's mosquitto and haproxy) instead of a device
   --tls-cert FILE    hub: certificate for the devices' MQTT TLS listener (port 8883)
   --tls-key FILE     hub: its private key
   --root DIR         install into the Debian root DIR (image builds, tests); no service is
@@ -419,8 +419,8 @@ if [ "$action" = upgrade ] && [ ! -x "$R$venv/bin/camaudit" ]; then
 fi
 config_for_check="$config"
 [ ! -f "$R$etc/config.yaml" ] || config_for_check="$R$etc/config.yaml"
-# the hub: mosquitto, nftables (per-address bound), gcc and headers for its mosquitto plugin
-if [ "$mode" = device ]; then plan_packages; else plan_packages mosquitto nftables gcc libc6-dev mosquitto-dev libmosquitto-dev; fi
+# the hub: mosquitto, nftables (per-address bound), haproxy (the broker's front), gcc and headers for its mosquitto plugin
+if [ "$mode" = device ]; then plan_packages; else plan_packages mosquitto nftables haproxy gcc libc6-dev mosquitto-dev libmosquitto-dev; fi
 check_network
 check_camera
 prepare_root
@@ -430,9 +430,10 @@ if [ "$mode" = device ]; then
 else
   apt_install
   make_user camaudit-hub "$hubdata"
-  # the hub runs its own mosquitto from the config it generates; Debian's instance stays off
-  if [ "$staged" -eq 1 ]; then run systemctl --root="$root" disable mosquitto.service
-  elif [ -d /run/systemd/system ]; then run systemctl disable --now mosquitto.service
+  # the hub runs its own mosquitto, and HAProxy in front of it, from the configs it
+  # generates; Debian's instances of both stay off
+  if [ "$staged" -eq 1 ]; then run systemctl --root="$root" disable mosquitto.service haproxy.service
+  elif [ -d /run/systemd/system ]; then run systemctl disable --now mosquitto.service haproxy.service
   fi
 fi
 install_program

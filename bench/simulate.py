@@ -662,8 +662,11 @@ def _hub_run(args: argparse.Namespace) -> dict[str, Any]:
     from camaudit.hub.run import start_hub
 
     with tempfile.TemporaryDirectory(prefix="camaudit-sim-") as d:
+        # the whole fleet connects from 127.0.0.1: the front's per-address bound must admit it
         hub = start_hub(HubConfig(data_dir=Path(d) / "hub", web=False,
-                                  broker_listen=f"127.0.0.1:{free_port()}"))
+                                  broker_listen=f"127.0.0.1:{free_port()}",
+                                  broker_max_per_address=args.devices + 16,
+                                  broker_max_connections=max(256, args.devices + 16)))
         try:
             fleet = make_fleet(args.devices)
             for dev in fleet:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests use, if they are missing:
-# mosquitto (real MQTT broker) and what its hub plugin builds with, chromium (hub web page tests), shellcheck and systemd
+# mosquitto (real MQTT broker) and what its hub plugin builds with, haproxy (the hub broker's front), chromium (hub web page tests), shellcheck and systemd
 # (systemd-analyze verify), postgresql (hub store tests), debootstrap (the deploy.sh test's Debian root).
 set -euo pipefail
 need=()
@@ -18,6 +18,8 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc)
 [ -f /usr/include/stdio.h ] || need+=(libc6-dev)
 [ -f /usr/include/mosquitto_broker.h ] || need+=(mosquitto-dev)
 [ -f /usr/include/mosquitto.h ] || need+=(libmosquitto-dev)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)  # the hub broker's front (CONNECT delay, per-address and total connection bounds)
+/usr/bin/python3 -c "import seccomp" >/dev/null 2>&1 || need+=(python3-seccomp)  # the hub unit's system call filter, reproduced for HAProxy
 command -v openssl >/dev/null 2>&1 || need+=(openssl)  # the local time-stamp authority (openssl ts) of the trust tests and the demo
 [ ${#need[@]} -eq 0 ] && exit 0
 SUDO=""

@@ -1,7 +1,8 @@
 """systemd as PID 1 in a container (systemd-nspawn) on a deployed Debian bookworm root, for
 the device and the hub, as on a first boot of an SD card: READY (Type=notify), a frozen
 process (SIGSTOP) killed by the watchdog and restarted, a reboot that keeps config, key and
-journal, the hub's web page answering, and its token nowhere in the system journal.
+journal, the hub's web page answering, its MQTT front (HAProxy) closing a silent socket at
+5 s, and its token nowhere in the system journal.
 
 Test-only drop-ins keep it within minutes: WatchdogSec=10 (the units say 60) and
 systemd-time-wait-sync bounded at 5 s (a container never synchronises the host's clock;
@@ -101,6 +102,14 @@ def test_boot_device_and_hub(deployed: Path, tmp_path: Path):
             page = box.sh("python3 -c \"import urllib.request as u; "
                           "print(u.urlopen('http://127.0.0.1:8080/login', timeout=10).status)\"")
             assert page.stdout.strip() == "200"
+            # the hub's MQTT port is HAProxy's, under the unit's sandbox (no root, SystemCallFilter):
+            # a socket that sends no CONNECT is closed at the 5 s delay, not mosquitto's 90 s
+            front = box.sh("python3 -c \"import socket, time; s = socket.create_connection(('127.0.0.1', 1883), 5); "
+                           "s.settimeout(30); t = time.monotonic(); d = s.recv(1); "
+                           "print(d == b'', round(time.monotonic() - t, 1))\"")
+            closed, took = front.stdout.split()
+            assert closed == "True" and 4.0 <= float(took) <= 7.0, front.stdout
+            assert "PR" in (root / "var/lib/camaudit-hub/broker/haproxy.log").read_text()
             # its token: in a 0600 file, never in the system journal
             tok_file = root / "var/lib/camaudit-hub/web.token"
             token = tok_file.read_text().strip()

@@ -125,6 +125,7 @@ def test_dry_run_plans_offline_and_changes_nothing(base_root: Path):
     hub = deploy("--root", str(base_root), "--dry-run", "--hub", "--wheels", str(ROOT), offline=True)
     assert "system packages to install: mosquitto" in hub.stdout
     assert "apt-get install -y -q --no-install-recommends mosquitto" in hub.stdout
+    assert "haproxy" in hub.stdout.split("system packages to install:")[1].splitlines()[0]
     assert "python3-picamera2" not in hub.stdout
     assert tree(base_root) == before
 
@@ -148,6 +149,8 @@ def deploy_hub_with_tls(root: Path, tmp_path: Path) -> None:
     assert not (root / "etc/systemd/system/multi-user.target.wants/mosquitto.service").exists()
     assert not (root / "etc/systemd/system/multi-user.target.wants/camaudit.service").exists()
     assert (root / "usr/sbin/mosquitto").exists()
+    assert (root / "usr/sbin/haproxy").exists()  # the hub broker's front
+    assert not (root / "etc/systemd/system/multi-user.target.wants/haproxy.service").exists()
     env = (root / "etc/camaudit/hub.env").read_text()
     assert "CAMAUDIT_HUB_ARGS=--config /etc/camaudit/hub.yaml" in env
     st = (root / "etc/camaudit/hub-tls/key.pem").stat()

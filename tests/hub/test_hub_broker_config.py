@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -43,13 +44,50 @@ def test_readme_shows_the_acl_the_hub_writes() -> None:
     assert block.group(1).splitlines() == generated
 
 
-def test_hub_config_sets_the_brokers_connection_limit(make_hub) -> None:
-    """A fleet past 256 devices raises `broker_max_connections`; the hub's mosquitto gets it."""
-    hub = make_hub(broker_max_connections=600)
-    conf = hub.embedded_broker.conf_file.read_text().splitlines()
-    assert "max_connections 600" in conf and "max_connections 256" not in conf
+def test_hub_config_sets_the_fronts_limits(make_hub) -> None:
+    """A fleet past 256 devices raises `broker_max_connections`: HAProxy in front holds that
+    many, mosquitto behind it accepts 64 more (the hub's own clients); the per-address limit
+    and the CONNECT delay reach HAProxy's config, which `haproxy -c` accepted at start."""
+    hub = make_hub(broker_max_connections=600, broker_max_per_address=40, broker_connect_timeout_s=2.5)
+    b = hub.embedded_broker
+    conf = b.conf_file.read_text().splitlines()
+    assert "max_connections 664" in conf and f"listener {b.backend_port} 127.0.0.1" in conf
+    assert not any(ln.startswith(f"listener {b.port}") for ln in conf)  # only HAProxy listens there
+    front = b.front_conf_file.read_text()
+    for line in ("tcp-request content reject if { fe_conn gt 600 }",
+                 "tcp-request content reject if { sc0_conn_cur gt 40 }",
+                 "tcp-request inspect-delay 2500ms", "timeout client 2500ms",
+                 f"bind 127.0.0.1:{b.port}", f"server mosquitto 127.0.0.1:{b.backend_port}"):
+        assert line in front
+    assert b.front_conf_file.stat().st_mode & 0o777 == 0o600
 
 
-def test_a_connection_limit_too_small_to_run_is_refused() -> None:
-    with pytest.raises(ValidationError, match="broker_max_connections"):
-        HubConfig.model_validate({"broker_max_connections": 3})
+def test_the_private_port_is_kept_across_restarts(tmp_path: Path) -> None:
+    """Workers on the hub's machine read mosquitto's private port from mosquitto.conf when they
+    start (commands/worker.py hub_broker_url): a hub restart keeps it while it is free, and
+    the worker URL is that private listener, not the front."""
+    from camaudit.hub.broker.front import FrontLimits
+    from camaudit.hub.commands.worker import hub_broker_url
+
+    ports = []
+    for _ in range(2):
+        b = ManagedMosquitto(tmp_path, "127.0.0.1", 0, front=FrontLimits())
+        b.start()
+        assert hub_broker_url(tmp_path) == b.private_url == f"mqtt://127.0.0.1:{b.backend_port}"
+        ports.append(b.backend_port)
+        b.stop()
+    assert ports[0] == ports[1]
+    with socket.socket() as busy:  # taken by someone else meanwhile: a new one
+        busy.bind(("127.0.0.1", ports[0]))
+        busy.listen()
+        b = ManagedMosquitto(tmp_path, "127.0.0.1", 0, front=FrontLimits())
+        assert b.backend_port != ports[0]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("broker_max_connections", 3), ("broker_max_per_address", 0), ("broker_connect_timeout_s", 0),
+    ("broker_connect_timeout_s", 600), ("broker_max_per_adress", 16),
+])
+def test_broker_limits_out_of_range_are_refused(field: str, value: object) -> None:
+    with pytest.raises(ValidationError, match=field):
+        HubConfig.model_validate({field: value})

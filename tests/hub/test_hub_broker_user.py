@@ -1,5 +1,5 @@
-"""Issue 20 (low): a hub started as root runs its mosquitto as the `mosquitto` account, not
-as root; users added while it runs still work (mosquitto re-reads its files after dropping
+"""Issue 20 (low): a hub started as root runs its mosquitto, and the HAProxy in front of it,
+as the `mosquitto` account, not as root; users added while it runs still work (mosquitto re-reads its files after dropping
 privileges). Against the real hub and mosquitto; needs root and Debian's mosquitto account."""
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def test_a_root_hub_runs_mosquitto_as_its_own_account(make_hub) -> None:
         hub = make_hub(data_dir=base / "hub", broker_users=["dev1"])
         b = hub.embedded_broker
         assert _uid(b.pid) == account.pw_uid != 0
+        assert _uid(b.front_pid) == account.pw_uid  # HAProxy too, once it bound the port
         assert (base / "hub" / "secrets").stat().st_mode & 0o077 == 0  # secrets stay the hub's
         assert (base / "hub").stat().st_mode & 0o007 == 0
         hub.add_mqtt_user("dev2")  # written while it runs: mosquitto re-reads it as `mosquitto`

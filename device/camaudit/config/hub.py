@@ -38,8 +38,19 @@ class HubConfig(Section):
     )
     broker_max_connections: int = Field(
         default=256, ge=16, le=1_000_000,
-        description="Connections the hub's mosquitto accepts (devices + hub + workers + alert readers); "
-        "every one holds file descriptors and memory, so it bounds what a connection flood can take.",
+        description="MQTT connections the hub's broker front (HAProxy) keeps open in all (devices + workers "
+        "+ alert readers); every one holds file descriptors and memory, so it bounds what a connection "
+        "flood can take. mosquitto behind it accepts 64 more (the hub's own clients).",
+    )
+    broker_max_per_address: int = Field(
+        default=16, ge=1, le=100_000,
+        description="MQTT connections the broker front keeps open from one source address; more are "
+        "refused (and logged in data_dir/broker/haproxy.log). Raise it for devices behind one NAT.",
+    )
+    broker_connect_timeout_s: float = Field(
+        default=5.0, ge=0.5, le=60.0,
+        description="Seconds a client has to send a complete, valid MQTT CONNECT to the broker front; "
+        "a silent or trickling socket is closed then.",
     )
     broker_certfile: Path | None = Field(default=None, description="TLS cert for the hub's mosquitto.")
     broker_keyfile: Path | None = None

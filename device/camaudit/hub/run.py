@@ -23,6 +23,7 @@ from camaudit.hub.broker.files import (
     ensure_user_secret,
     is_hub_user,
 )
+from camaudit.hub.broker.front import FrontLimits
 from camaudit.hub.broker.mosquitto import BrokerLimits, ManagedMosquitto, free_port
 from camaudit.hub.ingest.collector import Collector
 from camaudit.hub.ingest.linking import Mode
@@ -167,7 +168,10 @@ def start_hub(cfg: HubConfig) -> HubHandle:
         broker = ManagedMosquitto(cfg.data_dir, host, port or free_port(host), prefix=cfg.mqtt.prefix,
                                   discovery_prefix=cfg.mqtt.discovery_prefix,
                                   certfile=cfg.broker_certfile, keyfile=cfg.broker_keyfile,
-                                  limits=BrokerLimits(max_connections=cfg.broker_max_connections))
+                                  limits=BrokerLimits(max_connections=cfg.broker_max_connections),
+                                  front=FrontLimits(max_connections=cfg.broker_max_connections,
+                                                    per_address=cfg.broker_max_per_address,
+                                                    connect_delay_s=cfg.broker_connect_timeout_s))
         broker.write_config()
         secret = ensure_user_secret(cfg.data_dir, broker.passwd_file, HUB_USER)
         ensure_user_secret(cfg.data_dir, broker.passwd_file, ALERTS_USER)  # `camaudit alerts`
@@ -183,9 +187,9 @@ def start_hub(cfg: HubConfig) -> HubHandle:
                 log.warning("device %s gets no MQTT user on the hub's broker: %s", dev, exc)
         mqtt_update: dict[str, Any] = {"username": HUB_USER, "password_file": str(secret)}
         broker.start()
-        mqtt_update["url"] = broker.url
-        if cfg.broker_certfile:
-            mqtt_update.update(ca_file=str(cfg.broker_certfile), insecure=True)
+        # the hub's own clients use mosquitto's private listener (plain MQTT on 127.0.0.1):
+        # a flood of the public port (HAProxy's limits) cannot lock the hub out of its broker
+        mqtt_update["url"] = broker.private_url
         mqtt = cfg.mqtt.model_copy(update=mqtt_update)
         broker_url = broker.url
     else:
