@@ -33,6 +33,7 @@ demo: $(VENV)/.runtime
 	@need=""; { command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; } || need="mosquitto"; \
 	  [ -f /usr/include/mosquitto_broker.h ] || need="$$need mosquitto-dev"; \
 	  [ -f /usr/include/mosquitto.h ] || need="$$need libmosquitto-dev"; \
+	  [ -f /usr/include/openssl/evp.h ] || need="$$need libssl-dev"; \
 	  command -v gcc >/dev/null 2>&1 || need="$$need gcc"; \
 	  [ -z "$$need" ] || { \
 	  if ! command -v apt-get >/dev/null 2>&1; then \

@@ -420,7 +420,7 @@ fi
 config_for_check="$config"
 [ ! -f "$R$etc/config.yaml" ] || config_for_check="$R$etc/config.yaml"
 # the hub: mosquitto, nftables (per-address bound), haproxy (the broker's front), gcc and headers for its mosquitto plugin
-if [ "$mode" = device ]; then plan_packages; else plan_packages mosquitto nftables haproxy gcc libc6-dev mosquitto-dev libmosquitto-dev; fi
+if [ "$mode" = device ]; then plan_packages; else plan_packages mosquitto nftables haproxy gcc libc6-dev mosquitto-dev libmosquitto-dev libssl-dev; fi
 check_network
 check_camera
 prepare_root

@@ -18,6 +18,7 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc)
 [ -f /usr/include/stdio.h ] || need+=(libc6-dev)
 [ -f /usr/include/mosquitto_broker.h ] || need+=(mosquitto-dev)
 [ -f /usr/include/mosquitto.h ] || need+=(libmosquitto-dev)
+[ -f /usr/include/openssl/evp.h ] || need+=(libssl-dev)  # the plugin's dummy PBKDF2 (OpenSSL's libcrypto)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)  # the hub broker's front (CONNECT delay, per-address and total connection bounds)
 /usr/bin/python3 -c "import seccomp" >/dev/null 2>&1 || need+=(python3-seccomp)  # the hub unit's system call filter, reproduced for HAProxy
 command -v openssl >/dev/null 2>&1 || need+=(openssl)  # the local time-stamp authority (openssl ts) of the trust tests and the demo

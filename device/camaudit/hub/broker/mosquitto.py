@@ -210,7 +210,8 @@ class ManagedMosquitto:
             "allow_anonymous false",
             f"password_file {self.passwd_file}",
             f"acl_file {self.acl_file}",
-            *subscribe_acl.config_lines(self.prefix, workers_file(self.data_dir)),  # before any listener
+            *subscribe_acl.config_lines(self.prefix, workers_file(self.data_dir),  # before any listener
+                                        passwd_file=self.passwd_file),
             "persistence true",
             f"persistence_location {d / 'db'}/",
             "autosave_interval 5",

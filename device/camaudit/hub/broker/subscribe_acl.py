@@ -32,14 +32,20 @@ def device_filters(prefix: str) -> list[str]:
     return [topics.ack(prefix, "%u"), topics.replay(prefix, "%u"), topics.evidence_ack(prefix, "%u")]
 
 
-def config_lines(prefix: str, workers_file: Path, plugin: Path | None = None) -> list[str]:
-    """mosquitto.conf lines (global section) loading the plugin; HubError if it is missing."""
+def config_lines(prefix: str, workers_file: Path, plugin: Path | None = None,
+                 passwd_file: Path | None = None) -> list[str]:
+    """mosquitto.conf lines (global section) loading the plugin; HubError if it is missing.
+
+    With `passwd_file` (the broker's password file) the plugin also evens out the cost of a
+    refused login: a name not in the file pays one dummy PBKDF2-SHA512, as a known one pays
+    the real check (docs/hub-security.md, "User enumeration by CONNECT timing")."""
     so = plugin or plugin_path()
     if not so.is_file():
         raise HubError(f"{so} is missing: the hub's mosquitto needs it to bound subscriptions; build it with "
                        f"`scripts/build-broker-plugin.sh {sys.prefix}` in the camaudit checkout (needs gcc, "
-                       "libc6-dev, mosquitto-dev, libmosquitto-dev; deploy.sh --hub does it), "
+                       "libc6-dev, mosquitto-dev, libmosquitto-dev, libssl-dev; deploy.sh --hub does it), "
                        "or start the hub with --broker URL")
     return [f"plugin {so}", f"plugin_opt_trusted {HUB_USER} {GUARD_USER}", f"plugin_opt_trusted_file {workers_file}",
             *(f"plugin_opt_allow {f}" for f in device_filters(prefix)),
-            f"plugin_opt_allow.{ALERTS_USER} {topics.all_alerts(prefix)}"]
+            f"plugin_opt_allow.{ALERTS_USER} {topics.all_alerts(prefix)}",
+            *([f"plugin_opt_passwd_file {passwd_file}"] if passwd_file is not None else [])]
