@@ -137,3 +137,27 @@ def test_a_missing_password_file_costs_every_name_the_dummy_check(tmp_path: Path
         assert connack(b.port, "dev1", (tmp_path / "hub" / "secrets" / "dev1.pass").read_text().strip()) == 0
     finally:
         b.stop()
+
+
+def test_the_names_kept_are_bounded_in_count_and_line_length(tmp_path: Path) -> None:
+    b = DebugLogMosquitto(tmp_path / "hub", "127.0.0.1", 0)
+    b.write_config()
+    ensure_user_secret(tmp_path / "hub", b.passwd_file, "dev1")
+    real = b.passwd_file.read_text().strip().split(":", 1)[1]  # one real PBKDF2 entry, reused
+    long_name = "d" * 1100
+    lines = [f"dev{n}:{real}" for n in range(2, 100_003)] + [f"{long_name}:{real}", f"dev1:{real}"]
+    b.passwd_file.write_text("\n".join(lines) + "\n")  # 100,003 names: the last ones past the cap
+    b.start()
+    try:
+        assert connack(b.port, "dev5", "wrong") == NOT_AUTHORIZED  # kept: known
+        assert connack(b.port, "dev100001", "wrong") == NOT_AUTHORIZED  # the 100,000th: kept
+        assert connack(b.port, "stranger", "wrong") == NOT_AUTHORIZED
+        wait_for(lambda: dummy_checks(b) == 1, timeout=10, what="the stranger's dummy check")
+        assert connack(b.port, "dev100002", "wrong") == NOT_AUTHORIZED  # past the cap: pays the dummy
+        wait_for(lambda: dummy_checks(b) == 2, timeout=10, what="dummy check past the cap")
+        assert connack(b.port, long_name, "wrong") == NOT_AUTHORIZED  # line too long: not kept
+        wait_for(lambda: dummy_checks(b) == 3, timeout=10, what="dummy check for the long name")
+        secret = (tmp_path / "hub" / "secrets" / "dev1.pass").read_text().strip()
+        assert connack(b.port, "dev1", secret) == 0  # past the cap, still logs in (the password_file decides)
+    finally:
+        b.stop()

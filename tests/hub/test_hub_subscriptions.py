@@ -188,7 +188,8 @@ def test_the_manual_shows_the_plugin_lines_the_hub_writes() -> None:
     block = re.search(r"The lines the\s+hub writes into `mosquitto.conf`.*?```\n(.*?)```", MANUAL.read_text(), re.S)
     assert block is not None
     shown = block.group(1).splitlines()
-    written = config_lines("camaudit", Path("/var/lib/camaudit-hub/broker/workers"))
+    written = config_lines("camaudit", Path("/var/lib/camaudit-hub/broker/workers"),
+                           passwd_file=Path("/var/lib/camaudit-hub/broker/passwd"))
     assert shown[0] == "plugin /opt/camaudit/venv/lib/camaudit/camaudit_subscribe_acl.so"
     assert written[0] == f"plugin {plugin_path()}" and shown[1:] == written[1:]
 
