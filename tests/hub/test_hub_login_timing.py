@@ -9,6 +9,8 @@ after SIGHUP), not a timing: bench/connect_timing.py measures the times."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import socket
 import time
@@ -23,7 +25,7 @@ from camaudit.hub.broker.mosquitto import ManagedMosquitto
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-DUMMY = re.compile(rb"camaudit_subscribe_acl: dummy password check (\d+) ")
+DUMMY = re.compile(rb"camaudit_subscribe_acl: dummy password check (\d+) \(a name not in the password file, (\d+) iterations\)")
 NOT_AUTHORIZED = 5  # MQTT 3.1.1 CONNACK return code
 
 
@@ -46,9 +48,13 @@ def connack(port: int, user: str, password: str) -> int:
     return data[3]
 
 
+def dummy_lines(b: ManagedMosquitto) -> list[tuple[int, int]]:
+    """(running count, PBKDF2 iterations) of each dummy check the plugin logged."""
+    return [(int(n), int(it)) for n, it in DUMMY.findall((b.dir / "mosquitto.log").read_bytes())]
+
+
 def dummy_checks(b: ManagedMosquitto) -> int:
-    counts = [int(m) for m in DUMMY.findall((b.dir / "mosquitto.log").read_bytes())]
-    return max(counts, default=0)
+    return max((n for n, _ in dummy_lines(b)), default=0)
 
 
 @pytest.fixture
@@ -159,5 +165,26 @@ def test_the_names_kept_are_bounded_in_count_and_line_length(tmp_path: Path) -> 
         wait_for(lambda: dummy_checks(b) == 3, timeout=10, what="dummy check for the long name")
         secret = (tmp_path / "hub" / "secrets" / "dev1.pass").read_text().strip()
         assert connack(b.port, "dev1", secret) == 0  # past the cap, still logs in (the password_file decides)
+    finally:
+        b.stop()
+
+
+def test_the_dummy_check_uses_the_password_files_iteration_count(tmp_path: Path) -> None:
+    b = DebugLogMosquitto(tmp_path / "hub", "127.0.0.1", 0)
+    b.write_config()
+    ensure_user_secret(tmp_path / "hub", b.passwd_file, "dev1")  # mosquitto_passwd: 101 iterations
+    assert b.passwd_file.read_text().startswith("dev1:$7$101$")
+    b.start()
+    try:
+        assert connack(b.port, "stranger", "wrong") == NOT_AUTHORIZED
+        wait_for(lambda: dummy_lines(b) == [(1, 101)], timeout=5, what="a dummy check of 101 iterations")
+        # a file whose entries use 5,000 (mosquitto reads the count from each line; so does the plugin)
+        salt, password = b"0123456789ab", "s3cret-pw"
+        digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, 5000, 64)
+        b.passwd_file.write_text(f"dev7:$7$5000${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}\n")
+        b.reload()
+        wait_for(lambda: connack(b.port, "dev7", password) == 0, timeout=5, what="dev7 logs in after SIGHUP")
+        assert connack(b.port, "stranger", "wrong") == NOT_AUTHORIZED
+        wait_for(lambda: dummy_lines(b)[-1:] == [(2, 5000)], timeout=5, what="a dummy check of 5000 iterations")
     finally:
         b.stop()

@@ -18,7 +18,7 @@
  * a login with a password under a name NOT in the file first pays one dummy PBKDF2-SHA512 with
  * the file's iteration count and mosquitto's output length (OpenSSL's PKCS5_PBKDF2_HMAC), then
  * defers; a known name defers at once. The password_file decides every login: this never says
- * yes. Each dummy check is logged at MOSQ_LOG_DEBUG with its running count.
+ * yes. Each dummy check is logged at MOSQ_LOG_DEBUG with its running count and iterations.
  * Options: plugin_opt_trusted, plugin_opt_trusted_file, plugin_opt_allow, plugin_opt_allow.USER
  * (any option may repeat), plugin_opt_passwd_file. Written by camaudit hub (hub/broker/mosquitto.py). */
 #include <stdio.h>
@@ -130,8 +130,8 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	PKCS5_PBKDF2_HMAC(ed->password, (int)strlen(ed->password), salt, (int)sizeof(salt), iterations,
 	                  EVP_sha512(), (int)sizeof(hash), hash);
 	dummy_checks++;
-	mosquitto_log_printf(MOSQ_LOG_DEBUG, "camaudit_subscribe_acl: dummy password check %lu (a name not in the password file)",
-	                     dummy_checks);
+	mosquitto_log_printf(MOSQ_LOG_DEBUG, "camaudit_subscribe_acl: dummy password check %lu (a name not in the password file, "
+	                     "%d iterations)", dummy_checks, iterations);
 	return MOSQ_ERR_PLUGIN_DEFER; /* the password_file refuses it */
 }
 
