@@ -36,16 +36,25 @@ class DebugLogMosquitto(ManagedMosquitto):
         return super().config_text().replace("log_type error\n", "log_type error\nlog_type debug\n", 1)
 
 
-def connack(port: int, user: str, password: str) -> int:
+def timed_connack(port: int, user: str, password: str) -> tuple[int, float]:
+    """CONNACK return code, and seconds from CONNECT sent to CONNACK received."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(connect_packet(user, password, client_id=user))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        packet = connect_packet(user, password, client_id=user)
+        t0 = time.perf_counter()
+        s.sendall(packet)
         data = b""
         while len(data) < 4:
             chunk = s.recv(4 - len(data))
             assert chunk, f"closed before CONNACK ({user})"
             data += chunk
+        dt = time.perf_counter() - t0
     assert data[:2] == b"\x20\x02", data
-    return data[3]
+    return data[3], dt
+
+
+def connack(port: int, user: str, password: str) -> int:
+    return timed_connack(port, user, password)[0]
 
 
 def dummy_lines(b: ManagedMosquitto) -> list[tuple[int, int]]:
@@ -186,5 +195,28 @@ def test_the_dummy_check_uses_the_password_files_iteration_count(tmp_path: Path)
         wait_for(lambda: connack(b.port, "dev7", password) == 0, timeout=5, what="dev7 logs in after SIGHUP")
         assert connack(b.port, "stranger", "wrong") == NOT_AUTHORIZED
         wait_for(lambda: dummy_lines(b)[-1:] == [(2, 5000)], timeout=5, what="a dummy check of 5000 iterations")
+    finally:
+        b.stop()
+
+
+def test_a_refusal_takes_about_as_long_for_an_unknown_name(tmp_path: Path) -> None:
+    """Loose statistical check (bench/connect_timing.py measures): without the dummy check an
+    unknown name's median was 0.24 x a known one's on mosquitto's port; asserted >= 0.5 x."""
+    import statistics
+
+    b = ManagedMosquitto(tmp_path / "hub", "127.0.0.1", 0)
+    b.write_config()
+    ensure_user_secret(tmp_path / "hub", b.passwd_file, "dev1")
+    b.start()
+    try:
+        times: dict[str, list[float]] = {"dev1": [], "nobody-here": []}
+        for i in range(201):
+            for user in (("dev1", "nobody-here") if i % 2 else ("nobody-here", "dev1")):
+                rc, dt = timed_connack(b.port, user, "wrong-password")
+                assert rc == NOT_AUTHORIZED
+                if i:  # the first pair warms up
+                    times[user].append(dt)
+        known, unknown = (statistics.median(times[u]) for u in ("dev1", "nobody-here"))
+        assert unknown >= 0.5 * known, f"unknown {unknown * 1e3:.3f} ms vs known {known * 1e3:.3f} ms"
     finally:
         b.stop()
