@@ -8,6 +8,10 @@ device's alerts, and defers the hub's own users and its workers (the file of the
 re-read on SIGHUP) to the acl_file. Everything else is refused (SUBACK 0x80 / "not
 authorized"): no wildcard, no `$share/`. So a device holds at most len(device_filters)
 subscriptions.
+
+With `passwd_file` it also evens out the cost of a refused login: a name not in the broker's
+password file pays one dummy PBKDF2-SHA512, as a known name pays mosquitto's real check, so
+the time to the refusal does not tell which device ids exist (docs/hub-security.md).
 """
 
 from __future__ import annotations
