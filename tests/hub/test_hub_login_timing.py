@@ -197,26 +197,3 @@ def test_the_dummy_check_uses_the_password_files_iteration_count(tmp_path: Path)
         wait_for(lambda: dummy_lines(b)[-1:] == [(2, 5000)], timeout=5, what="a dummy check of 5000 iterations")
     finally:
         b.stop()
-
-
-def test_a_refusal_takes_about_as_long_for_an_unknown_name(tmp_path: Path) -> None:
-    """Loose statistical check (bench/connect_timing.py measures): without the dummy check an
-    unknown name's median was 0.24 x a known one's on mosquitto's port; asserted >= 0.5 x."""
-    import statistics
-
-    b = ManagedMosquitto(tmp_path / "hub", "127.0.0.1", 0)
-    b.write_config()
-    ensure_user_secret(tmp_path / "hub", b.passwd_file, "dev1")
-    b.start()
-    try:
-        times: dict[str, list[float]] = {"dev1": [], "nobody-here": []}
-        for i in range(201):
-            for user in (("dev1", "nobody-here") if i % 2 else ("nobody-here", "dev1")):
-                rc, dt = timed_connack(b.port, user, "wrong-password")
-                assert rc == NOT_AUTHORIZED
-                if i:  # the first pair warms up
-                    times[user].append(dt)
-        known, unknown = (statistics.median(times[u]) for u in ("dev1", "nobody-here"))
-        assert unknown >= 0.5 * known, f"unknown {unknown * 1e3:.3f} ms vs known {known * 1e3:.3f} ms"
-    finally:
-        b.stop()
