@@ -107,7 +107,7 @@ PAGES = {
                                "notice not seen posted"]),
     "capture": ("/capture/dev1/c-100", ["Timeline", "2026-11-26 06:00:00 CET", "capture opened",
                                         "notice 'entrance' missing (not seen posted)",
-                                        "Identifiable faces (tracks)", "at least min_face_px pixels tall",
+                                        "Identifiable faces (tracks)", "at least min_face_px native pixels tall",
                                         "Download the evidence pack of this capture",
                                         "Café du Coin, Lyon", "What to do next",
                                         "entrance: VISIBLE (seen posted) since 2026-11-26 05:50:00 CET",

@@ -158,7 +158,7 @@ def test_capture_page_timeline_faces_and_notices(venue) -> None:
     assert all(p >= 0 for p in pos), (expected, timeline)
     assert pos[:5] == sorted(pos[:5])
     assert re.search(r'<dd id="identifiable">\s*2\s*</dd>', r.text)
-    assert "18 / 41 / 96" in text and "at least min_face_px pixels tall" in text
+    assert "18 / 41 / 96" in text and "at least min_face_px native pixels tall" in text and "max_yaw" in text
     notices = html_lib.unescape(r.text.split('id="notices"', 1)[1].split("</ul>", 1)[0])
     assert 'data-words="entrance: VISIBLE (seen posted) since 2026-11-26 05:50:00 CET (04:50:00 UTC); hours:' in notices
     assert "<b>unconsented</b>: notice not seen posted" in r.text
