@@ -27,17 +27,19 @@ $(VENV)/.docs: pyproject.toml $(VENV)/.runtime
 	@touch $@
 
 ## make demo: the device on the bundled clip, with the hub and its own mosquitto
-## (Debian's mosquitto, and gcc and its headers for the hub's plugin, are installed as `make test`
+## (Debian's mosquitto and haproxy, and gcc and its headers for the hub's plugin, are installed as `make test`
 ## installs system packages: root or sudo)
 demo: $(VENV)/.runtime
 	@need=""; { command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; } || need="mosquitto"; \
 	  [ -f /usr/include/mosquitto_broker.h ] || need="$$need mosquitto-dev"; \
 	  [ -f /usr/include/mosquitto.h ] || need="$$need libmosquitto-dev"; \
 	  [ -f /usr/include/openssl/evp.h ] || need="$$need libssl-dev"; \
+	  [ -f /usr/include/stdio.h ] || need="$$need libc6-dev"; \
 	  command -v gcc >/dev/null 2>&1 || need="$$need gcc"; \
+	  { command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ]; } || need="$$need haproxy"; \
 	  [ -z "$$need" ] || { \
 	  if ! command -v apt-get >/dev/null 2>&1; then \
-	    echo "make demo: the hub needs Eclipse Mosquitto and its plugin headers: install with your package manager (Debian: apt-get install$$need)" >&2; exit 1; \
+	    echo "make demo: the hub needs Eclipse Mosquitto, HAProxy and the plugin's build headers: install with your package manager (Debian: apt-get install$$need)" >&2; exit 1; \
 	  elif [ "$$(id -u)" -eq 0 ]; then apt-get update -q && apt-get install -y -q --no-install-recommends $$need; \
 	  elif command -v sudo >/dev/null 2>&1; then sudo apt-get update -q && sudo apt-get install -y -q --no-install-recommends $$need; \
 	  else echo "make demo: the hub needs Debian's$$need: as root run apt-get install$$need" >&2; exit 1; fi; }
