@@ -249,69 +249,54 @@ def clip_source(clip: Path, look: Looker) -> dict[str, Any]:
         return row_of(clip.name, run, look)
 
 
+def signed_through_hub(work: Path, device: str, items: list[tuple[str, bytes]]) -> HubRun:
+    """Each (source name, frame bytes) named by a signed capture record of a fresh journal of
+    `device`, then all of them through one hub in `work`/hub."""
+    from camaudit.store.journal import Journal
+
+    base = 1795651200000
+    with Journal.open(work / "journal.db", device) as j:
+        public_hex = j.public_key.hex()
+        frames = []
+        for i, (name, data) in enumerate(items):
+            sha = hashlib.sha256(data).hexdigest()
+            capture = f"c-{i + 1:06d}"
+            body = {"capture": capture, "start": base + i, "end": base + i, "verdict": "unconsented",
+                    "reasons": ["no_notice"], "basis": None, "evidence": [f"sha256:{sha}"]}
+            ev = j.append("capture.end", "cam", body, base + i)
+            frames.append(Sent(name, ev.seq, capture, sha, data))
+        events = j.events()
+    hub = work / "hub"
+    hub.mkdir()
+    return through_hub(hub, device, public_hex, events, frames)
+
+
 def sample_source(clip: Path, step: int, look: Looker, det: Any) -> dict[str, Any]:
     """The larger honest sample: the device's own evidence code (pipeline/evidence.py's
     save_evidence, boxes from the shipped detector at its default threshold) on every
     `step`-th raw frame of `clip`, each named by a signed capture record, through the hub."""
     from bench.privacy import raw_frames
     from camaudit.pipeline.evidence import save_evidence
-    from camaudit.store.journal import Journal
 
     with tempfile.TemporaryDirectory(prefix="camaudit-hubprivacy-") as tmp:
         work = Path(tmp)
-        device = "sampler"
-        with Journal.open(work / "journal.db", device) as j:
-            public_hex = j.public_key.hex()
-            frames = []
-            for i, img in enumerate(raw_frames(clip, step)):
-                ref = save_evidence(img, det.detect(img), work / "evidence")
-                sha = ref.removeprefix("sha256:")
-                capture = f"c-{i + 1:06d}"
-                body = {"capture": capture, "start": 1795651200000 + i, "end": 1795651200000 + i,
-                        "verdict": "unconsented", "reasons": ["no_notice"], "basis": None, "evidence": [ref]}
-                ev = j.append("capture.end", "cam", body, 1795651200000 + i)
-                frames.append(Sent(clip.name, ev.seq, capture, sha, (work / "evidence" / f"{sha}.jpg").read_bytes()))
-            events = j.events()
-        hub = work / "hub"
-        hub.mkdir()
-        run = through_hub(hub, device, public_hex, events, frames)
+        items = []
+        for img in raw_frames(clip, step):
+            sha = save_evidence(img, det.detect(img), work / "evidence").removeprefix("sha256:")
+            items.append((clip.name, (work / "evidence" / f"{sha}.jpg").read_bytes()))
+        run = signed_through_hub(work, "sampler", items)
         return row_of(f"{clip.name}, device safe view of every {step}th frame", run, look)
 
 
 def attack_rows(videos: Path, look: Looker, only: list[str] | None = None) -> list[dict[str, Any]]:
     """One row per attack frame (bench/_common/evidence_attacks.py), all through one hub."""
-    import cv2
-
+    from bench._common.clip_frames import frame_at
     from bench._common.evidence_attacks import ATTACKS, attack_frames, hidden_image
-    from camaudit.store.journal import Journal
 
-    cap = cv2.VideoCapture(str(videos / ATTACK_CLIP))
-    frame = None
-    for _ in range(ATTACK_FRAME + 1):
-        ok, frame = cap.read()
-        if not ok:
-            raise SystemExit(f"{videos / ATTACK_CLIP}: fewer than {ATTACK_FRAME + 1} frames")
-    cap.release()
-    assert frame is not None
+    frame = frame_at(videos / ATTACK_CLIP, ATTACK_FRAME)
     attacks = {k: v for k, v in attack_frames(frame).items() if only is None or k in only}
     with tempfile.TemporaryDirectory(prefix="camaudit-hubprivacy-") as tmp:
-        work = Path(tmp)
-        device = "attacker"
-        with Journal.open(work / "journal.db", device) as j:
-            public_hex = j.public_key.hex()
-            frames = []
-            for i, (name, data) in enumerate(attacks.items()):
-                sha = hashlib.sha256(data).hexdigest()
-                capture = f"c-{i + 1:06d}"
-                body = {"capture": capture, "start": 1795651200000, "end": 1795651205000,
-                        "verdict": "unconsented", "reasons": ["no_notice"], "basis": None,
-                        "evidence": [f"sha256:{sha}"]}
-                ev = j.append("capture.end", "counter", body, 1795651200000 + i)
-                frames.append(Sent(name, ev.seq, capture, sha, data))
-            events = j.events()
-        hub = work / "hub"
-        hub.mkdir()
-        run = through_hub(hub, device, public_hex, events, frames)
+        run = signed_through_hub(Path(tmp), "attacker", list(attacks.items()))
     rows = []
     for o in run.outcomes:
         one = HubRun([o], run.pack_verified, run.pack_summary)

@@ -19,12 +19,11 @@ import json
 import sys
 from pathlib import Path
 
-import cv2
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "device"))
 
+from bench._common.clip_frames import frames_at  # noqa: E402
 from bench._common.people_annotations import load  # noqa: E402
 
 
@@ -40,17 +39,7 @@ def main() -> None:
         if clip.same_as or not clip.people:
             continue
         want = {f for p in clip.people for f, b in p.keyframes if b[3] >= 32}
-        frames = {}
-        cap = cv2.VideoCapture(str((ROOT / clip.source).resolve()))
-        i = 0
-        while want and i <= max(want):
-            ok, img = cap.read()
-            if not ok:
-                break
-            if i in want:
-                frames[i] = img
-            i += 1
-        cap.release()
+        frames = frames_at((ROOT / clip.source).resolve(), want)
         for p in clip.people:
             vals = []
             for f, (x, y, w, h) in p.keyframes:

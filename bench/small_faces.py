@@ -45,20 +45,9 @@ def kind_of(p: Person) -> str:
 
 
 def frames_of(c: Clip, wanted: set[int]) -> dict[int, Any]:
-    import cv2
+    from bench._common.clip_frames import frames_at
 
-    cap = cv2.VideoCapture(str((ROOT / c.source).resolve()))
-    out: dict[int, Any] = {}
-    i = 0
-    while wanted - out.keys():
-        ok, fr = cap.read()
-        if not ok:
-            break
-        if i in wanted:
-            out[i] = fr
-        i += 1
-    cap.release()
-    return out
+    return frames_at((ROOT / c.source).resolve(), wanted)
 
 
 def measure_one(lm: Any, frame: Any, box: tuple[float, float, float, float], size: int | None) -> dict[str, Any]:

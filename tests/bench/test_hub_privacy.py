@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import face_detectors as fd  # noqa: E402
+from bench._common.clip_frames import frame_at  # noqa: E402
 from bench._common.evidence_attacks import missed_face  # noqa: E402
 from bench.hub_privacy import (  # noqa: E402
     ATTACK_CLIP,
@@ -41,14 +42,7 @@ def look() -> Looker:
 
 
 def frame(videos: Path, index: int) -> np.ndarray:
-    cap = cv2.VideoCapture(str(videos / ATTACK_CLIP))
-    img = None
-    for _ in range(index + 1):
-        ok, img = cap.read()
-        assert ok
-    cap.release()
-    assert img is not None
-    return img
+    return frame_at(videos / ATTACK_CLIP, index)
 
 
 def test_the_raw_face_frame_is_seen_before_the_hub_and_nothing_after(shared_data: Path, look: Looker) -> None:
