@@ -98,21 +98,17 @@ def _opt_int(x: Any) -> int | None:
 def list_captures(path: Path) -> list[CaptureRow]:
     """All captures in the journal at `path` (read-only), oldest first."""
     path = Path(path)
-    conn = open_readonly(path)
-    try:
-        rows = conn.execute(
-            "SELECT json FROM events WHERE seq IN ("
-            " SELECT MAX(seq) FROM events WHERE capture IS NOT NULL GROUP BY feed, capture"
-            ") ORDER BY seq"
-        ).fetchall()
-    except sqlite3.Error as exc:
-        raise journal_error(path, exc, "listing captures") from None
-    finally:
-        conn.close()
+    events = _read_records(
+        path,
+        "SELECT json FROM events WHERE seq IN ("
+        " SELECT MAX(seq) FROM events WHERE capture IS NOT NULL GROUP BY feed, capture"
+        ") ORDER BY seq",
+        "listing captures", "capture",
+    )
     out: list[CaptureRow] = []
-    for (text,) in rows:
+    for ev in events:
         try:
-            out.append(CaptureRow.from_event(Event.from_json(text)))
+            out.append(CaptureRow.from_event(ev))
         except RecordError as exc:
             raise JournalError(f"journal {path}: unreadable capture record: {exc}") from None
     out.sort(key=lambda r: (r.start if r.start is not None else r.ts, r.seq))
@@ -122,15 +118,22 @@ def list_captures(path: Path) -> list[CaptureRow]:
 def list_notice_records(path: Path) -> list[Event]:
     """The journal's notice.registered / restored / missing / unknown records, by seq (what
     camaudit.report.notice_facts derives each capture's notices from)."""
-    path = Path(path)
+    return _read_records(
+        Path(path),
+        "SELECT json FROM events WHERE type IN ('notice.registered', 'notice.restored', "
+        "'notice.missing', 'notice.unknown') ORDER BY seq",
+        "listing notices", "notice",
+    )
+
+
+def _read_records(path: Path, sql: str, doing: str, kind: str) -> list[Event]:
+    """The records `sql` selects (one json column) from the journal at `path`, read-only; a
+    database error or an unreadable record is a JournalError naming the file."""
     conn = open_readonly(path)
     try:
-        rows = conn.execute(
-            "SELECT json FROM events WHERE type IN ('notice.registered', 'notice.restored', "
-            "'notice.missing', 'notice.unknown') ORDER BY seq"
-        ).fetchall()
+        rows = conn.execute(sql).fetchall()
     except sqlite3.Error as exc:
-        raise journal_error(path, exc, "listing notices") from None
+        raise journal_error(path, exc, doing) from None
     finally:
         conn.close()
     out = []
@@ -138,7 +141,7 @@ def list_notice_records(path: Path) -> list[Event]:
         try:
             out.append(Event.from_json(text))
         except RecordError as exc:
-            raise JournalError(f"journal {path}: unreadable notice record: {exc}") from None
+            raise JournalError(f"journal {path}: unreadable {kind} record: {exc}") from None
     return out
 
 
